@@ -1,0 +1,50 @@
+/* grant/backend.h - what a grant/event-channel backend provides (internal).
+ *
+ * grant.c checks every argument before calling a backend, so backends may
+ * assume: count in 1..VCHAN_GNT_MAX_PAGES, refs non-NULL, notify NULL or
+ * {count == 1, offset < VCHAN_PAGE_SIZE or VCHAN_NOTIFY_NO_BYTE, evt NULL or a
+ * handle of the same backend (same `backend` field), byte clearing only on writable pages}. */
+#ifndef VCHAN_GRANT_BACKEND_H
+#define VCHAN_GRANT_BACKEND_H
+
+#include "grant/grant.h"
+
+struct gnt_ops {
+	int (*close)(vchan_gnt *h);
+	void *(*share)(vchan_gnt *h, uint32_t peer, uint32_t count, int writable,
+		       uint32_t *refs, const struct vchan_unmap_notify *notify);
+	int (*unshare)(vchan_gnt *h, void *addr, uint32_t count);
+	void *(*map)(vchan_gnt *h, uint32_t domid, uint32_t count,
+		     const uint32_t *refs, int writable,
+		     const struct vchan_unmap_notify *notify);
+	int (*unmap)(vchan_gnt *h, void *addr, uint32_t count);
+};
+
+struct evt_ops {
+	int (*close)(vchan_evt *h);
+	int (*fd)(const vchan_evt *h);
+	int (*alloc_unbound)(vchan_evt *h, uint32_t remote);
+	int (*bind)(vchan_evt *h, uint32_t remote, uint32_t remote_port);
+	int (*notify)(vchan_evt *h, uint32_t port);
+	int (*pending)(vchan_evt *h);
+	int (*unbind)(vchan_evt *h, uint32_t port);
+};
+
+/* Every backend's handle starts with one of these. */
+struct vchan_gnt {
+	const struct gnt_ops *ops;
+	int backend; /* enum vchan_backend */
+};
+struct vchan_evt {
+	const struct evt_ops *ops;
+	int backend;
+};
+
+vchan_gnt *vchan_gnt_sim_open(void);
+vchan_evt *vchan_evt_sim_open(void);
+#ifdef HAVE_XEN
+vchan_gnt *vchan_gnt_xen_open(void);
+vchan_evt *vchan_evt_xen_open(void);
+#endif
+
+#endif

@@ -1,0 +1,165 @@
+/* grant/grant.c - backend selection and the argument checks every backend
+ * relies on. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/env.h"
+#include "grant/backend.h"
+
+int vchan_backend_select(void)
+{
+	int b = vchan_env_backend();
+
+#ifndef HAVE_XEN
+	if (b == VCHAN_BACKEND_XEN) {
+		fprintf(stderr, "vchan: the xen backend was not built (configure "
+				"found no libxen-dev); set VCHAN_PLATFORM=sim\n");
+		errno = ENOSYS;
+		return -1;
+	}
+#endif
+	return b;
+}
+
+vchan_gnt *vchan_gnt_open(void)
+{
+	switch (vchan_backend_select()) {
+	case VCHAN_BACKEND_SIM:
+		return vchan_gnt_sim_open();
+#ifdef HAVE_XEN
+	case VCHAN_BACKEND_XEN:
+		return vchan_gnt_xen_open();
+#endif
+	default:
+		return NULL;
+	}
+}
+
+vchan_evt *vchan_evt_open(void)
+{
+	switch (vchan_backend_select()) {
+	case VCHAN_BACKEND_SIM:
+		return vchan_evt_sim_open();
+#ifdef HAVE_XEN
+	case VCHAN_BACKEND_XEN:
+		return vchan_evt_xen_open();
+#endif
+	default:
+		return NULL;
+	}
+}
+
+static int einval(void)
+{
+	errno = EINVAL;
+	return -1;
+}
+
+static int check_pages(const vchan_gnt *h, uint32_t count, const void *refs,
+		       int writable, const struct vchan_unmap_notify *n)
+{
+	if (h == NULL || refs == NULL || count == 0 || count > VCHAN_GNT_MAX_PAGES)
+		return einval();
+	if (n == NULL)
+		return 0;
+	/* Xen's gntalloc/gntdev take one notification per single-page share. */
+	if (count != 1)
+		return einval();
+	if (n->offset != VCHAN_NOTIFY_NO_BYTE &&
+	    (n->offset >= VCHAN_PAGE_SIZE || !writable))
+		return einval();
+	/* The event handle must belong to the same backend as the pages. */
+	if (n->evt != NULL && (n->port == 0 || n->evt->backend != h->backend))
+		return einval();
+	return 0;
+}
+
+int vchan_gnt_close(vchan_gnt *h)
+{
+	if (h == NULL)
+		return einval();
+	return h->ops->close(h);
+}
+
+void *vchan_gnt_share(vchan_gnt *h, uint32_t peer, uint32_t count, int writable,
+		      uint32_t *refs, const struct vchan_unmap_notify *notify)
+{
+	if (check_pages(h, count, refs, writable, notify) < 0)
+		return NULL;
+	return h->ops->share(h, peer, count, writable, refs, notify);
+}
+
+int vchan_gnt_unshare(vchan_gnt *h, void *addr, uint32_t count)
+{
+	if (h == NULL || addr == NULL || count == 0 || count > VCHAN_GNT_MAX_PAGES)
+		return einval();
+	return h->ops->unshare(h, addr, count);
+}
+
+void *vchan_gnt_map(vchan_gnt *h, uint32_t domid, uint32_t count,
+		    const uint32_t *refs, int writable,
+		    const struct vchan_unmap_notify *notify)
+{
+	if (check_pages(h, count, refs, writable, notify) < 0)
+		return NULL;
+	return h->ops->map(h, domid, count, refs, writable, notify);
+}
+
+int vchan_gnt_unmap(vchan_gnt *h, void *addr, uint32_t count)
+{
+	if (h == NULL || addr == NULL || count == 0 || count > VCHAN_GNT_MAX_PAGES)
+		return einval();
+	return h->ops->unmap(h, addr, count);
+}
+
+int vchan_evt_close(vchan_evt *h)
+{
+	if (h == NULL)
+		return einval();
+	return h->ops->close(h);
+}
+
+int vchan_evt_fd(const vchan_evt *h)
+{
+	if (h == NULL)
+		return einval();
+	return h->ops->fd(h);
+}
+
+int vchan_evt_alloc_unbound(vchan_evt *h, uint32_t remote)
+{
+	if (h == NULL)
+		return einval();
+	return h->ops->alloc_unbound(h, remote);
+}
+
+int vchan_evt_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
+{
+	if (h == NULL || remote_port == 0)
+		return einval();
+	return h->ops->bind(h, remote, remote_port);
+}
+
+int vchan_evt_notify(vchan_evt *h, uint32_t port)
+{
+	if (h == NULL || port == 0)
+		return einval();
+	return h->ops->notify(h, port);
+}
+
+int vchan_evt_pending(vchan_evt *h)
+{
+	if (h == NULL)
+		return einval();
+	return h->ops->pending(h);
+}
+
+int vchan_evt_unbind(vchan_evt *h, uint32_t port)
+{
+	if (h == NULL || port == 0)
+		return einval();
+	return h->ops->unbind(h, port);
+}

@@ -1,0 +1,131 @@
+/* grant/grant.h - shared pages and event channels between domains.
+ *
+ * One interface, two backends chosen at run time:
+ *   xen  grant tables and event channels of the Xen hypervisor
+ *        (libxengnttab, libxengntshr, libxenevtchn);
+ *   sim  ordinary processes play the domains; pages and events live in
+ *        one private directory.
+ * The backend comes from VCHAN_PLATFORM (xen | sim), else "xen" when
+ * /dev/xen/evtchn exists, else "sim". The sim backend also reads
+ * VCHAN_SIM_DIR (its directory, default $XDG_RUNTIME_DIR/vchan-sim or
+ * /tmp/vchan-sim-<uid>) and VCHAN_DOMID (this process's domain id, default 0).
+ * A bad value makes the open calls fail with EINVAL and print one line on
+ * stderr naming the variable and what it accepts.
+ *
+ * All functions return >= 0 (or a pointer) on success and -1 (or NULL) with
+ * errno set on failure. Handles are not thread-safe; use one per thread.
+ */
+#ifndef VCHAN_GRANT_H
+#define VCHAN_GRANT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VCHAN_PAGE_SIZE 4096u
+/* Most pages one share or map call takes. */
+#define VCHAN_GNT_MAX_PAGES 256u
+/* No byte to clear on unmap (struct vchan_unmap_notify.offset). */
+#define VCHAN_NOTIFY_NO_BYTE UINT32_MAX
+
+typedef struct vchan_gnt vchan_gnt; /* grant handle: shares and maps */
+typedef struct vchan_evt vchan_evt; /* event channel handle: one fd */
+
+enum vchan_backend { VCHAN_BACKEND_XEN = 1, VCHAN_BACKEND_SIM = 2 };
+
+/* The backend the environment selects (enum vchan_backend), or -1 with
+ * errno EINVAL and a message on stderr when VCHAN_PLATFORM is invalid. */
+int vchan_backend_select(void);
+
+/* Notify-on-unmap, as Xen's gntalloc/gntdev give it. When the share or map
+ * goes away for any reason (unmap, close, exit, SIGKILL of its holder), the
+ * byte at `offset` of the first page is cleared (unless offset is
+ * VCHAN_NOTIFY_NO_BYTE) and an event is sent on local `port` of `evt`
+ * (unless evt is NULL). Clearing a byte needs a writable page. On the sim
+ * backend a holder's death is applied by the peer's event handle: the byte
+ * is cleared and the port reported when the peer calls vchan_evt_pending,
+ * which its fd signals at once. */
+struct vchan_unmap_notify {
+	vchan_evt *evt;
+	uint32_t port;
+	uint32_t offset;
+};
+
+/* Open a grant handle. NULL + errno on failure (EINVAL bad environment,
+ * ENOENT/EACCES no Xen device, ...). */
+vchan_gnt *vchan_gnt_open(void);
+
+/* Close the handle; shares and maps still outstanding are released (with
+ * their unmap notifications). Returns 0, or -1 if h is NULL (EINVAL). */
+int vchan_gnt_close(vchan_gnt *h);
+
+/* Share `count` (1..VCHAN_GNT_MAX_PAGES) fresh zeroed pages with domain
+ * `peer`, writable by it when `writable` != 0. The grant references (never
+ * 0) are stored in refs[0..count-1]. `notify` may be NULL; when given,
+ * count must be 1 (as Xen's interface) and offset < VCHAN_PAGE_SIZE.
+ * Returns the local mapping of the pages (page-aligned, contiguous, owned
+ * by the handle until vchan_gnt_unshare) or NULL + errno: EINVAL bad
+ * argument, ENOMEM/ENOSPC no pages or references left. */
+void *vchan_gnt_share(vchan_gnt *h, uint32_t peer, uint32_t count, int writable,
+		      uint32_t *refs, const struct vchan_unmap_notify *notify);
+
+/* Stop sharing pages returned by vchan_gnt_share (addr and count as
+ * given to it). Fires the unmap notification. Returns 0 or -1 + EINVAL
+ * when addr/count do not name a share of this handle. */
+int vchan_gnt_unshare(vchan_gnt *h, void *addr, uint32_t count);
+
+/* Map the `count` (1..VCHAN_GNT_MAX_PAGES) pages that domain `domid`
+ * granted as refs[0..count-1], in that order, into one contiguous mapping,
+ * writable when `writable` != 0. `notify` as for vchan_gnt_share (count 1,
+ * and a writable mapping when a byte is to be cleared).
+ * Returns the mapping (owned by the handle until vchan_gnt_unmap) or NULL +
+ * errno: EINVAL bad argument, ENOENT no such grant, EPERM the grant is for
+ * another domain or is read-only and a writable mapping was asked for. */
+void *vchan_gnt_map(vchan_gnt *h, uint32_t domid, uint32_t count,
+		    const uint32_t *refs, int writable,
+		    const struct vchan_unmap_notify *notify);
+
+/* Unmap a mapping returned by vchan_gnt_map. Fires the unmap notification.
+ * Returns 0 or -1 + EINVAL when addr/count do not name a mapping. */
+int vchan_gnt_unmap(vchan_gnt *h, void *addr, uint32_t count);
+
+/* Open an event channel handle. NULL + errno on failure. */
+vchan_evt *vchan_evt_open(void);
+
+/* Close the handle, unbinding every port. Returns 0 or -1 (EINVAL). */
+int vchan_evt_close(vchan_evt *h);
+
+/* The handle's file descriptor: readable when vchan_evt_pending may have a
+ * port to report. Owned by the handle; do not read it or close it. */
+int vchan_evt_fd(const vchan_evt *h);
+
+/* Allocate a local port that domain `remote` may bind to. Returns the port
+ * (> 0) or -1 + errno. */
+int vchan_evt_alloc_unbound(vchan_evt *h, uint32_t remote);
+
+/* Bind a local port to port `remote_port` of domain `remote`. Returns the
+ * local port (> 0) or -1 + errno: EINVAL no such unbound port, EPERM the
+ * port was allocated for another domain. */
+int vchan_evt_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port);
+
+/* Send an event on local `port`. Events coalesce: any number sent before
+ * the peer consumes them are seen as one. A port whose peer is gone or not
+ * yet bound drops the event and returns 0, as Xen does. Returns 0 or -1 +
+ * EINVAL (port not bound in this handle). */
+int vchan_evt_notify(vchan_evt *h, uint32_t port);
+
+/* Consume one pending event without blocking. Returns the port (> 0) that
+ * had an event, 0 when none is pending, -1 + errno on failure. Call until
+ * it returns 0 to drain; the port is ready for further events at once. */
+int vchan_evt_pending(vchan_evt *h);
+
+/* Unbind local `port`. Returns 0 or -1 + EINVAL. */
+int vchan_evt_unbind(vchan_evt *h, uint32_t port);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

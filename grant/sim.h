@@ -1,0 +1,85 @@
+/* grant/sim.h - internals shared by the sim backend's grant and event
+ * channel halves.
+ *
+ * A simulation lives in one directory S (common/env.h), flat:
+ *   g.<owner>.<block>       a share: page 0 holds struct sim_gnt_meta, pages
+ *                           1..count the shared pages. Its owner holds a
+ *                           shared flock on it while it exists, so a
+ *                           successful exclusive flock means "owner gone".
+ *                           Grant ref = block << 8 | page index.
+ *   e.<domid>.<port>        an event port: struct sim_port_hdr, then the
+ *                           unmap-notify records of its holder (append
+ *                           only). Its holder keeps an exclusive flock.
+ *   e.<domid>.<port>.sock   the listening socket of a port allocated with
+ *                           vchan_evt_alloc_unbound, until a peer binds.
+ * A bound pair of ports is one SOCK_SEQPACKET connection plus one shared page
+ * of pending bits; the kernel closing a dead holder's socket is how its peer
+ * learns of the death, applies the dead side's records and sees an event.
+ * Block and port numbers are drawn at random, so a number is almost never
+ * reused soon after its holder died. */
+#ifndef VCHAN_GRANT_SIM_H
+#define VCHAN_GRANT_SIM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "grant/backend.h"
+
+#define SIM_GNT_MAGIC 0x56474e54u  /* "VGNT" */
+#define SIM_PORT_MAGIC 0x56455654u /* "VEVT" */
+#define SIM_MAX_BLOCK (1u << 23)   /* refs stay below 2^31 */
+#define SIM_MAX_PORT (1u << 17)
+/* Files of dead holders older than this are removed by later opens. */
+#define SIM_STALE_SECONDS 60
+
+struct sim_gnt_meta {
+	uint32_t magic;
+	uint32_t owner;
+	uint32_t peer;
+	uint32_t writable;
+	uint32_t count;
+};
+
+struct sim_port_hdr {
+	uint32_t magic;
+	uint32_t domid;  /* the holder */
+	uint32_t remote; /* the domain allowed to bind */
+	uint32_t unused;
+};
+
+enum { SIM_REC_ADD = 1, SIM_REC_DEL = 2 };
+
+/* "When I go, clear byte `offset` of page `page` of g.<owner>.<block>". */
+struct sim_rec {
+	uint32_t op;
+	uint32_t owner;
+	uint32_t block;
+	uint32_t page;
+	uint32_t offset;
+};
+
+/* Shared state of both halves: the directory and this process's domid. */
+struct sim_ctx {
+	int dirfd;
+	uint32_t domid;
+	uint64_t rng;
+};
+
+/* Open the simulation directory and read VCHAN_DOMID; removes stale files.
+ * Returns 0 or -1 + errno. */
+int sim_ctx_open(struct sim_ctx *c);
+void sim_ctx_close(struct sim_ctx *c);
+/* A random number in [1, limit). */
+uint32_t sim_random(struct sim_ctx *c, uint32_t limit);
+/* Create and exclusively flock a file that did not exist (or whose holder
+ * is dead). Returns the fd, or -1 with errno EEXIST when a live holder has
+ * it, or another errno. */
+int sim_claim(struct sim_ctx *c, const char *name, int lock_op);
+/* Clear one byte of a share's page (a dead holder's unmap notification). */
+void sim_clear_byte(struct sim_ctx *c, const struct sim_rec *r);
+
+/* Append an unmap-notify record to local `port` of evt (a sim handle).
+ * Returns 0 or -1 + EINVAL when the port is not in the handle. */
+int sim_evt_record(vchan_evt *evt, uint32_t port, const struct sim_rec *r);
+
+#endif

@@ -1,0 +1,621 @@
+/* grant/sim_evt.c - event channels between processes (sim backend).
+ *
+ * A port pair is a SOCK_SEQPACKET connection plus a page with one pending
+ * bit per side. Notify sets the peer's bit and writes a byte only when the
+ * bit was clear, so events coalesce as on Xen and a burst of notifies costs
+ * one system call. The receiver drains the bytes, then clears its bit, then
+ * reports the port: anything notified after that writes a fresh byte, so no
+ * wake-up is lost (a stray extra one is allowed, as on Xen).
+ *
+ * The handle's fd is an epoll set over its sockets. A peer's death closes
+ * its socket (the kernel does that even on SIGKILL), which we see as EOF:
+ * we then apply the dead side's unmap-notify records and report the port. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "grant/sim.h"
+
+#define HELLO_VERSION 1
+
+enum port_state {
+	PORT_UNBOUND, /* listening for the remote's bind */
+	PORT_HELLO,   /* connection accepted, waiting for the binder's hello */
+	PORT_BOUND,
+	PORT_CLOSED, /* the peer went away */
+};
+
+struct hello {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t domid;
+	uint32_t port;
+};
+
+struct port {
+	struct port *next;
+	uint32_t local;
+	uint32_t remote_dom;
+	uint32_t remote_port; /* 0 until known */
+	enum port_state state;
+	int lockfd;   /* e.<domid>.<port>, flocked */
+	int listenfd; /* PORT_UNBOUND only */
+	int connfd;
+	int side;                /* index of our pending bit: 0 listener, 1 binder */
+	_Atomic uint32_t *bits; /* shared pending bits, NULL until known */
+	int fired;              /* an event is waiting for vchan_evt_pending */
+};
+
+struct sim_evt {
+	struct vchan_evt base;
+	struct sim_ctx ctx;
+	int epfd;
+	struct port *ports;
+};
+
+static const struct evt_ops sim_evt_ops;
+
+static struct sim_evt *to_sim(vchan_evt *h)
+{
+	return (struct sim_evt *)h;
+}
+
+static struct port *find_port(struct sim_evt *e, uint32_t local)
+{
+	for (struct port *p = e->ports; p != NULL; p = p->next)
+		if (p->local == local)
+			return p;
+	return NULL;
+}
+
+static void sock_name(char *buf, size_t size, uint32_t dom, uint32_t port)
+{
+	snprintf(buf, size, "e.%u.%u.sock", dom, port);
+}
+
+/* sun_path is short; reach the socket through our directory fd instead of
+ * its full path, whatever VCHAN_SIM_DIR is. */
+static void sock_addr(struct sim_evt *e, struct sockaddr_un *a, uint32_t dom,
+		      uint32_t port)
+{
+	char name[64];
+
+	sock_name(name, sizeof(name), dom, port);
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	snprintf(a->sun_path, sizeof(a->sun_path), "/proc/self/fd/%d/%s",
+		 e->ctx.dirfd, name);
+}
+
+static int watch_fd(struct sim_evt *e, int fd, uint32_t local)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = local};
+
+	return epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Claim a fresh port number of our domain, for `remote`. */
+static struct port *new_port(struct sim_evt *e, uint32_t remote)
+{
+	struct sim_port_hdr hdr = {SIM_PORT_MAGIC, e->ctx.domid, remote, 0};
+	struct port *p = calloc(1, sizeof(*p));
+	char name[64];
+
+	if (p == NULL)
+		return NULL;
+	p->listenfd = p->connfd = p->lockfd = -1;
+	for (int tries = 0; tries < 64 && p->lockfd < 0; tries++) {
+		p->local = sim_random(&e->ctx, SIM_MAX_PORT);
+		if (find_port(e, p->local) != NULL)
+			continue;
+		snprintf(name, sizeof(name), "e.%u.%u", e->ctx.domid, p->local);
+		p->lockfd = sim_claim(&e->ctx, name, LOCK_EX);
+		if (p->lockfd < 0 && errno != EEXIST)
+			break;
+	}
+	if (p->lockfd < 0) {
+		if (errno == EEXIST)
+			errno = ENOSPC;
+		free(p);
+		return NULL;
+	}
+	if (pwrite(p->lockfd, &hdr, sizeof(hdr), 0) != sizeof(hdr)) {
+		unlinkat(e->ctx.dirfd, name, 0);
+		close(p->lockfd);
+		free(p);
+		errno = EIO;
+		return NULL;
+	}
+	p->remote_dom = remote;
+	return p;
+}
+
+static void free_port(struct sim_evt *e, struct port *p)
+{
+	char name[64];
+
+	if (p->listenfd >= 0)
+		close(p->listenfd);
+	if (p->connfd >= 0)
+		close(p->connfd);
+	if (p->bits != NULL)
+		munmap((void *)p->bits, VCHAN_PAGE_SIZE);
+	if (p->state == PORT_UNBOUND) {
+		sock_name(name, sizeof(name), e->ctx.domid, p->local);
+		unlinkat(e->ctx.dirfd, name, 0);
+	}
+	close(p->lockfd);
+	free(p);
+}
+
+static void unlink_port(struct sim_evt *e, struct port *p)
+{
+	char name[64];
+
+	/* Remove our records first: a clean unbind is no death, so the peer
+	 * must not apply them when it sees our socket close. */
+	snprintf(name, sizeof(name), "e.%u.%u", e->ctx.domid, p->local);
+	unlinkat(e->ctx.dirfd, name, 0);
+	free_port(e, p);
+}
+
+static void link_port(struct sim_evt *e, struct port *p)
+{
+	p->next = e->ports;
+	e->ports = p;
+}
+
+static int sim_alloc_unbound(vchan_evt *h, uint32_t remote)
+{
+	struct sim_evt *e = to_sim(h);
+	struct sockaddr_un a;
+	struct port *p = new_port(e, remote);
+	char name[64];
+	int err;
+
+	if (p == NULL)
+		return -1;
+	p->state = PORT_UNBOUND;
+	p->listenfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (p->listenfd < 0)
+		goto fail;
+	sock_name(name, sizeof(name), e->ctx.domid, p->local);
+	unlinkat(e->ctx.dirfd, name, 0); /* a dead holder's leftover */
+	sock_addr(e, &a, e->ctx.domid, p->local);
+	if (bind(p->listenfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(p->listenfd, 4) < 0 || watch_fd(e, p->listenfd, p->local) < 0)
+		goto fail;
+	link_port(e, p);
+	return (int)p->local;
+fail:
+	err = errno;
+	unlink_port(e, p);
+	errno = err;
+	return -1;
+}
+
+static _Atomic uint32_t *map_bits(int fd)
+{
+	void *m = mmap(NULL, VCHAN_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fd, 0);
+
+	return m == MAP_FAILED ? NULL : (_Atomic uint32_t *)m;
+}
+
+static int sim_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
+{
+	struct sim_evt *e = to_sim(h);
+	struct sim_port_hdr hdr;
+	struct sockaddr_un a;
+	struct hello hi;
+	char name[64];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {&hi, sizeof(hi)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf.buf,
+			     .msg_controllen = sizeof(cbuf.buf)};
+	struct cmsghdr *cm;
+	struct port *p;
+	int fd, memfd = -1, err;
+	ssize_t n;
+
+	/* The remote port must exist and be meant for us. */
+	snprintf(name, sizeof(name), "e.%u.%u", remote, remote_port);
+	fd = openat(e->ctx.dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	n = pread(fd, &hdr, sizeof(hdr), 0);
+	close(fd);
+	if (n != sizeof(hdr) || hdr.magic != SIM_PORT_MAGIC) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (hdr.remote != e->ctx.domid) {
+		errno = EPERM;
+		return -1;
+	}
+	p = new_port(e, remote);
+	if (p == NULL)
+		return -1;
+	p->remote_port = remote_port;
+	p->side = 1;
+	p->connfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (p->connfd < 0)
+		goto fail;
+	sock_addr(e, &a, remote, remote_port);
+	if (connect(p->connfd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		/* Gone, or already bound by someone else. */
+		errno = EINVAL;
+		goto fail;
+	}
+	memfd = memfd_create("vchan-evt", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, VCHAN_PAGE_SIZE) < 0)
+		goto fail;
+	p->bits = map_bits(memfd);
+	if (p->bits == NULL)
+		goto fail;
+	hi = (struct hello){SIM_PORT_MAGIC, HELLO_VERSION, e->ctx.domid, p->local};
+	memset(&cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
+	if (sendmsg(p->connfd, &msg, MSG_NOSIGNAL) != sizeof(hi))
+		goto fail;
+	close(memfd);
+	memfd = -1;
+	if (fcntl(p->connfd, F_SETFL, O_NONBLOCK) < 0 ||
+	    watch_fd(e, p->connfd, p->local) < 0)
+		goto fail;
+	p->state = PORT_BOUND;
+	link_port(e, p);
+	return (int)p->local;
+fail:
+	err = errno;
+	if (memfd >= 0)
+		close(memfd);
+	unlink_port(e, p);
+	errno = err;
+	return -1;
+}
+
+/* Our end of a bound pair is finished: stop watching its socket. */
+static void drop_conn(struct sim_evt *e, struct port *p)
+{
+	epoll_ctl(e->epfd, EPOLL_CTL_DEL, p->connfd, NULL);
+	close(p->connfd);
+	p->connfd = -1;
+	p->state = PORT_CLOSED;
+}
+
+static int same_target(const struct sim_rec *a, const struct sim_rec *b)
+{
+	return a->owner == b->owner && a->block == b->block &&
+	       a->page == b->page && a->offset == b->offset;
+}
+
+/* The peer holding (dom, port) has gone: apply the unmap notifications it
+ * registered and did not cancel, as Xen's gntalloc/gntdev do for a dying
+ * process. */
+static void apply_records(struct sim_evt *e, uint32_t dom, uint32_t port)
+{
+	struct sim_rec *recs;
+	struct stat st;
+	char name[64];
+	size_t count;
+	ssize_t n;
+	int fd;
+
+	snprintf(name, sizeof(name), "e.%u.%u", dom, port);
+	fd = openat(e->ctx.dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return; /* it closed cleanly: nothing registered is left */
+	if (fstat(fd, &st) < 0 || st.st_size <= (off_t)sizeof(struct sim_port_hdr) ||
+	    st.st_size > (1 << 20)) {
+		close(fd);
+		return;
+	}
+	count = ((size_t)st.st_size - sizeof(struct sim_port_hdr)) / sizeof(*recs);
+	recs = malloc(count * sizeof(*recs));
+	n = recs == NULL ? -1
+			 : pread(fd, recs, count * sizeof(*recs),
+				 sizeof(struct sim_port_hdr));
+	close(fd);
+	if (n < 0) {
+		free(recs);
+		return;
+	}
+	count = (size_t)n / sizeof(*recs);
+	for (size_t i = 0; i < count; i++) {
+		int live = recs[i].op == SIM_REC_ADD;
+
+		for (size_t j = i + 1; live && j < count; j++)
+			if (recs[j].op == SIM_REC_DEL && same_target(&recs[i], &recs[j]))
+				live = 0;
+		if (live)
+			sim_clear_byte(&e->ctx, &recs[i]);
+	}
+	free(recs);
+}
+
+static void mark_closed(struct sim_evt *e, struct port *p)
+{
+	if (p->remote_port != 0)
+		apply_records(e, p->remote_dom, p->remote_port);
+	drop_conn(e, p);
+	p->fired = 1;
+}
+
+/* The first message of a binder: who it is, and the pending-bits page. */
+static void read_hello(struct sim_evt *e, struct port *p)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct hello hi;
+	struct iovec iov = {&hi, sizeof(hi)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf.buf,
+			     .msg_controllen = sizeof(cbuf.buf)};
+	struct cmsghdr *cm;
+	int memfd = -1;
+	ssize_t n = recvmsg(p->connfd, &msg, MSG_CMSG_CLOEXEC);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
+	    cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&memfd, CMSG_DATA(cm), sizeof(int));
+	if (n == sizeof(hi) && hi.magic == SIM_PORT_MAGIC &&
+	    hi.version == HELLO_VERSION && hi.domid == p->remote_dom &&
+	    hi.port != 0 && memfd >= 0)
+		p->bits = map_bits(memfd);
+	if (memfd >= 0)
+		close(memfd);
+	if (p->bits == NULL) {
+		/* Gone before saying hello, or not a binder we accept. */
+		drop_conn(e, p);
+		p->fired = 1;
+		return;
+	}
+	p->remote_port = hi.port;
+	p->state = PORT_BOUND;
+}
+
+/* A binder connected to our unbound port: take the connection. */
+static void accept_conn(struct sim_evt *e, struct port *p)
+{
+	char name[64];
+	int fd = accept4(p->listenfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* One binder per port, as on Xen: later binds find no socket. */
+	epoll_ctl(e->epfd, EPOLL_CTL_DEL, p->listenfd, NULL);
+	close(p->listenfd);
+	p->listenfd = -1;
+	sock_name(name, sizeof(name), e->ctx.domid, p->local);
+	unlinkat(e->ctx.dirfd, name, 0);
+	p->connfd = fd;
+	p->state = PORT_HELLO;
+	if (watch_fd(e, fd, p->local) < 0) {
+		drop_conn(e, p);
+		p->fired = 1;
+		return;
+	}
+	read_hello(e, p);
+}
+
+static void conn_readable(struct sim_evt *e, struct port *p)
+{
+	char buf[64];
+	int eof = 0;
+
+	if (p->state == PORT_HELLO)
+		read_hello(e, p);
+	if (p->state != PORT_BOUND)
+		return;
+	/* The bytes only wake us; the pending bit says whether an event came
+	 * that we have not reported yet. */
+	for (;;) {
+		ssize_t n = recv(p->connfd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		eof = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+		break;
+	}
+	/* Only after draining the bytes: a notify racing with us either sees
+	 * the bit still set (and we report it now) or writes a new byte. */
+	if (atomic_exchange(&p->bits[p->side], 0) != 0)
+		p->fired = 1;
+	if (eof)
+		mark_closed(e, p);
+}
+
+static int sim_pending(vchan_evt *h)
+{
+	struct sim_evt *e = to_sim(h);
+	struct epoll_event evs[16];
+
+	for (;;) {
+		int n;
+
+		for (struct port *p = e->ports; p != NULL; p = p->next) {
+			if (p->fired) {
+				p->fired = 0;
+				return (int)p->local;
+			}
+		}
+		n = epoll_wait(e->epfd, evs, 16, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			struct port *p = find_port(e, evs[i].data.u32);
+
+			if (p == NULL)
+				continue;
+			if (p->state == PORT_UNBOUND)
+				accept_conn(e, p);
+			else if (p->connfd >= 0)
+				conn_readable(e, p);
+		}
+	}
+}
+
+static int wait_readable(int fd, int ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	return poll(&pfd, 1, ms) > 0;
+}
+
+static int sim_notify(vchan_evt *h, uint32_t port)
+{
+	struct sim_evt *e = to_sim(h);
+	struct port *p = find_port(e, port);
+
+	if (p == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* The binder may have connected without our having looked yet. */
+	if (p->state == PORT_UNBOUND)
+		accept_conn(e, p);
+	if (p->state == PORT_HELLO)
+		read_hello(e, p);
+	/* The binder sends its hello right after connecting: wait for it
+	 * rather than drop the event. */
+	if (p->state == PORT_HELLO && wait_readable(p->connfd, 1000))
+		read_hello(e, p);
+	switch (p->state) {
+	case PORT_BOUND:
+		/* Set the peer's bit; a byte only when it was clear. */
+		if (atomic_exchange(&p->bits[1 - p->side], 1) != 0)
+			return 0;
+		break;
+	default:
+		return 0; /* nobody to tell: dropped, as Xen does */
+	}
+	/* A failure means the peer is gone, which its EOF will tell us. */
+	(void)send(p->connfd, "n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return 0;
+}
+
+static int sim_unbind(vchan_evt *h, uint32_t port)
+{
+	struct sim_evt *e = to_sim(h);
+
+	for (struct port **pp = &e->ports; *pp != NULL; pp = &(*pp)->next) {
+		struct port *p = *pp;
+
+		if (p->local == port) {
+			*pp = p->next;
+			unlink_port(e, p);
+			return 0;
+		}
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+static int sim_evt_close(vchan_evt *h)
+{
+	struct sim_evt *e = to_sim(h);
+
+	while (e->ports != NULL) {
+		struct port *p = e->ports;
+
+		e->ports = p->next;
+		unlink_port(e, p);
+	}
+	close(e->epfd);
+	sim_ctx_close(&e->ctx);
+	free(e);
+	return 0;
+}
+
+static int sim_fd(const vchan_evt *h)
+{
+	return ((const struct sim_evt *)h)->epfd;
+}
+
+int sim_evt_record(vchan_evt *h, uint32_t port, const struct sim_rec *r)
+{
+	struct port *p;
+	struct stat st;
+
+	if (h == NULL || h->ops != &sim_evt_ops ||
+	    (p = find_port(to_sim(h), port)) == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (fstat(p->lockfd, &st) < 0)
+		return -1;
+	if (pwrite(p->lockfd, r, sizeof(*r), st.st_size) != sizeof(*r)) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static const struct evt_ops sim_evt_ops = {
+	.close = sim_evt_close,
+	.fd = sim_fd,
+	.alloc_unbound = sim_alloc_unbound,
+	.bind = sim_bind,
+	.notify = sim_notify,
+	.pending = sim_pending,
+	.unbind = sim_unbind,
+};
+
+vchan_evt *vchan_evt_sim_open(void)
+{
+	struct sim_evt *e = calloc(1, sizeof(*e));
+	int err;
+
+	if (e == NULL)
+		return NULL;
+	e->base.ops = &sim_evt_ops;
+	e->base.backend = VCHAN_BACKEND_SIM;
+	e->epfd = -1;
+	if (sim_ctx_open(&e->ctx) < 0)
+		goto fail;
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (e->epfd < 0)
+		goto fail;
+	return &e->base;
+fail:
+	err = errno;
+	if (e->epfd >= 0)
+		close(e->epfd);
+	sim_ctx_close(&e->ctx);
+	free(e);
+	errno = err;
+	return NULL;
+}

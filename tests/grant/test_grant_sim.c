@@ -1,0 +1,714 @@
+/* Grant and event channel behaviour of the sim backend, between processes
+ * that play separate domains. */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "grant/grant.h"
+#include "tests/testutil.h"
+
+#define SERVER 1
+#define CLIENT 2
+#define OTHER 3
+#define TIMEOUT_MS 60000
+
+/* What a parent tells its child about a share. */
+struct offer {
+	uint32_t count;
+	uint32_t writable;
+	uint32_t port;
+	uint32_t refs[VCHAN_GNT_MAX_PAGES];
+};
+
+struct ctx {
+	struct tu_chan ch;
+	struct offer offer;
+	int arg;
+};
+
+static void set_domid(uint32_t d)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%u", d);
+	setenv("VCHAN_DOMID", buf, 1);
+}
+
+static int setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+
+	assert_non_null(c);
+	assert_int_equal(tu_chan_init(&c->ch), 0);
+	set_domid(SERVER);
+	*state = c;
+	return 0;
+}
+
+/* For tests that kill a holder: its files stay for a while (sim.h). */
+static int teardown_killed(void **state)
+{
+	struct ctx *c = *state;
+
+	tu_chan_close(&c->ch);
+	free(c);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	teardown_killed(state);
+	/* Every test closes what it opened: nothing may be left behind. */
+	assert_int_equal(tu_sim_dir_entries(), 0);
+	return 0;
+}
+
+static uint8_t pattern(uint32_t page, uint32_t i, uint8_t salt)
+{
+	return (uint8_t)(page * 31 + i * 7 + salt);
+}
+
+/* Child: map the offered pages, check the parent's pattern in the first half
+ * of each page and write its own into the second half. */
+static int child_map_and_write(void *arg)
+{
+	struct ctx *c = arg;
+	struct offer o;
+	vchan_gnt *g = vchan_gnt_open();
+	uint8_t *p;
+
+	if (g == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
+		return 10;
+	p = vchan_gnt_map(g, SERVER, o.count, o.refs, 1, NULL);
+	if (p == NULL)
+		return 11;
+	for (uint32_t pg = 0; pg < o.count; pg++) {
+		uint8_t *page = p + (size_t)pg * VCHAN_PAGE_SIZE;
+
+		for (uint32_t i = 0; i < VCHAN_PAGE_SIZE / 2; i++)
+			if (page[i] != pattern(pg, i, 1))
+				return 12;
+		for (uint32_t i = VCHAN_PAGE_SIZE / 2; i < VCHAN_PAGE_SIZE; i++)
+			page[i] = pattern(pg, i, 2);
+	}
+	if (tu_send(&c->ch, 1, "k", 1) < 0 || tu_recv(&c->ch, 1, &o.count, 1) < 0)
+		return 13;
+	if (vchan_gnt_unmap(g, p, o.count) < 0 || vchan_gnt_close(g) < 0)
+		return 14;
+	return 0;
+}
+
+static void share_pages(struct ctx *c, uint32_t count)
+{
+	vchan_gnt *g;
+	uint8_t *p;
+	char k;
+	pid_t pid;
+
+	pid = tu_spawn(CLIENT, child_map_and_write, c);
+	assert_true(pid > 0);
+	g = vchan_gnt_open();
+	assert_non_null(g);
+	c->offer.count = count;
+	p = vchan_gnt_share(g, CLIENT, count, 1, c->offer.refs, NULL);
+	assert_non_null(p);
+	for (uint32_t pg = 0; pg < count; pg++) {
+		assert_int_not_equal(c->offer.refs[pg], 0);
+		for (uint32_t i = 0; i < VCHAN_PAGE_SIZE; i++)
+			assert_int_equal(p[(size_t)pg * VCHAN_PAGE_SIZE + i], 0);
+		for (uint32_t i = 0; i < VCHAN_PAGE_SIZE / 2; i++)
+			p[(size_t)pg * VCHAN_PAGE_SIZE + i] = pattern(pg, i, 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(tu_send(&c->ch, 0, &c->offer, sizeof(c->offer)), 0);
+	assert_int_equal(tu_recv(&c->ch, 0, &k, 1), 0);
+	for (uint32_t pg = 0; pg < count; pg++)
+		for (uint32_t i = VCHAN_PAGE_SIZE / 2; i < VCHAN_PAGE_SIZE; i++)
+			assert_int_equal(p[(size_t)pg * VCHAN_PAGE_SIZE + i],
+					 pattern(pg, i, 2));
+	assert_int_equal(tu_send(&c->ch, 0, &c->offer.count, 1), 0);
+	assert_int_equal(tu_wait(pid, TIMEOUT_MS), 0);
+	assert_int_equal(vchan_gnt_unshare(g, p, count), 0);
+	assert_int_equal(vchan_gnt_close(g), 0);
+}
+
+static void test_share_1(void **state)
+{
+	share_pages(*state, 1);
+}
+static void test_share_2(void **state)
+{
+	share_pages(*state, 2);
+}
+static void test_share_17(void **state)
+{
+	share_pages(*state, 17);
+}
+static void test_share_256(void **state)
+{
+	share_pages(*state, 256);
+}
+
+/* Child of test_readonly: RO maps work, writes do not. */
+static int child_readonly(void *arg)
+{
+	struct ctx *c = arg;
+	struct offer o;
+	vchan_gnt *g = vchan_gnt_open();
+	uint8_t *p;
+	int pfd[2];
+
+	if (g == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
+		return 10;
+	errno = 0;
+	if (vchan_gnt_map(g, SERVER, o.count, o.refs, 1, NULL) != NULL ||
+	    errno != EPERM)
+		return 11;
+	p = vchan_gnt_map(g, SERVER, o.count, o.refs, 0, NULL);
+	if (p == NULL || p[0] != 0xab)
+		return 12;
+	if (mprotect(p, VCHAN_PAGE_SIZE, PROT_READ | PROT_WRITE) == 0)
+		return 13;
+	/* The kernel itself refuses to store into the page: a read() into it
+	 * fails with EFAULT (a plain store would die with SIGSEGV). */
+	if (pipe(pfd) < 0 || write(pfd[1], "x", 1) != 1)
+		return 14;
+	errno = 0;
+	if (read(pfd[0], p, 1) != -1 || errno != EFAULT || p[0] != 0xab)
+		return 16;
+	close(pfd[0]);
+	close(pfd[1]);
+	if (vchan_gnt_unmap(g, p, o.count) < 0)
+		return 15;
+	vchan_gnt_close(g);
+	return 0;
+}
+
+static void test_readonly(void **state)
+{
+	struct ctx *c = *state;
+	vchan_gnt *g;
+	uint8_t *p;
+	pid_t pid;
+
+	pid = tu_spawn(CLIENT, child_readonly, c);
+	assert_true(pid > 0);
+	g = vchan_gnt_open();
+	assert_non_null(g);
+	c->offer.count = 1;
+	p = vchan_gnt_share(g, CLIENT, 1, 0, c->offer.refs, NULL);
+	assert_non_null(p);
+	p[0] = 0xab;
+	assert_int_equal(tu_send(&c->ch, 0, &c->offer, sizeof(c->offer)), 0);
+	assert_int_equal(tu_wait(pid, TIMEOUT_MS), 0);
+	assert_int_equal(p[0], 0xab);
+	assert_int_equal(vchan_gnt_unshare(g, p, 1), 0);
+	vchan_gnt_close(g);
+}
+
+/* Child of test_third_domain: neither RO nor RW maps are allowed. */
+static int child_foreign(void *arg)
+{
+	struct ctx *c = arg;
+	struct offer o;
+	vchan_gnt *g = vchan_gnt_open();
+	int ok;
+
+	if (g == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
+		return 10;
+	errno = 0;
+	ok = vchan_gnt_map(g, SERVER, o.count, o.refs, 0, NULL) == NULL &&
+	     errno == EPERM;
+	errno = 0;
+	ok = ok && vchan_gnt_map(g, SERVER, o.count, o.refs, 1, NULL) == NULL &&
+	     errno == EPERM;
+	vchan_gnt_close(g);
+	return ok ? 0 : 11;
+}
+
+static void test_third_domain(void **state)
+{
+	struct ctx *c = *state;
+	vchan_gnt *g;
+	void *p;
+	pid_t pid;
+
+	pid = tu_spawn(OTHER, child_foreign, c);
+	assert_true(pid > 0);
+	g = vchan_gnt_open();
+	assert_non_null(g);
+	c->offer.count = 3;
+	p = vchan_gnt_share(g, CLIENT, 3, 1, c->offer.refs, NULL);
+	assert_non_null(p);
+	assert_int_equal(tu_send(&c->ch, 0, &c->offer, sizeof(c->offer)), 0);
+	assert_int_equal(tu_wait(pid, TIMEOUT_MS), 0);
+	assert_int_equal(vchan_gnt_unshare(g, p, 3), 0);
+	vchan_gnt_close(g);
+}
+
+static void test_bad_arguments(void **state)
+{
+	vchan_gnt *g = vchan_gnt_open();
+	vchan_evt *e = vchan_evt_open();
+	uint32_t refs[VCHAN_GNT_MAX_PAGES + 1] = {0};
+	struct vchan_unmap_notify n = {NULL, 0, 20};
+	char *p;
+	int port;
+
+	(void)state;
+	assert_non_null(g);
+	assert_non_null(e);
+	errno = 0;
+	assert_null(vchan_gnt_share(g, CLIENT, 0, 1, refs, NULL));
+	assert_int_equal(errno, EINVAL);
+	assert_null(vchan_gnt_share(g, CLIENT, VCHAN_GNT_MAX_PAGES + 1, 1, refs, NULL));
+	assert_null(vchan_gnt_share(g, CLIENT, 1, 1, NULL, NULL));
+	assert_null(vchan_gnt_share(NULL, CLIENT, 1, 1, refs, NULL));
+	/* notify: one page only, offset inside it, a writable page to clear */
+	assert_null(vchan_gnt_share(g, CLIENT, 2, 1, refs, &n));
+	n.offset = VCHAN_PAGE_SIZE;
+	assert_null(vchan_gnt_share(g, CLIENT, 1, 1, refs, &n));
+	n.offset = 20;
+	assert_null(vchan_gnt_map(g, SERVER, 1, refs, 0, &n));
+	assert_int_equal(errno, EINVAL);
+	/* an unknown port of the event handle */
+	n.evt = e;
+	n.port = 12345;
+	assert_null(vchan_gnt_share(g, CLIENT, 1, 1, refs, &n));
+	assert_int_equal(errno, EINVAL);
+	/* references that name nothing */
+	refs[0] = 0;
+	errno = 0;
+	assert_null(vchan_gnt_map(g, SERVER, 1, refs, 1, NULL));
+	assert_int_equal(errno, ENOENT);
+	refs[0] = 0x7fffff00;
+	assert_null(vchan_gnt_map(g, SERVER, 1, refs, 1, NULL));
+	assert_int_equal(errno, ENOENT);
+	/* a reference past the end of its share */
+	p = vchan_gnt_share(g, SERVER, 2, 1, refs, NULL);
+	assert_non_null(p);
+	refs[2] = refs[1] + 1;
+	assert_null(vchan_gnt_map(g, SERVER, 3, refs, 1, NULL));
+	assert_int_equal(errno, ENOENT);
+	/* unshare/unmap only what was given */
+	assert_int_equal(vchan_gnt_unshare(g, p + VCHAN_PAGE_SIZE, 1), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(vchan_gnt_unshare(g, p, 1), -1);
+	assert_int_equal(vchan_gnt_unmap(g, p, 2), -1);
+	assert_int_equal(vchan_gnt_unshare(g, p, 2), 0);
+	/* events */
+	assert_int_equal(vchan_evt_notify(e, 999), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(vchan_evt_unbind(e, 999), -1);
+	assert_int_equal(vchan_evt_bind(e, CLIENT, 4242), -1);
+	assert_int_equal(errno, EINVAL);
+	port = vchan_evt_alloc_unbound(e, CLIENT);
+	assert_true(port > 0);
+	/* notify of a port nobody bound yet is dropped, as on Xen */
+	assert_int_equal(vchan_evt_notify(e, (uint32_t)port), 0);
+	assert_int_equal(vchan_evt_pending(e), 0);
+	assert_int_equal(vchan_evt_unbind(e, (uint32_t)port), 0);
+	assert_int_equal(vchan_evt_close(e), 0);
+	assert_int_equal(vchan_gnt_close(g), 0);
+	assert_int_equal(vchan_gnt_close(NULL), -1);
+}
+
+static void test_environment(void **state)
+{
+	char *dir = getenv("VCHAN_SIM_DIR");
+	char saved[512], sub[600];
+
+	(void)state;
+	assert_non_null(dir);
+	snprintf(saved, sizeof(saved), "%s", dir);
+	setenv("VCHAN_PLATFORM", "kvm", 1);
+	errno = 0;
+	assert_null(vchan_gnt_open());
+	assert_int_equal(errno, EINVAL);
+	assert_null(vchan_evt_open());
+	assert_int_equal(vchan_backend_select(), -1);
+	setenv("VCHAN_PLATFORM", "sim", 1);
+	assert_int_equal(vchan_backend_select(), VCHAN_BACKEND_SIM);
+	setenv("VCHAN_DOMID", "two", 1);
+	assert_null(vchan_gnt_open());
+	assert_int_equal(errno, EINVAL);
+	setenv("VCHAN_DOMID", "40000", 1);
+	assert_null(vchan_evt_open());
+	assert_int_equal(errno, EINVAL);
+	set_domid(SERVER);
+	setenv("VCHAN_SIM_DIR", "relative/dir", 1);
+	assert_null(vchan_gnt_open());
+	assert_int_equal(errno, EINVAL);
+	/* a directory others can read is refused */
+	snprintf(sub, sizeof(sub), "%s/open", saved);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(chmod(sub, 0755), 0);
+	setenv("VCHAN_SIM_DIR", sub, 1);
+	assert_null(vchan_gnt_open());
+	assert_int_equal(errno, EPERM);
+	/* a missing one is created private */
+	snprintf(sub, sizeof(sub), "%s/new/deeper", saved);
+	setenv("VCHAN_SIM_DIR", sub, 1);
+	vchan_gnt *g = vchan_gnt_open();
+	assert_non_null(g);
+	vchan_gnt_close(g);
+	setenv("VCHAN_SIM_DIR", saved, 1);
+	snprintf(sub, sizeof(sub), "%s/new/deeper", saved);
+	assert_int_equal(rmdir(sub), 0);
+	snprintf(sub, sizeof(sub), "%s/new", saved);
+	assert_int_equal(rmdir(sub), 0);
+	snprintf(sub, sizeof(sub), "%s/open", saved);
+	assert_int_equal(rmdir(sub), 0);
+}
+
+/* Wait for one event on e (at most 10 s); returns its port or -1. */
+static int wait_event(vchan_evt *e)
+{
+	for (;;) {
+		int port = vchan_evt_pending(e);
+
+		if (port != 0)
+			return port;
+		if (tu_readable(vchan_evt_fd(e), 10000) != 1)
+			return -1;
+	}
+}
+
+/* A counter the other side bumps: ping at 0, pong at 64 (own cache lines). */
+static volatile uint32_t *slot(void *page, int which)
+{
+	return (volatile uint32_t *)((char *)page + which * 64);
+}
+
+/* Wait (by events only) until *v == want; a lost wake-up times out. */
+static int await_value(vchan_evt *e, volatile uint32_t *v, uint32_t want)
+{
+	while (__atomic_load_n(v, __ATOMIC_ACQUIRE) != want)
+		if (wait_event(e) < 0)
+			return -1;
+	return 0;
+}
+
+static int child_pingpong(void *arg)
+{
+	struct ctx *c = arg;
+	vchan_evt *e = vchan_evt_open();
+	vchan_gnt *g = vchan_gnt_open();
+	struct offer o;
+	void *page;
+	int local;
+
+	if (e == NULL || g == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
+		return 10;
+	page = vchan_gnt_map(g, SERVER, 1, o.refs, 1, NULL);
+	local = vchan_evt_bind(e, SERVER, o.port);
+	if (page == NULL || local <= 0 || tu_send(&c->ch, 1, "b", 1) < 0)
+		return 11;
+	for (uint32_t i = 1; i <= (uint32_t)c->arg; i++) {
+		if (await_value(e, slot(page, 0), i) < 0)
+			return 12;
+		__atomic_store_n(slot(page, 1), i, __ATOMIC_RELEASE);
+		if (vchan_evt_notify(e, (uint32_t)local) < 0)
+			return 13;
+	}
+	vchan_gnt_unmap(g, page, 1);
+	vchan_gnt_close(g);
+	vchan_evt_close(e);
+	return 0;
+}
+
+static void test_pingpong(void **state)
+{
+	struct ctx *c = *state;
+	vchan_evt *e;
+	vchan_gnt *g;
+	int64_t t0;
+	void *page;
+	char b;
+	int port;
+	pid_t pid;
+
+	c->arg = tu_quick() ? 2000 : 100000;
+	pid = tu_spawn(CLIENT, child_pingpong, c);
+	assert_true(pid > 0);
+	e = vchan_evt_open();
+	g = vchan_gnt_open();
+	assert_non_null(e);
+	assert_non_null(g);
+	port = vchan_evt_alloc_unbound(e, CLIENT);
+	assert_true(port > 0);
+	page = vchan_gnt_share(g, CLIENT, 1, 1, c->offer.refs, NULL);
+	assert_non_null(page);
+	c->offer.count = 1;
+	c->offer.port = (uint32_t)port;
+	assert_int_equal(tu_send(&c->ch, 0, &c->offer, sizeof(c->offer)), 0);
+	assert_int_equal(tu_recv(&c->ch, 0, &b, 1), 0);
+	t0 = tu_now_us();
+	for (uint32_t i = 1; i <= (uint32_t)c->arg; i++) {
+		__atomic_store_n(slot(page, 0), i, __ATOMIC_RELEASE);
+		assert_int_equal(vchan_evt_notify(e, (uint32_t)port), 0);
+		assert_int_equal(await_value(e, slot(page, 1), i), 0);
+	}
+	print_message("%d event round trips in %.2f s\n", c->arg,
+		      (double)(tu_now_us() - t0) / 1e6);
+	assert_int_equal(tu_wait(pid, TIMEOUT_MS * 3), 0);
+	assert_int_equal(vchan_gnt_unshare(g, page, 1), 0);
+	assert_int_equal(vchan_gnt_close(g), 0);
+	assert_int_equal(vchan_evt_close(e), 0);
+}
+
+/* Child of test_coalescing: bind, notify many times, report, repeat once. */
+static int child_notify_burst(void *arg)
+{
+	struct ctx *c = arg;
+	vchan_evt *e = vchan_evt_open();
+	struct offer o;
+	char b;
+	int local;
+
+	if (e == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
+		return 10;
+	local = vchan_evt_bind(e, SERVER, o.port);
+	if (local <= 0)
+		return 11;
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 1000; i++)
+			if (vchan_evt_notify(e, (uint32_t)local) < 0)
+				return 12;
+		if (tu_send(&c->ch, 1, "n", 1) < 0 || tu_recv(&c->ch, 1, &b, 1) < 0)
+			return 13;
+	}
+	vchan_evt_close(e);
+	return 0;
+}
+
+static void test_coalescing(void **state)
+{
+	struct ctx *c = *state;
+	vchan_evt *e;
+	char b;
+	int port;
+	pid_t pid;
+
+	pid = tu_spawn(CLIENT, child_notify_burst, c);
+	assert_true(pid > 0);
+	e = vchan_evt_open();
+	assert_non_null(e);
+	port = vchan_evt_alloc_unbound(e, CLIENT);
+	assert_true(port > 0);
+	c->offer.port = (uint32_t)port;
+	assert_int_equal(tu_send(&c->ch, 0, &c->offer, sizeof(c->offer)), 0);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(tu_recv(&c->ch, 0, &b, 1), 0);
+		/* 1000 notifies read as one event, then nothing */
+		assert_int_equal(tu_readable(vchan_evt_fd(e), 5000), 1);
+		assert_int_equal(vchan_evt_pending(e), port);
+		assert_int_equal(vchan_evt_pending(e), 0);
+		assert_int_equal(tu_readable(vchan_evt_fd(e), 0), 0);
+		assert_int_equal(tu_send(&c->ch, 0, "g", 1), 0);
+	}
+	assert_int_equal(tu_wait(pid, TIMEOUT_MS), 0);
+	/* the peer closed: one event for that, then the port stays quiet */
+	assert_int_equal(wait_event(e), port);
+	assert_int_equal(vchan_evt_pending(e), 0);
+	assert_int_equal(vchan_evt_notify(e, (uint32_t)port), 0);
+	assert_int_equal(vchan_evt_close(e), 0);
+}
+
+/* Child of the death tests. c->arg: 0 map with notify (the client's side of
+ * a vchan: clears byte 20), 1 share with notify (the server's: byte 21).
+ * It then waits to be killed, or unmaps cleanly when told to. */
+static int child_holder(void *arg)
+{
+	struct ctx *c = arg;
+	vchan_evt *e = vchan_evt_open();
+	vchan_gnt *g = vchan_gnt_open();
+	struct vchan_unmap_notify n;
+	struct offer o;
+	uint8_t *page;
+	char b;
+	int local;
+
+	if (e == NULL || g == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
+		return 10;
+	local = vchan_evt_bind(e, SERVER, o.port);
+	if (local <= 0)
+		return 11;
+	n = (struct vchan_unmap_notify){e, (uint32_t)local, c->arg ? 21 : 20};
+	if (c->arg == 0)
+		page = vchan_gnt_map(g, SERVER, 1, o.refs, 1, &n);
+	else
+		page = vchan_gnt_share(g, SERVER, 1, 1, o.refs, &n);
+	if (page == NULL)
+		return 12;
+	page[n.offset] = 1;
+	if (tu_send(&c->ch, 1, &o, sizeof(o)) < 0 || tu_recv(&c->ch, 1, &b, 1) < 0)
+		return 13;
+	if (c->arg == 0 ? vchan_gnt_unmap(g, page, 1) : vchan_gnt_unshare(g, page, 1))
+		return 14;
+	if (tu_send(&c->ch, 1, "u", 1) < 0 || tu_recv(&c->ch, 1, &b, 1) < 0)
+		return 15;
+	vchan_gnt_close(g);
+	vchan_evt_close(e);
+	return 0;
+}
+
+/* The holder goes away (SIGKILL when kill_it, else a clean unmap): the byte
+ * must read 0 and the event arrive within 100 ms. */
+static void holder_goes(struct ctx *c, int share_side, int kill_it)
+{
+	vchan_evt *e;
+	vchan_gnt *g;
+	volatile uint8_t *page;
+	uint32_t off = share_side ? 21 : 20;
+	int64_t t0, waited;
+	int port;
+	pid_t pid;
+	char b;
+
+	c->arg = share_side;
+	pid = tu_spawn(CLIENT, child_holder, c);
+	assert_true(pid > 0);
+	e = vchan_evt_open();
+	g = vchan_gnt_open();
+	assert_non_null(e);
+	assert_non_null(g);
+	port = vchan_evt_alloc_unbound(e, CLIENT);
+	c->offer.port = (uint32_t)port;
+	if (!share_side) {
+		page = vchan_gnt_share(g, CLIENT, 1, 1, c->offer.refs, NULL);
+		assert_non_null(page);
+	}
+	assert_int_equal(tu_send(&c->ch, 0, &c->offer, sizeof(c->offer)), 0);
+	assert_int_equal(tu_recv(&c->ch, 0, &c->offer, sizeof(c->offer)), 0);
+	if (share_side) {
+		page = vchan_gnt_map(g, CLIENT, 1, c->offer.refs, 1, NULL);
+		assert_non_null(page);
+	}
+	assert_int_equal(page[off], 1);
+	while (vchan_evt_pending(e) > 0)
+		;
+	t0 = tu_now_us();
+	if (kill_it)
+		assert_int_equal(kill(pid, SIGKILL), 0);
+	else
+		assert_int_equal(tu_send(&c->ch, 0, "u", 1), 0);
+	assert_int_equal(tu_readable(vchan_evt_fd(e), 100), 1);
+	assert_int_equal(vchan_evt_pending(e), port);
+	waited = tu_now_us() - t0;
+	assert_int_equal(page[off], 0);
+	print_message("%s %s: byte cleared, event after %lld us\n",
+		      share_side ? "sharer" : "mapper",
+		      kill_it ? "killed" : "unmapped", (long long)waited);
+	if (kill_it) {
+		assert_int_equal(tu_wait(pid, TIMEOUT_MS), 128 + SIGKILL);
+	} else {
+		assert_int_equal(tu_recv(&c->ch, 0, &b, 1), 0);
+		assert_int_equal(tu_send(&c->ch, 0, "x", 1), 0);
+		assert_int_equal(tu_wait(pid, TIMEOUT_MS), 0);
+	}
+	if (share_side)
+		assert_int_equal(vchan_gnt_unmap(g, (void *)page, 1), 0);
+	else
+		assert_int_equal(vchan_gnt_unshare(g, (void *)page, 1), 0);
+	assert_int_equal(vchan_gnt_close(g), 0);
+	assert_int_equal(vchan_evt_close(e), 0);
+}
+
+static void test_mapper_killed(void **state)
+{
+	holder_goes(*state, 0, 1);
+}
+static void test_sharer_killed(void **state)
+{
+	holder_goes(*state, 1, 1);
+}
+static void test_mapper_unmaps(void **state)
+{
+	holder_goes(*state, 0, 0);
+}
+static void test_sharer_unshares(void **state)
+{
+	holder_goes(*state, 1, 0);
+}
+
+static int child_bind_foreign(void *arg)
+{
+	struct ctx *c = arg;
+	vchan_evt *e = vchan_evt_open();
+	struct offer o;
+	int r;
+
+	if (e == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
+		return 10;
+	errno = 0;
+	r = vchan_evt_bind(e, SERVER, o.port) == -1 && errno == EPERM ? 0 : 11;
+	vchan_evt_close(e);
+	return r;
+}
+
+static void test_bind_foreign(void **state)
+{
+	struct ctx *c = *state;
+	vchan_evt *e;
+	pid_t pid;
+	int port;
+
+	pid = tu_spawn(OTHER, child_bind_foreign, c);
+	assert_true(pid > 0);
+	e = vchan_evt_open();
+	assert_non_null(e);
+	port = vchan_evt_alloc_unbound(e, CLIENT);
+	c->offer.port = (uint32_t)port;
+	assert_int_equal(tu_send(&c->ch, 0, &c->offer, sizeof(c->offer)), 0);
+	assert_int_equal(tu_wait(pid, TIMEOUT_MS), 0);
+	assert_int_equal(vchan_evt_close(e), 0);
+}
+
+/* A killed process's files stay behind for a while; they never stop the
+ * next run from working. */
+static void test_stale_state(void **state)
+{
+	struct ctx *c = *state;
+
+	holder_goes(c, 1, 1);
+	share_pages(c, 2);
+	holder_goes(c, 0, 1);
+	share_pages(c, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_share_1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_share_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_share_17, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_share_256, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_third_domain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_environment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pingpong, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mapper_unmaps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sharer_unshares, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mapper_killed, setup, teardown_killed),
+		cmocka_unit_test_setup_teardown(test_sharer_killed, setup, teardown_killed),
+		cmocka_unit_test_setup_teardown(test_bind_foreign, setup, teardown_killed),
+		cmocka_unit_test_setup_teardown(test_stale_state, setup, teardown_killed),
+	};
+
+	return cmocka_run_group_tests_name("grant-sim", tests, NULL, NULL);
+}

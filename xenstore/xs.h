@@ -1,0 +1,93 @@
+/* xenstore/xs.h - rendezvous through XenStore.
+ *
+ * Two backends, chosen at open:
+ *   libxenstore  a real xenstored (on Xen; on the simulator when
+ *                XENSTORED_PATH names a xenstored's socket);
+ *   embedded     a store kept in the sim backend's directory
+ *                (VCHAN_SIM_DIR), shared by every process of the simulation,
+ *                with XenStore's permissions between domids (VCHAN_DOMID)
+ *                and watches.
+ * The backend follows grant.h's selection (VCHAN_PLATFORM): xen ->
+ * libxenstore; sim -> libxenstore when XENSTORED_PATH is set, else embedded.
+ *
+ * Paths follow XenStore's rules: absolute ("/local/domain/0/x") or relative
+ * to /local/domain/<own domid>; node names of [A-Za-z0-9_@-] (no '.'),
+ * no empty component, no trailing '/', at most 3072 bytes absolute. A bad
+ * path fails with EINVAL. Values are at most 4096 bytes.
+ *
+ * Permissions are XenStore's: a node has an owner and a default access for
+ * other domains, plus per-domain entries; domain 0 may do anything.
+ *
+ * All functions return >= 0 (or a pointer) on success and -1 (or NULL) with
+ * errno set on failure. A handle is not thread-safe.
+ */
+#ifndef VCHAN_XS_H
+#define VCHAN_XS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vchan_xs vchan_xs;
+
+struct vchan_xs_kv {
+	const char *key;   /* relative to the publish directory, one node name */
+	const char *value; /* NUL-terminated */
+};
+
+/* Open a store handle. NULL + errno on failure (EINVAL bad environment,
+ * ECONNREFUSED/ENOENT no xenstored). */
+vchan_xs *vchan_xs_open(void);
+
+/* Close the handle and drop its watches. NULL is accepted. */
+void vchan_xs_close(vchan_xs *xs);
+
+/* This process's domain id (the "domid" key on Xen, VCHAN_DOMID on the
+ * simulator). Returns the domid or -1 + errno. */
+int vchan_xs_domid(vchan_xs *xs);
+
+/* Write the keys kv[0..n-1] under directory `dir` in one atomic step:
+ * a reader sees all of them or none. The directory and each key get the
+ * permissions {owner: this domain, others: none} + {peer: read}.
+ * Returns 0 or -1 + errno: EINVAL bad path/key/value, EACCES not allowed to
+ * write there, EAGAIN the transaction kept conflicting. */
+int vchan_xs_publish(vchan_xs *xs, const char *dir, const struct vchan_xs_kv *kv,
+		     size_t n, uint32_t peer);
+
+/* Read the value at `path`. Returns a malloc'd NUL-terminated copy (the
+ * caller frees it; *len, when len is not NULL, gets its length) or NULL +
+ * errno: ENOENT no such node, EACCES not readable by this domain, EINVAL
+ * bad path. */
+char *vchan_xs_read(vchan_xs *xs, const char *path, size_t *len);
+
+/* Remove `path` and everything under it. Returns 0 (also when it did not
+ * exist) or -1 + errno (EACCES, EINVAL). */
+int vchan_xs_rm(vchan_xs *xs, const char *path);
+
+/* Watch `path` and everything under it, existing or not yet. As XenStore
+ * does, a first event fires at once. Events are read with
+ * vchan_xs_read_watch; `token` (copied) is given back with each. Returns 0
+ * or -1 + errno (EINVAL, EEXIST same path and token already watched). */
+int vchan_xs_watch(vchan_xs *xs, const char *path, const char *token);
+
+/* Stop a watch. Returns 0 or -1 + ENOENT. */
+int vchan_xs_unwatch(vchan_xs *xs, const char *path, const char *token);
+
+/* A file descriptor that is readable when a watch event may be pending.
+ * Owned by the handle. */
+int vchan_xs_fd(vchan_xs *xs);
+
+/* Take one watch event without blocking. Returns 1 and sets *path (the
+ * node that changed, or the watched path) and *token (both malloc'd, the
+ * caller frees them), 0 when none is pending, -1 + errno. Events may be
+ * coalesced; the caller re-reads what it needs. */
+int vchan_xs_read_watch(vchan_xs *xs, char **path, char **token);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
