@@ -46,7 +46,8 @@ int vchan_backend_select(void);
  * (unless evt is NULL). Clearing a byte needs a writable page. On the sim
  * backend a holder's death is applied by the peer's event handle: the byte
  * is cleared and the port reported when the peer calls vchan_evt_pending,
- * which its fd signals at once. */
+ * which its fd signals at once. The port must be bound in `evt` (EINVAL
+ * otherwise) and `evt` must stay open while the share or map exists. */
 struct vchan_unmap_notify {
 	vchan_evt *evt;
 	uint32_t port;
@@ -54,11 +55,14 @@ struct vchan_unmap_notify {
 };
 
 /* Open a grant handle. NULL + errno on failure (EINVAL bad environment,
- * ENOENT/EACCES no Xen device, ...). */
+ * ENOSYS the xen backend was not built). On xen the devices are opened by
+ * the first share (/dev/xen/gntalloc) or map (/dev/xen/gntdev), so a
+ * missing device shows there, as ENOENT or EACCES. */
 vchan_gnt *vchan_gnt_open(void);
 
 /* Close the handle; shares and maps still outstanding are released (with
- * their unmap notifications). Returns 0, or -1 if h is NULL (EINVAL). */
+ * their unmap notifications). The handle is always freed. Returns 0, or -1
+ * + errno when h is NULL (EINVAL) or releasing something failed. */
 int vchan_gnt_close(vchan_gnt *h);
 
 /* Share `count` (1..VCHAN_GNT_MAX_PAGES) fresh zeroed pages with domain
@@ -67,7 +71,8 @@ int vchan_gnt_close(vchan_gnt *h);
  * count must be 1 (as Xen's interface) and offset < VCHAN_PAGE_SIZE.
  * Returns the local mapping of the pages (page-aligned, contiguous, owned
  * by the handle until vchan_gnt_unshare) or NULL + errno: EINVAL bad
- * argument, ENOMEM/ENOSPC no pages or references left. */
+ * argument, ENOMEM/ENOSPC no pages or references left, EIO Xen handed out
+ * reference 0, ENOENT/EACCES no /dev/xen/gntalloc (xen). */
 void *vchan_gnt_share(vchan_gnt *h, uint32_t peer, uint32_t count, int writable,
 		      uint32_t *refs, const struct vchan_unmap_notify *notify);
 
@@ -81,8 +86,9 @@ int vchan_gnt_unshare(vchan_gnt *h, void *addr, uint32_t count);
  * writable when `writable` != 0. `notify` as for vchan_gnt_share (count 1,
  * and a writable mapping when a byte is to be cleared).
  * Returns the mapping (owned by the handle until vchan_gnt_unmap) or NULL +
- * errno: EINVAL bad argument, ENOENT no such grant, EPERM the grant is for
- * another domain or is read-only and a writable mapping was asked for. */
+ * errno: EINVAL bad argument, ENOENT no such grant (on xen also: no
+ * /dev/xen/gntdev), EPERM the grant is for another domain or is read-only
+ * and a writable mapping was asked for. */
 void *vchan_gnt_map(vchan_gnt *h, uint32_t domid, uint32_t count,
 		    const uint32_t *refs, int writable,
 		    const struct vchan_unmap_notify *notify);
@@ -94,7 +100,8 @@ int vchan_gnt_unmap(vchan_gnt *h, void *addr, uint32_t count);
 /* Open an event channel handle. NULL + errno on failure. */
 vchan_evt *vchan_evt_open(void);
 
-/* Close the handle, unbinding every port. Returns 0 or -1 (EINVAL). */
+/* Close the handle, unbinding every port. The handle is always freed.
+ * Returns 0, or -1 + errno (EINVAL h is NULL, or an unbind failed). */
 int vchan_evt_close(vchan_evt *h);
 
 /* The handle's file descriptor: readable when vchan_evt_pending may have a

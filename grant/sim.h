@@ -78,8 +78,9 @@ int sim_claim(struct sim_ctx *c, const char *name, int lock_op);
 /* Clear one byte of a share's page (a dead holder's unmap notification). */
 void sim_clear_byte(struct sim_ctx *c, const struct sim_rec *r);
 
-/* Append an unmap-notify record to local `port` of evt (a sim handle).
- * Returns 0 or -1 + EINVAL when the port is not in the handle. */
+/* Append an unmap-notify record to local `port` of evt (a sim handle); with
+ * r NULL only check that the port is there. Returns 0 or -1 + EINVAL when
+ * the port is not in the handle. */
 int sim_evt_record(vchan_evt *evt, uint32_t port, const struct sim_rec *r);
 
 #endif

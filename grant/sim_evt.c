@@ -575,6 +575,8 @@ int sim_evt_record(vchan_evt *h, uint32_t port, const struct sim_rec *r)
 		errno = EINVAL;
 		return -1;
 	}
+	if (r == NULL)
+		return 0;
 	if (fstat(p->lockfd, &st) < 0)
 		return -1;
 	if (pwrite(p->lockfd, r, sizeof(*r), st.st_size) != sizeof(*r)) {

@@ -56,9 +56,10 @@ static int arm_notify(struct region *r, const struct vchan_unmap_notify *n,
 	r->has_notify = 1;
 	r->notify = *n;
 	r->rec = (struct sim_rec){SIM_REC_ADD, owner, block, page, n->offset};
-	if (n->evt == NULL || n->offset == VCHAN_NOTIFY_NO_BYTE)
+	if (n->evt == NULL)
 		return 0;
-	return sim_evt_record(n->evt, n->port, &r->rec);
+	return sim_evt_record(n->evt, n->port,
+			      n->offset == VCHAN_NOTIFY_NO_BYTE ? NULL : &r->rec);
 }
 
 /* The region goes away: what Xen's gntalloc/gntdev do on unmap. */
