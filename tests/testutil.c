@@ -153,3 +153,11 @@ int tu_quick(void)
 
 	return q != NULL && *q != '\0' && strcmp(q, "0") != 0;
 }
+
+int tu_ms(int ms)
+{
+	const char *f = getenv("VCHAN_TEST_TIME_FACTOR");
+	int k = f != NULL ? atoi(f) : 1;
+
+	return k > 1 && k < 1000 ? ms * k : ms;
+}

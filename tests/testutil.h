@@ -40,4 +40,8 @@ int tu_sim_dir_entries(void);
 /* 1 when VCHAN_TEST_QUICK is set (slow wrappers such as valgrind). */
 int tu_quick(void);
 
+/* A time limit of `ms` stretched by VCHAN_TEST_TIME_FACTOR (default 1), for
+ * runs that load the machine on purpose (tests/parallel.sh). */
+int tu_ms(int ms);
+
 #endif

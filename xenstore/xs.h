@@ -18,6 +18,13 @@
  * Permissions are XenStore's: a node has an owner and a default access for
  * other domains, plus per-domain entries; domain 0 may do anything.
  *
+ * The embedded store lays out each domain's home when the domain opens its
+ * first handle, as Xen's toolstack does: /local/domain/<domid> and its
+ * "domid" key belong to domain 0 and are readable by the domain, and
+ * /local/domain/<domid>/data belongs to the domain (so a domain publishes
+ * under "data/..."). A node name there is limited to 255 bytes by the file
+ * system (creating a longer one fails with ENAMETOOLONG).
+ *
  * All functions return >= 0 (or a pointer) on success and -1 (or NULL) with
  * errno set on failure. A handle is not thread-safe.
  */
@@ -52,7 +59,8 @@ int vchan_xs_domid(vchan_xs *xs);
 /* Write the keys kv[0..n-1] under directory `dir` in one atomic step:
  * a reader sees all of them or none. The directory and each key get the
  * permissions {owner: this domain, others: none} + {peer: read}.
- * Returns 0 or -1 + errno: EINVAL bad path/key/value, EACCES not allowed to
+ * Returns 0 or -1 + errno: EINVAL bad path/key/value or a peer that is no
+ * domain id (32752 and above are Xen's reserved ids), EACCES not allowed to
  * write there, EAGAIN the transaction kept conflicting. */
 int vchan_xs_publish(vchan_xs *xs, const char *dir, const struct vchan_xs_kv *kv,
 		     size_t n, uint32_t peer);
@@ -64,7 +72,8 @@ int vchan_xs_publish(vchan_xs *xs, const char *dir, const struct vchan_xs_kv *kv
 char *vchan_xs_read(vchan_xs *xs, const char *path, size_t *len);
 
 /* Remove `path` and everything under it. Returns 0 (also when it did not
- * exist) or -1 + errno (EACCES, EINVAL). */
+ * exist) or -1 + errno (EACCES, EINVAL; as in xenstored, "/" cannot be
+ * removed: EINVAL). */
 int vchan_xs_rm(vchan_xs *xs, const char *path);
 
 /* Watch `path` and everything under it, existing or not yet. As XenStore

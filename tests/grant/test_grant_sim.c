@@ -288,6 +288,11 @@ static void test_bad_arguments(void **state)
 	n.port = 12345;
 	assert_null(vchan_gnt_share(g, CLIENT, 1, 1, refs, &n));
 	assert_int_equal(errno, EINVAL);
+	n.offset = VCHAN_NOTIFY_NO_BYTE;
+	errno = 0;
+	assert_null(vchan_gnt_share(g, CLIENT, 1, 1, refs, &n));
+	assert_int_equal(errno, EINVAL);
+	n.offset = 20;
 	/* references that name nothing */
 	refs[0] = 0;
 	errno = 0;
@@ -605,7 +610,7 @@ static void holder_goes(struct ctx *c, int share_side, int kill_it)
 		assert_int_equal(kill(pid, SIGKILL), 0);
 	else
 		assert_int_equal(tu_send(&c->ch, 0, "u", 1), 0);
-	assert_int_equal(tu_readable(vchan_evt_fd(e), 100), 1);
+	assert_int_equal(tu_readable(vchan_evt_fd(e), tu_ms(100)), 1);
 	assert_int_equal(vchan_evt_pending(e), port);
 	waited = tu_now_us() - t0;
 	assert_int_equal(page[off], 0);

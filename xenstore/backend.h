@@ -1,0 +1,49 @@
+/* xenstore/backend.h - what a store backend provides (internal).
+ *
+ * xs.c checks every argument before calling a backend, so backends may
+ * assume: the handle is not NULL; every path is valid by XenStore's rules
+ *; publish keys are valid node names, dir/key within
+ * the length limits, values non-NULL and at most XS_VALUE_MAX bytes, kv
+ * non-NULL when n > 0, peer below XS_DOMID_LIMIT; tokens non-NULL and
+ * short enough; read_watch's out pointers non-NULL. */
+#ifndef VCHAN_XS_BACKEND_H
+#define VCHAN_XS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xenstore/xs.h"
+
+/* XenStore's limits (xs_wire.h: XENSTORE_ABS_PATH_MAX, _REL_PATH_MAX,
+ * _PAYLOAD_MAX). */
+#define XS_ABS_PATH_MAX 3072u
+#define XS_REL_PATH_MAX 2048u
+#define XS_VALUE_MAX	4096u
+#define XS_PAYLOAD_MAX	4096u
+/* Xen's DOMID_FIRST_RESERVED: ids from there on are special. */
+#define XS_DOMID_LIMIT 0x7FF0u
+
+struct xs_ops {
+	void (*close)(vchan_xs *xs);
+	int (*domid)(vchan_xs *xs);
+	int (*publish)(vchan_xs *xs, const char *dir,
+		       const struct vchan_xs_kv *kv, size_t n, uint32_t peer);
+	char *(*read)(vchan_xs *xs, const char *path, size_t *len);
+	int (*rm)(vchan_xs *xs, const char *path);
+	int (*watch)(vchan_xs *xs, const char *path, const char *token);
+	int (*unwatch)(vchan_xs *xs, const char *path, const char *token);
+	int (*fd)(vchan_xs *xs);
+	int (*read_watch)(vchan_xs *xs, char **path, char **token);
+};
+
+/* Every backend's handle starts with this. */
+struct vchan_xs {
+	const struct xs_ops *ops;
+};
+
+vchan_xs *vchan_xs_embedded_open(void);
+#ifdef HAVE_XEN
+vchan_xs *vchan_xs_libxs_open(void);
+#endif
+
+#endif

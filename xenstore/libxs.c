@@ -1,0 +1,210 @@
+/* xenstore/libxs.c - the store backend on a real xenstored, through
+ * libxenstore (on Xen, and on the simulator when XENSTORED_PATH names a
+ * xenstored's socket). xenstored itself enforces paths, permissions and
+ * watch rules; this file only maps calls. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xenstore.h>
+
+#include "xenstore/backend.h"
+
+/* A transaction conflicts when another client changed what it touched; a
+ * few retries ride out ordinary contention without spinning forever. */
+#define PUBLISH_TRIES 16
+
+struct libxs {
+	vchan_xs base;
+	struct xs_handle *h;
+	int domid; /* -1 until first read */
+};
+
+static struct libxs *to_libxs(vchan_xs *xs)
+{
+	return (struct libxs *)xs;
+}
+
+static void libxs_close(vchan_xs *xs)
+{
+	struct libxs *s = to_libxs(xs);
+
+	xs_close(s->h);
+	free(s);
+}
+
+static int libxs_domid(vchan_xs *xs)
+{
+	struct libxs *s = to_libxs(xs);
+	unsigned int len;
+	unsigned long v;
+	char *val, *end;
+
+	if (s->domid >= 0)
+		return s->domid;
+	/* Relative: the toolstack writes it into each domain's home. */
+	val = xs_read(s->h, XBT_NULL, "domid", &len);
+	if (val == NULL)
+		return -1;
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (val[0] < '0' || val[0] > '9' || *end != '\0' || errno != 0 ||
+	    v >= XS_DOMID_LIMIT) {
+		free(val);
+		errno = EPROTO;
+		return -1;
+	}
+	free(val);
+	s->domid = (int)v;
+	return s->domid;
+}
+
+/* One attempt inside transaction t; false + errno on failure. */
+static bool publish_in(struct libxs *s, xs_transaction_t t, const char *dir,
+		       const struct vchan_xs_kv *kv, size_t n,
+		       struct xs_permissions *perms)
+{
+	char path[XS_ABS_PATH_MAX + 1];
+
+	if (n == 0 && !xs_mkdir(s->h, t, dir))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		/* Lengths were checked by xs.c; "/" needs no separator. */
+		snprintf(path, sizeof(path), "%s/%s",
+			 strcmp(dir, "/") == 0 ? "" : dir, kv[i].key);
+		if (!xs_write(s->h, t, path, kv[i].value,
+			      (unsigned int)strlen(kv[i].value)) ||
+		    !xs_set_permissions(s->h, t, path, perms, 2))
+			return false;
+	}
+	return xs_set_permissions(s->h, t, dir, perms, 2);
+}
+
+static int libxs_publish(vchan_xs *xs, const char *dir,
+			 const struct vchan_xs_kv *kv, size_t n, uint32_t peer)
+{
+	struct libxs *s = to_libxs(xs);
+	struct xs_permissions perms[2];
+	int self = libxs_domid(xs);
+
+	if (self < 0)
+		return -1;
+	perms[0].id = (unsigned int)self;
+	perms[0].perms = XS_PERM_NONE;
+	perms[1].id = peer;
+	perms[1].perms = XS_PERM_READ;
+	for (int tries = 0; tries < PUBLISH_TRIES; tries++) {
+		xs_transaction_t t = xs_transaction_start(s->h);
+		int err;
+
+		if (t == XBT_NULL)
+			return -1;
+		if (!publish_in(s, t, dir, kv, n, perms)) {
+			err = errno;
+			xs_transaction_end(s->h, t, true);
+			errno = err;
+			return -1;
+		}
+		if (xs_transaction_end(s->h, t, false))
+			return 0;
+		if (errno != EAGAIN)
+			return -1;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+static char *libxs_read(vchan_xs *xs, const char *path, size_t *len)
+{
+	unsigned int n;
+	char *val = xs_read(to_libxs(xs)->h, XBT_NULL, path, &n);
+
+	if (val != NULL && len != NULL)
+		*len = n;
+	return val;
+}
+
+static int libxs_rm(vchan_xs *xs, const char *path)
+{
+	if (xs_rm(to_libxs(xs)->h, XBT_NULL, path) || errno == ENOENT)
+		return 0;
+	return -1;
+}
+
+static int libxs_watch(vchan_xs *xs, const char *path, const char *token)
+{
+	return xs_watch(to_libxs(xs)->h, path, token) ? 0 : -1;
+}
+
+static int libxs_unwatch(vchan_xs *xs, const char *path, const char *token)
+{
+	return xs_unwatch(to_libxs(xs)->h, path, token) ? 0 : -1;
+}
+
+static int libxs_fd(vchan_xs *xs)
+{
+	int fd = xs_fileno(to_libxs(xs)->h);
+	int fl;
+
+	if (fd < 0)
+		return -1;
+	/* libxenstore's watch pipe is not close-on-exec by itself. */
+	fl = fcntl(fd, F_GETFD);
+	if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+		return -1;
+	return fd;
+}
+
+static int libxs_read_watch(vchan_xs *xs, char **path, char **token)
+{
+	char **ev = xs_check_watch(to_libxs(xs)->h);
+
+	if (ev == NULL)
+		return errno == EAGAIN ? 0 : -1;
+	*path = strdup(ev[XS_WATCH_PATH]);
+	*token = strdup(ev[XS_WATCH_TOKEN]);
+	free(ev);
+	if (*path == NULL || *token == NULL) {
+		free(*path);
+		free(*token);
+		*path = *token = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	return 1;
+}
+
+static const struct xs_ops libxs_ops = {
+    .close = libxs_close,
+    .domid = libxs_domid,
+    .publish = libxs_publish,
+    .read = libxs_read,
+    .rm = libxs_rm,
+    .watch = libxs_watch,
+    .unwatch = libxs_unwatch,
+    .fd = libxs_fd,
+    .read_watch = libxs_read_watch,
+};
+
+vchan_xs *vchan_xs_libxs_open(void)
+{
+	struct libxs *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->h = xs_open(0);
+	if (s->h == NULL) {
+		int err = errno;
+
+		free(s);
+		errno = err != 0 ? err : ECONNREFUSED;
+		return NULL;
+	}
+	s->base.ops = &libxs_ops;
+	s->domid = -1;
+	return &s->base;
+}
