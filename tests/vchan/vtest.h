@@ -1,0 +1,77 @@
+/* tests/vchan/vtest.h - small helpers shared by the vchan integration
+ * tests (two processes playing two domains). */
+#ifndef VCHAN_VTEST_H
+#define VCHAN_VTEST_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tests/testutil.h"
+#include "vchan/vchan.h"
+
+#define SRV_DOMID 3u
+#define CLI_DOMID 5u
+
+/* Fail the current function (returning 1) with a message naming the
+ * condition and errno. */
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr,                                        \
+				"%s:%d: check failed: %s (errno %d: %s)\n",    \
+				__FILE__, __LINE__, #cond, errno,              \
+				strerror(errno));                              \
+			return 1;                                              \
+		}                                                              \
+	} while (0)
+
+/* The server's XenStore path for a channel called `name`. */
+static inline void vt_path(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "/local/domain/%u/data/vchan/%u/%s", SRV_DOMID,
+		 CLI_DOMID, name);
+}
+
+/* Byte k of test stream `seed`: not periodic with any ring size. */
+static inline uint8_t vt_byte(uint64_t k, unsigned seed)
+{
+	uint64_t x = (k + 1) * 0x9e3779b97f4a7c15ull + seed;
+
+	x ^= x >> 29;
+	return (uint8_t)(x ^ (x >> 11) ^ (k >> 20));
+}
+
+static inline void vt_fill(uint8_t *b, size_t n, uint64_t from, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = vt_byte(from + i, seed);
+}
+
+/* Index of the first byte of b[0..n-1] that is not stream byte from+i, or
+ * n when all match. */
+static inline size_t vt_check(const uint8_t *b, size_t n, uint64_t from,
+			      unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != vt_byte(from + i, seed))
+			return i;
+	return n;
+}
+
+/* Write all of b (blocking channel). Returns 0 or -1. */
+static inline int vt_write_all(struct vchan *ch, const uint8_t *b, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = vchan_write(ch, b, n);
+
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+#endif

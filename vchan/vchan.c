@@ -1,0 +1,885 @@
+/* vchan/vchan.c - channel setup over grant/ and xenstore/, and the waiting
+ * strategy around the ring protocol of ring.c. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "grant/grant.h"
+#include "vchan/ring.h"
+#include "vchan/vchan.h"
+#include "xenstore/xs.h"
+
+#define KEY_REF "ring-ref"
+#define KEY_EVT "event-channel"
+/* grants[] holds at most (4096 - 24) / 4 references. */
+#define MAX_GRANTS ((VCHAN_PAGE_SIZE - sizeof(struct vchan_wire)) / 4u)
+
+struct vchan {
+	struct vchan_ring_ctl ring;
+	vchan_gnt *gnt;
+	vchan_evt *evt;
+	vchan_xs *xs;  /* server: kept to remove its path on close */
+	char *path;    /* server: the published XenStore directory */
+	int published; /* server: path written */
+	uint32_t port; /* local event port */
+	void *page;    /* control page (shared or mapped) */
+	void *left;    /* granted ring mappings, NULL when in-page */
+	void *right;
+	uint32_t left_pages;
+	uint32_t right_pages;
+	int server;
+	int blocking;
+	int want_space; /* a write came up short: wait for space as well */
+	unsigned spin_us;
+};
+
+/* Progress of one call that cannot go on yet: spin, then ask for an event
+ * and look again, then sleep. */
+struct stall {
+	int phase;
+	uint64_t deadline; /* end of spinning, 0 = not started */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+static void free_handle(struct vchan *ch)
+{
+	int saved = errno;
+
+	if (ch->page != NULL) {
+		if (ch->server) {
+			if (ch->left != NULL)
+				vchan_gnt_unshare(ch->gnt, ch->left,
+						  ch->left_pages);
+			if (ch->right != NULL)
+				vchan_gnt_unshare(ch->gnt, ch->right,
+						  ch->right_pages);
+			vchan_gnt_unshare(ch->gnt, ch->page, 1);
+		} else {
+			if (ch->left != NULL)
+				vchan_gnt_unmap(ch->gnt, ch->left,
+						ch->left_pages);
+			if (ch->right != NULL)
+				vchan_gnt_unmap(ch->gnt, ch->right,
+						ch->right_pages);
+			vchan_gnt_unmap(ch->gnt, ch->page, 1);
+		}
+	}
+	if (ch->published)
+		vchan_xs_rm(ch->xs, ch->path);
+	if (ch->evt != NULL)
+		vchan_evt_close(ch->evt);
+	if (ch->gnt != NULL)
+		vchan_gnt_close(ch->gnt);
+	vchan_xs_close(ch->xs);
+	free(ch->path);
+	free(ch);
+	errno = saved;
+}
+
+static struct vchan *new_handle(int server)
+{
+	struct vchan *ch = calloc(1, sizeof(*ch));
+
+	if (ch == NULL)
+		return NULL;
+	ch->server = server;
+	ch->blocking = 1;
+	ch->spin_us = VCHAN_SPIN_DEFAULT_US;
+	ch->gnt = vchan_gnt_open();
+	if (ch->gnt == NULL)
+		goto fail;
+	ch->evt = vchan_evt_open();
+	if (ch->evt == NULL)
+		goto fail;
+	ch->xs = vchan_xs_open();
+	if (ch->xs == NULL)
+		goto fail;
+	return ch;
+fail:
+	free_handle(ch);
+	return NULL;
+}
+
+static struct vchan *server_create(uint32_t peer, const char *path, unsigned lo,
+				   unsigned ro)
+{
+	struct vchan_layout lay;
+	struct vchan_unmap_notify nt;
+	struct vchan_wire *page;
+	struct vchan *ch;
+	uint32_t ref;
+	char sref[16], sevt[16];
+	struct vchan_xs_kv kv[2] = {{KEY_REF, sref}, {KEY_EVT, sevt}};
+	void *left, *right;
+	int port;
+
+	if (path == NULL || vchan_ring_layout(lo, ro, &lay) < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ch = new_handle(1);
+	if (ch == NULL)
+		return NULL;
+	ch->path = strdup(path);
+	if (ch->path == NULL)
+		goto fail;
+	port = vchan_evt_alloc_unbound(ch->evt, peer);
+	if (port < 0)
+		goto fail;
+	ch->port = (uint32_t)port;
+
+	/* If we die, the peer sees srv_live cleared and gets an event. */
+	nt.evt = ch->evt;
+	nt.port = ch->port;
+	nt.offset = offsetof(struct vchan_wire, srv_live);
+	ch->page = vchan_gnt_share(ch->gnt, peer, 1, 1, &ref, &nt);
+	if (ch->page == NULL)
+		goto fail;
+	page = ch->page;
+
+	/* The page is not published yet: writing the grant list straight
+	 * into it races with nobody. */
+	if (lay.left_pages != 0) {
+		ch->left = vchan_gnt_share(ch->gnt, peer, lay.left_pages, 1,
+					   page->grants, NULL);
+		if (ch->left == NULL)
+			goto fail;
+		ch->left_pages = lay.left_pages;
+		left = ch->left;
+	} else {
+		left = (uint8_t *)page + lay.left_offset;
+	}
+	if (lay.right_pages != 0) {
+		ch->right =
+		    vchan_gnt_share(ch->gnt, peer, lay.right_pages, 1,
+				    page->grants + lay.left_pages, NULL);
+		if (ch->right == NULL)
+			goto fail;
+		ch->right_pages = lay.right_pages;
+		right = ch->right;
+	} else {
+		right = (uint8_t *)page + lay.right_offset;
+	}
+	vchan_ring_server_init(&ch->ring, page, lo, ro, left, right);
+
+	snprintf(sref, sizeof(sref), "%u", ref);
+	snprintf(sevt, sizeof(sevt), "%u", ch->port);
+	if (vchan_xs_publish(ch->xs, path, kv, 2, peer) < 0)
+		goto fail;
+	ch->published = 1;
+	return ch;
+fail:
+	free_handle(ch);
+	return NULL;
+}
+
+struct vchan *vchan_server_create(uint32_t peer, const char *path,
+				  size_t read_min, size_t write_min)
+{
+	unsigned lo, ro;
+
+	if (vchan_ring_orders(read_min, write_min, &lo, &ro) < 0)
+		return NULL;
+	return server_create(peer, path, lo, ro);
+}
+
+struct vchan *vchan_server_create_orders(uint32_t peer, const char *path,
+					 unsigned read_order,
+					 unsigned write_order)
+{
+	return server_create(peer, path, read_order, write_order);
+}
+
+/* A XenStore value that must be a decimal u32 other than 0. */
+static int parse_u32(const char *s, uint32_t *out)
+{
+	unsigned long long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v > UINT32_MAX)
+			return -1;
+	}
+	if (v == 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Read one key under dir. Returns 1 with *out set, 0 when it is not there
+ * yet, -1 + errno. */
+static int read_key(vchan_xs *xs, const char *dir, const char *key,
+		    uint32_t *out)
+{
+	char path[3200];
+	char *val;
+	int r;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, key) >=
+	    (int)sizeof(path)) {
+		errno = EINVAL;
+		return -1;
+	}
+	val = vchan_xs_read(xs, path, NULL);
+	if (val == NULL)
+		return errno == ENOENT ? 0 : -1;
+	r = parse_u32(val, out);
+	free(val);
+	if (r < 0) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 1;
+}
+
+static int read_keys(vchan_xs *xs, const char *dir, uint32_t *ref,
+		     uint32_t *port)
+{
+	int r = read_key(xs, dir, KEY_REF, ref);
+
+	if (r <= 0)
+		return r;
+	return read_key(xs, dir, KEY_EVT, port);
+}
+
+static void drain_watch(vchan_xs *xs)
+{
+	char *p, *t;
+
+	while (vchan_xs_read_watch(xs, &p, &t) == 1) {
+		free(p);
+		free(t);
+	}
+}
+
+/* Wait (on a watch, not by polling the store) until the server's keys
+ * exist, and read them. */
+static int wait_keys(vchan_xs *xs, const char *dir, int timeout_ms,
+		     uint32_t *ref, uint32_t *port)
+{
+	static const char token[] = "vchan-connect";
+	uint64_t deadline =
+	    now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
+	int r;
+
+	if (vchan_xs_watch(xs, dir, token) < 0)
+		return -1;
+	for (;;) {
+		struct pollfd pfd = {.fd = vchan_xs_fd(xs), .events = POLLIN};
+		int wait_ms = -1;
+
+		/* Take the events first: a change after this is signalled
+		 * on the fd, so the read below cannot miss it. */
+		drain_watch(xs);
+		r = read_keys(xs, dir, ref, port);
+		if (r != 0)
+			break;
+		if (timeout_ms >= 0) {
+			uint64_t now = now_ns();
+
+			if (now >= deadline) {
+				errno = ETIMEDOUT;
+				r = -1;
+				break;
+			}
+			wait_ms = (int)((deadline - now + 999999u) / 1000000u);
+		}
+		if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) {
+			r = -1;
+			break;
+		}
+	}
+	vchan_xs_unwatch(xs, dir, token);
+	return r < 0 ? -1 : 0;
+}
+
+struct vchan *vchan_client_connect(uint32_t server, const char *path,
+				   int timeout_ms)
+{
+	struct vchan_layout lay;
+	struct vchan_unmap_notify nt;
+	uint32_t refs[MAX_GRANTS];
+	uint32_t ref, evport;
+	unsigned lo, ro;
+	struct vchan *ch;
+	void *left, *right;
+	int port;
+
+	if (path == NULL || timeout_ms < -1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ch = new_handle(0);
+	if (ch == NULL)
+		return NULL;
+	if (wait_keys(ch->xs, path, timeout_ms, &ref, &evport) < 0)
+		goto fail;
+	/* Keys whose port or page is gone are a server that died without
+	 * removing them: say so, rather than the layer's EINVAL or ENOENT. */
+	port = vchan_evt_bind(ch->evt, server, evport);
+	if (port < 0) {
+		if (errno == EINVAL)
+			errno = ECONNREFUSED;
+		goto fail;
+	}
+	ch->port = (uint32_t)port;
+
+	/* If we die, the server sees cli_live cleared and gets an event. */
+	nt.evt = ch->evt;
+	nt.port = ch->port;
+	nt.offset = offsetof(struct vchan_wire, cli_live);
+	ch->page = vchan_gnt_map(ch->gnt, server, 1, &ref, 1, &nt);
+	if (ch->page == NULL) {
+		if (errno == ENOENT)
+			errno = ECONNREFUSED;
+		goto fail;
+	}
+
+	/* Orders and grants are read once, into our own copies: the server
+	 * could change the page under us at any time. */
+	vchan_ring_read_orders(ch->page, &lo, &ro);
+	if (vchan_ring_layout(lo, ro, &lay) < 0)
+		goto fail;
+	vchan_ring_read_grants(ch->page, refs,
+			       lay.left_pages + lay.right_pages);
+	if (lay.left_pages != 0) {
+		ch->left = vchan_gnt_map(ch->gnt, server, lay.left_pages, refs,
+					 1, NULL);
+		if (ch->left == NULL)
+			goto fail;
+		ch->left_pages = lay.left_pages;
+		left = ch->left;
+	} else {
+		left = (uint8_t *)ch->page + lay.left_offset;
+	}
+	/* We only read the right ring: map it read-only. */
+	if (lay.right_pages != 0) {
+		ch->right = vchan_gnt_map(ch->gnt, server, lay.right_pages,
+					  refs + lay.left_pages, 0, NULL);
+		if (ch->right == NULL)
+			goto fail;
+		ch->right_pages = lay.right_pages;
+		right = ch->right;
+	} else {
+		right = (uint8_t *)ch->page + lay.right_offset;
+	}
+	if (vchan_ring_client_init(&ch->ring, ch->page, lo, ro, left, right) <
+	    0)
+		goto fail;
+	if (vchan_evt_notify(ch->evt, ch->port) < 0)
+		goto fail;
+	/* The client needs the store no more. */
+	vchan_xs_close(ch->xs);
+	ch->xs = NULL;
+	return ch;
+fail:
+	free_handle(ch);
+	return NULL;
+}
+
+int vchan_close(struct vchan *ch)
+{
+	if (ch == NULL)
+		return 0;
+	if (ch->page != NULL) {
+		/* Say goodbye before the pages go: the peer may keep reading
+		 * what we wrote (its mappings stay valid). */
+		vchan_ring_close(&ch->ring);
+		vchan_evt_notify(ch->evt, ch->port);
+	}
+	free_handle(ch);
+	return 0;
+}
+
+/* Consume every pending event. Returns how many, or -1 + errno. */
+static int drain(struct vchan *ch)
+{
+	int n = 0;
+
+	for (;;) {
+		int p = vchan_evt_pending(ch->evt);
+
+		if (p < 0)
+			return -1;
+		if (p == 0)
+			return n;
+		n++;
+	}
+}
+
+/* Sleep on the event channel. Returns 1 after an event, 0 on timeout, -1 +
+ * errno. */
+static int sleep_events(struct vchan *ch, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = vchan_evt_fd(ch->evt), .events = POLLIN};
+	int r = poll(&pfd, 1, timeout_ms);
+
+	if (r <= 0)
+		return r;
+	if (drain(ch) < 0)
+		return -1;
+	return 1;
+}
+
+/* Spin until the peer moves (for `bits`) or *deadline (set on first use)
+ * passes. Returns 1 when something changed. */
+static int spin(struct vchan *ch, unsigned bits, uint64_t *deadline)
+{
+	if (*deadline == 0)
+		*deadline = now_ns() + (uint64_t)ch->spin_us * 1000u;
+	else if (now_ns() >= *deadline)
+		return 0;
+	for (unsigned i = 1;; i++) {
+		if (vchan_ring_changed(&ch->ring, bits))
+			return 1;
+		cpu_relax();
+		if ((i & 63) == 0 && now_ns() >= *deadline)
+			return 0;
+	}
+}
+
+/* The call cannot progress: returns 1 to look again, 0 for "would block",
+ * -1 + errno. Looking again after asking for the event closes the race
+ * with a peer that moved just before the request was visible. */
+static int stall(struct vchan *ch, struct stall *s, unsigned bits)
+{
+	if (s->phase == 0) {
+		s->phase = 1;
+		if (ch->blocking && ch->spin_us != 0 &&
+		    spin(ch, bits, &s->deadline)) {
+			s->phase = 0;
+			return 1;
+		}
+	}
+	if (s->phase == 1) {
+		vchan_ring_request(&ch->ring, bits);
+		if (bits & VCHAN_RING_NOTIFY_READ)
+			ch->want_space = 1;
+		/* Only a call about to sleep may consume events: in
+		 * non-blocking mode the caller polls the fd for every kind
+		 * of event, and one eaten here (say "space freed", during a
+		 * read) would be lost to it. */
+		if (ch->blocking && drain(ch) < 0)
+			return -1;
+		s->phase = 2;
+		return 1;
+	}
+	if (!ch->blocking)
+		return 0;
+	if (sleep_events(ch, -1) < 0)
+		return -1;
+	s->phase = 1;
+	return 1;
+}
+
+static int kick(struct vchan *ch, int k)
+{
+	return k ? vchan_evt_notify(ch->evt, ch->port) : 0;
+}
+
+static int epipe(void)
+{
+	errno = EPIPE;
+	return -1;
+}
+
+static int iov_total(const struct iovec *iov, int iovcnt, size_t *total)
+{
+	size_t t = 0;
+
+	if (iovcnt < 0 || iovcnt > IOV_MAX || (iov == NULL && iovcnt > 0))
+		goto bad;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SSIZE_MAX - t)
+			goto bad;
+		if (iov[i].iov_base == NULL && iov[i].iov_len != 0)
+			goto bad;
+		t += iov[i].iov_len;
+	}
+	*total = t;
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+/* Read `total` bytes (all of them when `all`) into iov. */
+static ssize_t do_read(struct vchan *ch, const struct iovec *iov, int iovcnt,
+		       size_t total, int all)
+{
+	struct stall s = {0, 0};
+	size_t done = 0;
+
+	if (all && total > ch->ring.rd.size) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	for (;;) {
+		int k = 0, st = vchan_ring_state(&ch->ring);
+		long n;
+
+		if (st < 0)
+			return -1;
+		n = vchan_ring_read(&ch->ring, iov, iovcnt, done, total - done,
+				    all, &k);
+		if (n < 0)
+			return -1;
+		if (n > 0) {
+			if (kick(ch, k) < 0)
+				return -1;
+			done += (size_t)n;
+			if (done == total)
+				return (ssize_t)done;
+			/* A short read: ask for the next write before looking
+			 * once more, so that a caller who polls the fd after
+			 * a short count is woken when more comes. */
+			vchan_ring_request(&ch->ring, VCHAN_RING_NOTIFY_WRITE);
+			continue;
+		}
+		if (done > 0)
+			return (ssize_t)done;
+		/* The state was loaded before the indexes: closed and empty
+		 * means nothing more can come. */
+		if (st == VCHAN_CLOSED)
+			return epipe();
+		n = stall(ch, &s, VCHAN_RING_NOTIFY_WRITE);
+		if (n <= 0)
+			return n;
+	}
+}
+
+/* Write iov (`total` bytes): as a packet when `all`, else as a stream
+ * (everything when blocking, what fits otherwise). */
+static ssize_t do_write(struct vchan *ch, const struct iovec *iov, int iovcnt,
+			size_t total, int all)
+{
+	struct stall s = {0, 0};
+	size_t done = 0;
+
+	if (all && total > ch->ring.wr.size) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	for (;;) {
+		int k = 0, st = vchan_ring_state(&ch->ring);
+		long n;
+
+		if (st < 0)
+			return -1;
+		if (st == VCHAN_CLOSED)
+			return done > 0 ? (ssize_t)done : epipe();
+		n = vchan_ring_write(&ch->ring, iov, iovcnt, done, total - done,
+				     all, &k);
+		if (n < 0)
+			return -1;
+		if (n > 0) {
+			if (kick(ch, k) < 0)
+				return -1;
+			done += (size_t)n;
+			if (done == total) {
+				ch->want_space = 0;
+				return (ssize_t)done;
+			}
+			s.phase = 0;
+			s.deadline = 0;
+		}
+		n = stall(ch, &s, VCHAN_RING_NOTIFY_READ);
+		if (n < 0)
+			return done > 0 && errno == EINTR ? (ssize_t)done : -1;
+		if (n == 0)
+			return (ssize_t)done;
+	}
+}
+
+ssize_t vchan_readv(struct vchan *ch, const struct iovec *iov, int iovcnt)
+{
+	size_t total;
+
+	if (ch == NULL || iov_total(iov, iovcnt, &total) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (total == 0)
+		return 0;
+	return do_read(ch, iov, iovcnt, total, 0);
+}
+
+ssize_t vchan_writev(struct vchan *ch, const struct iovec *iov, int iovcnt)
+{
+	size_t total;
+
+	if (ch == NULL || iov_total(iov, iovcnt, &total) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (total == 0)
+		return 0;
+	return do_write(ch, iov, iovcnt, total, 0);
+}
+
+ssize_t vchan_read(struct vchan *ch, void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+
+	return vchan_readv(ch, &iov, 1);
+}
+
+ssize_t vchan_write(struct vchan *ch, const void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
+
+	return vchan_writev(ch, &iov, 1);
+}
+
+ssize_t vchan_recv(struct vchan *ch, void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	size_t total;
+
+	if (ch == NULL || iov_total(&iov, 1, &total) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (len == 0)
+		return 0;
+	return do_read(ch, &iov, 1, len, 1);
+}
+
+ssize_t vchan_send(struct vchan *ch, const void *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
+	size_t total;
+
+	if (ch == NULL || iov_total(&iov, 1, &total) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (len == 0)
+		return 0;
+	return do_write(ch, &iov, 1, len, 1);
+}
+
+int vchan_reserve(struct vchan *ch, size_t len, struct iovec seg[2])
+{
+	struct stall s = {0, 0};
+
+	if (ch == NULL || seg == NULL || len == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (len > ch->ring.wr.size) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	for (;;) {
+		int n, st = vchan_ring_state(&ch->ring);
+
+		if (st < 0)
+			return -1;
+		if (st == VCHAN_CLOSED)
+			return epipe();
+		n = vchan_ring_reserve(&ch->ring, len, seg);
+		if (n != 0)
+			return n;
+		n = stall(ch, &s, VCHAN_RING_NOTIFY_READ);
+		if (n <= 0)
+			return n;
+	}
+}
+
+int vchan_commit(struct vchan *ch, size_t len)
+{
+	int k = 0;
+
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (vchan_ring_commit(&ch->ring, len, &k) < 0)
+		return -1;
+	if (len > 0)
+		ch->want_space = 0;
+	return kick(ch, k);
+}
+
+static size_t seg_total(const struct iovec *seg, int n)
+{
+	size_t t = 0;
+
+	for (int i = 0; i < n; i++)
+		t += seg[i].iov_len;
+	return t;
+}
+
+int vchan_peek(struct vchan *ch, size_t min, struct iovec seg[2])
+{
+	struct stall s = {0, 0};
+
+	if (ch == NULL || seg == NULL || min == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (min > ch->ring.rd.size) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	for (;;) {
+		int n, st = vchan_ring_state(&ch->ring);
+
+		if (st < 0)
+			return -1;
+		n = vchan_ring_peek(&ch->ring, seg);
+		if (n < 0)
+			return -1;
+		if (n > 0 && seg_total(seg, n) >= min)
+			return n;
+		if (st == VCHAN_CLOSED)
+			return epipe();
+		n = stall(ch, &s, VCHAN_RING_NOTIFY_WRITE);
+		if (n <= 0)
+			return n;
+	}
+}
+
+int vchan_consume(struct vchan *ch, size_t len)
+{
+	int k = 0;
+
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (vchan_ring_consume(&ch->ring, len, &k) < 0)
+		return -1;
+	return kick(ch, k);
+}
+
+ssize_t vchan_data_ready(struct vchan *ch)
+{
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	vchan_ring_request(&ch->ring, VCHAN_RING_NOTIFY_WRITE);
+	return vchan_ring_ready(&ch->ring);
+}
+
+ssize_t vchan_buffer_space(struct vchan *ch)
+{
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	vchan_ring_request(&ch->ring, VCHAN_RING_NOTIFY_READ);
+	ch->want_space = 1;
+	return vchan_ring_space(&ch->ring);
+}
+
+size_t vchan_read_size(const struct vchan *ch)
+{
+	return ch->ring.rd.size;
+}
+
+size_t vchan_write_size(const struct vchan *ch)
+{
+	return ch->ring.wr.size;
+}
+
+int vchan_wait(struct vchan *ch, int timeout_ms)
+{
+	unsigned bits = VCHAN_RING_NOTIFY_WRITE;
+	uint64_t deadline = 0;
+	long ready, space = 0;
+	int prev, st, n;
+
+	if (ch == NULL || timeout_ms < -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	prev = ch->ring.peer_state;
+	if (ch->want_space)
+		bits |= VCHAN_RING_NOTIFY_READ;
+	if (timeout_ms != 0 && ch->spin_us != 0 && spin(ch, bits, &deadline))
+		return 1;
+	vchan_ring_request(&ch->ring, bits);
+	n = drain(ch);
+	if (n < 0)
+		return -1;
+	st = vchan_ring_state(&ch->ring);
+	if (st < 0)
+		return -1;
+	ready = vchan_ring_ready(&ch->ring);
+	if (ready >= 0 && ch->want_space)
+		space = vchan_ring_space(&ch->ring);
+	if (ready < 0 || space < 0)
+		return -1;
+	if (n > 0 || st != prev || st == VCHAN_CLOSED || ready > 0 || space > 0)
+		return 1;
+	return sleep_events(ch, timeout_ms);
+}
+
+int vchan_fd(const struct vchan *ch)
+{
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return vchan_evt_fd(ch->evt);
+}
+
+int vchan_is_open(struct vchan *ch)
+{
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return vchan_ring_state(&ch->ring);
+}
+
+int vchan_set_blocking(struct vchan *ch, int blocking)
+{
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	ch->blocking = blocking != 0;
+	return 0;
+}
+
+int vchan_set_spin(struct vchan *ch, unsigned usec)
+{
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	ch->spin_us = usec;
+	return 0;
+}
