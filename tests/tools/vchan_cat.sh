@@ -1,0 +1,151 @@
+#!/bin/bash
+# vchan-cat between two simulated domains: transfers checked by hash, both
+# directions at once, ring sizes, and every documented exit status.
+set -u
+cat=${top_builddir:-.}/tools/vchan-cat/vchan-cat
+tmp=${VCHAN_TEST_TMP:-$(mktemp -d)}
+fails=0
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done' EXIT
+# VCHAN_TEST_WRAPPER (valgrind) applies to our own program here.
+vc() { ${VCHAN_TEST_WRAPPER:-} "$cat" "$@"; }
+
+check() { # name expected actual
+	if [ "$2" = "$3" ]; then
+		echo "ok   $1"
+	else
+		echo "FAIL $1: expected '$2', got '$3'"
+		fails=$((fails + 1))
+	fi
+}
+
+hash() { sha256sum <"$1" | cut -d' ' -f1; }
+
+head -c $((16 << 20)) /dev/urandom >"$tmp/big"
+head -c $((8 << 20)) /dev/urandom >"$tmp/mid"
+head -c 32768 /dev/urandom >"$tmp/small"
+
+# one-way transfer: name, server options, client options, direction
+transfer() {
+	local name=$1 sopts=$2 copts=$3 dir=$4 rs rc
+	rm -f "$tmp/out"
+	if [ "$dir" = up ]; then # client -> server
+		VCHAN_DOMID=1 timeout 120 "$cat" -q -l -k $sopts 2 "$name" </dev/null >"$tmp/out" &
+		local s=$!
+		VCHAN_DOMID=2 timeout 120 "$cat" -q -t 10 $copts 1 "$name" <"$tmp/big"
+		rc=$?
+	else # server -> client
+		VCHAN_DOMID=1 timeout 120 "$cat" -q -l $sopts 2 "$name" <"$tmp/big" &
+		local s=$!
+		VCHAN_DOMID=2 timeout 120 "$cat" -q -k -t 10 $copts 1 "$name" </dev/null >"$tmp/out"
+		rc=$?
+	fi
+	wait $s
+	rs=$?
+	check "$name: exit codes" "0 0" "$rs $rc"
+	check "$name: 16 MiB hash" "$(hash "$tmp/big")" "$(hash "$tmp/out")"
+}
+
+transfer up64k "" "" up
+transfer down64k "" "" down
+transfer up1k "-r 1K -w 1K" "" up
+transfer down1k "-r 1K -w 1K" "" down
+transfer up1m "-r 1M -w 1M" "" up
+transfer down1m "-r 1M -w 1M" "-s 0" down
+
+# both directions at once: the server sends 8 MiB and closes; the client
+# sends 32 KiB and keeps reading until the server closes.
+VCHAN_DOMID=1 timeout 120 "$cat" -q -l 2 duplex <"$tmp/mid" >"$tmp/srv.out" &
+s=$!
+VCHAN_DOMID=2 timeout 120 "$cat" -q -k -t 10 1 duplex <"$tmp/small" >"$tmp/cli.out"
+rc=$?
+wait $s
+check "duplex: exit codes" "0 0" "$? $rc"
+check "duplex: server got the client's data" "$(hash "$tmp/small")" "$(hash "$tmp/srv.out")"
+check "duplex: client got the server's data" "$(hash "$tmp/mid")" "$(hash "$tmp/cli.out")"
+
+# request/response, the client under the test wrapper (valgrind in that
+# pass): the server answers once the request has arrived
+rm -f "$tmp/srv.out" "$tmp/fifo"
+mkfifo "$tmp/fifo"
+(for _ in $(seq 600); do
+	grep -q request "$tmp/srv.out" 2>/dev/null && break
+	sleep 0.1
+done
+cat "$tmp/small") >"$tmp/fifo" &
+VCHAN_DOMID=1 timeout 300 "$cat" -q -l 2 rr <"$tmp/fifo" >"$tmp/srv.out" &
+s=$!
+echo request | VCHAN_DOMID=2 timeout 300 ${VCHAN_TEST_WRAPPER:-} "$cat" -q -k -t 60 1 rr >"$tmp/cli.out"
+rc=$?
+wait $s
+check "request/response: exit codes" "0 0" "$? $rc"
+check "request/response: request" "request" "$(cat "$tmp/srv.out")"
+check "request/response: response" "$(hash "$tmp/small")" "$(hash "$tmp/cli.out")"
+
+# exit statuses
+"$cat" --help >/dev/null
+check "--help" 0 $?
+check "--version" "vchan-cat" "$("$cat" --version | cut -d' ' -f1)"
+"$cat" 2>/dev/null
+check "no arguments: 2" 2 $?
+"$cat" 1 "bad.port" 2>"$tmp/err"
+check "bad port: 2" 2 $?
+check "bad port: one line" 1 "$(wc -l <"$tmp/err")"
+"$cat" -r 3M -l 1 p 2>/dev/null
+check "bad size: 2" 2 $?
+"$cat" 99999 p 2>/dev/null
+check "bad domid: 2" 2 $?
+VCHAN_PLATFORM=kvm "$cat" 1 p 2>"$tmp/err"
+check "bad platform: 1" 1 $?
+grep -q "VCHAN_PLATFORM" "$tmp/err"
+check "bad platform: names the variable" 0 $?
+VCHAN_DOMID=2 "$cat" -t 0 1 nobody </dev/null 2>"$tmp/err"
+check "no server: 3" 3 $?
+start=$(date +%s)
+VCHAN_DOMID=2 "$cat" -t 1 1 nobody </dev/null 2>/dev/null
+check "client timeout: 4" 4 $?
+VCHAN_DOMID=1 "$cat" -q -l -t 1 2 lonely </dev/null 2>/dev/null
+check "server timeout: 4" 4 $?
+check "timeouts took about 2 s" 1 $(($(date +%s) - start <= 5))
+
+# a domain the server did not publish for may not connect
+VCHAN_DOMID=1 timeout 30 "$cat" -q -l -t 10 2 private </dev/null >/dev/null 2>&1 &
+s=$!
+pids+=($s)
+sleep 0.5
+VCHAN_DOMID=3 "$cat" -t 0 1 private </dev/null 2>"$tmp/err"
+check "foreign domain: 3" 3 $?
+kill $s 2>/dev/null
+wait $s 2>/dev/null
+
+# keys left behind by a killed server: a clear "gone", not a hang
+VCHAN_DOMID=1 timeout 60 "$cat" -q -l 2 stale </dev/null >/dev/null &
+s=$!
+pids+=($s)
+sleep 0.5
+pkill -9 -P $s
+wait $s 2>/dev/null
+VCHAN_DOMID=2 "$cat" -t 0 1 stale </dev/null 2>"$tmp/err"
+check "stale keys: 3" 3 $?
+grep -q "gone" "$tmp/err"
+check "stale keys: says gone" 0 $?
+
+# the server is killed mid-transfer: the sender says so within 1 s
+VCHAN_DOMID=1 timeout 60 "$cat" -q -l -k 2 victim </dev/null >/dev/null &
+s=$!
+pids+=($s)
+(VCHAN_DOMID=2 timeout 60 "$cat" -q -t 10 1 victim < <(yes vchan) 2>"$tmp/err"; echo $? >"$tmp/rc") &
+c=$!
+sleep 1
+# $s is timeout(1): kill the vchan-cat under it
+pkill -9 -P $s
+t0=$(date +%s%N)
+wait $c
+t1=$(date +%s%N)
+check "peer killed: 5" 5 "$(cat "$tmp/rc")"
+check "peer killed: seen within 1 s" 1 $(((t1 - t0) < 1000000000))
+grep -q "peer closed" "$tmp/err"
+check "peer killed: says so" 0 $?
+
+[ $fails -eq 0 ] && echo "all vchan-cat checks passed"
+exit $((fails > 0))

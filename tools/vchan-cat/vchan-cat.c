@@ -1,0 +1,445 @@
+/* vchan-cat - copy stdin to a vchan and the vchan to stdout, between two
+ * domains (netcat for vchan). See vchan-cat(1). */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vchan/vchan.h"
+#include "xenstore/xs.h"
+
+/* Exit codes, documented in vchan-cat(1). */
+enum {
+	EXIT_OTHER = 1,	   /* the platform could not be set up */
+	EXIT_USAGE = 2,	   /* bad arguments */
+	EXIT_NOPEER = 3,   /* no such server, or not allowed to use it */
+	EXIT_TIMEOUT = 4,  /* the peer did not come in time */
+	EXIT_VANISHED = 5, /* the peer closed before all input was delivered */
+	EXIT_PROTOCOL = 6, /* the peer broke the protocol */
+	EXIT_IO = 7,	   /* reading stdin or writing stdout failed */
+};
+
+struct opts {
+	int listen;
+	uint32_t domid;
+	const char *port;
+	size_t read_size, write_size;
+	int timeout_ms;
+	int keep_open;
+	int progress;
+	int quiet;
+	int spin_us;
+};
+
+struct stats {
+	uint64_t sent, received;
+	double start, last_report;
+};
+
+__attribute__((noreturn, format(printf, 2, 3))) static void
+die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vchan-cat: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: vchan-cat [options] -l DOMID PORT   serve domain DOMID\n"
+	      "       vchan-cat [options] DOMID PORT      connect to server domain DOMID\n"
+	      "PORT is a name ([A-Za-z0-9_-]+, the XenStore path\n"
+	      "/local/domain/<server>/data/vchan/<client>/<PORT>) or an absolute path.\n"
+	      "  -l, --listen           be the server, for client domain DOMID\n"
+	      "  -r, --read-size SIZE   server: minimum ring size for reading (default 64K)\n"
+	      "  -w, --write-size SIZE  server: minimum ring size for writing (default 64K)\n"
+	      "  -t, --timeout SECONDS  wait at most this long for the peer (default: forever)\n"
+	      "  -k, --keep-open        after stdin ends, keep receiving until the peer closes\n"
+	      "  -s, --spin USEC        spin this long before sleeping (0: never)\n"
+	      "  -p, --progress         show bytes and rates on stderr\n"
+	      "  -q, --quiet            no messages but errors\n"
+	      "  -h, --help             this text\n"
+	      "  -V, --version          the version\n"
+	      "SIZE takes a K or M suffix (1K..1M).\n",
+	      f);
+}
+
+static size_t parse_size(const char *s, const char *what)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	if (errno != 0 || end == s || *end != '\0' || v == 0 ||
+	    v > VCHAN_RING_SIZE_MAX)
+		die(EXIT_USAGE, "bad %s '%s': a size from 1 to 1M", what, s);
+	return v;
+}
+
+static long parse_num(const char *s, long max, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > max)
+		die(EXIT_USAGE, "bad %s '%s': a number from 0 to %ld", what, s,
+		    max);
+	return v;
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{"listen", no_argument, NULL, 'l'},
+		{"read-size", required_argument, NULL, 'r'},
+		{"write-size", required_argument, NULL, 'w'},
+		{"timeout", required_argument, NULL, 't'},
+		{"keep-open", no_argument, NULL, 'k'},
+		{"spin", required_argument, NULL, 's'},
+		{"progress", no_argument, NULL, 'p'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	*o = (struct opts){.read_size = 65536, .write_size = 65536,
+			   .timeout_ms = -1, .spin_us = -1};
+	while ((c = getopt_long(argc, argv, "lr:w:t:ks:pqhV", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'l':
+			o->listen = 1;
+			break;
+		case 'r':
+			o->read_size = parse_size(optarg, "read size");
+			break;
+		case 'w':
+			o->write_size = parse_size(optarg, "write size");
+			break;
+		case 't':
+			o->timeout_ms =
+				(int)parse_num(optarg, 86400, "timeout") * 1000;
+			break;
+		case 'k':
+			o->keep_open = 1;
+			break;
+		case 's':
+			o->spin_us = (int)parse_num(optarg, 1000000, "spin");
+			break;
+		case 'p':
+			o->progress = 1;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("vchan-cat %s\n", PACKAGE_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(EXIT_USAGE);
+		}
+	}
+	if (argc - optind != 2) {
+		usage(stderr);
+		exit(EXIT_USAGE);
+	}
+	o->domid = (uint32_t)parse_num(argv[optind], 32751, "domain id");
+	o->port = argv[optind + 1];
+	if (o->port[0] != '/' &&
+	    (o->port[0] == '\0' ||
+	     strspn(o->port, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			     "0123456789_-") != strlen(o->port)))
+		die(EXIT_USAGE,
+		    "bad port '%s': a name of [A-Za-z0-9_-] or an absolute path",
+		    o->port);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void report(struct stats *s, int final)
+{
+	double t = now(), dt = t - s->start;
+
+	if (!final && t - s->last_report < 0.5)
+		return;
+	s->last_report = t;
+	if (dt <= 0)
+		dt = 1e-9;
+	fprintf(stderr, "vchan-cat: sent %llu bytes (%.1f MB/s), received %llu bytes (%.1f MB/s)%s",
+		(unsigned long long)s->sent, (double)s->sent / dt / 1e6,
+		(unsigned long long)s->received, (double)s->received / dt / 1e6,
+		final ? "\n" : "\r");
+}
+
+/* XenStore path of the channel, from our domid and the options. */
+static void channel_path(const struct opts *o, char *buf, size_t size)
+{
+	vchan_xs *xs;
+	int self;
+
+	if (o->port[0] == '/') {
+		if (snprintf(buf, size, "%s", o->port) >= (int)size)
+			die(EXIT_USAGE, "port path too long");
+		return;
+	}
+	xs = vchan_xs_open();
+	if (xs == NULL)
+		die(EXIT_OTHER, "cannot open XenStore: %s", strerror(errno));
+	self = vchan_xs_domid(xs);
+	vchan_xs_close(xs);
+	if (self < 0)
+		die(EXIT_OTHER, "cannot tell our domain id: %s", strerror(errno));
+	snprintf(buf, size, "/local/domain/%u/data/vchan/%u/%s",
+		 o->listen ? (unsigned)self : o->domid,
+		 o->listen ? o->domid : (unsigned)self, o->port);
+}
+
+static int poll_one(int fd, short events, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	int r = poll(&p, 1, timeout_ms);
+
+	return r < 0 && errno != EINTR ? -1 : r;
+}
+
+/* Server: wait until the client is there, at most timeout_ms. */
+static void await_client(struct vchan *ch, const struct opts *o)
+{
+	double deadline = now() + o->timeout_ms / 1000.0;
+
+	if (!o->quiet)
+		fprintf(stderr, "vchan-cat: waiting for domain %u\n", o->domid);
+	while (vchan_is_open(ch) == VCHAN_WAITING) {
+		int left = -1;
+
+		if (o->timeout_ms >= 0) {
+			left = (int)((deadline - now()) * 1000);
+			if (left <= 0)
+				die(EXIT_TIMEOUT, "domain %u did not connect within %d s",
+				    o->domid, o->timeout_ms / 1000);
+		}
+		if (poll_one(vchan_fd(ch), POLLIN, left) < 0 ||
+		    vchan_wait(ch, 0) < 0)
+			die(EXIT_OTHER, "waiting for the client: %s", strerror(errno));
+	}
+}
+
+static struct vchan *open_channel(const struct opts *o, const char *path)
+{
+	struct vchan *ch;
+
+	if (o->listen) {
+		ch = vchan_server_create(o->domid, path, o->read_size, o->write_size);
+		if (ch == NULL)
+			die(errno == EINVAL ? EXIT_USAGE : EXIT_OTHER,
+			    "cannot serve %s: %s", path, strerror(errno));
+		return ch;
+	}
+	ch = vchan_client_connect(o->domid, path, o->timeout_ms);
+	if (ch != NULL)
+		return ch;
+	switch (errno) {
+	case ETIMEDOUT:
+		if (o->timeout_ms == 0)
+			die(EXIT_NOPEER, "no server at %s", path);
+		die(EXIT_TIMEOUT, "no server at %s within %d s", path,
+		    o->timeout_ms / 1000);
+	case ECONNREFUSED:
+		die(EXIT_NOPEER, "the server at %s is gone (its keys are stale)",
+		    path);
+	case ENOENT:
+	case EACCES:
+	case EPERM:
+		die(EXIT_NOPEER, "cannot use the server at %s: %s", path,
+		    strerror(errno));
+	case EPROTO:
+		die(EXIT_PROTOCOL, "the server at %s is malformed", path);
+	default:
+		die(EXIT_OTHER, "cannot connect to %s: %s", path, strerror(errno));
+	}
+	return NULL;
+}
+
+static void write_all(int fd, const struct iovec *seg, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const char *p = seg[i].iov_base;
+		size_t left = seg[i].iov_len;
+
+		while (left > 0) {
+			ssize_t w = write(fd, p, left);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				die(EXIT_IO, "writing stdout: %s", strerror(errno));
+			p += w;
+			left -= (size_t)w;
+		}
+	}
+}
+
+/* Move what is ready from the channel to stdout. Returns bytes moved, or
+ * -1 once the peer has closed and everything it wrote was read. */
+static ssize_t to_stdout(struct vchan *ch, struct stats *st)
+{
+	struct iovec seg[2];
+	int n = vchan_peek(ch, 1, seg);
+	size_t len;
+
+	if (n < 0 && errno == EPIPE)
+		return -1;
+	if (n < 0)
+		die(errno == EPROTO ? EXIT_PROTOCOL : EXIT_OTHER,
+		    "reading the channel: %s", strerror(errno));
+	if (n == 0)
+		return 0;
+	write_all(STDOUT_FILENO, seg, n);
+	len = seg[0].iov_len + (n > 1 ? seg[1].iov_len : 0);
+	if (vchan_consume(ch, len) < 0)
+		die(EXIT_PROTOCOL, "reading the channel: %s", strerror(errno));
+	st->received += len;
+	return (ssize_t)len;
+}
+
+/* Read stdin straight into the write ring. Returns bytes moved, 0 when
+ * nothing could move, -1 at end of input. */
+static ssize_t from_stdin(struct vchan *ch, struct stats *st)
+{
+	struct iovec seg[2];
+	ssize_t space = vchan_buffer_space(ch), r;
+	int n;
+
+	if (space < 0)
+		die(EXIT_PROTOCOL, "writing the channel: %s", strerror(errno));
+	if (space == 0 || poll_one(STDIN_FILENO, POLLIN, 0) <= 0)
+		return 0;
+	n = vchan_reserve(ch, (size_t)space, seg);
+	if (n < 0 && errno == EPIPE)
+		die(EXIT_VANISHED, "the peer closed before all input was delivered");
+	if (n <= 0)
+		die(EXIT_PROTOCOL, "writing the channel: %s", strerror(errno));
+	do
+		r = readv(STDIN_FILENO, seg, n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		die(EXIT_IO, "reading stdin: %s", strerror(errno));
+	if (vchan_commit(ch, (size_t)r) < 0) {
+		if (errno == EPIPE)
+			die(EXIT_VANISHED,
+			    "the peer closed before all input was delivered");
+		die(EXIT_PROTOCOL, "writing the channel: %s", strerror(errno));
+	}
+	st->sent += (uint64_t)r;
+	return r == 0 ? -1 : r;
+}
+
+/* The peer is gone: fine when it took everything we had for it. */
+static void peer_closed(struct vchan *ch, int in_open)
+{
+	ssize_t space = vchan_buffer_space(ch);
+
+	if (space >= 0 && (size_t)space < vchan_write_size(ch))
+		die(EXIT_VANISHED, "the peer closed with %zu bytes of ours unread",
+		    vchan_write_size(ch) - (size_t)space);
+	if (in_open && poll_one(STDIN_FILENO, POLLIN, 0) > 0) {
+		char c;
+
+		/* More input may follow that nobody will take. */
+		if (read(STDIN_FILENO, &c, 1) == 1)
+			die(EXIT_VANISHED,
+			    "the peer closed before all input was delivered");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	struct stats st = {0};
+	char path[3200];
+	struct vchan *ch;
+	int in_open = 1;
+
+	parse(argc, argv, &o);
+	signal(SIGPIPE, SIG_IGN);
+	channel_path(&o, path, sizeof(path));
+	ch = open_channel(&o, path);
+	if (o.spin_us >= 0)
+		vchan_set_spin(ch, (unsigned)o.spin_us);
+	if (o.listen)
+		await_client(ch, &o);
+	vchan_set_blocking(ch, 0);
+	st.start = st.last_report = now();
+	for (;;) {
+		struct pollfd p[2] = {{.fd = vchan_fd(ch), .events = POLLIN},
+				      {.fd = STDIN_FILENO, .events = POLLIN}};
+		ssize_t in = 0, out;
+		int state;
+
+		out = to_stdout(ch, &st);
+		if (out < 0) {
+			/* The peer closed and we have read all it wrote. */
+			peer_closed(ch, in_open);
+			break;
+		}
+		if (in_open) {
+			in = from_stdin(ch, &st);
+			if (in < 0) {
+				in_open = 0;
+				if (!o.keep_open)
+					break;
+			}
+		}
+		if (o.progress)
+			report(&st, 0);
+		if (in != 0 || out != 0)
+			continue;
+		state = vchan_is_open(ch);
+		if (state < 0)
+			die(EXIT_PROTOCOL, "the peer broke the protocol");
+		/* Sleep until the channel or stdin has something for us. The
+		 * calls above asked the peer for the events we need. */
+		if (poll(p, in_open && vchan_buffer_space(ch) > 0 ? 2 : 1, -1) < 0 &&
+		    errno != EINTR)
+			die(EXIT_OTHER, "poll: %s", strerror(errno));
+		if (vchan_wait(ch, 0) < 0)
+			die(errno == EPROTO ? EXIT_PROTOCOL : EXIT_OTHER,
+			    "waiting: %s", strerror(errno));
+	}
+	if (o.progress)
+		report(&st, 1);
+	vchan_close(ch);
+	return 0;
+}
