@@ -83,4 +83,12 @@ void sim_clear_byte(struct sim_ctx *c, const struct sim_rec *r);
  * the port is not in the handle. */
 int sim_evt_record(vchan_evt *evt, uint32_t port, const struct sim_rec *r);
 
+/* Close a sim grant handle the way Xen's xengnttab_close/xengntshr_close
+ * do: the address ranges of shares and maps still outstanding are left
+ * alone, because their user may have released them with a plain munmap
+ * (libxenvchan does, for its rings) and the range may hold something else
+ * by now. Their unmap notifications still fire, the byte being cleared
+ * through the share's file. Always frees the handle; returns 0. */
+int sim_gnt_close_unmapped(vchan_gnt *h);
+
 #endif

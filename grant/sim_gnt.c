@@ -62,12 +62,16 @@ static int arm_notify(struct region *r, const struct vchan_unmap_notify *n,
 			      n->offset == VCHAN_NOTIFY_NO_BYTE ? NULL : &r->rec);
 }
 
-/* The region goes away: what Xen's gntalloc/gntdev do on unmap. */
-static void fire_notify(struct region *r)
+/* The region goes away: what Xen's gntalloc/gntdev do on unmap. With
+ * `by_file` the byte is cleared through the share's file instead of the
+ * region's address, which its user may have unmapped already. */
+static void fire_notify(struct sim_gnt *g, struct region *r, int by_file)
 {
 	if (!r->has_notify)
 		return;
-	if (r->notify.offset != VCHAN_NOTIFY_NO_BYTE)
+	if (r->notify.offset != VCHAN_NOTIFY_NO_BYTE && by_file)
+		sim_clear_byte(&g->ctx, &r->rec);
+	else if (r->notify.offset != VCHAN_NOTIFY_NO_BYTE)
 		((volatile uint8_t *)r->addr)[r->notify.offset] = 0;
 	/* The cleared byte must be visible before the peer is woken. */
 	atomic_thread_fence(memory_order_seq_cst);
@@ -84,7 +88,7 @@ static void release(struct sim_gnt *g, struct region *r)
 {
 	char name[64];
 
-	fire_notify(r);
+	fire_notify(g, r, 0);
 	munmap(r->addr, (size_t)r->count * VCHAN_PAGE_SIZE);
 	if (r->share) {
 		gnt_name(name, sizeof(name), g->ctx.domid, r->rec.block);
@@ -270,6 +274,29 @@ static int sim_gnt_close(vchan_gnt *h)
 
 		g->regions = r->next;
 		release(g, r);
+	}
+	sim_ctx_close(&g->ctx);
+	free(g);
+	return 0;
+}
+
+int sim_gnt_close_unmapped(vchan_gnt *h)
+{
+	struct sim_gnt *g = to_sim(h);
+	char name[64];
+
+	while (g->regions != NULL) {
+		struct region *r = g->regions;
+
+		g->regions = r->next;
+		fire_notify(g, r, 1);
+		if (r->share) {
+			gnt_name(name, sizeof(name), g->ctx.domid,
+				 r->rec.block);
+			unlinkat(g->ctx.dirfd, name, 0);
+			close(r->lockfd);
+		}
+		free(r);
 	}
 	sim_ctx_close(&g->ctx);
 	free(g);

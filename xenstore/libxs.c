@@ -12,6 +12,8 @@
 #include <string.h>
 #include <xenstore.h>
 
+#include "common/env.h"
+#include "grant/grant.h"
 #include "xenstore/backend.h"
 
 /* A transaction conflicts when another client changed what it touched; a
@@ -22,6 +24,10 @@ struct libxs {
 	vchan_xs base;
 	struct xs_handle *h;
 	int domid; /* -1 until first read */
+	/* On the simulator every socket client is domain 0 to xenstored, so
+	 * relative paths are made absolute here, under our own domain. */
+	int sim;
+	char abs[XS_ABS_PATH_MAX + 1];
 };
 
 static struct libxs *to_libxs(vchan_xs *xs)
@@ -63,6 +69,16 @@ static int libxs_domid(vchan_xs *xs)
 	return s->domid;
 }
 
+/* `path` as xenstored must see it (see struct libxs). The result lives in
+ * the handle until the next call. */
+static const char *fix(struct libxs *s, const char *path)
+{
+	if (!s->sim || path[0] == '/')
+		return path;
+	snprintf(s->abs, sizeof(s->abs), "/local/domain/%d/%s", s->domid, path);
+	return s->abs;
+}
+
 /* One attempt inside transaction t; false + errno on failure. */
 static bool publish_in(struct libxs *s, xs_transaction_t t, const char *dir,
 		       const struct vchan_xs_kv *kv, size_t n,
@@ -93,6 +109,7 @@ static int libxs_publish(vchan_xs *xs, const char *dir,
 
 	if (self < 0)
 		return -1;
+	dir = fix(s, dir);
 	perms[0].id = (unsigned int)self;
 	perms[0].perms = XS_PERM_NONE;
 	perms[1].id = peer;
@@ -121,7 +138,8 @@ static int libxs_publish(vchan_xs *xs, const char *dir,
 static char *libxs_read(vchan_xs *xs, const char *path, size_t *len)
 {
 	unsigned int n;
-	char *val = xs_read(to_libxs(xs)->h, XBT_NULL, path, &n);
+	struct libxs *s = to_libxs(xs);
+	char *val = xs_read(s->h, XBT_NULL, fix(s, path), &n);
 
 	if (val != NULL && len != NULL)
 		*len = n;
@@ -130,19 +148,25 @@ static char *libxs_read(vchan_xs *xs, const char *path, size_t *len)
 
 static int libxs_rm(vchan_xs *xs, const char *path)
 {
-	if (xs_rm(to_libxs(xs)->h, XBT_NULL, path) || errno == ENOENT)
+	struct libxs *s = to_libxs(xs);
+
+	if (xs_rm(s->h, XBT_NULL, fix(s, path)) || errno == ENOENT)
 		return 0;
 	return -1;
 }
 
 static int libxs_watch(vchan_xs *xs, const char *path, const char *token)
 {
-	return xs_watch(to_libxs(xs)->h, path, token) ? 0 : -1;
+	struct libxs *s = to_libxs(xs);
+
+	return xs_watch(s->h, fix(s, path), token) ? 0 : -1;
 }
 
 static int libxs_unwatch(vchan_xs *xs, const char *path, const char *token)
 {
-	return xs_unwatch(to_libxs(xs)->h, path, token) ? 0 : -1;
+	struct libxs *s = to_libxs(xs);
+
+	return xs_unwatch(s->h, fix(s, path), token) ? 0 : -1;
 }
 
 static int libxs_fd(vchan_xs *xs)
@@ -206,5 +230,18 @@ vchan_xs *vchan_xs_libxs_open(void)
 	}
 	s->base.ops = &libxs_ops;
 	s->domid = -1;
+	/* xenstored would answer "domid" for domain 0: we are VCHAN_DOMID. */
+	if (vchan_env_backend() == VCHAN_BACKEND_SIM) {
+		uint32_t d;
+
+		if (vchan_env_domid(&d) < 0) {
+			xs_close(s->h);
+			free(s);
+			errno = EINVAL;
+			return NULL;
+		}
+		s->sim = 1;
+		s->domid = (int)d;
+	}
 	return &s->base;
 }

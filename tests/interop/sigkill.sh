@@ -1,0 +1,50 @@
+#!/bin/sh
+# SIGKILL of either end of a real libxenvchan channel mid-transfer: the
+# survivor (blocked in libxenvchan_wait, or between reads and writes) sees
+# libxenvchan_is_open turn 0 / read return -1 within 1 s. The simulator
+# learns of the death from the kernel closing the dead process's sockets,
+# and applies its unmap notification (cli_live / srv_live cleared).
+. "${top_srcdir:-.}/tests/interop/lib.sh"
+
+start_xenstored
+n=0
+# victim, ring sizes (server read/write minimums)
+for victim in client server; do
+	for rings in "1024 2048" "65536 1048576"; do
+		n=$((n + 1))
+		path=/local/domain/1/data/vchan/2/kill$n
+		set -- $rings
+		# Not under timeout(1), so $! is the xvchan process itself
+		# (vchan-sim run execs it); the cleanup trap bounds them.
+		"$VS" run --domid 1 -- "$XVCHAN" server 2 "$path" "$1" "$2" -1 -1 \
+			>"$WORK/srv.out" 2>"$WORK/srv.err" &
+		srv=$!
+		track $srv
+		"$VS" run --domid 2 -- "$XVCHAN" client 1 "$path" -1 -1 \
+			>"$WORK/cli.out" 2>"$WORK/cli.err" &
+		cli=$!
+		track $cli
+		# Let data flow for a moment: both must still be running.
+		sleep 0.5
+		kill -0 $srv 2>/dev/null && kill -0 $cli 2>/dev/null ||
+			fail "an end exited before the kill: $(cat "$WORK/srv.err" "$WORK/cli.err")"
+		if [ $victim = client ]; then
+			dead=$cli survivor=$srv out=$WORK/srv.out
+		else
+			dead=$srv survivor=$cli out=$WORK/cli.out
+		fi
+		t0=$(date +%s%N)
+		kill -9 $dead
+		wait_pid $survivor 20 || fail "$victim killed: the survivor still runs after 2 s"
+		[ "$WAITED_RC" -eq 0 ] || fail "$victim killed: survivor exit $WAITED_RC"
+		wait $dead 2>/dev/null
+		read -r word sent got seen <"$out" || fail "survivor printed nothing"
+		[ "$word" = closed ] || fail "survivor said: $(cat "$out")"
+		[ "$sent" -gt 0 ] && [ "$got" -gt 0 ] ||
+			fail "no data moved before the kill ($sent sent, $got received)"
+		ms=$(((seen - t0) / 1000000))
+		[ $ms -lt 1000 ] || fail "$victim killed: the close was seen after $ms ms"
+		echo "$victim killed (rings $1/$2) after $sent/$got bytes: survivor saw the close in $ms ms"
+	done
+done
+echo PASS
