@@ -409,6 +409,12 @@ int vchan_close(struct vchan *ch)
 {
 	if (ch == NULL)
 		return 0;
+	/* Keys first: a peer that sees us close finds them gone, and no new
+	 * client connects to a server on its way out. */
+	if (ch->published) {
+		vchan_xs_rm(ch->xs, ch->path);
+		ch->published = 0;
+	}
 	if (ch->page != NULL) {
 		/* Say goodbye before the pages go: the peer may keep reading
 		 * what we wrote (its mappings stay valid). */

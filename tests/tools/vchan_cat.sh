@@ -108,21 +108,34 @@ VCHAN_DOMID=1 "$cat" -q -l -t 1 2 lonely </dev/null 2>/dev/null
 check "server timeout: 4" 4 $?
 check "timeouts took about 2 s" 1 $(($(date +%s) - start <= 5))
 
-# a domain the server did not publish for may not connect
-VCHAN_DOMID=1 timeout 30 "$cat" -q -l -t 10 2 private </dev/null >/dev/null 2>&1 &
+# Wait (at most 60 s) until file $1 contains $2.
+await() {
+	for _ in $(seq 600); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "gave up waiting for '$2' in $1"
+	return 1
+}
+
+# a domain the server did not publish for may not connect, even when it
+# names the server's path itself
+VCHAN_DOMID=1 timeout 30 "$cat" -l -t 10 2 private </dev/null >/dev/null 2>"$tmp/srv.err" &
 s=$!
 pids+=($s)
-sleep 0.5
-VCHAN_DOMID=3 "$cat" -t 0 1 private </dev/null 2>"$tmp/err"
+await "$tmp/srv.err" waiting
+VCHAN_DOMID=3 "$cat" -t 10 1 /local/domain/1/data/vchan/2/private </dev/null 2>"$tmp/err"
 check "foreign domain: 3" 3 $?
+grep -q "denied" "$tmp/err"
+check "foreign domain: says denied" 0 $?
 kill $s 2>/dev/null
 wait $s 2>/dev/null
 
 # keys left behind by a killed server: a clear "gone", not a hang
-VCHAN_DOMID=1 timeout 60 "$cat" -q -l 2 stale </dev/null >/dev/null &
+VCHAN_DOMID=1 timeout 60 "$cat" -l 2 stale </dev/null >/dev/null 2>"$tmp/srv.err" &
 s=$!
 pids+=($s)
-sleep 0.5
+await "$tmp/srv.err" waiting
 pkill -9 -P $s
 wait $s 2>/dev/null
 VCHAN_DOMID=2 "$cat" -t 0 1 stale </dev/null 2>"$tmp/err"
@@ -131,12 +144,12 @@ grep -q "gone" "$tmp/err"
 check "stale keys: says gone" 0 $?
 
 # the server is killed mid-transfer: the sender says so within 1 s
-VCHAN_DOMID=1 timeout 60 "$cat" -q -l -k 2 victim </dev/null >/dev/null &
+VCHAN_DOMID=1 timeout 60 "$cat" -q -l -k 2 victim </dev/null >"$tmp/victim.out" &
 s=$!
 pids+=($s)
-(VCHAN_DOMID=2 timeout 60 "$cat" -q -t 10 1 victim < <(yes vchan) 2>"$tmp/err"; echo $? >"$tmp/rc") &
+(VCHAN_DOMID=2 timeout 60 "$cat" -q -t 30 1 victim < <(yes vchan) 2>"$tmp/err"; echo $? >"$tmp/rc") &
 c=$!
-sleep 1
+await "$tmp/victim.out" vchan
 # $s is timeout(1): kill the vchan-cat under it
 pkill -9 -P $s
 t0=$(date +%s%N)
