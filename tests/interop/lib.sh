@@ -60,3 +60,20 @@ wait_pid() {
 	WAITED_RC=$?
 	return 0
 }
+
+# Time limits stretch under the sanitizer and valgrind passes
+# (VCHAN_TEST_TIME_FACTOR, as tests/testutil.h's tu_ms), at most 4 times.
+TF=${VCHAN_TEST_TIME_FACTOR:-1}
+[ "$TF" -ge 1 ] 2>/dev/null || TF=1
+[ "$TF" -le 4 ] || TF=4
+
+# Wait (at most 30 s) until a vchan server has published at XenStore path $1:
+# Xen's clients do not wait for the keys themselves.
+wait_keys() {
+	i=0
+	until xenstore-exists "$1/event-channel" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 300 ] || fail "no server appeared at $1"
+		sleep 0.1
+	done
+}

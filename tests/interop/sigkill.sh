@@ -20,12 +20,13 @@ for victim in client server; do
 			>"$WORK/srv.out" 2>"$WORK/srv.err" &
 		srv=$!
 		track $srv
+		wait_keys "$path"
 		"$VS" run --domid 2 -- "$XVCHAN" client 1 "$path" -1 -1 \
 			>"$WORK/cli.out" 2>"$WORK/cli.err" &
 		cli=$!
 		track $cli
 		# Let data flow for a moment: both must still be running.
-		sleep 0.5
+		sleep "$(awk "BEGIN { print 0.5 * $TF }")"
 		kill -0 $srv 2>/dev/null && kill -0 $cli 2>/dev/null ||
 			fail "an end exited before the kill: $(cat "$WORK/srv.err" "$WORK/cli.err")"
 		if [ $victim = client ]; then
@@ -35,7 +36,8 @@ for victim in client server; do
 		fi
 		t0=$(date +%s%N)
 		kill -9 $dead
-		wait_pid $survivor 20 || fail "$victim killed: the survivor still runs after 2 s"
+		wait_pid $survivor $((20 * TF)) ||
+			fail "$victim killed: the survivor still runs after $((2 * TF)) s"
 		[ "$WAITED_RC" -eq 0 ] || fail "$victim killed: survivor exit $WAITED_RC"
 		wait $dead 2>/dev/null
 		read -r word sent got seen <"$out" || fail "survivor printed nothing"
@@ -43,7 +45,7 @@ for victim in client server; do
 		[ "$sent" -gt 0 ] && [ "$got" -gt 0 ] ||
 			fail "no data moved before the kill ($sent sent, $got received)"
 		ms=$(((seen - t0) / 1000000))
-		[ $ms -lt 1000 ] || fail "$victim killed: the close was seen after $ms ms"
+		[ $ms -lt $((1000 * TF)) ] || fail "$victim killed: the close was seen after $ms ms"
 		echo "$victim killed (rings $1/$2) after $sent/$got bytes: survivor saw the close in $ms ms"
 	done
 done

@@ -24,6 +24,7 @@ track $app
 timeout 60 "$VS" run --domid 1 -- $proxy -m server 2 "$path" "$sock" \
 	2>"$WORK/proxy-srv.err" &
 track $!
+wait_keys "$path"
 timeout 60 python3 "$endpoint" spawn "$WORK/c2s" $size "$WORK/cli.done" \
 	"$WORK/srv.done" -- "$VS" run --domid 2 -- $proxy -m client 1 "$path" - \
 	>"$WORK/cli.out" 2>"$WORK/proxy-cli.err" || fail "client side failed: $(cat "$WORK/proxy-cli.err")"
