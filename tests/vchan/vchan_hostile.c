@@ -255,7 +255,7 @@ static int our_side(struct vchan *ch, int *outcome)
 {
 	uint8_t buf[5000], last = 0;
 	int have_last = 0, first_error = 0;
-	int64_t end = tu_now_us() + 10 * 1000000;
+	int64_t end = tu_now_us() + (int64_t)tu_ms(10000) * 1000;
 
 	CHECK(vchan_set_blocking(ch, 0) == 0);
 	for (;;) {
@@ -356,8 +356,8 @@ int main(void)
 			h = tu_spawn(CLI_DOMID, hostile_client, &c);
 		}
 		CHECK(h > 0 && o > 0);
-		ro = tu_wait(o, LIMIT_MS / ROUNDS);
-		rh = tu_wait(h, 2000);
+		ro = tu_wait(o, tu_ms(LIMIT_MS / ROUNDS));
+		rh = tu_wait(h, tu_ms(2000));
 		if (ro != 10 && ro != 11) {
 			fprintf(stderr,
 				"round %d (%s, orders %u/%u): our side "
