@@ -1,0 +1,196 @@
+#!/bin/sh
+# tests/xen/dom0-init.sh: /init of dom0. Starts the Xen tool stack, a PV
+# domU, runs the checks and prints one line per check on the console:
+#   XENTEST: <name> PASS|FAIL|SLOT <detail>
+# then "XENTEST-END" and reboots (QEMU runs with -no-reboot, so it exits).
+export PATH=/bin:/usr/bin:/usr/lib/xen-4.17/bin
+. /lib/guest-lib.sh
+
+result() {
+	echo "XENTEST: $*"
+}
+
+finish() {
+	echo "XENTEST-END"
+	sync
+	reboot -f
+}
+
+mount_all
+mkdir -p /proc/xen /var/run/xen /var/run/xenstored /var/lib/xenstored \
+	/var/lib/xen /var/log/xen
+load_modules
+mount -t xenfs xenfs /proc/xen
+grep -q control_d /proc/xen/capabilities || {
+	result setup FAIL "not dom0: $(cat /proc/xen/capabilities)"
+	finish
+}
+xenstored
+i=0
+until xenstore-exists / 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -gt 200 ] && { result setup FAIL "xenstored did not start"; finish; }
+	usleep 50000
+done
+xen-init-dom0 >/tmp/init-dom0.log 2>&1 || {
+	result setup FAIL "xen-init-dom0: $(cat /tmp/init-dom0.log)"
+	finish
+}
+xenconsoled --log=none
+echo "xentest: tool stack up at $(now)"
+
+# The domU boots (slowly, under TCG) while dom0 checks itself.
+xl create /etc/xen/domu.cfg >/tmp/xl-create.log 2>&1 &
+XLPID=$!
+make_input /tmp/in
+make_input /tmp/in2
+
+# dom0 -> dom0: server and client in one domain, granting to itself.
+# dom0_self NAME RSIZE WSIZE BYTES: the server reads through a ring of
+# RSIZE and writes through one of WSIZE; BYTES each way.
+dom0_self() {
+	t0=$(now)
+	(
+		use_input "$4" /tmp/in
+		xfer keep s.$1 vchan-cat -q -k -l -r "$2" -w "$3" 0 "$1"
+	) >/tmp/srv.res &
+	spid=$!
+	c=$(
+		use_input "$4" /tmp/in2
+		xfer hold c.$1 vchan-cat -q -t 30 0 "$1"
+	)
+	wait $spid
+	s=$(cat /tmp/srv.res)
+	t1=$(now)
+	check_pair "$1" "$s" "$c" "$t0" "$t1" "$4"
+}
+
+# field NAME RESULT: the value of NAME= in a result line
+field() {
+	echo "$2" | sed -n "s/.*$1=\([^ ]*\).*/\1/p"
+}
+
+# check_pair NAME A B T0 T1: A and B are xfer results of the two sides;
+# pass when both exited 0 and each received exactly what the other sent.
+check_pair() {
+	ra=$(field rc "$2") rb=$(field rc "$3")
+	if [ "$ra" = 0 ] && [ "$rb" = 0 ] &&
+		[ -n "$(field in "$2")" ] &&
+		[ "$(field in "$2")" = "$(field out "$3")" ] &&
+		[ "$(field in "$3")" = "$(field out "$2")" ]; then
+		result "$1" PASS "$(echo "$6" | awk '{ if ($1 >= 1048576) printf "%d MiB", $1 / 1048576; else printf "%d KiB", $1 / 1024 }') each way, sha256 equal, $(echo "$5 $4" | awk '{printf "%.1f s", $1 - $2}')"
+	else
+		result "$1" FAIL "side A: $2 / side B: $3"
+	fi
+}
+
+dom0_self self-1m-1m 1M 1M $BIG
+dom0_self self-1k-1m 1K 1M $SMALL
+
+# Wait for the domU.
+if ! wait $XLPID; then
+	result setup FAIL "xl create: $(cat /tmp/xl-create.log)"
+	finish
+fi
+D=$(xl domid domu1)
+i=0
+until [ "$(xenstore-read /local/domain/$D/data/ready 2>/dev/null)" = 1 ]; do
+	i=$((i + 1))
+	[ $i -gt 1200 ] && { result setup FAIL "domU $D never ready"; finish; }
+	usleep 50000
+done
+echo "xentest: domU $D ready at $(now)"
+
+# Run shell text in the domU (see domU-init.sh) and print its output;
+# its status is ours. Gives up after 120 s.
+N=0
+urun() {
+	N=$((N + 1))
+	xenstore-write /local/domain/$D/data/cmd/$N "$1"
+	i=0
+	until rc=$(xenstore-read /local/domain/$D/data/res/$N 2>/dev/null); do
+		i=$((i + 1))
+		[ $i -gt 2400 ] && { echo "domU did not answer"; return 124; }
+		usleep 50000
+	done
+	xenstore-read /local/domain/$D/data/out/$N
+	return "$rc"
+}
+
+# cross NAME BYTES DOM0_SIDE DOMU_SIDE: run one exchange of BYTES each way
+# with the dom0 side in the background and the domU side through urun.
+cross() {
+	t0=$(now)
+	(
+		use_input "$2" /tmp/in
+		eval "$3"
+	) >/tmp/d0.res &
+	dpid=$!
+	u=$(urun "use_input $2 /tmp/in; $4")
+	wait $dpid
+	t1=$(now)
+	check_pair "$1" "$(cat /tmp/d0.res)" "$u" "$t0" "$t1" "$2"
+}
+
+# dom0 <-> domU, our vchan-cat on both sides, each domain in each role,
+# with 1 MiB rings (256 granted pages each) and then with a 1 KiB ring
+# (in the control page) one way and a 1 MiB ring the other.
+cross dom0srv-domUcli-1m $BIG "xfer keep a vchan-cat -q -k -l -r 1M -w 1M $D x1" \
+	"xfer hold a vchan-cat -q -t 30 0 x1"
+cross domUsrv-dom0cli-1m $BIG "xfer hold b vchan-cat -q -t 30 $D x2" \
+	"xfer keep b vchan-cat -q -k -l -r 1M -w 1M 0 x2"
+cross dom0srv-domUcli-1k $SMALL "xfer keep c vchan-cat -q -k -l -r 1K -w 1M $D x3" \
+	"xfer hold c vchan-cat -q -t 30 0 x3"
+cross domUsrv-dom0cli-1k $SMALL "xfer hold d vchan-cat -q -t 30 $D x4" \
+	"xfer keep d vchan-cat -q -k -l -r 1K -w 1M 0 x4"
+
+# Wire compatibility with Xen's libxenvchan (vchan-socket-proxy, stdin and
+# stdout for its socket): our server in dom0 with the proxy as client in
+# the domU; the proxy as server in dom0 (libxenvchan's default rings: 1 and
+# 2 KiB in the control page) with our client in the domU.
+cross proxy-cli-in-domU $BIG "xfer keep p1 vchan-cat -q -k -l -r 1M -w 1M $D p1" \
+	"xfer hold p1 vchan-socket-proxy 0 /local/domain/0/data/vchan/$D/p1 -"
+cross proxy-srv-in-dom0 $SMALL \
+	"xfer hold p2 vchan-socket-proxy -m server $D /local/domain/0/data/vchan/$D/p2 -" \
+	"xfer keep p2 vchan-cat -q -k -t 30 0 p2"
+
+result rpc SLOT "reserved: rpc/ has no service to call yet"
+if [ -x /bin/vchan-bench ]; then
+	result bench SLOT "vchan-bench is built but not wired into this test yet"
+else
+	result bench SLOT "not built (tools/vchan-bench)"
+fi
+
+# xl destroy of the domU in the middle of two endless transfers, one with
+# dom0 as server and one with dom0 as client: both of dom0's vchan-cats
+# must exit with status 5 (peer vanished) within 1 s of the destroy.
+stream() { # TAG ARGS...
+	tag=$1
+	shift
+	timeout 30 vchan-cat -q "$@" </dev/zero >/dev/null 2>/tmp/err.$tag
+	echo "$? $(now)" >/tmp/rc.$tag
+}
+rm -f /tmp/rc.k1 /tmp/rc.k2
+stream k1 -l $D k1 &
+stream k2 -t 30 $D k2 &
+urun "vchan-cat -q -t 30 0 k1 </dev/zero >/dev/null 2>&1 &
+vchan-cat -q -l 0 k2 </dev/zero >/dev/null 2>&1 & sleep 2" >/dev/null
+t0=$(now)
+xl destroy domu1 >/tmp/xl-destroy.log 2>&1
+t1=$(now)
+wait
+ok=1
+detail="destroy took $(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') s;"
+for k in k1 k2; do
+	set -- $(cat /tmp/rc.$k 2>/dev/null) none 0
+	late=$(echo "$2 $t1" | awk '{printf "%.2f", $1 - $2}')
+	detail="$detail $k: status $1 after $late s ($(head -c 120 /tmp/err.$k | tr '\n' ' '))"
+	[ "$1" = 5 ] || ok=0
+	[ "$(echo "$late" | awk '{print ($1 <= 1.0)}')" = 1 ] || ok=0
+done
+if [ $ok = 1 ]; then
+	result destroy PASS "$detail"
+else
+	result destroy FAIL "$detail"
+fi
+finish

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# tests/xen/run.sh BUILD_DIR: the xen backend on the real hypervisor.
+#
+# Fetches Debian's Xen 4.17 hypervisor, kernel and tool stack into
+# BUILD_DIR/tests/xen/cache (kept for the next run), builds a dom0 and a
+# PV domU initramfs holding BUILD_DIR's vchan-cat, boots Xen + dom0 under
+# QEMU (TCG) and reads the result lines dom0 prints on the serial console
+# (see dom0-init.sh). Prints one line per check and "N passed, N failed";
+# exits non-zero when a check failed or is missing.
+# Environment: XEN_TEST_TIMEOUT (seconds for QEMU, default 170).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+[ $# -eq 1 ] || {
+	echo "usage: $0 BUILD_DIR" >&2
+	exit 2
+}
+build=$(cd "$1" && pwd)
+work=$build/tests/xen
+cache=$work/cache
+limit=${XEN_TEST_TIMEOUT:-170}
+start=$(date +%s)
+
+log() { printf 'xen-test: %s\n' "$*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+
+# The checks dom0 must report, in order; SLOT lines are expected but are
+# neither passes nor failures.
+checks=(self-1m-1m self-1k-1m dom0srv-domUcli-1m domUsrv-dom0cli-1m dom0srv-domUcli-1k domUsrv-dom0cli-1k
+	proxy-cli-in-domU proxy-srv-in-dom0 destroy)
+slots=(rpc bench)
+
+host_tools() {
+	local missing=() p
+	command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+	[ -x /bin/busybox ] && /bin/busybox --list | grep -qx insmod ||
+		missing+=(busybox-static)
+	command -v cpio >/dev/null || missing+=(cpio)
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || die "missing: ${missing[*]} (apt-get install them)"
+	log "installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Debian's hypervisor, kernel and tool stack, unpacked (never installed).
+fetch() {
+	local kernel pkgs
+	[ -f "$cache/root/.done" ] && return 0
+	kernel=$(apt-cache depends linux-image-amd64 |
+		sed -n 's/^ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -1)
+	[ -n "$kernel" ] || die "no kernel package behind linux-image-amd64"
+	pkgs=(xen-hypervisor-4.17-amd64 "$kernel" xen-utils-4.17 xenstore-utils
+		libxenstore4 libxenmisc4.17 libxencall1 libxenevtchn1
+		libxenforeignmemory1 libxengnttab1 libxentoollog1 libxentoolcore1
+		libxendevicemodel1 libxenhypfs1 libyajl2)
+	rm -rf "$cache"
+	mkdir -p "$cache/debs"
+	log "downloading ${#pkgs[@]} packages"
+	if ! (cd "$cache/debs" && apt-get download -q "${pkgs[@]}") >"$cache/apt.log" 2>&1; then
+		apt-get update -q >/dev/null 2>&1 || true
+		(cd "$cache/debs" && apt-get download -q "${pkgs[@]}") >"$cache/apt.log" 2>&1 ||
+			die "apt-get download failed: $(tail -3 "$cache/apt.log")"
+	fi
+	for d in "$cache"/debs/*.deb; do
+		dpkg -x "$d" "$cache/root"
+	done
+	gunzip -c "$cache"/root/boot/xen-4.17-amd64.gz >"$cache/xen"
+	touch "$cache/root/.done"
+}
+
+# Copy executable $2 of the host (or the cache) into root $1 as $3, with
+# the libraries ldd finds for it (the cache's Xen libraries first).
+add_bin() {
+	local root=$1 src=$2 dst=$3 lib
+	mkdir -p "$root$(dirname "$dst")" "$root/lib/x86_64-linux-gnu" "$root/lib64"
+	cp -L "$src" "$root$dst"
+	LD_LIBRARY_PATH=$build/.libs:$cache/root/usr/lib/x86_64-linux-gnu \
+		ldd "$src" | awk '/=> \//{print $3} /^\t\/lib64/{print $1}' |
+		while read -r lib; do
+			case $lib in
+			/lib64/*) cp -Ln "$lib" "$root/lib64/" ;;
+			*) cp -Ln "$lib" "$root/lib/x86_64-linux-gnu/" ;;
+			esac
+		done
+}
+
+# The files both initramfs images share: busybox, modules, xenstore
+# tools, our vchan-cat, Xen's vchan-socket-proxy.
+base_root() {
+	local root=$1 kver mods a x
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp,etc,lib/xenmod,var/run,usr/bin}
+	cp /bin/busybox "$root/bin/busybox"
+	for a in $(/bin/busybox --list); do
+		[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
+	done
+	kver=$(basename "$(ls -d "$cache"/root/lib/modules/*)")
+	mods=$cache/root/lib/modules/$kver/kernel/drivers/xen
+	cp "$mods"/xen-{privcmd,evtchn,gntdev,gntalloc}.ko "$mods/xenfs/xenfs.ko" \
+		"$root/lib/xenmod/"
+	add_bin "$root" "$cache/root/usr/bin/xenstore" /usr/bin/xenstore
+	for x in read write exists rm ls list watch; do
+		ln -s xenstore "$root/usr/bin/xenstore-$x"
+	done
+	add_bin "$root" "$vchan_cat" /bin/vchan-cat
+	add_bin "$root" "$cache/root/usr/lib/xen-4.17/bin/vchan-socket-proxy" \
+		/bin/vchan-socket-proxy
+	[ -n "$vchan_bench" ] && add_bin "$root" "$vchan_bench" /bin/vchan-bench
+	# glibc loads it at run time (pthread_cancel); ldd does not list it.
+	cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$root/lib/x86_64-linux-gnu/"
+	cp "$here/guest-lib.sh" "$root/lib/guest-lib.sh"
+}
+
+pack() { # ROOT OUT
+	(cd "$1" && find . | cpio -o -H newc --quiet) | gzip -1 >"$2"
+}
+
+# The real binary behind a libtool wrapper, if it is one.
+real_bin() {
+	if [ -x "$(dirname "$1")/.libs/$(basename "$1")" ]; then
+		echo "$(dirname "$1")/.libs/$(basename "$1")"
+	else
+		echo "$1"
+	fi
+}
+
+images() {
+	local b x
+	vchan_cat=$(real_bin "$build/tools/vchan-cat/vchan-cat")
+	[ -x "$vchan_cat" ] || die "no $build/tools/vchan-cat/vchan-cat: build first"
+	vchan_bench=
+	[ -x "$build/tools/vchan-bench/vchan-bench" ] &&
+		vchan_bench=$(real_bin "$build/tools/vchan-bench/vchan-bench")
+
+	base_root "$work/domU"
+	cp "$here/domU-init.sh" "$work/domU/init"
+	pack "$work/domU" "$work/domU.cpio.gz"
+
+	base_root "$work/dom0"
+	b=$cache/root/usr/lib/xen-4.17/bin
+	for x in xenstored xen-init-dom0 xenconsoled xl; do
+		add_bin "$work/dom0" "$b/$x" "/usr/lib/xen-4.17/bin/$x"
+	done
+	mkdir -p "$work/dom0/boot" "$work/dom0/etc/xen"
+	cp "$cache"/root/boot/vmlinuz-* "$work/dom0/boot/vmlinuz"
+	cp "$work/domU.cpio.gz" "$work/dom0/boot/domU.cpio.gz"
+	echo 'autoballoon="off"' >"$work/dom0/etc/xen/xl.conf"
+	cat >"$work/dom0/etc/xen/domu.cfg" <<-'CFG'
+		name = "domu1"
+		type = "pv"
+		kernel = "/boot/vmlinuz"
+		ramdisk = "/boot/domU.cpio.gz"
+		extra = "console=hvc0 quiet loglevel=4"
+		memory = 256
+		vcpus = 1
+		on_poweroff = "destroy"
+	CFG
+	cp "$here/dom0-init.sh" "$work/dom0/init"
+	pack "$work/dom0" "$work/dom0.cpio.gz"
+}
+
+boot() {
+	local kernel
+	kernel=$(ls "$cache"/root/boot/vmlinuz-*)
+	log "booting Xen under QEMU (TCG, at most $limit s)"
+	set +e
+	timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
+		-machine q35,accel=tcg -cpu qemu64 -smp 2 -m 2048 \
+		-display none -monitor none -serial stdio -no-reboot \
+		-kernel "$cache/xen" \
+		-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2" \
+		-initrd "$kernel console=hvc0 earlyprintk=xen,$work/dom0.cpio.gz" \
+		</dev/null >"$work/serial.log" 2>&1
+	qemu_rc=$?
+	set -e
+}
+
+host_tools
+fetch
+images
+log "ready after $(($(date +%s) - start)) s"
+boot
+tr -d '\r' <"$work/serial.log" >"$work/serial.txt"
+
+passed=0
+failed=0
+for c in "${checks[@]}"; do
+	line=$(grep -m1 "^XENTEST: $c " "$work/serial.txt" || true)
+	case $line in
+	"XENTEST: $c PASS"*)
+		passed=$((passed + 1))
+		echo "PASS $c: ${line#"XENTEST: $c PASS "}"
+		;;
+	"")
+		failed=$((failed + 1))
+		echo "FAIL $c: missing"
+		;;
+	*)
+		failed=$((failed + 1))
+		echo "FAIL $c: ${line#"XENTEST: $c FAIL "}"
+		;;
+	esac
+done
+for c in "${slots[@]}"; do
+	line=$(grep -m1 "^XENTEST: $c " "$work/serial.txt" || true)
+	if [ -n "$line" ]; then
+		echo "SLOT $c: ${line#"XENTEST: $c SLOT "}"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $c: slot line missing"
+	fi
+done
+grep "^XENTEST: setup" "$work/serial.txt" | sed 's/^XENTEST: /FAIL /' || true
+grep -q "^XENTEST: setup" "$work/serial.txt" && failed=$((failed + 1))
+grep -q "^XENTEST-END" "$work/serial.txt" || {
+	failed=$((failed + 1))
+	echo "FAIL run: no end line (QEMU status $qemu_rc)"
+}
+echo "$passed passed, $failed failed ($((${#slots[@]})) slots not counted), $(($(date +%s) - start)) s"
+if [ "$failed" -ne 0 ]; then
+	echo "--- serial log tail ($work/serial.log) ---"
+	tail -60 "$work/serial.txt"
+	exit 1
+fi
