@@ -255,6 +255,13 @@ int vchan_ring_client_init(struct vchan_ring_ctl *c, struct vchan_wire *page,
 	c->own_live = &page->cli_live;
 	c->peer_live = &page->srv_live;
 
+	/* One client per server page: a page whose client has come and gone
+	 * (cli_live 0) or is there (1) is not ours to take. Not a protocol
+	 * violation: the server simply has not offered a fresh page yet. */
+	if (load8(c->own_live) != VCHAN_RING_LIVE_WAITING) {
+		errno = ECONNREFUSED;
+		return -1;
+	}
 	/* The server may have written before we came: start from its
 	 * indexes, checked like any other. */
 	c->rd.own = load_rlx(c->rd.cons);

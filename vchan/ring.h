@@ -125,7 +125,8 @@ void vchan_ring_read_grants(const struct vchan_wire *page, uint32_t *refs,
  * (and checked by vchan_ring_layout), take the server's initial indexes,
  * check them, and announce the client (cli_live = 1, ask for write
  * notifications). The caller must then send an event. Returns 0, or -1
- * with errno EPROTO. */
+ * with errno EPROTO (an impossible page) or ECONNREFUSED (the page is not
+ * waiting for a client: one came already). */
 int vchan_ring_client_init(struct vchan_ring_ctl *c, struct vchan_wire *page,
 			   unsigned left_order, unsigned right_order,
 			   void *left, const void *right);

@@ -602,6 +602,20 @@ static void test_hostile_values(void **state)
 							(uint8_t *)pg + 1024,
 							(uint8_t *)pg + 2048),
 				 -1);
+		/* A page whose client came and went is refused, not taken. */
+		pg->srv_live = 1;
+		pg->cli_live = 0;
+		errno = 0;
+		assert_int_equal(vchan_ring_client_init(&c, pg, 10, 11,
+							(uint8_t *)pg + 1024,
+							(uint8_t *)pg + 2048),
+				 -1);
+		assert_int_equal(errno, ECONNREFUSED);
+		pg->cli_live = 2;
+		assert_int_equal(vchan_ring_client_init(&c, pg, 10, 11,
+							(uint8_t *)pg + 1024,
+							(uint8_t *)pg + 2048),
+				 0);
 		free(pg);
 	}
 }
