@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "grant/grant.h"
 #include "vchan/ring.h"
@@ -24,7 +26,8 @@ struct vchan {
 	struct vchan_ring_ctl ring;
 	vchan_gnt *gnt;
 	vchan_evt *evt;
-	vchan_xs *xs;  /* server: kept to remove its path on close */
+	vchan_xs *xs;  /* server: kept to remove its path on close; xen:
+			* watches for the peer domain's death */
 	char *path;    /* server: the published XenStore directory */
 	int published; /* server: path written */
 	uint32_t port; /* local event port */
@@ -37,6 +40,11 @@ struct vchan {
 	int blocking;
 	int want_space; /* a write came up short: wait for space as well */
 	unsigned spin_us;
+	/* Moving average of how long a stalled call waited for the peer
+	 * (spinning and sleeping), in ns: the spin window follows it. */
+	uint64_t wait_avg_ns;
+	uint32_t peer; /* the other domain */
+	int efd;       /* xen: epoll set of the event and XenStore fds, or -1 */
 };
 
 /* Progress of one call that cannot go on yet: spin, then ask for an event
@@ -44,7 +52,11 @@ struct vchan {
 struct stall {
 	int phase;
 	uint64_t deadline; /* end of spinning, 0 = not started */
+	uint64_t start;	   /* when the call first stalled, 0 = not yet */
 };
+
+/* Shortest spin worth starting, when the peer usually answers at all. */
+#define SPIN_MIN_NS 5000u
 
 static uint64_t now_ns(void)
 {
@@ -94,6 +106,8 @@ static void free_handle(struct vchan *ch)
 		vchan_evt_close(ch->evt);
 	if (ch->gnt != NULL)
 		vchan_gnt_close(ch->gnt);
+	if (ch->efd >= 0)
+		close(ch->efd);
 	vchan_xs_close(ch->xs);
 	free(ch->path);
 	free(ch);
@@ -107,8 +121,10 @@ static struct vchan *new_handle(int server)
 	if (ch == NULL)
 		return NULL;
 	ch->server = server;
+	ch->efd = -1;
 	ch->blocking = 1;
 	ch->spin_us = VCHAN_SPIN_DEFAULT_US;
+	ch->wait_avg_ns = (uint64_t)VCHAN_SPIN_DEFAULT_US * 1000u / 4u;
 	ch->gnt = vchan_gnt_open();
 	if (ch->gnt == NULL)
 		goto fail;
@@ -122,6 +138,68 @@ static struct vchan *new_handle(int server)
 fail:
 	free_handle(ch);
 	return NULL;
+}
+
+/* On Xen, a peer *domain* that is destroyed runs no unmap-notify: its
+ * live byte stays set and no event comes (Xen closes its end of the event
+ * channel silently), so a channel would wait forever. Watch XenStore for
+ * the domain going (@releaseDomain, and its /local/domain/<id> directory,
+ * which the tool stack removes) and make vchan_fd wake on either. The sim
+ * backend needs none of this: a dead process's bytes are cleared. */
+static int watch_peer(struct vchan *ch)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	char dir[32];
+
+	if (vchan_backend_select() != VCHAN_BACKEND_XEN)
+		return 0;
+	snprintf(dir, sizeof(dir), "/local/domain/%u", ch->peer);
+	/* Best effort: an unprivileged domain may not be allowed to watch
+	 * these; the channel then works as libxenvchan's does. */
+	if (vchan_xs_watch(ch->xs, "@releaseDomain", "vchan-peer") < 0)
+		return 0;
+	if (vchan_xs_watch(ch->xs, dir, "vchan-peer") < 0) {
+		vchan_xs_unwatch(ch->xs, "@releaseDomain", "vchan-peer");
+		return 0;
+	}
+	ch->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (ch->efd < 0)
+		return -1;
+	ev.data.fd = vchan_evt_fd(ch->evt);
+	if (epoll_ctl(ch->efd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
+		return -1;
+	ev.data.fd = vchan_xs_fd(ch->xs);
+	return epoll_ctl(ch->efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+}
+
+/* After a watch fired: when the peer's domain is gone, clear its live
+ * byte ourselves, as its unmap-notify would have. Nobody else writes that
+ * byte any more, and the page stays mapped until we close. */
+static void check_peer(struct vchan *ch)
+{
+	char dir[32], *p, *t, *v;
+	int fired = 0;
+	size_t len, off;
+
+	if (ch->efd < 0)
+		return;
+	while (vchan_xs_read_watch(ch->xs, &p, &t) == 1) {
+		free(p);
+		free(t);
+		fired = 1;
+	}
+	if (!fired)
+		return;
+	snprintf(dir, sizeof(dir), "/local/domain/%u", ch->peer);
+	v = vchan_xs_read(ch->xs, dir, &len);
+	if (v != NULL || errno != ENOENT) {
+		free(v);
+		return;
+	}
+	off = ch->server ? offsetof(struct vchan_wire, cli_live)
+			 : offsetof(struct vchan_wire, srv_live);
+	__atomic_store_n((uint8_t *)ch->page + off, (uint8_t)VCHAN_CLOSED,
+			 __ATOMIC_SEQ_CST);
 }
 
 static struct vchan *server_create(uint32_t peer, const char *path, unsigned lo,
@@ -191,6 +269,9 @@ static struct vchan *server_create(uint32_t peer, const char *path, unsigned lo,
 	if (vchan_xs_publish(ch->xs, path, kv, 2, peer) < 0)
 		goto fail;
 	ch->published = 1;
+	ch->peer = peer;
+	if (watch_peer(ch) < 0)
+		goto fail;
 	return ch;
 fail:
 	free_handle(ch);
@@ -396,9 +477,14 @@ struct vchan *vchan_client_connect(uint32_t server, const char *path,
 		goto fail;
 	if (vchan_evt_notify(ch->evt, ch->port) < 0)
 		goto fail;
-	/* The client needs the store no more. */
-	vchan_xs_close(ch->xs);
-	ch->xs = NULL;
+	ch->peer = server;
+	if (watch_peer(ch) < 0)
+		goto fail;
+	/* Without the watch, the client needs the store no more. */
+	if (ch->efd < 0) {
+		vchan_xs_close(ch->xs);
+		ch->xs = NULL;
+	}
 	return ch;
 fail:
 	free_handle(ch);
@@ -430,6 +516,7 @@ static int drain(struct vchan *ch)
 {
 	int n = 0;
 
+	check_peer(ch);
 	for (;;) {
 		int p = vchan_evt_pending(ch->evt);
 
@@ -445,7 +532,9 @@ static int drain(struct vchan *ch)
  * errno. */
 static int sleep_events(struct vchan *ch, int timeout_ms)
 {
-	struct pollfd pfd = {.fd = vchan_evt_fd(ch->evt), .events = POLLIN};
+	/* With the peer watch, the epoll set: a dying peer wakes us too. */
+	int fd = ch->efd >= 0 ? ch->efd : vchan_evt_fd(ch->evt);
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	int r = poll(&pfd, 1, timeout_ms);
 
 	if (r <= 0)
@@ -455,12 +544,44 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
 	return 1;
 }
 
-/* Spin until the peer moves (for `bits`) or *deadline (set on first use)
- * passes. Returns 1 when something changed. */
-static int spin(struct vchan *ch, unsigned bits, uint64_t *deadline)
+/* How long to spin before sleeping, in ns. Spinning pays only when the
+ * peer answers within the window; a window shorter than the peer's usual
+ * answer is pure loss twice over: the CPU burnt spinning, then the
+ * wake-up anyway. Worse, when both sides spin less than a kernel wake-up
+ * takes, each side sleeps because the other slept: a ping-pong never
+ * leaves that state. So the window follows the waits actually seen: a few
+ * times their average while that is within the budget (so a peer that
+ * answers in microseconds is caught, and a sleeping pair falls back into
+ * spinning once one answer comes fast), and none while the peer takes
+ * longer than the budget anyway (a slow or descheduled peer, where
+ * spinning only steals the CPU it needs). Sleeping waits keep being
+ * measured, so spinning resumes when the peer speeds up. */
+static uint64_t spin_window(const struct vchan *ch)
+{
+	uint64_t cap = (uint64_t)ch->spin_us * 1000u, w;
+
+	if (cap == 0 || ch->wait_avg_ns >= cap)
+		return 0;
+	w = 4 * ch->wait_avg_ns;
+	if (w < SPIN_MIN_NS)
+		w = SPIN_MIN_NS;
+	return w < cap ? w : cap;
+}
+
+/* A stalled call saw the peer move after waiting `ns`: fold it into the
+ * average (weight 1/8, so one long wait does not switch spinning off). */
+static void note_wait(struct vchan *ch, uint64_t ns)
+{
+	ch->wait_avg_ns = ch->wait_avg_ns - ch->wait_avg_ns / 8 + ns / 8;
+}
+
+/* Spin until the peer moves (for `bits`) or *deadline (set on first use,
+ * `window` ns from now) passes. Returns 1 when something changed. */
+static int spin(struct vchan *ch, unsigned bits, uint64_t window,
+		uint64_t *deadline)
 {
 	if (*deadline == 0)
-		*deadline = now_ns() + (uint64_t)ch->spin_us * 1000u;
+		*deadline = now_ns() + window;
 	else if (now_ns() >= *deadline)
 		return 0;
 	for (unsigned i = 1;; i++) {
@@ -478,10 +599,15 @@ static int spin(struct vchan *ch, unsigned bits, uint64_t *deadline)
 static int stall(struct vchan *ch, struct stall *s, unsigned bits)
 {
 	if (s->phase == 0) {
+		uint64_t window = ch->blocking ? spin_window(ch) : 0;
+
 		s->phase = 1;
-		if (ch->blocking && ch->spin_us != 0 &&
-		    spin(ch, bits, &s->deadline)) {
+		if (ch->blocking && s->start == 0)
+			s->start = now_ns();
+		if (window != 0 && spin(ch, bits, window, &s->deadline)) {
+			note_wait(ch, now_ns() - s->start);
 			s->phase = 0;
+			s->start = 0;
 			return 1;
 		}
 	}
@@ -502,6 +628,14 @@ static int stall(struct vchan *ch, struct stall *s, unsigned bits)
 		return 0;
 	if (sleep_events(ch, -1) < 0)
 		return -1;
+	/* Woken: the wait counts whether or not it brought progress (an
+	 * extra wake-up is as long a wait as any). */
+	if (ch->spin_us != 0) {
+		uint64_t now = now_ns();
+
+		note_wait(ch, now - s->start);
+		s->start = now;
+	}
 	s->phase = 1;
 	return 1;
 }
@@ -541,7 +675,7 @@ bad:
 static ssize_t do_read(struct vchan *ch, const struct iovec *iov, int iovcnt,
 		       size_t total, int all)
 {
-	struct stall s = {0, 0};
+	struct stall s = {0, 0, 0};
 	size_t done = 0;
 
 	if (all && total > ch->ring.rd.size) {
@@ -587,7 +721,7 @@ static ssize_t do_read(struct vchan *ch, const struct iovec *iov, int iovcnt,
 static ssize_t do_write(struct vchan *ch, const struct iovec *iov, int iovcnt,
 			size_t total, int all)
 {
-	struct stall s = {0, 0};
+	struct stall s = {0, 0, 0};
 	size_t done = 0;
 
 	if (all && total > ch->ring.wr.size) {
@@ -616,6 +750,7 @@ static ssize_t do_write(struct vchan *ch, const struct iovec *iov, int iovcnt,
 			}
 			s.phase = 0;
 			s.deadline = 0;
+			s.start = 0;
 		}
 		n = stall(ch, &s, VCHAN_RING_NOTIFY_READ);
 		if (n < 0)
@@ -695,7 +830,7 @@ ssize_t vchan_send(struct vchan *ch, const void *buf, size_t len)
 
 int vchan_reserve(struct vchan *ch, size_t len, struct iovec seg[2])
 {
-	struct stall s = {0, 0};
+	struct stall s = {0, 0, 0};
 
 	if (ch == NULL || seg == NULL || len == 0) {
 		errno = EINVAL;
@@ -747,7 +882,7 @@ static size_t seg_total(const struct iovec *seg, int n)
 
 int vchan_peek(struct vchan *ch, size_t min, struct iovec seg[2])
 {
-	struct stall s = {0, 0};
+	struct stall s = {0, 0, 0};
 
 	if (ch == NULL || seg == NULL || min == 0) {
 		errno = EINVAL;
@@ -833,7 +968,8 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 	prev = ch->ring.peer_state;
 	if (ch->want_space)
 		bits |= VCHAN_RING_NOTIFY_READ;
-	if (timeout_ms != 0 && ch->spin_us != 0 && spin(ch, bits, &deadline))
+	if (timeout_ms != 0 && spin_window(ch) != 0 &&
+	    spin(ch, bits, spin_window(ch), &deadline))
 		return 1;
 	vchan_ring_request(&ch->ring, bits);
 	n = drain(ch);
@@ -858,7 +994,7 @@ int vchan_fd(const struct vchan *ch)
 		errno = EINVAL;
 		return -1;
 	}
-	return vchan_evt_fd(ch->evt);
+	return ch->efd >= 0 ? ch->efd : vchan_evt_fd(ch->evt);
 }
 
 int vchan_is_open(struct vchan *ch)
@@ -887,5 +1023,6 @@ int vchan_set_spin(struct vchan *ch, unsigned usec)
 		return -1;
 	}
 	ch->spin_us = usec;
+	ch->wait_avg_ns = (uint64_t)usec * 1000u / 4u;
 	return 0;
 }

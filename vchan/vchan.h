@@ -73,10 +73,10 @@ struct vchan *vchan_server_create_orders(uint32_t peer, const char *path,
  * rings, sane initial indexes.
  * Returns a handle (free it with vchan_close) or NULL + errno: ETIMEDOUT no
  * server in time, ECONNREFUSED the keys name a port or page that is gone
- * (a server that died without removing them), EPROTO a malformed server
- * page or keys, EACCES not
- * allowed to read the keys, EINVAL bad argument, or an error of the
- * layers below. */
+ * (a server that died without removing them) or a page that already had
+ * its client (one server page serves one client), EPROTO a malformed
+ * server page or keys, EACCES not allowed to read the keys, EINVAL bad
+ * argument, or an error of the layers below. */
 struct vchan *vchan_client_connect(uint32_t server, const char *path,
 				   int timeout_ms);
 
@@ -179,7 +179,10 @@ int vchan_set_blocking(struct vchan *ch, int blocking);
 /* Spin up to `usec` microseconds on the shared indexes before sleeping on
  * the event channel (0: never spin). Spinning avoids a kernel wake-up, which
  * costs tens of microseconds, when the peer answers quickly; the peer still
- * gets every event it asks for. The default is VCHAN_SPIN_DEFAULT_US.
+ * gets every event it asks for. Within this budget the handle spins only
+ * as long as the peer's recent answers suggest is worth it, and not at all
+ * while the peer takes longer than the budget (so a slow or descheduled
+ * peer does not cost a spinning CPU). The default is VCHAN_SPIN_DEFAULT_US.
  * Returns 0, or -1 + EINVAL when ch is NULL. */
 int vchan_set_spin(struct vchan *ch, unsigned usec);
 
