@@ -1,0 +1,85 @@
+/* tools/vchan-bench/bench.h - the measuring core shared by vchan-bench and
+ * its libxenvchan helper (vchan-bench-xen).
+ *
+ * A measurement runs in two processes, the server ("srv") and the client
+ * ("cli"), joined by one transport. The transport is reached only through
+ * struct bench_ep, so every transport runs exactly the same loops. Each
+ * side reports to the parent through a file descriptor, one text line per
+ * result (see "Result lines" below); the parent combines both sides.
+ */
+#ifndef VCHAN_BENCH_H
+#define VCHAN_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* One end of a connected transport. */
+struct bench_ep;
+struct bench_ep_ops {
+	/* Send all n bytes. Returns 0 or -1 + errno. */
+	int (*send)(struct bench_ep *ep, const void *buf, size_t n);
+	/* Receive 1..n bytes, waiting for at least one. Returns the count or
+	 * -1 + errno (EPIPE at end of stream). */
+	ssize_t (*recv)(struct bench_ep *ep, void *buf, size_t n);
+};
+
+struct bench_ep {
+	const struct bench_ep_ops *ops;
+	void *priv;
+};
+
+enum bench_mode {
+	BENCH_THROUGHPUT = 0, /* srv streams `bytes` to cli */
+	BENCH_LATENCY,	      /* cli sends msg, srv echoes it: round trip */
+	BENCH_NOTIFY,	      /* cli sends a timestamp to a sleeping srv */
+	BENCH_MODES
+};
+
+/* What both sides of one measurement agree on (given on their command
+ * lines or inherited through fork). */
+struct bench_job {
+	enum bench_mode mode;
+	size_t msg;	  /* write size / message size */
+	uint64_t bytes;	  /* throughput: bytes per repeat */
+	unsigned iters;	  /* latency/notify: samples per repeat */
+	unsigned repeats; /* timed repeats; one verified pass comes first */
+	unsigned notify_gap_us; /* notify: idle time before each message */
+};
+
+/* Result lines, written with one write() each:
+ *   T S <start_ns> <cpu_ns>                 throughput, sender side
+ *   T R <end_ns> <cpu_ns> <verified>        throughput, receiver side
+ *   L <p50_ns> <p99_ns> <p999_ns> <verified> [q0 .. q100]
+ *                                           latency/notify percentiles and
+ *                                           101 quantiles for a CDF
+ *   U <setup_ns>                            one connection set-up
+ *   E <message>                             failure
+ * <verified> is 1 for the first (checking) pass, 0 for the timed ones.
+ * Times are CLOCK_MONOTONIC nanoseconds, comparable between processes. */
+
+/* Run one side of a throughput, latency or notify job on a connected
+ * endpoint, writing result lines to res_fd. Returns 0, or -1 after an "E"
+ * line was written. */
+int bench_run_srv(struct bench_ep *ep, const struct bench_job *job, int res_fd);
+int bench_run_cli(struct bench_ep *ep, const struct bench_job *job, int res_fd);
+
+/* Write one formatted result line to fd (a newline is added). */
+void bench_report(int fd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t bench_now_ns(void);
+
+/* User + system CPU time of this process in nanoseconds. */
+uint64_t bench_cpu_ns(void);
+
+/* Set-up timing rendezvous between the two sides (a pipe both inherit):
+ * the server posts the time it began creating its end, and one more value
+ * the client needs (a TCP port; 0 otherwise), once the client may connect.
+ * The client polls the pipe without sleeping (yielding the CPU only), so
+ * no wake-up latency is added, and gets both. Return 0 or -1 + errno. */
+int bench_setup_post(int fd, uint64_t start_ns, uint64_t aux);
+int bench_setup_take(int fd, uint64_t *start_ns, uint64_t *aux);
+
+#endif
