@@ -1,0 +1,750 @@
+/* rpc/client.c - the client: a ProtobufCService whose invoke sends the call
+ * over a connection and whose closures run when the reply, an error or the
+ * deadline comes. */
+#include "config.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rpc/conn.h"
+#include "rpc/rpc.h"
+
+#define MAX_SLOTS 65535u
+
+struct rpc_client;
+
+struct call {
+	struct rpc_client *cli;
+	ev_timer timer;
+	uint32_t id;
+	unsigned method;
+	enum rpc_status status; /* of a call ended before it was sent */
+	int steal;		/* the callback keeps the reply */
+	ProtobufCClosure closure;
+	void *closure_data;
+	rpc_done_fn *done;
+	void *data;
+	struct call *next; /* in the list of calls to end */
+};
+
+struct rpc_client {
+	ProtobufCService base; /* first: the client is the service */
+	struct ev_loop *loop;
+	struct rpc_addr addr;
+	struct rpc_options opt;
+	uint32_t svc_hash;
+	uint32_t *method_hash;
+	struct rpc_conn *conn;
+	int connecting; /* a socket connect is in progress */
+	ev_io rio, wio;
+	ev_timer kick; /* runs the calls that ended before being sent */
+	/* Calls in flight by slot; a call's id is generation << 16 | slot,
+	 * so a late reply to a slot's earlier call is told apart. */
+	struct call **slots;
+	uint16_t *gen;
+	uint32_t *free_slots;
+	unsigned nfree;
+	struct call *ended, *ended_tail;
+	enum rpc_status last;
+	int depth;   /* callbacks of ours on the stack */
+	int freeing; /* rpc_client_free was called from one of them */
+};
+
+static const char *const status_names[] = {
+    "ok",
+    "unknown service",
+    "unknown method",
+    "malformed message",
+    "handler failed",
+    "deadline exceeded",
+    "too large",
+    "peer gone",
+    "queue full",
+    "protocol error",
+    "cancelled",
+};
+
+const char *rpc_status_str(enum rpc_status status)
+{
+	if ((unsigned)status < sizeof(status_names) / sizeof(status_names[0]))
+		return status_names[status];
+	return "unknown status";
+}
+
+void rpc_options_init(struct rpc_options *o)
+{
+	o->max_message = 4u << 20;
+	o->max_in_flight = 1024;
+	o->max_queued = 8u << 20;
+	o->timeout_ms = 10000;
+}
+
+static struct rpc_client *cli_of(const ProtobufCService *s)
+{
+	return (struct rpc_client *)s;
+}
+
+static void destroy(struct rpc_client *c);
+
+/* Every callback of ours starts with enter and ends with leave: a client
+ * freed by a closure meanwhile is destroyed once nothing of it is on the
+ * stack. Returns 1 when the client is gone. */
+static void enter(struct rpc_client *c)
+{
+	c->depth++;
+}
+
+static int leave(struct rpc_client *c)
+{
+	if (--c->depth == 0 && c->freeing) {
+		destroy(c);
+		return 1;
+	}
+	return 0;
+}
+
+/* Run the callback of an ended call and free it. */
+static void deliver(struct call *k, enum rpc_status st, ProtobufCMessage *reply)
+{
+	struct rpc_client *c = k->cli;
+
+	c->last = st;
+	if (st != RPC_OK && reply != NULL) {
+		protobuf_c_message_free_unpacked(reply, NULL);
+		reply = NULL;
+	}
+	enter(c);
+	if (k->done != NULL)
+		k->done(st, reply, k->data);
+	else
+		k->closure(reply, k->closure_data);
+	c->depth--; /* the caller of deliver holds its own depth */
+	if (reply != NULL && !k->steal)
+		protobuf_c_message_free_unpacked(reply, NULL);
+	free(k);
+}
+
+static void take_slot(struct rpc_client *c, struct call *k)
+{
+	uint32_t s = c->free_slots[--c->nfree];
+
+	c->gen[s]++;
+	k->id = (uint32_t)c->gen[s] << 16 | s;
+	c->slots[s] = k;
+}
+
+static void drop_slot(struct rpc_client *c, struct call *k)
+{
+	uint32_t s = k->id & 0xffff;
+
+	c->slots[s] = NULL;
+	c->free_slots[c->nfree++] = s;
+	ev_timer_stop(c->loop, &k->timer);
+}
+
+static size_t in_flight(const struct rpc_client *c)
+{
+	return c->opt.max_in_flight - c->nfree;
+}
+
+/* End a call that was never sent, from the next loop iteration. */
+static void end_later(struct rpc_client *c, struct call *k, enum rpc_status st)
+{
+	k->status = st;
+	k->next = NULL;
+	if (c->ended_tail != NULL)
+		c->ended_tail->next = k;
+	else
+		c->ended = k;
+	c->ended_tail = k;
+	if (!ev_is_active(&c->kick)) {
+		ev_timer_set(&c->kick, 0., 0.);
+		ev_timer_start(c->loop, &c->kick);
+	}
+}
+
+/* Detach every call in flight, in slot order, as a list. */
+static struct call *detach_all(struct rpc_client *c)
+{
+	struct call *head = NULL, **tail = &head;
+
+	for (unsigned s = 0; s < c->opt.max_in_flight; s++) {
+		struct call *k = c->slots[s];
+
+		if (k == NULL)
+			continue;
+		drop_slot(c, k);
+		k->next = NULL;
+		*tail = k;
+		tail = &k->next;
+	}
+	return head;
+}
+
+static void deliver_list(struct call *k, enum rpc_status st)
+{
+	while (k != NULL) {
+		struct call *next = k->next;
+
+		deliver(k, st, NULL);
+		k = next;
+	}
+}
+
+/* The connection ended: close it, then end the calls it carried. */
+static void drop_conn(struct rpc_client *c, enum rpc_status st)
+{
+	if (c->conn == NULL)
+		return;
+	ev_io_stop(c->loop, &c->rio);
+	ev_io_stop(c->loop, &c->wio);
+	rpc_conn_free(c->conn);
+	c->conn = NULL;
+	c->connecting = 0;
+	deliver_list(detach_all(c), st);
+}
+
+/* Watch for writability while a socket has bytes queued or a connect is
+ * in progress (a vchan's one fd covers both directions). */
+static void update_wio(struct rpc_client *c)
+{
+	int want;
+
+	if (c->conn == NULL || !rpc_conn_is_socket(c->conn))
+		return;
+	want = c->connecting || rpc_conn_queued(c->conn) > 0;
+	if (want && !ev_is_active(&c->wio))
+		ev_io_start(c->loop, &c->wio);
+	else if (!want && ev_is_active(&c->wio))
+		ev_io_stop(c->loop, &c->wio);
+}
+
+static void flush(struct rpc_client *c)
+{
+	if (c->conn == NULL || c->connecting)
+		return;
+	rpc_conn_flush(c->conn);
+	update_wio(c);
+	/* A write error is handled where the connection is read, never
+	 * under the caller of a stub. */
+	if (rpc_conn_dead(c->conn) && !ev_is_active(&c->kick)) {
+		ev_timer_set(&c->kick, 0., 0.);
+		ev_timer_start(c->loop, &c->kick);
+	}
+}
+
+static void handle_reply(struct rpc_client *c, const struct rpc_hdr *h,
+			 const uint8_t *body)
+{
+	uint32_t s = h->id & 0xffff;
+	struct call *k;
+	enum rpc_status st;
+	ProtobufCMessage *reply = NULL;
+	const ProtobufCMethodDescriptor *m;
+
+	if (h->kind != RPC_KIND_REPLY) {
+		rpc_conn_kill(c->conn, RPC_PROTOCOL_ERROR);
+		return;
+	}
+	if (s >= c->opt.max_in_flight || c->slots[s] == NULL ||
+	    c->slots[s]->id != h->id)
+		return; /* a late reply to a call that has ended */
+	k = c->slots[s];
+	if (h->service != c->svc_hash ||
+	    h->method != c->method_hash[k->method]) {
+		rpc_conn_kill(c->conn, RPC_PROTOCOL_ERROR);
+		return;
+	}
+	m = &c->base.descriptor->methods[k->method];
+	st = (enum rpc_status)h->status;
+	if (st == RPC_OK) {
+		if (body == NULL)
+			st = RPC_TOO_LARGE;
+		else if ((reply = protobuf_c_message_unpack(
+			      m->output, NULL, h->len, body)) == NULL)
+			st = RPC_MALFORMED;
+	} else if (h->status > RPC_CANCELLED) {
+		st = RPC_PROTOCOL_ERROR;
+	}
+	drop_slot(c, k);
+	deliver(k, st, reply);
+}
+
+static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct rpc_client *c = w->data;
+	struct rpc_hdr h;
+	const uint8_t *body;
+	int more = 1;
+
+	(void)loop;
+	(void)revents;
+	enter(c);
+	rpc_conn_events(c->conn);
+	while (more && c->conn != NULL && !c->freeing) {
+		int r;
+
+		more = rpc_conn_fill(c->conn);
+		/* Each reply is decoded before its closure runs: a closure
+		 * may run the loop again and move the buffer. */
+		while (c->conn != NULL && !c->freeing &&
+		       (r = rpc_conn_next(c->conn, &h, &body)) > 0)
+			handle_reply(c, &h, body);
+		if (c->conn == NULL || rpc_conn_dead(c->conn))
+			break;
+	}
+	if (c->conn != NULL && !c->freeing) {
+		flush(c);
+		if (rpc_conn_dead(c->conn))
+			drop_conn(c, (enum rpc_status)rpc_conn_dead(c->conn));
+	}
+	leave(c);
+}
+
+static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct rpc_client *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	enter(c);
+	if (c->connecting) {
+		if (rpc_conn_connected(c->conn) < 0) {
+			drop_conn(c, RPC_PEER_GONE);
+			leave(c);
+			return;
+		}
+		c->connecting = 0;
+	}
+	flush(c);
+	if (c->conn != NULL && rpc_conn_dead(c->conn))
+		drop_conn(c, (enum rpc_status)rpc_conn_dead(c->conn));
+	leave(c);
+}
+
+static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rpc_client *c = w->data;
+	struct call *k = c->ended;
+
+	(void)loop;
+	(void)revents;
+	enter(c);
+	c->ended = c->ended_tail = NULL;
+	while (k != NULL) {
+		struct call *next = k->next;
+
+		deliver(k, k->status, NULL);
+		k = next;
+	}
+	if (c->conn != NULL && rpc_conn_dead(c->conn) && !c->freeing)
+		drop_conn(c, (enum rpc_status)rpc_conn_dead(c->conn));
+	leave(c);
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct call *k = w->data;
+	struct rpc_client *c = k->cli;
+
+	(void)loop;
+	(void)revents;
+	enter(c);
+	drop_slot(c, k);
+	deliver(k, RPC_DEADLINE_EXCEEDED, NULL);
+	leave(c);
+}
+
+static void attach(struct rpc_client *c, struct rpc_conn *conn, int pending)
+{
+	c->conn = conn;
+	c->connecting = pending;
+	ev_io_init(&c->rio, rio_cb, rpc_conn_fd(conn), EV_READ);
+	c->rio.data = c;
+	ev_io_init(&c->wio, wio_cb, rpc_conn_fd(conn), EV_WRITE);
+	c->wio.data = c;
+	ev_io_start(c->loop, &c->rio);
+	update_wio(c);
+}
+
+/* Open a connection without waiting (the first call, and after a loss). */
+static int ensure_conn(struct rpc_client *c)
+{
+	struct rpc_conn *conn;
+	int pending;
+
+	if (c->conn != NULL)
+		return 0;
+	conn = rpc_conn_open(&c->addr, 0, c->opt.max_message, &pending);
+	if (conn == NULL)
+		return -1;
+	attach(c, conn, pending);
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int rpc_client_connect(ProtobufCService *svc, int timeout_ms)
+{
+	struct rpc_client *c = cli_of(svc);
+	int64_t end = now_ms() + timeout_ms;
+
+	if (c->conn != NULL && !c->connecting)
+		return 0;
+	if (c->conn != NULL) {
+		enter(c);
+		drop_conn(c, RPC_PEER_GONE);
+		if (leave(c)) {
+			errno = ECANCELED;
+			return -1;
+		}
+	}
+	for (;;) {
+		int pending, left = timeout_ms < 0 ? -1 : (int)(end - now_ms());
+		struct rpc_conn *conn;
+
+		if (timeout_ms >= 0 && left < 0)
+			left = 0;
+		conn = rpc_conn_open(&c->addr,
+				     c->addr.kind == RPC_ADDR_VCHAN ? left : 0,
+				     c->opt.max_message, &pending);
+		if (conn != NULL && pending) {
+			struct pollfd p = {.fd = rpc_conn_fd(conn),
+					   .events = POLLOUT};
+
+			if (poll(&p, 1, left) <= 0 ||
+			    rpc_conn_connected(conn) < 0) {
+				int e = errno == 0 ? ETIMEDOUT : errno;
+
+				rpc_conn_free(conn);
+				conn = NULL;
+				errno = e;
+			}
+		}
+		if (conn != NULL) {
+			attach(c, conn, 0);
+			return 0;
+		}
+		if (c->addr.kind == RPC_ADDR_VCHAN && errno != ECONNREFUSED)
+			return -1;
+		if (c->addr.kind != RPC_ADDR_VCHAN && errno != ECONNREFUSED &&
+		    errno != ENOENT)
+			return -1;
+		if (timeout_ms >= 0 && now_ms() >= end) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		/* Refused: the server is not (or no longer, or not yet
+		 * again) there. Try again shortly. */
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	}
+}
+
+static int start_call(struct rpc_client *c, unsigned method,
+		      const ProtobufCMessage *req, int timeout_ms,
+		      struct call *k)
+{
+	const ProtobufCServiceDescriptor *d = c->base.descriptor;
+	struct rpc_hdr h;
+	size_t size;
+
+	k->cli = c;
+	k->method = method;
+	ev_timer_init(&k->timer, deadline_cb, 0., 0.);
+	k->timer.data = k;
+	if (c->freeing) {
+		end_later(c, k, RPC_CANCELLED);
+		return 0;
+	}
+	size = protobuf_c_message_get_packed_size(req);
+	if (size > c->opt.max_message) {
+		end_later(c, k, RPC_TOO_LARGE);
+		return 0;
+	}
+	if (c->nfree == 0 ||
+	    (c->conn != NULL && rpc_conn_queued(c->conn) + RPC_HDR_SIZE + size >
+				    c->opt.max_queued)) {
+		end_later(c, k, RPC_QUEUE_FULL);
+		return 0;
+	}
+	if (c->conn != NULL && rpc_conn_dead(c->conn)) {
+		/* Dying: it is dropped from the loop; do not queue on it. */
+		end_later(c, k, (enum rpc_status)rpc_conn_dead(c->conn));
+		return 0;
+	}
+	if (ensure_conn(c) < 0) {
+		end_later(c, k, RPC_PEER_GONE);
+		return 0;
+	}
+	take_slot(c, k);
+	h.kind = RPC_KIND_REQUEST;
+	h.status = 0;
+	h.id = k->id;
+	h.service = c->svc_hash;
+	h.method = c->method_hash[method];
+	if (rpc_conn_queue(c->conn, &h, req, size) < 0) {
+		drop_slot(c, k);
+		end_later(c, k, RPC_QUEUE_FULL);
+		return 0;
+	}
+	(void)d;
+	if (timeout_ms < 0)
+		timeout_ms = c->opt.timeout_ms;
+	if (timeout_ms > 0) {
+		ev_timer_set(&k->timer, timeout_ms / 1000.0, 0.);
+		ev_timer_start(c->loop, &k->timer);
+	}
+	flush(c);
+	return 0;
+}
+
+static int check_call(struct rpc_client *c, unsigned method,
+		      const ProtobufCMessage *req)
+{
+	const ProtobufCServiceDescriptor *d = c->base.descriptor;
+
+	if (method >= d->n_methods || req == NULL ||
+	    req->descriptor != d->methods[method].input) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+static void client_invoke(ProtobufCService *svc, unsigned method,
+			  const ProtobufCMessage *req, ProtobufCClosure closure,
+			  void *closure_data)
+{
+	struct rpc_client *c = cli_of(svc);
+	struct call *k = calloc(1, sizeof(*k));
+
+	if (k == NULL) {
+		/* Nothing to defer the failure with: say it now. */
+		c->last = RPC_QUEUE_FULL;
+		closure(NULL, closure_data);
+		return;
+	}
+	k->closure = closure;
+	k->closure_data = closure_data;
+	if (check_call(c, method, req) < 0) {
+		k->cli = c;
+		ev_timer_init(&k->timer, deadline_cb, 0., 0.);
+		end_later(c, k, RPC_MALFORMED);
+		return;
+	}
+	start_call(c, method, req, -1, k);
+}
+
+int rpc_call(ProtobufCService *svc, unsigned method,
+	     const ProtobufCMessage *req, int timeout_ms, rpc_done_fn *done,
+	     void *data)
+{
+	struct rpc_client *c = cli_of(svc);
+	struct call *k;
+
+	if (svc == NULL || done == NULL || check_call(c, method, req) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return -1;
+	k->done = done;
+	k->data = data;
+	return start_call(c, method, req, timeout_ms, k);
+}
+
+struct sync_result {
+	int done;
+	enum rpc_status status;
+	ProtobufCMessage *reply;
+};
+
+static void sync_done(enum rpc_status st, const ProtobufCMessage *reply,
+		      void *data)
+{
+	struct sync_result *r = data;
+
+	r->done = 1;
+	r->status = st;
+	r->reply = (ProtobufCMessage *)reply;
+}
+
+int rpc_call_sync(ProtobufCService *svc, unsigned method,
+		  const ProtobufCMessage *req, int timeout_ms,
+		  ProtobufCMessage **reply)
+{
+	struct rpc_client *c = cli_of(svc);
+	struct sync_result r = {0, RPC_OK, NULL};
+	struct ev_loop *loop;
+	struct call *k;
+
+	if (reply != NULL)
+		*reply = NULL;
+	if (svc == NULL || check_call(c, method, req) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return -1;
+	k->done = sync_done;
+	k->data = &r;
+	k->steal = 1;
+	loop = c->loop;
+	start_call(c, method, req, timeout_ms, k);
+	/* The client may be freed by another closure meanwhile: only the
+	 * loop and r are used from here on. */
+	while (!r.done)
+		ev_run(loop, EVRUN_ONCE);
+	if (reply != NULL)
+		*reply = r.reply;
+	else if (r.reply != NULL)
+		protobuf_c_message_free_unpacked(r.reply, NULL);
+	return (int)r.status;
+}
+
+int rpc_client_is_connected(const ProtobufCService *svc)
+{
+	const struct rpc_client *c = cli_of(svc);
+
+	return c->conn != NULL && !c->connecting && !rpc_conn_dead(c->conn);
+}
+
+size_t rpc_client_in_flight(const ProtobufCService *svc)
+{
+	return in_flight(cli_of(svc));
+}
+
+int rpc_client_set_timeout(ProtobufCService *svc, int timeout_ms)
+{
+	if (svc == NULL || timeout_ms < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	cli_of(svc)->opt.timeout_ms = timeout_ms;
+	return 0;
+}
+
+enum rpc_status rpc_client_status(const ProtobufCService *svc)
+{
+	return cli_of(svc)->last;
+}
+
+static void destroy(struct rpc_client *c)
+{
+	c->freeing = 1;
+	c->depth++; /* closures below must not destroy again */
+	if (c->conn != NULL) {
+		ev_io_stop(c->loop, &c->rio);
+		ev_io_stop(c->loop, &c->wio);
+		rpc_conn_free(c->conn);
+		c->conn = NULL;
+	}
+	deliver_list(detach_all(c), RPC_CANCELLED);
+	/* Calls started by those closures end here too. */
+	while (c->ended != NULL) {
+		struct call *k = c->ended;
+
+		c->ended = c->ended_tail = NULL;
+		while (k != NULL) {
+			struct call *next = k->next;
+
+			deliver(k, RPC_CANCELLED, NULL);
+			k = next;
+		}
+	}
+	ev_timer_stop(c->loop, &c->kick);
+	free(c->slots);
+	free(c->gen);
+	free(c->free_slots);
+	free(c->method_hash);
+	free(c);
+}
+
+void rpc_client_free(ProtobufCService *svc)
+{
+	struct rpc_client *c;
+
+	if (svc == NULL)
+		return;
+	c = cli_of(svc);
+	if (c->freeing)
+		return;
+	if (c->depth > 0) {
+		c->freeing = 1;
+		return;
+	}
+	destroy(c);
+}
+
+static void client_destroy(ProtobufCService *svc)
+{
+	rpc_client_free(svc);
+}
+
+ProtobufCService *rpc_client_new(struct ev_loop *loop, const char *address,
+				 const ProtobufCServiceDescriptor *desc,
+				 const struct rpc_options *opts)
+{
+	struct rpc_client *c;
+
+	if (loop == NULL || desc == NULL ||
+	    (opts != NULL &&
+	     (opts->max_in_flight == 0 || opts->max_in_flight > MAX_SLOTS ||
+	      opts->max_message == 0 || opts->max_message > UINT32_MAX ||
+	      opts->timeout_ms < 0))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	if (rpc_addr_parse(address, &c->addr) < 0) {
+		free(c);
+		return NULL;
+	}
+	if (opts != NULL)
+		c->opt = *opts;
+	else
+		rpc_options_init(&c->opt);
+	c->loop = loop;
+	c->base.descriptor = desc;
+	c->base.invoke = client_invoke;
+	c->base.destroy = client_destroy;
+	c->svc_hash = rpc_name_hash(desc->name);
+	c->method_hash = calloc(desc->n_methods ? desc->n_methods : 1,
+				sizeof(*c->method_hash));
+	c->slots = calloc(c->opt.max_in_flight, sizeof(*c->slots));
+	c->gen = calloc(c->opt.max_in_flight, sizeof(*c->gen));
+	c->free_slots = calloc(c->opt.max_in_flight, sizeof(*c->free_slots));
+	if (c->method_hash == NULL || c->slots == NULL || c->gen == NULL ||
+	    c->free_slots == NULL) {
+		free(c->method_hash);
+		free(c->slots);
+		free(c->gen);
+		free(c->free_slots);
+		free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	for (unsigned i = 0; i < desc->n_methods; i++)
+		c->method_hash[i] = rpc_name_hash(desc->methods[i].name);
+	/* Lowest slots first: ids stay small and easy to read in traces. */
+	for (unsigned i = 0; i < c->opt.max_in_flight; i++)
+		c->free_slots[i] = c->opt.max_in_flight - 1 - i;
+	c->nfree = c->opt.max_in_flight;
+	ev_timer_init(&c->kick, kick_cb, 0., 0.);
+	c->kick.data = c;
+	return &c->base;
+}

@@ -1,0 +1,522 @@
+/* rpc/conn.c - addresses, transports, buffers and frames of one rpc
+ * connection. */
+#include "config.h"
+
+#include "rpc/conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "rpc/rpc.h"
+#include "vchan/vchan.h"
+#include "xenstore/xs.h"
+
+/* Read in chunks of at least this much, so that many small frames cost one
+ * read call. */
+#define READ_CHUNK (64u * 1024)
+
+struct rpc_conn {
+	struct vchan *vc; /* NULL for a socket */
+	int fd;
+	size_t max_message;
+	int dead; /* 0 or the rpc_status it ended with */
+	uint8_t *in;
+	size_t in_off, in_len, in_cap; /* unparsed bytes: [in_off, in_len) */
+	size_t skip;		       /* body bytes still to discard */
+	uint8_t *out;
+	size_t out_off, out_len, out_cap; /* unsent bytes: [out_off, out_len) */
+};
+
+uint32_t rpc_name_hash(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		h ^= *p;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static int einval(void)
+{
+	errno = EINVAL;
+	return -1;
+}
+
+static int port_name_ok(const char *s)
+{
+	if (*s == '\0' || strlen(s) >= sizeof(((struct rpc_addr *)0)->name))
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+int rpc_addr_parse(const char *s, struct rpc_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (s == NULL)
+		return einval();
+	if (strncmp(s, "vchan:", 6) == 0) {
+		char *end;
+		unsigned long d;
+
+		s += 6;
+		errno = 0;
+		d = strtoul(s, &end, 10);
+		if (end == s || *end != '/' || errno != 0 || d > 32751)
+			return einval();
+		if (!port_name_ok(end + 1))
+			return einval();
+		a->kind = RPC_ADDR_VCHAN;
+		a->domid = (uint32_t)d;
+		strcpy(a->name, end + 1);
+		return 0;
+	}
+	if (strncmp(s, "unix:", 5) == 0) {
+		s += 5;
+		if (*s == '\0' || strlen(s) >= sizeof(a->name))
+			return einval();
+		a->kind = RPC_ADDR_UNIX;
+		strcpy(a->name, s);
+		return 0;
+	}
+	if (strncmp(s, "tcp:", 4) == 0) {
+		const char *colon = strrchr(s + 4, ':');
+		size_t hl;
+
+		s += 4;
+		if (colon == NULL || colon[1] == '\0' ||
+		    strlen(colon + 1) >= sizeof(a->service))
+			return einval();
+		if (*s == '[') { /* [v6]:port */
+			s++;
+			if (colon == s || colon[-1] != ']')
+				return einval();
+			hl = (size_t)(colon - 1 - s);
+		} else {
+			hl = (size_t)(colon - s);
+		}
+		if (hl == 0 || hl >= sizeof(a->host))
+			return einval();
+		memcpy(a->host, s, hl);
+		a->host[hl] = '\0';
+		strcpy(a->service, colon + 1);
+		for (const char *p = a->service; *p; p++)
+			if (*p < '0' || *p > '9')
+				return einval();
+		a->kind = RPC_ADDR_TCP;
+		return 0;
+	}
+	return einval();
+}
+
+static struct rpc_conn *conn_alloc(size_t max_message)
+{
+	struct rpc_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->fd = -1;
+	c->max_message = max_message;
+	return c;
+}
+
+struct rpc_conn *rpc_conn_from_fd(int fd, size_t max_message)
+{
+	struct rpc_conn *c = conn_alloc(max_message);
+	int one = 1;
+
+	if (c == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->fd = fd;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	/* Calls are small and latency-bound: never wait to coalesce. Fails
+	 * harmlessly on a Unix socket. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return c;
+}
+
+struct rpc_conn *rpc_conn_from_vchan(struct vchan *vc, size_t max_message)
+{
+	struct rpc_conn *c = conn_alloc(max_message);
+
+	if (c == NULL) {
+		vchan_close(vc);
+		return NULL;
+	}
+	c->vc = vc;
+	vchan_set_blocking(vc, 0);
+	return c;
+}
+
+static struct rpc_conn *open_vchan(const struct rpc_addr *a, int timeout_ms,
+				   size_t max_message)
+{
+	char path[256];
+	vchan_xs *xs = vchan_xs_open();
+	struct vchan *vc;
+	int self;
+
+	if (xs == NULL)
+		return NULL;
+	self = vchan_xs_domid(xs);
+	vchan_xs_close(xs);
+	if (self < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "/local/domain/%u/data/vchan/%d/%s",
+		 (unsigned)a->domid, self, a->name);
+	vc = vchan_client_connect(a->domid, path, timeout_ms);
+	if (vc == NULL)
+		return NULL;
+	return rpc_conn_from_vchan(vc, max_message);
+}
+
+static struct rpc_conn *open_socket(const struct rpc_addr *a,
+				    size_t max_message, int *pending)
+{
+	struct addrinfo hints, *res = NULL;
+	struct sockaddr_un sun;
+	const struct sockaddr *sa;
+	socklen_t salen;
+	int fd, e, family;
+
+	if (a->kind == RPC_ADDR_UNIX) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		strcpy(sun.sun_path, a->name);
+		sa = (const struct sockaddr *)&sun;
+		salen = sizeof(sun);
+		family = AF_UNIX;
+	} else {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		e = getaddrinfo(a->host, a->service, &hints, &res);
+		if (e != 0) {
+			errno = e == EAI_SYSTEM ? errno : EHOSTUNREACH;
+			return NULL;
+		}
+		sa = res->ai_addr;
+		salen = res->ai_addrlen;
+		family = res->ai_family;
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (connect(fd, sa, salen) < 0) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		*pending = 1;
+	}
+	if (res != NULL)
+		freeaddrinfo(res);
+	return rpc_conn_from_fd(fd, max_message);
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (res != NULL)
+		freeaddrinfo(res);
+	errno = e;
+	return NULL;
+}
+
+struct rpc_conn *rpc_conn_open(const struct rpc_addr *a, int timeout_ms,
+			       size_t max_message, int *pending)
+{
+	*pending = 0;
+	if (a->kind == RPC_ADDR_VCHAN)
+		return open_vchan(a, timeout_ms, max_message);
+	return open_socket(a, max_message, pending);
+}
+
+int rpc_conn_connected(struct rpc_conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -1;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+void rpc_conn_free(struct rpc_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->vc != NULL)
+		vchan_close(c->vc);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+int rpc_conn_fd(const struct rpc_conn *c)
+{
+	return c->vc != NULL ? vchan_fd(c->vc) : c->fd;
+}
+
+int rpc_conn_is_socket(const struct rpc_conn *c)
+{
+	return c->vc == NULL;
+}
+
+int rpc_conn_waiting(struct rpc_conn *c)
+{
+	return c->vc != NULL && vchan_is_open(c->vc) == VCHAN_WAITING;
+}
+
+void rpc_conn_events(struct rpc_conn *c)
+{
+	if (c->vc != NULL && vchan_wait(c->vc, 0) < 0 && errno != EINTR)
+		rpc_conn_kill(c, errno == EPROTO ? RPC_PROTOCOL_ERROR
+						 : RPC_PEER_GONE);
+}
+
+int rpc_conn_dead(const struct rpc_conn *c)
+{
+	return c->dead;
+}
+
+void rpc_conn_kill(struct rpc_conn *c, int status)
+{
+	if (c->dead == 0)
+		c->dead = status;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static int reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+	size_t n = *cap ? *cap : 4096;
+	uint8_t *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	p = realloc(*buf, n);
+	if (p == NULL)
+		return -1;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+/* Room the input buffer needs: a chunk, or the whole of a frame already
+ * announced (its size was checked against max_message). */
+static size_t in_need(const struct rpc_conn *c)
+{
+	size_t avail = c->in_len - c->in_off, need = READ_CHUNK;
+
+	if (c->skip == 0 && avail >= RPC_HDR_SIZE) {
+		uint32_t len = get32(c->in + c->in_off + 16);
+
+		if (len <= c->max_message && RPC_HDR_SIZE + (size_t)len > need)
+			need = RPC_HDR_SIZE + (size_t)len;
+	}
+	return need;
+}
+
+static ssize_t tr_read(struct rpc_conn *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->vc != NULL)
+		return vchan_read(c->vc, buf, len);
+	n = read(c->fd, buf, len);
+	if (n == 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	return n;
+}
+
+static ssize_t tr_write(struct rpc_conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->vc != NULL)
+		return vchan_write(c->vc, buf, len);
+	n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	return n;
+}
+
+int rpc_conn_fill(struct rpc_conn *c)
+{
+	size_t need;
+
+	if (c->dead)
+		return 0;
+	if (c->in_off > 0) {
+		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+		c->in_len -= c->in_off;
+		c->in_off = 0;
+	}
+	need = in_need(c);
+	if (reserve(&c->in, &c->in_cap, need) < 0) {
+		rpc_conn_kill(c, RPC_PEER_GONE);
+		return 0;
+	}
+	while (c->in_len < c->in_cap) {
+		ssize_t n =
+		    tr_read(c, c->in + c->in_len, c->in_cap - c->in_len);
+
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			rpc_conn_kill(c, errno == EPROTO ? RPC_PROTOCOL_ERROR
+							 : RPC_PEER_GONE);
+			return 0;
+		}
+		c->in_len += (size_t)n;
+	}
+	return 1;
+}
+
+int rpc_conn_next(struct rpc_conn *c, struct rpc_hdr *h, const uint8_t **body)
+{
+	const uint8_t *p;
+	size_t avail = c->in_len - c->in_off;
+
+	if (c->skip > 0) {
+		size_t k = avail < c->skip ? avail : c->skip;
+
+		c->in_off += k;
+		c->skip -= k;
+		avail -= k;
+		if (c->skip > 0)
+			return 0;
+	}
+	if (avail < RPC_HDR_SIZE)
+		return 0;
+	/* The header is copied out of the buffer once: for a vchan the
+	 * buffer is private memory already, so nothing here can change
+	 * under us. */
+	p = c->in + c->in_off;
+	h->version = p[0];
+	h->kind = p[1];
+	h->status = (uint16_t)(p[2] | p[3] << 8);
+	h->id = get32(p + 4);
+	h->service = get32(p + 8);
+	h->method = get32(p + 12);
+	h->len = get32(p + 16);
+	if (h->version != RPC_WIRE_VERSION ||
+	    (h->kind != RPC_KIND_REQUEST && h->kind != RPC_KIND_REPLY)) {
+		rpc_conn_kill(c, RPC_PROTOCOL_ERROR);
+		return -1;
+	}
+	if (h->len > c->max_message) {
+		/* Too large for us: drop the body as it comes and let the
+		 * caller answer for this frame alone. */
+		c->in_off += RPC_HDR_SIZE;
+		c->skip = h->len;
+		*body = NULL;
+		return 1;
+	}
+	if (avail < RPC_HDR_SIZE + (size_t)h->len)
+		return 0;
+	*body = p + RPC_HDR_SIZE;
+	c->in_off += RPC_HDR_SIZE + (size_t)h->len;
+	return 1;
+}
+
+int rpc_conn_queue(struct rpc_conn *c, struct rpc_hdr *h,
+		   const ProtobufCMessage *msg, size_t packed)
+{
+	uint8_t *p;
+
+	if (msg == NULL)
+		packed = 0;
+	if (c->out_off > 0 && c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	if (c->out_off > 0 && c->out_off >= c->out_cap / 2) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	if (reserve(&c->out, &c->out_cap, c->out_len + RPC_HDR_SIZE + packed) <
+	    0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	p = c->out + c->out_len;
+	h->version = RPC_WIRE_VERSION;
+	h->len = (uint32_t)packed;
+	p[0] = h->version;
+	p[1] = h->kind;
+	p[2] = (uint8_t)h->status;
+	p[3] = (uint8_t)(h->status >> 8);
+	put32(p + 4, h->id);
+	put32(p + 8, h->service);
+	put32(p + 12, h->method);
+	put32(p + 16, h->len);
+	if (msg != NULL)
+		protobuf_c_message_pack(msg, p + RPC_HDR_SIZE);
+	c->out_len += RPC_HDR_SIZE + packed;
+	return 0;
+}
+
+size_t rpc_conn_queued(const struct rpc_conn *c)
+{
+	return c->out_len - c->out_off;
+}
+
+int rpc_conn_flush(struct rpc_conn *c)
+{
+	while (!c->dead && c->out_off < c->out_len) {
+		ssize_t n =
+		    tr_write(c, c->out + c->out_off, c->out_len - c->out_off);
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			rpc_conn_kill(c, errno == EPROTO ? RPC_PROTOCOL_ERROR
+							 : RPC_PEER_GONE);
+			break;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	return 0;
+}

@@ -1,0 +1,111 @@
+/* rpc/conn.h - one connection of the rpc runtime (internal): addresses,
+ * the byte transport (vchan or socket), buffering and framing.
+ *
+ * Frames are those of docs/rpc-wire.md. This module knows nothing of
+ * libev, calls or services: client.c and server.c drive it from their
+ * watchers. */
+#ifndef VCHAN_RPC_CONN_H
+#define VCHAN_RPC_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#define RPC_WIRE_VERSION 1
+#define RPC_HDR_SIZE	 20
+#define RPC_KIND_REQUEST 1
+#define RPC_KIND_REPLY	 2
+
+struct vchan;
+
+enum rpc_addr_kind { RPC_ADDR_VCHAN, RPC_ADDR_UNIX, RPC_ADDR_TCP };
+
+struct rpc_addr {
+	enum rpc_addr_kind kind;
+	uint32_t domid;	  /* vchan: the peer domain */
+	char name[108];	  /* vchan: port name; unix: socket path */
+	char host[256];	  /* tcp */
+	char service[16]; /* tcp: port number */
+};
+
+/* Parse "vchan:DOMID/PORT", "unix:PATH" or "tcp:HOST:PORT". Returns 0 or
+ * -1 + EINVAL. */
+int rpc_addr_parse(const char *s, struct rpc_addr *a);
+
+struct rpc_hdr {
+	uint8_t version;
+	uint8_t kind;
+	uint16_t status;
+	uint32_t id;
+	uint32_t service;
+	uint32_t method;
+	uint32_t len;
+};
+
+/* FNV-1a (32 bits) of a NUL-terminated name: the wire's service and
+ * method identifiers. */
+uint32_t rpc_name_hash(const char *name);
+
+struct rpc_conn;
+
+/* Client side: open a connection to `a`. For vchan, waits up to
+ * timeout_ms for the server's keys (0: not at all). For sockets the
+ * connect is non-blocking: *pending is set to 1 while it goes on (finish
+ * it with rpc_conn_connected when the fd is writable). Returns the
+ * connection or NULL + errno. */
+struct rpc_conn *rpc_conn_open(const struct rpc_addr *a, int timeout_ms,
+			       size_t max_message, int *pending);
+
+/* Wrap an accepted socket or a vchan (ownership moves to the connection;
+ * on failure the fd or vchan is closed). */
+struct rpc_conn *rpc_conn_from_fd(int fd, size_t max_message);
+struct rpc_conn *rpc_conn_from_vchan(struct vchan *vc, size_t max_message);
+
+/* A socket connect in progress finished: 0 connected or -1 + errno. */
+int rpc_conn_connected(struct rpc_conn *c);
+
+void rpc_conn_free(struct rpc_conn *c);
+
+/* The fd to watch for reading (and, when rpc_conn_is_socket, writing). */
+int rpc_conn_fd(const struct rpc_conn *c);
+int rpc_conn_is_socket(const struct rpc_conn *c);
+
+/* vchan: 1 while its server still waits for the client. */
+int rpc_conn_waiting(struct rpc_conn *c);
+
+/* The fd polled readable: consume the vchan's pending events. */
+void rpc_conn_events(struct rpc_conn *c);
+
+/* Read what is there into the input buffer. Returns 1 when the buffer
+ * filled up (call again after taking frames), 0 when everything was read
+ * or the peer has gone (see rpc_conn_dead). */
+int rpc_conn_fill(struct rpc_conn *c);
+
+/* Take the next whole frame. Returns 1 with *h and *body (valid until the
+ * next fill or next call; NULL when the body exceeded max_message and is
+ * being skipped), 0 when more bytes are needed, -1 when the frame breaks
+ * the wire format (the connection is then dead, status
+ * RPC_PROTOCOL_ERROR). */
+int rpc_conn_next(struct rpc_conn *c, struct rpc_hdr *h, const uint8_t **body);
+
+/* Append a frame with `msg` (NULL: empty body) packed as its body;
+ * h->len is set here. Returns 0 or -1 + ENOMEM. */
+int rpc_conn_queue(struct rpc_conn *c, struct rpc_hdr *h,
+		   const ProtobufCMessage *msg, size_t packed);
+
+/* Bytes waiting to be written. */
+size_t rpc_conn_queued(const struct rpc_conn *c);
+
+/* Write what can be written. Returns 0 (rpc_conn_queued tells what is
+ * left); a write error marks the connection dead. */
+int rpc_conn_flush(struct rpc_conn *c);
+
+/* 0 while alive, else the rpc_status it ended with (RPC_PEER_GONE or
+ * RPC_PROTOCOL_ERROR). */
+int rpc_conn_dead(const struct rpc_conn *c);
+
+/* Mark the connection dead with `status` (first one wins). */
+void rpc_conn_kill(struct rpc_conn *c, int status);
+
+#endif

@@ -1,0 +1,185 @@
+/* rpc/rpc.h - typed remote calls between domains: protobuf-c services
+ * carried over a vchan, a Unix socket or TCP, asynchronous on libev.
+ *
+ * Schemas are .proto files compiled by protoc-c. A client is a
+ * ProtobufCService for one service descriptor, so the generated stubs
+ * (foo__bar__method(service, request, closure, data)) are the client API.
+ * A server carries any number of services (the generated FOO__INIT
+ * structures filled with handlers) to any number of clients.
+ *
+ * Addresses:
+ *   vchan:DOMID/PORT  client: the server of domain DOMID, XenStore path
+ *                     /local/domain/DOMID/data/vchan/<own domid>/PORT.
+ *                     listener: a channel for client domain DOMID (one
+ *                     client domain per channel; listen once per domain).
+ *   unix:PATH         a Unix stream socket.
+ *   tcp:HOST:PORT     TCP (HOST may be a name, an IPv4 or [IPv6] address).
+ * PORT of a vchan address is a name of [A-Za-z0-9_-].
+ *
+ * Everything runs on the caller's libev loop (no default loop is assumed)
+ * in the caller's thread; a client or server is not thread-safe.
+ * The wire format is described in docs/rpc-wire.md.
+ *
+ * Conventions: functions return >= 0 on success and -1 (or NULL) with
+ * errno set on failure.
+ */
+#ifndef VCHAN_RPC_H
+#define VCHAN_RPC_H
+
+#include <stddef.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ev_loop;
+
+/* How a call ended. The numbers are also the wire's status codes. */
+enum rpc_status {
+	RPC_OK = 0,
+	RPC_UNKNOWN_SERVICE = 1,   /* the server does not carry the service */
+	RPC_UNKNOWN_METHOD = 2,	   /* the service has no such method there */
+	RPC_MALFORMED = 3,	   /* the request (or reply) did not decode */
+	RPC_HANDLER_FAILED = 4,	   /* the handler answered NULL */
+	RPC_DEADLINE_EXCEEDED = 5, /* no answer before the call's deadline */
+	RPC_TOO_LARGE = 6,	   /* request or reply above the size limit */
+	RPC_PEER_GONE = 7,	/* the connection ended or none could be made */
+	RPC_QUEUE_FULL = 8,	/* too many calls in flight or bytes queued */
+	RPC_PROTOCOL_ERROR = 9, /* the peer broke the wire format */
+	RPC_CANCELLED = 10,	/* the client was freed first */
+};
+
+/* A short English name of a status ("ok", "peer gone"...); never NULL. */
+const char *rpc_status_str(enum rpc_status status);
+
+/* Limits of a client or server. Start from rpc_options_init. */
+struct rpc_options {
+	/* Largest request or reply body in bytes (default 4 MiB). */
+	size_t max_message;
+	/* Client: most calls in flight at once; more end at once with
+	 * RPC_QUEUE_FULL (default 1024, at most 65535). Server: most calls
+	 * of one connection waiting for their handler; the server stops
+	 * reading that connection beyond it. */
+	unsigned max_in_flight;
+	/* Most bytes waiting to be written on one connection. A client call
+	 * that would queue more ends with RPC_QUEUE_FULL; a server stops
+	 * reading a connection whose replies pile up (default 8 MiB). */
+	size_t max_queued;
+	/* Client: default deadline of each call in ms (0: none; default
+	 * 10000). */
+	int timeout_ms;
+};
+
+/* Fill `o` with the defaults. */
+void rpc_options_init(struct rpc_options *o);
+
+/* ---- client ---------------------------------------------------------- */
+
+/* Create a client for the service `desc` at `address` on `loop`; `opts`
+ * may be NULL for the defaults (it is copied). Does not connect yet: the
+ * first call does, or rpc_client_connect. The result is a ProtobufCService
+ * to pass to the generated stubs; free it with rpc_client_free (or
+ * protobuf_c_service_destroy).
+ * A lost connection fails the calls in flight with RPC_PEER_GONE; the next
+ * call connects again.
+ * Returns NULL + errno: EINVAL bad address or options, ENOMEM. */
+ProtobufCService *rpc_client_new(struct ev_loop *loop, const char *address,
+				 const ProtobufCServiceDescriptor *desc,
+				 const struct rpc_options *opts);
+
+/* Connect now, waiting up to `timeout_ms` (-1: forever) for the server to
+ * appear (for a vchan, its XenStore keys; for sockets, retrying a refused
+ * connection every 20 ms). Blocks the loop meanwhile: meant for program
+ * start. Returns 0 (also when already connected) or -1 + errno: ETIMEDOUT,
+ * ECONNREFUSED, ENOENT, or an error of the transport. */
+int rpc_client_connect(ProtobufCService *client, int timeout_ms);
+
+/* 1 when the client has a live connection, else 0. */
+int rpc_client_is_connected(const ProtobufCService *client);
+
+/* Number of calls in flight (sent or queued, not yet answered). */
+size_t rpc_client_in_flight(const ProtobufCService *client);
+
+/* Deadline in ms of the calls started by the stubs from now on (0: none).
+ * Returns 0 or -1 + EINVAL. */
+int rpc_client_set_timeout(ProtobufCService *client, int timeout_ms);
+
+/* The status of the call whose closure is running (call it from the
+ * closure: a closure given NULL learns why). Outside closures: the status
+ * of the last call that ended. */
+enum rpc_status rpc_client_status(const ProtobufCService *client);
+
+/* Called once when a call ends. `reply` is the decoded reply when status
+ * is RPC_OK, else NULL; it belongs to the client and is freed when the
+ * callback returns. */
+typedef void rpc_done_fn(enum rpc_status status, const ProtobufCMessage *reply,
+			 void *data);
+
+/* Call method `method_index` of the client's service with `request`
+ * (which must be of the method's input type; it is packed at once and may
+ * be freed on return), with a deadline of `timeout_ms` ms (0: none,
+ * -1: the client's default). `done` is always called exactly once,
+ * never from within rpc_call itself: a call that cannot start (no
+ * connection, too large, queue full) ends on the next loop iteration.
+ * Returns 0, or -1 + EINVAL (bad index or request type; done is not
+ * called). */
+int rpc_call(ProtobufCService *client, unsigned method_index,
+	     const ProtobufCMessage *request, int timeout_ms, rpc_done_fn *done,
+	     void *data);
+
+/* Blocking call for simple programs: runs the client's loop until the call
+ * ends. On RPC_OK *reply gets the reply, which the caller frees with
+ * protobuf_c_message_free_unpacked(*reply, NULL); otherwise *reply is NULL.
+ * Other watchers of the loop run meanwhile. Returns the status, or -1 +
+ * EINVAL for a bad index or request type. */
+int rpc_call_sync(ProtobufCService *client, unsigned method_index,
+		  const ProtobufCMessage *request, int timeout_ms,
+		  ProtobufCMessage **reply);
+
+/* Free the client, closing its connection. Calls still in flight end with
+ * RPC_CANCELLED (their closures get NULL). May be called from a closure of
+ * this client. NULL is accepted. */
+void rpc_client_free(ProtobufCService *client);
+
+/* ---- server ---------------------------------------------------------- */
+
+struct rpc_server;
+
+/* Create a server on `loop`; `opts` may be NULL (copied). Returns the
+ * server (free it with rpc_server_free) or NULL + errno (EINVAL, ENOMEM). */
+struct rpc_server *rpc_server_new(struct ev_loop *loop,
+				  const struct rpc_options *opts);
+
+/* Carry `service` (a generated FOO__INIT structure with its handlers
+ * filled in; borrowed: it must outlive the server). A handler gets the
+ * decoded request (valid until it answers) and answers by calling the
+ * closure once, at once or later from the loop: with the reply (copied
+ * at once; the handler keeps ownership) or with NULL for
+ * RPC_HANDLER_FAILED. A handler must answer every call even when the
+ * client has gone meanwhile (the answer is then dropped); calls not
+ * answered when the server is freed are freed with it, and their closures
+ * must not be called afterwards.
+ * Returns 0 or -1 + errno: EEXIST a service of that name (or hash) or
+ * two methods of one hash, EINVAL, ENOMEM. */
+int rpc_server_add_service(struct rpc_server *srv, ProtobufCService *service);
+
+/* Accept clients at `address` (see the top of this file); call once per
+ * address. A vchan listener serves one client domain at a time and offers
+ * a fresh channel when its client has gone. Returns 0 or -1 + errno
+ * (EINVAL bad address, EADDRINUSE, or an error of the transport). */
+int rpc_server_listen(struct rpc_server *srv, const char *address);
+
+/* Number of connected clients. */
+size_t rpc_server_clients(const struct rpc_server *srv);
+
+/* Close every listener and connection and free the server. Must not be
+ * called from a handler. NULL is accepted. */
+void rpc_server_free(struct rpc_server *srv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,605 @@
+/* rpc/server.c - the server: listeners, one connection per client, and
+ * the dispatch of requests to the handlers of registered services. */
+#include "config.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "rpc/conn.h"
+#include "rpc/rpc.h"
+#include "vchan/vchan.h"
+#include "xenstore/xs.h"
+
+/* Ring sizes of a vchan listener's channels, each way. */
+#define VCHAN_RING (64u * 1024)
+/* Delay before trying again to offer a vchan that could not be created. */
+#define RETRY_S 0.1
+
+struct service {
+	ProtobufCService *svc;
+	uint32_t hash;
+	uint32_t *method_hash;
+};
+
+struct listener;
+
+struct sconn {
+	struct rpc_server *srv;
+	struct listener *lis; /* the vchan listener that offered it */
+	struct rpc_conn *conn;
+	ev_io rio, wio;
+	ev_timer kick; /* process again from the loop (after a late answer) */
+	unsigned pending; /* calls waiting for their handler */
+	int depth;	  /* process() on the stack */
+	struct sconn *prev, *next;
+};
+
+struct scall {
+	struct rpc_server *srv;
+	struct sconn *sc; /* NULL once the client has gone */
+	struct rpc_hdr h;
+	const ProtobufCMethodDescriptor *m;
+	ProtobufCMessage *req;
+	struct scall *prev, *next;
+};
+
+struct listener {
+	struct rpc_server *srv;
+	struct rpc_addr addr;
+	int fd; /* socket listeners */
+	ev_io io;
+	ev_timer retry; /* vchan listeners */
+	char path[256];
+	struct sconn *cur;
+	struct listener *next;
+};
+
+struct rpc_server {
+	struct ev_loop *loop;
+	struct rpc_options opt;
+	struct service *svcs;
+	size_t nsvcs;
+	struct listener *listeners;
+	struct sconn *conns;
+	struct scall *calls;
+};
+
+static void process(struct sconn *sc);
+static void offer_vchan(struct listener *l);
+
+static int throttled(const struct sconn *sc)
+{
+	const struct rpc_options *o = &sc->srv->opt;
+
+	return sc->pending >= o->max_in_flight ||
+	       rpc_conn_queued(sc->conn) > o->max_queued;
+}
+
+/* Run process() from the loop soon. */
+static void kick(struct sconn *sc)
+{
+	if (!ev_is_active(&sc->kick)) {
+		ev_timer_set(&sc->kick, 0., 0.);
+		ev_timer_start(sc->srv->loop, &sc->kick);
+	}
+}
+
+static void update_watchers(struct sconn *sc)
+{
+	struct ev_loop *loop = sc->srv->loop;
+	int want_w;
+
+	if (!rpc_conn_is_socket(sc->conn))
+		return;
+	/* A socket with unread data would wake a throttled reader again and
+	 * again: stop reading it until calls or bytes drain. */
+	if (throttled(sc))
+		ev_io_stop(loop, &sc->rio);
+	else if (!ev_is_active(&sc->rio))
+		ev_io_start(loop, &sc->rio);
+	want_w = rpc_conn_queued(sc->conn) > 0;
+	if (want_w && !ev_is_active(&sc->wio))
+		ev_io_start(loop, &sc->wio);
+	else if (!want_w && ev_is_active(&sc->wio))
+		ev_io_stop(loop, &sc->wio);
+}
+
+static void close_sconn(struct sconn *sc)
+{
+	struct rpc_server *srv = sc->srv;
+	struct listener *l = sc->lis;
+
+	for (struct scall *k = srv->calls; k != NULL; k = k->next)
+		if (k->sc == sc)
+			k->sc = NULL;
+	ev_io_stop(srv->loop, &sc->rio);
+	ev_io_stop(srv->loop, &sc->wio);
+	ev_timer_stop(srv->loop, &sc->kick);
+	rpc_conn_free(sc->conn);
+	if (sc->prev != NULL)
+		sc->prev->next = sc->next;
+	else
+		srv->conns = sc->next;
+	if (sc->next != NULL)
+		sc->next->prev = sc->prev;
+	free(sc);
+	if (l != NULL) {
+		l->cur = NULL;
+		offer_vchan(l);
+	}
+}
+
+static void send_reply(struct sconn *sc, const struct rpc_hdr *req, int status,
+		       const ProtobufCMessage *msg, size_t size)
+{
+	struct rpc_hdr h = *req;
+
+	h.kind = RPC_KIND_REPLY;
+	h.status = (uint16_t)status;
+	if (rpc_conn_queue(sc->conn, &h, status == RPC_OK ? msg : NULL, size) <
+	    0)
+		rpc_conn_kill(sc->conn, RPC_PEER_GONE);
+}
+
+static void unlink_call(struct scall *k)
+{
+	struct rpc_server *srv = k->srv;
+
+	if (k->prev != NULL)
+		k->prev->next = k->next;
+	else
+		srv->calls = k->next;
+	if (k->next != NULL)
+		k->next->prev = k->prev;
+}
+
+/* The closure given to handlers. */
+static void answer(const ProtobufCMessage *msg, void *data)
+{
+	struct scall *k = data;
+	struct sconn *sc = k->sc;
+
+	if (sc != NULL && !rpc_conn_dead(sc->conn)) {
+		int st = RPC_OK;
+		size_t size = 0;
+
+		if (msg == NULL || msg->descriptor != k->m->output)
+			st = RPC_HANDLER_FAILED;
+		else if ((size = protobuf_c_message_get_packed_size(msg)) >
+			 sc->srv->opt.max_message)
+			st = RPC_TOO_LARGE;
+		send_reply(sc, &k->h, st, msg, size);
+		sc->pending--;
+		rpc_conn_flush(sc->conn);
+		/* A late answer (from a timer of the handler's) may unblock
+		 * reading or reveal a dead connection: let process() see. */
+		if (sc->depth == 0)
+			kick(sc);
+	}
+	unlink_call(k);
+	protobuf_c_message_free_unpacked(k->req, NULL);
+	free(k);
+}
+
+static const struct service *find_service(const struct rpc_server *srv,
+					  uint32_t hash)
+{
+	for (size_t i = 0; i < srv->nsvcs; i++)
+		if (srv->svcs[i].hash == hash)
+			return &srv->svcs[i];
+	return NULL;
+}
+
+static void dispatch(struct sconn *sc, const struct rpc_hdr *h,
+		     const uint8_t *body)
+{
+	struct rpc_server *srv = sc->srv;
+	const struct service *s;
+	const ProtobufCServiceDescriptor *d;
+	struct scall *k;
+	unsigned i;
+
+	if (h->kind != RPC_KIND_REQUEST) {
+		rpc_conn_kill(sc->conn, RPC_PROTOCOL_ERROR);
+		return;
+	}
+	s = find_service(srv, h->service);
+	if (s == NULL) {
+		send_reply(sc, h, RPC_UNKNOWN_SERVICE, NULL, 0);
+		return;
+	}
+	d = s->svc->descriptor;
+	for (i = 0; i < d->n_methods; i++)
+		if (s->method_hash[i] == h->method)
+			break;
+	if (i == d->n_methods) {
+		send_reply(sc, h, RPC_UNKNOWN_METHOD, NULL, 0);
+		return;
+	}
+	if (body == NULL) {
+		send_reply(sc, h, RPC_TOO_LARGE, NULL, 0);
+		return;
+	}
+	k = calloc(1, sizeof(*k));
+	if (k == NULL) {
+		send_reply(sc, h, RPC_HANDLER_FAILED, NULL, 0);
+		return;
+	}
+	k->req =
+	    protobuf_c_message_unpack(d->methods[i].input, NULL, h->len, body);
+	if (k->req == NULL) {
+		free(k);
+		send_reply(sc, h, RPC_MALFORMED, NULL, 0);
+		return;
+	}
+	k->srv = srv;
+	k->sc = sc;
+	k->h = *h;
+	k->m = &d->methods[i];
+	k->next = srv->calls;
+	if (srv->calls != NULL)
+		srv->calls->prev = k;
+	srv->calls = k;
+	sc->pending++;
+	s->svc->invoke(s->svc, i, k->req, answer, k);
+}
+
+/* Read and answer what can be, write what is queued; close the
+ * connection when it has ended. */
+static void process(struct sconn *sc)
+{
+	struct rpc_hdr h;
+	const uint8_t *body;
+	int more = 1, r = 0;
+
+	sc->depth++;
+	while (more && !throttled(sc) && !rpc_conn_dead(sc->conn)) {
+		more = rpc_conn_fill(sc->conn);
+		while (!throttled(sc) &&
+		       (r = rpc_conn_next(sc->conn, &h, &body)) > 0)
+			dispatch(sc, &h, body);
+		if (r < 0)
+			break;
+	}
+	rpc_conn_flush(sc->conn);
+	sc->depth--;
+	if (rpc_conn_dead(sc->conn)) {
+		close_sconn(sc);
+		return;
+	}
+	update_watchers(sc);
+}
+
+static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sconn *sc = w->data;
+
+	(void)loop;
+	(void)revents;
+	rpc_conn_events(sc->conn);
+	process(sc);
+}
+
+static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sconn *sc = w->data;
+
+	(void)loop;
+	(void)revents;
+	rpc_conn_flush(sc->conn);
+	/* Room may end a throttle on replies: read what waits. */
+	process(sc);
+}
+
+static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	process(w->data);
+}
+
+static struct sconn *add_sconn(struct rpc_server *srv, struct rpc_conn *conn,
+			       struct listener *l)
+{
+	struct sconn *sc = calloc(1, sizeof(*sc));
+
+	if (sc == NULL) {
+		rpc_conn_free(conn);
+		return NULL;
+	}
+	sc->srv = srv;
+	sc->lis = l;
+	sc->conn = conn;
+	ev_io_init(&sc->rio, rio_cb, rpc_conn_fd(conn), EV_READ);
+	sc->rio.data = sc;
+	ev_io_init(&sc->wio, wio_cb, rpc_conn_fd(conn), EV_WRITE);
+	sc->wio.data = sc;
+	ev_timer_init(&sc->kick, kick_cb, 0., 0.);
+	sc->kick.data = sc;
+	sc->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = sc;
+	srv->conns = sc;
+	ev_io_start(srv->loop, &sc->rio);
+	return sc;
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct listener *l = w->data;
+
+	(void)loop;
+	(void)revents;
+	for (;;) {
+		int fd =
+		    accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct rpc_conn *conn;
+
+		if (fd < 0)
+			return; /* EAGAIN, or out of fds: the next wake-up */
+		conn = rpc_conn_from_fd(fd, l->srv->opt.max_message);
+		if (conn != NULL)
+			add_sconn(l->srv, conn, NULL);
+	}
+}
+
+/* Offer a fresh channel to the listener's client domain. */
+static void offer_vchan(struct listener *l)
+{
+	struct vchan *vc;
+	struct rpc_conn *conn;
+
+	vc =
+	    vchan_server_create(l->addr.domid, l->path, VCHAN_RING, VCHAN_RING);
+	conn = vc != NULL ? rpc_conn_from_vchan(vc, l->srv->opt.max_message)
+			  : NULL;
+	if (conn != NULL)
+		l->cur = add_sconn(l->srv, conn, l);
+	if (l->cur == NULL && !ev_is_active(&l->retry)) {
+		ev_timer_set(&l->retry, RETRY_S, 0.);
+		ev_timer_start(l->srv->loop, &l->retry);
+	}
+}
+
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct listener *l = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (l->cur == NULL)
+		offer_vchan(l);
+}
+
+static int listen_socket(struct listener *l)
+{
+	struct addrinfo hints, *res = NULL;
+	struct sockaddr_un sun;
+	const struct sockaddr *sa;
+	socklen_t salen;
+	int family, e, one = 1;
+
+	if (l->addr.kind == RPC_ADDR_UNIX) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		strcpy(sun.sun_path, l->addr.name);
+		sa = (const struct sockaddr *)&sun;
+		salen = sizeof(sun);
+		family = AF_UNIX;
+		/* A socket file left by a server that died is in the way. */
+		unlink(l->addr.name);
+	} else {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE;
+		e = getaddrinfo(l->addr.host, l->addr.service, &hints, &res);
+		if (e != 0) {
+			errno = e == EAI_SYSTEM ? errno : EADDRNOTAVAIL;
+			return -1;
+		}
+		sa = res->ai_addr;
+		salen = res->ai_addrlen;
+		family = res->ai_family;
+	}
+	l->fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0)
+		goto fail;
+	setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l->fd, sa, salen) < 0 || listen(l->fd, 128) < 0)
+		goto fail;
+	if (res != NULL)
+		freeaddrinfo(res);
+	ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
+	l->io.data = l;
+	ev_io_start(l->srv->loop, &l->io);
+	return 0;
+fail:
+	e = errno;
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	if (res != NULL)
+		freeaddrinfo(res);
+	errno = e;
+	return -1;
+}
+
+static int listen_vchan(struct listener *l)
+{
+	vchan_xs *xs = vchan_xs_open();
+	int self;
+
+	if (xs == NULL)
+		return -1;
+	self = vchan_xs_domid(xs);
+	vchan_xs_close(xs);
+	if (self < 0)
+		return -1;
+	snprintf(l->path, sizeof(l->path), "/local/domain/%d/data/vchan/%u/%s",
+		 self, (unsigned)l->addr.domid, l->addr.name);
+	ev_timer_init(&l->retry, retry_cb, RETRY_S, 0.);
+	l->retry.data = l;
+	l->cur = NULL;
+	{
+		struct vchan *vc = vchan_server_create(l->addr.domid, l->path,
+						       VCHAN_RING, VCHAN_RING);
+		struct rpc_conn *conn;
+
+		if (vc == NULL)
+			return -1;
+		conn = rpc_conn_from_vchan(vc, l->srv->opt.max_message);
+		if (conn == NULL ||
+		    (l->cur = add_sconn(l->srv, conn, l)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int rpc_server_listen(struct rpc_server *srv, const char *address)
+{
+	struct listener *l;
+	int r;
+
+	if (srv == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return -1;
+	l->srv = srv;
+	l->fd = -1;
+	if (rpc_addr_parse(address, &l->addr) < 0) {
+		free(l);
+		return -1;
+	}
+	r = l->addr.kind == RPC_ADDR_VCHAN ? listen_vchan(l) : listen_socket(l);
+	if (r < 0) {
+		int e = errno;
+
+		free(l);
+		errno = e;
+		return -1;
+	}
+	l->next = srv->listeners;
+	srv->listeners = l;
+	return 0;
+}
+
+int rpc_server_add_service(struct rpc_server *srv, ProtobufCService *svc)
+{
+	const ProtobufCServiceDescriptor *d;
+	struct service *n, s;
+
+	if (srv == NULL || svc == NULL || svc->descriptor == NULL ||
+	    svc->invoke == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	d = svc->descriptor;
+	s.svc = svc;
+	s.hash = rpc_name_hash(d->name);
+	if (find_service(srv, s.hash) != NULL) {
+		errno = EEXIST;
+		return -1;
+	}
+	s.method_hash =
+	    calloc(d->n_methods ? d->n_methods : 1, sizeof(*s.method_hash));
+	if (s.method_hash == NULL)
+		return -1;
+	for (unsigned i = 0; i < d->n_methods; i++) {
+		s.method_hash[i] = rpc_name_hash(d->methods[i].name);
+		/* Methods are found by hash: two alike would be ambiguous. */
+		for (unsigned j = 0; j < i; j++)
+			if (s.method_hash[j] == s.method_hash[i]) {
+				free(s.method_hash);
+				errno = EEXIST;
+				return -1;
+			}
+	}
+	n = realloc(srv->svcs, (srv->nsvcs + 1) * sizeof(*n));
+	if (n == NULL) {
+		free(s.method_hash);
+		return -1;
+	}
+	n[srv->nsvcs++] = s;
+	srv->svcs = n;
+	return 0;
+}
+
+size_t rpc_server_clients(const struct rpc_server *srv)
+{
+	size_t n = 0;
+
+	for (struct sconn *sc = srv->conns; sc != NULL; sc = sc->next)
+		if (!rpc_conn_waiting(sc->conn))
+			n++;
+	return n;
+}
+
+struct rpc_server *rpc_server_new(struct ev_loop *loop,
+				  const struct rpc_options *opts)
+{
+	struct rpc_server *srv;
+
+	if (loop == NULL ||
+	    (opts != NULL &&
+	     (opts->max_in_flight == 0 || opts->max_message == 0 ||
+	      opts->max_message > UINT32_MAX))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return NULL;
+	srv->loop = loop;
+	if (opts != NULL)
+		srv->opt = *opts;
+	else
+		rpc_options_init(&srv->opt);
+	return srv;
+}
+
+void rpc_server_free(struct rpc_server *srv)
+{
+	if (srv == NULL)
+		return;
+	while (srv->listeners != NULL) {
+		struct listener *l = srv->listeners;
+
+		srv->listeners = l->next;
+		if (l->fd >= 0) {
+			ev_io_stop(srv->loop, &l->io);
+			close(l->fd);
+			if (l->addr.kind == RPC_ADDR_UNIX)
+				unlink(l->addr.name);
+		}
+		if (l->addr.kind == RPC_ADDR_VCHAN)
+			ev_timer_stop(srv->loop, &l->retry);
+		if (l->cur != NULL)
+			l->cur->lis = NULL;
+		free(l);
+	}
+	while (srv->conns != NULL)
+		close_sconn(srv->conns);
+	while (srv->calls != NULL) {
+		struct scall *k = srv->calls;
+
+		unlink_call(k);
+		protobuf_c_message_free_unpacked(k->req, NULL);
+		free(k);
+	}
+	for (size_t i = 0; i < srv->nsvcs; i++)
+		free(srv->svcs[i].method_hash);
+	free(srv->svcs);
+	free(srv);
+}

@@ -1,0 +1,42 @@
+/* tests/rpc/rtest.h - helpers shared by the rpc tests: checks, and the
+ * Echo service of echo.proto run as a server process. */
+#ifndef VCHAN_RTEST_H
+#define VCHAN_RTEST_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rpc/rpc.h"
+#include "tests/rpc/echo.pb-c.h"
+#include "tests/testutil.h"
+
+#define SRV_DOMID 3u
+#define CLI_DOMID 5u
+
+/* Fail the current function (returning 1) with a message naming the
+ * condition and errno. */
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr,                                        \
+				"%s:%d: check failed: %s (errno %d: %s)\n",    \
+				__FILE__, __LINE__, #cond, errno,              \
+				strerror(errno));                              \
+			return 1;                                              \
+		}                                                              \
+	} while (0)
+
+/* Serve Echo at the `n` addresses until SIGTERM, then free everything and
+ * return 0 (1 on a setup error). Echo echoes text and seq, answers after
+ * delay_ms when set (from a timer), with reply_size bytes of blob; Fail
+ * answers NULL. `opts` may be NULL. Writes "ready\n"-free: callers wait by
+ * connecting with rpc_client_connect. */
+int echo_serve(const char *const *addrs, size_t n,
+	       const struct rpc_options *opts);
+
+/* The test's private directory (VCHAN_TEST_TMP, else /tmp) joined with
+ * `name`, for Unix socket paths. */
+void rt_tmp_path(char *buf, size_t size, const char *name);
+
+#endif
