@@ -1,0 +1,297 @@
+/* examples/storage/kvlog.c - the append-only log and its in-memory map. */
+#include "config.h"
+
+#include "examples/storage/kvlog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OP_PUT	  1
+#define OP_DELETE 2
+/* Largest record accepted on replay: a longer length is a torn or
+ * corrupt header, not a record. */
+#define MAX_RECORD (64u << 20)
+
+struct entry {
+	char *key;
+	uint8_t *val;
+	size_t len;
+};
+
+struct kvlog {
+	int fd;
+	struct entry *e;
+	size_t n, cap;
+};
+
+static uint32_t crc32(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+
+	while (n--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+	}
+	return ~c;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static struct entry *find(const struct kvlog *kv, const char *key)
+{
+	for (size_t i = 0; i < kv->n; i++)
+		if (strcmp(kv->e[i].key, key) == 0)
+			return &kv->e[i];
+	return NULL;
+}
+
+static int apply_put(struct kvlog *kv, const char *key, size_t klen,
+		     const uint8_t *val, size_t len)
+{
+	uint8_t *v = malloc(len ? len : 1);
+	struct entry *e;
+	char *k;
+
+	if (v == NULL)
+		return -1;
+	memcpy(v, val, len);
+	k = strndup(key, klen);
+	if (k == NULL) {
+		free(v);
+		return -1;
+	}
+	e = find(kv, k);
+	if (e != NULL) {
+		free(k);
+		free(e->val);
+		e->val = v;
+		e->len = len;
+		return 0;
+	}
+	if (kv->n == kv->cap) {
+		size_t cap = kv->cap ? kv->cap * 2 : 64;
+		struct entry *ne = realloc(kv->e, cap * sizeof(*ne));
+
+		if (ne == NULL) {
+			free(k);
+			free(v);
+			return -1;
+		}
+		kv->e = ne;
+		kv->cap = cap;
+	}
+	kv->e[kv->n++] = (struct entry){k, v, len};
+	return 0;
+}
+
+static int apply_delete(struct kvlog *kv, const char *key)
+{
+	struct entry *e = find(kv, key);
+
+	if (e == NULL)
+		return 0;
+	free(e->key);
+	free(e->val);
+	*e = kv->e[--kv->n];
+	return 1;
+}
+
+/* Replay the record payload p[0..n-1]. */
+static int replay(struct kvlog *kv, const uint8_t *p, size_t n)
+{
+	uint32_t klen;
+	char *k;
+	int r;
+
+	if (n < 5)
+		return -1;
+	klen = get32(p + 1);
+	if (klen > n - 5)
+		return -1;
+	if (p[0] == OP_PUT)
+		return apply_put(kv, (const char *)p + 5, klen, p + 5 + klen,
+				 n - 5 - klen);
+	if (p[0] != OP_DELETE)
+		return -1;
+	k = strndup((const char *)p + 5, klen);
+	if (k == NULL)
+		return -1;
+	r = apply_delete(kv, k);
+	free(k);
+	return r < 0 ? -1 : 0;
+}
+
+static int load(struct kvlog *kv, size_t *dropped)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t off = 0, size;
+
+	if (fstat(kv->fd, &st) < 0)
+		return -1;
+	size = (size_t)st.st_size;
+	buf = malloc(size ? size : 1);
+	if (buf == NULL)
+		return -1;
+	for (size_t got = 0; got < size;) {
+		ssize_t r = pread(kv->fd, buf + got, size - got, (off_t)got);
+
+		if (r <= 0) {
+			free(buf);
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	while (size - off >= 8) {
+		uint32_t len = get32(buf + off), crc = get32(buf + off + 4);
+
+		if (len > MAX_RECORD || len > size - off - 8 ||
+		    crc32(buf + off + 8, len) != crc)
+			break;
+		if (replay(kv, buf + off + 8, len) < 0)
+			break;
+		off += 8 + len;
+	}
+	free(buf);
+	if (dropped != NULL)
+		*dropped = size - off;
+	/* Cut the torn tail so that new records follow the last whole one. */
+	if (off < size &&
+	    (ftruncate(kv->fd, (off_t)off) < 0 || fsync(kv->fd) < 0))
+		return -1;
+	return lseek(kv->fd, (off_t)off, SEEK_SET) < 0 ? -1 : 0;
+}
+
+struct kvlog *kvlog_open(const char *path, size_t *dropped)
+{
+	struct kvlog *kv = calloc(1, sizeof(*kv));
+
+	if (kv == NULL)
+		return NULL;
+	kv->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (kv->fd < 0 || load(kv, dropped) < 0) {
+		int e = errno;
+
+		kvlog_close(kv);
+		errno = e;
+		return NULL;
+	}
+	return kv;
+}
+
+void kvlog_close(struct kvlog *kv)
+{
+	if (kv == NULL)
+		return;
+	if (kv->fd >= 0)
+		close(kv->fd);
+	for (size_t i = 0; i < kv->n; i++) {
+		free(kv->e[i].key);
+		free(kv->e[i].val);
+	}
+	free(kv->e);
+	free(kv);
+}
+
+const uint8_t *kvlog_get(const struct kvlog *kv, const char *key, size_t *len)
+{
+	const struct entry *e = find(kv, key);
+
+	if (e == NULL)
+		return NULL;
+	*len = e->len;
+	return e->val;
+}
+
+/* Append one record and fsync it. On failure the file is cut back. */
+static int append(struct kvlog *kv, int op, const char *key, const uint8_t *val,
+		  size_t len)
+{
+	size_t klen = strlen(key), n = 8 + 5 + klen + len;
+	uint8_t *r = malloc(n);
+	off_t at = lseek(kv->fd, 0, SEEK_END);
+	size_t done = 0;
+
+	if (r == NULL || at < 0 || n - 8 > MAX_RECORD) {
+		free(r);
+		errno = r == NULL || at < 0 ? errno : EFBIG;
+		return -1;
+	}
+	r[8] = (uint8_t)op;
+	put32(r + 9, (uint32_t)klen);
+	memcpy(r + 13, key, klen);
+	if (len > 0)
+		memcpy(r + 13 + klen, val, len);
+	put32(r, (uint32_t)(n - 8));
+	put32(r + 4, crc32(r + 8, n - 8));
+	while (done < n) {
+		ssize_t w = write(kv->fd, r + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		done += (size_t)w;
+	}
+	if (fdatasync(kv->fd) < 0)
+		goto fail;
+	free(r);
+	return 0;
+fail:
+	free(r);
+	if (ftruncate(kv->fd, at) < 0) {
+		/* Replay will drop the torn record anyway. */
+	}
+	return -1;
+}
+
+int kvlog_put(struct kvlog *kv, const char *key, const uint8_t *val, size_t len)
+{
+	if (append(kv, OP_PUT, key, val, len) < 0)
+		return -1;
+	return apply_put(kv, key, strlen(key), val, len);
+}
+
+int kvlog_delete(struct kvlog *kv, const char *key)
+{
+	if (find(kv, key) == NULL)
+		return 0;
+	if (append(kv, OP_DELETE, key, NULL, 0) < 0)
+		return -1;
+	return apply_delete(kv, key);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **kvlog_list(const struct kvlog *kv, const char *prefix, size_t *n)
+{
+	const char **out = malloc((kv->n ? kv->n : 1) * sizeof(*out));
+	size_t pl = strlen(prefix), k = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < kv->n; i++)
+		if (strncmp(kv->e[i].key, prefix, pl) == 0)
+			out[k++] = kv->e[i].key;
+	qsort(out, k, sizeof(*out), cmp_str);
+	*n = k;
+	return out;
+}

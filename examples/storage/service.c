@@ -1,0 +1,135 @@
+/* examples/storage/service.c - the Storage service over a kvlog. */
+#include "config.h"
+
+#include "examples/storage/service.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "examples/storage/kvlog.h"
+#include "examples/storage/storage.pb-c.h"
+#include "rpc/rpc.h"
+
+struct store {
+	Storage__Storage_Service svc; /* first: handlers get it back */
+	struct kvlog *kv;
+};
+
+static struct kvlog *kv_of(Storage__Storage_Service *s)
+{
+	return ((struct store *)s)->kv;
+}
+
+static void do_get(Storage__Storage_Service *s, const Storage__GetRequest *in,
+		   Storage__GetReply_Closure closure, void *data)
+{
+	Storage__GetReply r = STORAGE__GET_REPLY__INIT;
+	const uint8_t *v = kvlog_get(kv_of(s), in->key, &r.value.len);
+
+	r.found = v != NULL;
+	r.value.data = (uint8_t *)v;
+	if (v == NULL)
+		r.value.len = 0;
+	closure(&r, data);
+}
+
+static void do_put(Storage__Storage_Service *s, const Storage__PutRequest *in,
+		   Storage__PutReply_Closure closure, void *data)
+{
+	Storage__PutReply r = STORAGE__PUT_REPLY__INIT;
+
+	/* Answered only once the record is on disk: an acknowledged write
+	 * survives a crash. */
+	if (kvlog_put(kv_of(s), in->key, in->value.data, in->value.len) < 0) {
+		closure(NULL, data);
+		return;
+	}
+	closure(&r, data);
+}
+
+static void do_delete(Storage__Storage_Service *s,
+		      const Storage__DeleteRequest *in,
+		      Storage__DeleteReply_Closure closure, void *data)
+{
+	Storage__DeleteReply r = STORAGE__DELETE_REPLY__INIT;
+	int e = kvlog_delete(kv_of(s), in->key);
+
+	if (e < 0) {
+		closure(NULL, data);
+		return;
+	}
+	r.existed = e == 1;
+	closure(&r, data);
+}
+
+static void do_list(Storage__Storage_Service *s, const Storage__ListRequest *in,
+		    Storage__ListReply_Closure closure, void *data)
+{
+	Storage__ListReply r = STORAGE__LIST_REPLY__INIT;
+	const char **keys = kvlog_list(kv_of(s), in->prefix, &r.n_keys);
+
+	if (keys == NULL) {
+		closure(NULL, data);
+		return;
+	}
+	r.keys = (char **)keys;
+	closure(&r, data);
+	free(keys);
+}
+
+static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+int storage_serve(const char *const *addrs, size_t n, const char *logpath)
+{
+	struct store st = {.svc = STORAGE__STORAGE__INIT(do_)};
+	struct ev_loop *loop;
+	struct rpc_server *srv;
+	ev_signal term, intr;
+	size_t dropped = 0;
+	int rc = 1;
+
+	st.kv = kvlog_open(logpath, &dropped);
+	if (st.kv == NULL) {
+		fprintf(stderr, "storage: cannot open %s: %s\n", logpath,
+			strerror(errno));
+		return 1;
+	}
+	if (dropped > 0)
+		fprintf(stderr, "storage: dropped a torn tail of %zu bytes\n",
+			dropped);
+	loop = ev_loop_new(EVFLAG_AUTO);
+	srv = loop != NULL ? rpc_server_new(loop, NULL) : NULL;
+	if (srv == NULL || rpc_server_add_service(srv, &st.svc.base) < 0) {
+		fprintf(stderr, "storage: %s\n", strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (rpc_server_listen(srv, addrs[i]) < 0) {
+			fprintf(stderr, "storage: cannot listen at %s: %s\n",
+				addrs[i], strerror(errno));
+			goto out;
+		}
+	ev_signal_init(&term, stop_cb, SIGTERM);
+	ev_signal_init(&intr, stop_cb, SIGINT);
+	ev_signal_start(loop, &term);
+	ev_signal_start(loop, &intr);
+	ev_run(loop, 0);
+	ev_signal_stop(loop, &term);
+	ev_signal_stop(loop, &intr);
+	rc = 0;
+out:
+	rpc_server_free(srv);
+	if (loop != NULL)
+		ev_loop_destroy(loop);
+	kvlog_close(st.kv);
+	return rc;
+}

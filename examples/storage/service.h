@@ -1,0 +1,12 @@
+/* examples/storage/service.h - the Storage service over a kvlog. */
+#ifndef STORAGE_SERVICE_H
+#define STORAGE_SERVICE_H
+
+#include <stddef.h>
+
+/* Open the log at `logpath` (recovering it), serve Storage at the `n`
+ * rpc addresses until SIGTERM or SIGINT, then close everything. Returns 0,
+ * or 1 after printing why it could not start. */
+int storage_serve(const char *const *addrs, size_t n, const char *logpath);
+
+#endif

@@ -1,0 +1,790 @@
+/* examples/tls-terminator/tls-terminator.c - HTTPS on a TCP port, plain
+ * bytes to the web domain over one vchan.
+ *
+ * Each accepted connection does its TLS handshake here (the key never
+ * leaves this domain), then becomes one stream of the channel
+ * (examples/mux). The terminator does not parse HTTP; it only knows
+ * whether the client is waiting: bytes went to the web domain and none
+ * came back. A client kept waiting too long, or whose web domain went
+ * away, gets a 504 or 502 instead of a hang.
+ *
+ * A certificate and key are made on first run in the state directory
+ * (key.pem mode 0600, cert.pem), self-signed for localhost and 127.0.0.1.
+ *
+ * Usage: tls-terminator [-l HOST:PORT] [-d STATEDIR] [-p PORT] [-t SECS]
+ *                       [-c MAXCONN] [-r READYFILE] WEB_DOMID
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "examples/mux/mux.h"
+#include "vchan/vchan.h"
+#include "xenstore/xs.h"
+
+#define HANDSHAKE_S 10.0
+#define IDLE_S	    60.0
+#define GRACE_S	    5.0
+#define RECONNECT_S 0.1
+#define CHUNK	    16384
+
+struct term;
+
+struct tconn {
+	struct term *t;
+	int fd;
+	SSL *ssl;
+	ev_io io;
+	ev_timer timer;
+	int64_t id; /* stream id, -1 when none */
+	int handshaken;
+	int awaiting;	   /* bytes went to the backend, none came back */
+	int answered;	   /* backend bytes since the client last sent */
+	int closing;	   /* close once `out` is written */
+	int no_backend;	   /* answer 502 to the first request */
+	uint8_t in[CHUNK]; /* from the client, not yet in the channel */
+	size_t in_off, in_len;
+	uint8_t *out; /* from the backend, not yet in TLS */
+	size_t out_off, out_len, out_cap;
+	struct tconn *prev, *next;
+};
+
+struct term {
+	struct ev_loop *loop;
+	SSL_CTX *ctx;
+	int lfd;
+	ev_io accept_io;
+	uint32_t web;
+	char path[160];
+	struct mux *mux;
+	ev_io mux_io;
+	ev_timer reconnect, grace;
+	ev_signal sigterm, sigint;
+	struct tconn *conns;
+	size_t nconns, max_conns;
+	double resp_s;
+	int stopping;
+};
+
+static void pump(struct tconn *c);
+
+/* ---- certificate ----------------------------------------------------- */
+
+static int write_pem(const char *dir, const char *name, mode_t mode,
+		     EVP_PKEY *key, X509 *cert)
+{
+	char tmp[4096], path[4096];
+	FILE *f;
+	int fd, ok;
+
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -1;
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		return -1;
+	}
+	ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)
+		 : PEM_write_X509(f, cert);
+	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	if (fclose(f) != 0 || !ok || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static int add_ext(X509 *x, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+	if (ext == NULL)
+		return 0;
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok;
+}
+
+/* Make a P-256 key and a self-signed certificate valid for a year. */
+static int make_cert(const char *dir)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *name;
+	int ok = 0;
+
+	if (key == NULL || x == NULL)
+		goto out;
+	name = X509_get_subject_name(x);
+	ok = X509_set_version(x, 2) &&
+	     ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL)) &&
+	     X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
+	     X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600) &&
+	     X509_set_pubkey(x, key) &&
+	     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+					(const unsigned char *)"localhost", -1,
+					-1, 0) &&
+	     X509_set_issuer_name(x, name) &&
+	     add_ext(x, NID_subject_alt_name,
+		     "DNS:localhost,IP:127.0.0.1,IP:::1") &&
+	     add_ext(x, NID_basic_constraints, "critical,CA:FALSE") &&
+	     X509_sign(x, key, EVP_sha256()) > 0;
+	/* The key first: a certificate without its key is useless, and the
+	 * next run makes both again when either is missing. */
+	ok = ok && write_pem(dir, "key.pem", 0600, key, NULL) == 0 &&
+	     write_pem(dir, "cert.pem", 0644, NULL, x) == 0;
+out:
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ok ? 0 : -1;
+}
+
+static SSL_CTX *tls_setup(const char *dir)
+{
+	char cert[4096], key[4096];
+	SSL_CTX *ctx;
+
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return NULL;
+	if (access(cert, R_OK) != 0 || access(key, R_OK) != 0) {
+		if (make_cert(dir) < 0)
+			return NULL;
+		fprintf(stderr, "tls-terminator: made a certificate in %s\n",
+			dir);
+	}
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				  SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* ---- client connections ---------------------------------------------- */
+
+static void check_done(struct term *t)
+{
+	if (t->stopping && t->nconns == 0 &&
+	    (t->mux == NULL || mux_queued(t->mux) == 0))
+		ev_break(t->loop, EVBREAK_ALL);
+}
+
+static void conn_free(struct tconn *c)
+{
+	struct term *t = c->t;
+
+	if (c->id >= 0 && t->mux != NULL)
+		mux_close(t->mux, (uint32_t)c->id);
+	ev_io_stop(t->loop, &c->io);
+	ev_timer_stop(t->loop, &c->timer);
+	SSL_free(c->ssl);
+	close(c->fd);
+	free(c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		t->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	t->nconns--;
+	free(c);
+	check_done(t);
+}
+
+static void arm(struct tconn *c, double secs)
+{
+	ev_timer_stop(c->t->loop, &c->timer);
+	ev_timer_set(&c->timer, secs, 0);
+	ev_timer_start(c->t->loop, &c->timer);
+}
+
+static int out_add(struct tconn *c, const void *p, size_t n)
+{
+	if (c->out_off > 0 && c->out_len + n > c->out_cap) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	if (c->out_len + n > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		uint8_t *o;
+
+		while (cap < c->out_len + n)
+			cap *= 2;
+		o = realloc(c->out, cap);
+		if (o == NULL)
+			return -1;
+		c->out = o;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+	return 0;
+}
+
+/* Answer for the web domain and hang up: it is gone or too slow. A
+ * client that has had part of an answer only sees the connection end. */
+static void fail_request(struct tconn *c, int status)
+{
+	char msg[256];
+	const char *why = status == 504 ? "Gateway Timeout" : "Bad Gateway";
+	int n;
+
+	if (c->id >= 0 && c->t->mux != NULL)
+		mux_close(c->t->mux, (uint32_t)c->id);
+	c->id = -1;
+	c->closing = 1;
+	c->in_len = c->in_off = 0;
+	if (!c->answered) {
+		n = snprintf(msg, sizeof(msg),
+			     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+			     "Content-Length: %zu\r\nConnection: close\r\n\r\n"
+			     "%s\n",
+			     status, why, strlen(why) + 1, why);
+		out_add(c, msg, (size_t)n);
+	}
+	pump(c);
+}
+
+/* Pass client bytes on to the backend, as far as the stream takes them. */
+static int forward(struct tconn *c)
+{
+	struct term *t = c->t;
+
+	while (c->in_off < c->in_len) {
+		ssize_t n;
+
+		if (c->no_backend || c->id < 0 || t->mux == NULL) {
+			c->no_backend = 0;
+			fail_request(c, 502);
+			return -1;
+		}
+		n = mux_send(t->mux, (uint32_t)c->id, c->in + c->in_off,
+			     c->in_len - c->in_off);
+		if (n < 0) {
+			fail_request(c, 502);
+			return -1;
+		}
+		if (n == 0)
+			return 0; /* the writable callback resumes */
+		c->in_off += (size_t)n;
+		if (!c->awaiting || c->answered) {
+			c->awaiting = 1;
+			c->answered = 0;
+			arm(c, t->resp_s);
+		}
+	}
+	c->in_off = c->in_len = 0;
+	return 0;
+}
+
+/* Do all that can be done now on the connection, then wait for the
+ * socket as OpenSSL asks. May free c. */
+static void pump(struct tconn *c)
+{
+	struct term *t = c->t;
+	int events = 0, r, err;
+
+	if (!c->handshaken) {
+		ERR_clear_error();
+		r = SSL_do_handshake(c->ssl);
+		if (r != 1) {
+			err = SSL_get_error(c->ssl, r);
+			if (err == SSL_ERROR_WANT_READ)
+				events = EV_READ;
+			else if (err == SSL_ERROR_WANT_WRITE)
+				events = EV_WRITE;
+			else {
+				conn_free(c); /* not TLS, or not for us */
+				return;
+			}
+			goto wait;
+		}
+		c->handshaken = 1;
+		arm(c, IDLE_S);
+		c->id = t->mux ? mux_open(t->mux, c) : -1;
+		if (c->id < 0)
+			c->no_backend = 1;
+	}
+	while (c->out_off < c->out_len) {
+		size_t n = c->out_len - c->out_off;
+
+		ERR_clear_error();
+		r = SSL_write(c->ssl, c->out + c->out_off,
+			      n > CHUNK ? CHUNK : (int)n);
+		if (r <= 0) {
+			err = SSL_get_error(c->ssl, r);
+			if (err == SSL_ERROR_WANT_READ)
+				events |= EV_READ;
+			else if (err == SSL_ERROR_WANT_WRITE)
+				events |= EV_WRITE;
+			else {
+				conn_free(c);
+				return;
+			}
+			break;
+		}
+		c->out_off += (size_t)r;
+		/* Written into TLS: the web domain may send as much more. */
+		if (c->id >= 0 && t->mux != NULL)
+			mux_consumed(t->mux, (uint32_t)c->id, (size_t)r);
+	}
+	if (c->out_off == c->out_len) {
+		c->out_off = c->out_len = 0;
+		if (c->closing || (t->stopping && !c->awaiting)) {
+			SSL_shutdown(c->ssl); /* best effort: a close_notify */
+			conn_free(c);
+			return;
+		}
+	}
+	while (!c->closing && c->in_len == 0) {
+		ERR_clear_error();
+		r = SSL_read(c->ssl, c->in, sizeof(c->in));
+		if (r <= 0) {
+			err = SSL_get_error(c->ssl, r);
+			if (err == SSL_ERROR_WANT_READ)
+				events |= EV_READ;
+			else if (err == SSL_ERROR_WANT_WRITE)
+				events |= EV_WRITE;
+			else {
+				conn_free(c); /* the client has gone */
+				return;
+			}
+			break;
+		}
+		c->in_len = (size_t)r;
+		if (forward(c) < 0)
+			return; /* fail_request took over */
+	}
+wait:
+	ev_io_stop(t->loop, &c->io);
+	if (events) {
+		ev_io_set(&c->io, c->fd, events);
+		ev_io_start(t->loop, &c->io);
+	}
+}
+
+static void on_conn_io(struct ev_loop *loop, ev_io *io, int revents)
+{
+	(void)loop;
+	(void)revents;
+	pump(io->data);
+}
+
+static void on_conn_timer(struct ev_loop *loop, ev_timer *tm, int revents)
+{
+	struct tconn *c = tm->data;
+
+	(void)loop;
+	(void)revents;
+	if (c->handshaken && c->awaiting && !c->closing) {
+		fail_request(c, 504);
+		return;
+	}
+	conn_free(c); /* a handshake or an idle keep-alive too long */
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct term *t = io->data;
+
+	(void)revents;
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(t->lfd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC),
+		    one = 1;
+		struct tconn *c;
+
+		if (fd < 0)
+			return;
+		if (t->nconns >= t->max_conns ||
+		    (c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->ssl = SSL_new(t->ctx);
+		if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+			SSL_free(c->ssl);
+			free(c);
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		SSL_set_accept_state(c->ssl);
+		c->t = t;
+		c->fd = fd;
+		c->id = -1;
+		ev_init(&c->io, on_conn_io);
+		c->io.data = c;
+		ev_init(&c->timer, on_conn_timer);
+		c->timer.data = c;
+		c->next = t->conns;
+		if (t->conns)
+			t->conns->prev = c;
+		t->conns = c;
+		t->nconns++;
+		arm(c, HANDSHAKE_S);
+		pump(c);
+		(void)loop;
+	}
+}
+
+/* ---- the channel to the web domain ----------------------------------- */
+
+static void on_open(void *ctx, uint32_t id)
+{
+	struct term *t = ctx;
+
+	mux_close(t->mux, id); /* only we open streams */
+}
+
+static void on_data(void *ctx, uint32_t id, void *user, const uint8_t *buf,
+		    size_t len)
+{
+	struct tconn *c = user;
+
+	(void)ctx;
+	(void)id;
+	if (c->awaiting) {
+		c->awaiting = 0;
+		arm(c, IDLE_S);
+	}
+	c->answered = 1;
+	if (out_add(c, buf, len) < 0) {
+		conn_free(c);
+		return;
+	}
+	pump(c);
+}
+
+static void on_close(void *ctx, uint32_t id, void *user)
+{
+	struct tconn *c = user;
+
+	(void)ctx;
+	(void)id;
+	c->id = -1;
+	c->closing = 1; /* after the answer is written */
+	c->awaiting = 0;
+	pump(c);
+}
+
+static void on_writable(void *ctx, uint32_t id, void *user)
+{
+	struct tconn *c = user;
+
+	(void)ctx;
+	(void)id;
+	if (forward(c) == 0)
+		pump(c);
+}
+
+static const struct mux_ops OPS = {on_open, on_data, on_close, on_writable};
+
+static void lose_backend(struct term *t)
+{
+	struct tconn *c, *next;
+
+	/* Forget stream ids first: the mux is going. */
+	for (c = t->conns; c != NULL; c = c->next)
+		if (c->id >= 0) {
+			c->id = -1;
+			c->no_backend = 1;
+		}
+	ev_io_stop(t->loop, &t->mux_io);
+	mux_free(t->mux);
+	t->mux = NULL;
+	for (c = t->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->no_backend && c->awaiting)
+			fail_request(c, 502);
+	}
+	if (!t->stopping)
+		ev_timer_start(t->loop, &t->reconnect);
+	check_done(t);
+}
+
+static void on_mux(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct term *t = io->data;
+
+	(void)loop;
+	(void)revents;
+	if (mux_run(t->mux) < 0) {
+		fprintf(stderr, "tls-terminator: lost the web domain (%s)\n",
+			strerror(errno));
+		lose_backend(t);
+		return;
+	}
+	check_done(t);
+}
+
+static void on_reconnect(struct ev_loop *loop, ev_timer *tm, int revents)
+{
+	struct term *t = tm->data;
+	struct vchan *ch;
+
+	(void)revents;
+	ch = vchan_client_connect(t->web, t->path, 0);
+	if (ch == NULL)
+		return; /* the repeat tries again */
+	t->mux = mux_new(ch, &OPS, t);
+	if (t->mux == NULL) {
+		vchan_close(ch);
+		return;
+	}
+	ev_timer_stop(loop, tm);
+	fprintf(stderr, "tls-terminator: connected to %s\n", t->path);
+	ev_io_set(&t->mux_io, mux_fd(t->mux), EV_READ);
+	ev_io_start(loop, &t->mux_io);
+	ev_feed_event(loop, &t->mux_io, EV_READ);
+}
+
+/* ---- start and stop -------------------------------------------------- */
+
+static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	struct term *t = s->data;
+	struct tconn *c, *next;
+
+	(void)revents;
+	if (t->stopping)
+		return;
+	t->stopping = 1;
+	ev_io_stop(loop, &t->accept_io);
+	close(t->lfd);
+	t->lfd = -1;
+	ev_timer_stop(loop, &t->reconnect);
+	ev_timer_start(loop, &t->grace);
+	/* Connections not waiting for an answer end now; the others once
+	 * it is written (pump checks `stopping`). */
+	for (c = t->conns; c != NULL; c = next) {
+		next = c->next;
+		if (!c->awaiting && c->out_len == 0)
+			conn_free(c);
+	}
+	check_done(t);
+}
+
+static void on_grace(struct ev_loop *loop, ev_timer *tm, int revents)
+{
+	(void)tm;
+	(void)revents;
+	fprintf(stderr,
+		"tls-terminator: answers still owed after %.0f s; "
+		"stopping\n",
+		GRACE_S);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static int listen_on(const char *spec, int *port)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	struct addrinfo hints, *res;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd, one = 1;
+
+	if (colon == NULL || (size_t)(colon - spec) >= sizeof(host)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+		    listen(fd, 512) < 0 ||
+		    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd >= 0)
+		*port = ntohs(ss.ss_family == AF_INET6
+				  ? ((struct sockaddr_in6 *)&ss)->sin6_port
+				  : ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: tls-terminator [-l HOST:PORT] [-d STATEDIR] [-p PORT] "
+		"[-t SECS] [-c MAXCONN] [-r READYFILE] WEB_DOMID\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *lspec = "127.0.0.1:8443", *dir = "tls-state";
+	const char *port = "http", *ready = NULL;
+	struct term t;
+	struct rlimit rl;
+	vchan_xs *xs;
+	char *end;
+	int opt, self, lport = 0;
+
+	memset(&t, 0, sizeof(t));
+	t.max_conns = 1000;
+	t.resp_s = 10;
+	while ((opt = getopt(argc, argv, "l:d:p:t:c:r:h")) != -1) {
+		switch (opt) {
+		case 'l':
+			lspec = optarg;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'p':
+			port = optarg;
+			break;
+		case 't':
+			t.resp_s = atof(optarg);
+			break;
+		case 'c':
+			t.max_conns = (size_t)atoi(optarg);
+			break;
+		case 'r':
+			ready = optarg;
+			break;
+		default:
+			usage();
+			return opt == 'h' ? 0 : 2;
+		}
+	}
+	if (optind + 1 != argc || t.resp_s <= 0 || t.max_conns == 0) {
+		usage();
+		return 2;
+	}
+	errno = 0;
+	t.web = (uint32_t)strtoul(argv[optind], &end, 10);
+	if (*end != '\0' || errno != 0) {
+		usage();
+		return 2;
+	}
+	/* One descriptor per client: use all we are allowed. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	xs = vchan_xs_open();
+	self = xs ? vchan_xs_domid(xs) : -1;
+	vchan_xs_close(xs);
+	if (self < 0) {
+		perror("tls-terminator: own domain id");
+		return 1;
+	}
+	snprintf(t.path, sizeof(t.path), "/local/domain/%u/data/vchan/%d/%s",
+		 t.web, self, port);
+	signal(SIGPIPE, SIG_IGN);
+	t.ctx = tls_setup(dir);
+	if (t.ctx == NULL) {
+		fprintf(stderr, "tls-terminator: TLS setup in %s failed\n",
+			dir);
+		ERR_print_errors_fp(stderr);
+		return 1;
+	}
+	t.lfd = listen_on(lspec, &lport);
+	if (t.lfd < 0) {
+		fprintf(stderr, "tls-terminator: cannot listen on %s: %s\n",
+			lspec, strerror(errno));
+		SSL_CTX_free(t.ctx);
+		return 1;
+	}
+	t.loop = ev_loop_new(EVFLAG_AUTO);
+	if (t.loop == NULL) {
+		close(t.lfd);
+		SSL_CTX_free(t.ctx);
+		return 1;
+	}
+	ev_io_init(&t.accept_io, on_accept, t.lfd, EV_READ);
+	t.accept_io.data = &t;
+	ev_io_start(t.loop, &t.accept_io);
+	ev_init(&t.mux_io, on_mux);
+	t.mux_io.data = &t;
+	ev_timer_init(&t.reconnect, on_reconnect, 0, RECONNECT_S);
+	t.reconnect.data = &t;
+	ev_timer_start(t.loop, &t.reconnect);
+	ev_timer_init(&t.grace, on_grace, GRACE_S, 0);
+	t.grace.data = &t;
+	ev_signal_init(&t.sigterm, on_signal, SIGTERM);
+	t.sigterm.data = &t;
+	ev_signal_start(t.loop, &t.sigterm);
+	ev_signal_init(&t.sigint, on_signal, SIGINT);
+	t.sigint.data = &t;
+	ev_signal_start(t.loop, &t.sigint);
+	fprintf(stderr,
+		"tls-terminator: listening on %s (port %d), web at %s\n", lspec,
+		lport, t.path);
+	if (ready != NULL) {
+		FILE *f = fopen(ready, "w");
+
+		if (f != NULL) {
+			fprintf(f, "%d\n", lport);
+			fclose(f);
+		}
+	}
+	ev_run(t.loop, 0);
+	while (t.conns != NULL)
+		conn_free(t.conns);
+	if (t.mux != NULL) {
+		ev_io_stop(t.loop, &t.mux_io);
+		mux_free(t.mux);
+	}
+	if (t.lfd >= 0)
+		close(t.lfd);
+	ev_loop_destroy(t.loop);
+	SSL_CTX_free(t.ctx);
+	return 0;
+}

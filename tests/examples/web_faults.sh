@@ -1,0 +1,59 @@
+#!/bin/sh
+# A slow or dead backend gives the client 504 or 502, not a hang, and the
+# service recovers when the domain comes back: storage stopped (SIGSTOP)
+# then killed, web stopped then killed, each restarted.
+set -u
+command -v python3 >/dev/null || { echo "needs python3" >&2; exit 77; }
+B=${top_builddir:-.}
+top_srcdir=${top_srcdir:-.}
+W=$(mktemp -d "${VCHAN_TEST_TMP:-/tmp}/web.XXXXXX")
+. "$top_srcdir/tests/examples/lib.sh"
+trap 'kill_all; rm -rf "$W"' EXIT
+fail() {
+	echo "FAIL: $*" >&2
+	cat "$W/storage.log" "$W/web.log" "$W/term.log" >&2
+	exit 1
+}
+# until_status PATH CODE: the service answers CODE within 10 s of retries.
+until_status() {
+	i=0
+	until client status "$1" "$2" 2>"$W/last"; do
+		i=$((i + 1))
+		[ $i -lt 20 ] || { cat "$W/last" >&2; return 1; }
+		sleep 0.5
+	done
+}
+
+start_storage
+start_web -t 1000
+start_term -t 2
+client status /api/kv/a 404 || fail "first request"
+
+kill -STOP "$storage_pid"
+client status /api/kv/a 504 || fail "slow storage"
+kill -CONT "$storage_pid"
+until_status /api/kv/a 404 || fail "storage back from SIGSTOP"
+
+kill -KILL "$storage_pid"
+wait "$storage_pid" 2>/dev/null
+client status /api/kv/a 502 || fail "dead storage"
+start_storage
+until_status /api/kv/a 404 || fail "storage restarted"
+
+kill -STOP "$web_pid"
+client status / 504 || fail "slow web"
+kill -CONT "$web_pid"
+until_status / 200 || fail "web back from SIGSTOP"
+
+kill -KILL "$web_pid"
+wait "$web_pid" 2>/dev/null
+client status / 502 || fail "dead web"
+start_web -t 1000
+until_status / 200 || fail "web restarted"
+
+stop "$term_pid" tls-terminator || fail "terminator stop"
+stop "$web_pid" web || fail "web stop"
+stop "$storage_pid" storage || fail "storage stop"
+term_pid= web_pid= storage_pid=
+clean_logs || fail "sanitizer report"
+echo "ok"
