@@ -82,4 +82,54 @@ uint64_t bench_cpu_ns(void);
 int bench_setup_post(int fd, uint64_t start_ns, uint64_t aux);
 int bench_setup_take(int fd, uint64_t *start_ns, uint64_t *aux);
 
+/* ---- the rpc and e2e modes (rpc.c, e2e.c) ----
+ * Their figures are rates and call latencies, not the byte figures above,
+ * so they are kept as rows of their own and printed after the others. */
+struct bench_row {
+	const char *mode;   /* "rpc" or "e2e" */
+	char transport[32]; /* rpc: vchan, unix, grpc-unix; e2e: see e2e.c */
+	int ok;		    /* 1 measured, 0 failed, -1 unavailable */
+	int verified;	    /* every reply was checked and right */
+	double rate;	    /* calls (rpc) or requests (e2e) per second */
+	double p50, p99;    /* microseconds */
+	unsigned count;	    /* calls or requests timed */
+	unsigned in_flight; /* at once, for the rate */
+	unsigned size;	    /* rpc: payload bytes each way; e2e: 0 */
+	const char *base;   /* transport of the row the ratios are against */
+	char why[256];
+};
+
+struct bench_rows {
+	struct bench_row *v;
+	size_t n, cap;
+};
+
+/* What the rpc and e2e modes are told. */
+struct bench_xopts {
+	int quick;
+	unsigned timeout_s; /* per measurement */
+	int want_vchan, want_unix;
+	const char *dir; /* private directory: sockets, logs, data */
+	/* e2e: storage-server, web, tls-terminator (NULL: not found) */
+	const char *prog[3];
+};
+
+/* Append a zeroed row of `mode`. Exits the program when out of memory.
+ * The rows may move: a pointer to one is good until the next call. */
+struct bench_row *bench_rows_add(struct bench_rows *rows, const char *mode);
+
+/* Measure rpc echo calls over vchan and a Unix socket (and the gRPC row,
+ * unavailable unless a helper exists), appending rows. Returns the number
+ * of rows that failed. */
+int bench_rpc_run(const struct bench_xopts *o, struct bench_rows *rows);
+
+/* Measure HTTPS requests through the example's three domains and the
+ * plain-TCP baseline (see the man page), appending rows. Returns the
+ * number of rows that failed. */
+int bench_e2e_run(const struct bench_xopts *o, struct bench_rows *rows);
+
+/* Print the rows: format 0 a table, 1 CSV lines (no header: the caller's
+ * header has the same columns), 2 JSON Lines. */
+void bench_rows_print(const struct bench_rows *rows, int format);
+
 #endif

@@ -33,10 +33,14 @@
 
 enum out_format { OUT_TABLE, OUT_CSV, OUT_JSON };
 
-/* Result modes: the three of bench.h and connection set-up. */
+/* Result modes: the three of bench.h and connection set-up; then the
+ * modes that report rates as rows of their own (rpc.c, e2e.c). */
 #define MODE_SETUP BENCH_MODES
+#define MODE_RPC   (BENCH_MODES + 1)
+#define MODE_E2E   (BENCH_MODES + 2)
+#define MODE_COUNT (BENCH_MODES + 3)
 static const char *const mode_names[] = {"throughput", "latency", "notify",
-					 "setup"};
+					 "setup",      "rpc",	  "e2e"};
 
 struct opts {
 	int quick;
@@ -49,7 +53,7 @@ struct opts {
 	unsigned timeout_s;
 	int spin_us; /* -1: vchan's default */
 	int want_tr[TR_COUNT];
-	int want_mode[BENCH_MODES + 1];
+	int want_mode[MODE_COUNT];
 	size_t tp_msgs[MAX_SIZES], tp_rings[MAX_SIZES], lat_msgs[MAX_SIZES];
 	int n_tp_msgs, n_tp_rings, n_lat_msgs;
 	size_t ring;   /* ring of the message-size sweeps */
@@ -84,6 +88,7 @@ struct run {
 	char xen_why[256];
 	unsigned seq;
 	int failures;
+	struct bench_rows rows; /* rpc and e2e */
 };
 
 /* ---- small helpers ---- */
@@ -810,6 +815,127 @@ static void run_all(struct run *r)
 		fprintf(stderr, "%70s\r", "");
 }
 
+#ifndef BENCH_HAVE_RPC
+static int unavailable_rows(struct bench_rows *rows, const char *mode,
+			    const char *const *names, const char *why)
+{
+	for (int i = 0; names[i] != NULL; i++) {
+		struct bench_row *x = bench_rows_add(rows, mode);
+
+		snprintf(x->transport, sizeof(x->transport), "%s", names[i]);
+		x->ok = -1;
+		snprintf(x->why, sizeof(x->why), "%s", why);
+	}
+	return 0;
+}
+
+static void print_no_rows(const struct bench_rows *rows, int format)
+{
+	for (size_t i = 0; i < rows->n; i++) {
+		const struct bench_row *x = &rows->v[i];
+
+		if (format == 0)
+			printf("\n%s %s: unavailable: %s\n", x->mode,
+			       x->transport, x->why);
+		else if (format == 1)
+			printf("%s,%s,0,0,,,,,,,,0,0,unavailable,\"%s\",\n",
+			       x->mode, x->transport, x->why);
+		else
+			printf("{\"mode\":\"%s\",\"transport\":\"%s\","
+			       "\"msg_size\":0,\"ring_size\":0,"
+			       "\"status\":\"unavailable\",\"repeats\":0,"
+			       "\"verified\":false,\"reason\":\"%s\"}\n",
+			       x->mode, x->transport, x->why);
+	}
+}
+
+struct bench_row *bench_rows_add(struct bench_rows *rows, const char *mode)
+{
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? 2 * rows->cap : 8;
+		struct bench_row *v = realloc(rows->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			die("out of memory");
+		rows->v = v;
+		rows->cap = cap;
+	}
+	memset(&rows->v[rows->n], 0, sizeof(rows->v[0]));
+	rows->v[rows->n].mode = mode;
+	return &rows->v[rows->n++];
+}
+
+void bench_rows_print(const struct bench_rows *rows, int format)
+{
+	print_no_rows(rows, format);
+}
+
+int bench_rpc_run(const struct bench_xopts *o, struct bench_rows *rows)
+{
+	static const char *const names[] = {"vchan", "unix", "grpc-unix", NULL};
+
+	(void)o;
+	return unavailable_rows(rows, "rpc", names,
+				"built without rpc/ (protobuf-c, libev)");
+}
+#endif
+
+#ifndef BENCH_HAVE_E2E
+int bench_e2e_run(const struct bench_xopts *o, struct bench_rows *rows)
+{
+	struct bench_row *x = bench_rows_add(rows, "e2e");
+
+	(void)o;
+	snprintf(x->transport, sizeof(x->transport), "https-3dom");
+	x->ok = -1;
+	snprintf(x->why, sizeof(x->why),
+		 "built without the web example (rpc/ and OpenSSL)");
+	return 0;
+}
+#endif
+
+/* The modes that report rates: after the others, each in fresh
+ * processes of their own. */
+static void run_rows(struct run *r)
+{
+	struct bench_xopts xo = {
+	    .quick = r->o.quick,
+	    .timeout_s = r->o.timeout_s,
+	    .want_vchan = r->o.want_tr[TR_VCHAN],
+	    .want_unix = r->o.want_tr[TR_UNIX],
+	    .dir = r->dir,
+	};
+	static const char *const ex_rel[3][3] = {
+	    {"../../examples/storage/storage-server",
+	     "../../../examples/storage/storage-server", NULL},
+	    {"../../examples/web/web", "../../../examples/web/web", NULL},
+	    {"../../examples/tls-terminator/tls-terminator",
+	     "../../../examples/tls-terminator/tls-terminator", NULL}};
+	static const char *const ex_env[3] = {
+	    "VCHAN_BENCH_STORAGE", "VCHAN_BENCH_WEB", "VCHAN_BENCH_TERMINATOR"};
+	char ex[3][PATH_MAX];
+
+	/* The web example's programs are not installed: found in the build
+	 * tree next to ours, or named by the environment. */
+	for (int i = 0; i < 3; i++)
+		if (r->o.want_mode[MODE_E2E] &&
+		    find_prog(ex[i], ex_env[i], ex_rel[i], ""))
+			xo.prog[i] = ex[i];
+
+	if (r->o.want_mode[MODE_RPC]) {
+		if (r->o.progress)
+			fprintf(stderr, "vchan-bench: rpc%60s\r", "");
+		r->failures += bench_rpc_run(&xo, &r->rows);
+	}
+	if (r->o.want_mode[MODE_E2E]) {
+		if (r->o.progress)
+			fprintf(stderr, "vchan-bench: e2e%60s\r", "");
+		r->failures += bench_e2e_run(&xo, &r->rows);
+	}
+	if (r->o.progress)
+		fprintf(stderr, "%70s\r", "");
+}
+
 /* ---- output ---- */
 
 static const struct result *find(const struct run *r, int mode,
@@ -921,7 +1047,7 @@ static void print_csv(const struct run *r)
 {
 	printf("mode,transport,msg_size,ring_size,mb_per_s,cpu_s_per_gb,"
 	       "p50_us,p99_us,p999_us,vs_unix,vs_libxenvchan,repeats,"
-	       "verified,status,note\n");
+	       "verified,status,note,per_s\n");
 	for (size_t i = 0; i < r->n_res; i++) {
 		const struct result *x = &r->res[i];
 		int ok = x->ok == 1, tp = x->mode == BENCH_THROUGHPUT;
@@ -952,7 +1078,7 @@ static void print_csv(const struct run *r)
 		printf("\"");
 		for (const char *c = x->why; *c; c++)
 			putchar(*c == '"' ? '\'' : *c);
-		printf("\"\n");
+		printf("\",\n"); /* per_s: rpc and e2e rows only */
 	}
 }
 
@@ -1132,7 +1258,8 @@ static void usage(FILE *f)
 	    "                   [--iterations N] [--timeout S]\n"
 	    "transports: vchan,vchan-nospin,pipe,unix,tcp,libxenvchan,"
 	    "shm-spin\n"
-	    "modes: throughput,latency,notify,setup\n"
+	    "modes: throughput,latency,notify,setup,rpc,e2e (also as\n"
+	    "       arguments: vchan-bench rpc)\n"
 	    "sizes take K, M, G suffixes (powers of 1024)\n");
 }
 
@@ -1247,7 +1374,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 	defaults(o, quick);
 	for (int i = 0; i < TR_COUNT; i++)
 		o->want_tr[i] = 1;
-	for (int i = 0; i <= BENCH_MODES; i++)
+	for (int i = 0; i < MODE_COUNT; i++)
 		o->want_mode[i] = 1;
 	o->progress = isatty(2);
 	o->spin_us = -1;
@@ -1283,7 +1410,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 				die("--transports: unknown transport");
 			break;
 		case O_MODES:
-			if (name_list(optarg, mode_names, BENCH_MODES + 1,
+			if (name_list(optarg, mode_names, MODE_COUNT,
 				      o->want_mode) < 0)
 				die("--modes: unknown mode");
 			break;
@@ -1338,9 +1465,22 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			exit(2);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		exit(2);
+	/* Modes may also be given as arguments: `vchan-bench rpc e2e`. */
+	if (optind < argc) {
+		int want[MODE_COUNT] = {0};
+
+		for (; optind < argc; optind++) {
+			int m[MODE_COUNT];
+
+			if (name_list(argv[optind], mode_names, MODE_COUNT, m) <
+			    0) {
+				usage(stderr);
+				exit(2);
+			}
+			for (int i = 0; i < MODE_COUNT; i++)
+				want[i] |= m[i];
+		}
+		memcpy(o->want_mode, want, sizeof(want));
 	}
 	for (int i = 0; i < o->n_tp_rings; i++)
 		if (o->tp_rings[i] < 1024 ||
@@ -1371,16 +1511,21 @@ int main(int argc, char **argv)
 	xen_start(&r);
 	run_all(&r);
 	xen_stop(&r);
+	run_rows(&r);
 	if (r.o.format == OUT_CSV)
 		print_csv(&r);
 	else if (r.o.format == OUT_JSON)
 		print_json(&r);
 	else
 		print_table(&r);
+	bench_rows_print(&r.rows, r.o.format == OUT_TABLE ? 0
+				  : r.o.format == OUT_CSV ? 1
+							  : 2);
 	rc = r.failures ? 1 : 0;
 	if (r.o.plot != NULL && plot(&r, r.o.plot) < 0)
 		rc = 1;
 	nftw(r.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(r.res);
+	free(r.rows.v);
 	return rc;
 }

@@ -1,0 +1,568 @@
+/* tools/vchan-bench/rpc.c - the rpc mode: echo calls through the rpc/
+ * runtime over a vchan and over a Unix socket, and the rows of the modes
+ * that report rates (rpc, e2e).
+ *
+ * One server process (domain BENCH_SRV_DOMID) carries the Echo service of
+ * tests/rpc/echo.proto on both addresses; one client process (domain
+ * BENCH_CLI_DOMID) measures each in turn, so both transports run the same
+ * code on both sides. Per transport: a checking warm-up, then the rate
+ * with many calls in flight, then the latency with one call in flight.
+ * Every reply is checked (sequence number, text, payload bytes). */
+#include "config.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rpc/rpc.h"
+#include "tests/rpc/echo.pb-c.h"
+#include "tools/vchan-bench/bench.h"
+#include "tools/vchan-bench/transport.h"
+
+#define RPC_PORT      "bench"
+#define RPC_SIZE      64u /* payload bytes each way */
+#define RPC_IN_FLIGHT 64u
+#define RPC_WARMUP    1000u
+#define RPC_TEXT      "vchan-bench"
+
+/* ---- rows ---- */
+
+struct bench_row *bench_rows_add(struct bench_rows *rows, const char *mode)
+{
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? 2 * rows->cap : 8;
+		struct bench_row *v = realloc(rows->v, cap * sizeof(*v));
+
+		if (v == NULL) {
+			fprintf(stderr, "vchan-bench: out of memory\n");
+			exit(2);
+		}
+		rows->v = v;
+		rows->cap = cap;
+	}
+	memset(&rows->v[rows->n], 0, sizeof(rows->v[0]));
+	rows->v[rows->n].mode = mode;
+	return &rows->v[rows->n++];
+}
+
+static const struct bench_row *row_base(const struct bench_rows *rows,
+					const struct bench_row *x)
+{
+	if (x->base == NULL || x->ok != 1)
+		return NULL;
+	for (size_t i = 0; i < rows->n; i++) {
+		const struct bench_row *b = &rows->v[i];
+
+		if (b != x && b->ok == 1 && strcmp(b->mode, x->mode) == 0 &&
+		    strcmp(b->transport, x->base) == 0 && b->rate > 0 &&
+		    b->p50 > 0)
+			return b;
+	}
+	return NULL;
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static const char *status_name(const struct bench_row *x)
+{
+	return x->ok == 1 ? "ok" : x->ok < 0 ? "unavailable" : "failed";
+}
+
+static void print_row_json(const struct bench_rows *rows,
+			   const struct bench_row *x)
+{
+	const struct bench_row *b = row_base(rows, x);
+	int rpc = strcmp(x->mode, "rpc") == 0;
+
+	printf("{\"mode\":\"%s\",\"transport\":", x->mode);
+	json_str(x->transport);
+	printf(",\"msg_size\":%u,\"ring_size\":0,\"status\":\"%s\"", x->size,
+	       status_name(x));
+	if (x->ok == 1)
+		printf(",\"%s\":%.0f,\"p50_us\":%.2f,\"p99_us\":%.2f,"
+		       "\"%s\":%u,\"in_flight\":%u",
+		       rpc ? "calls_per_s" : "requests_per_s", x->rate, x->p50,
+		       x->p99, rpc ? "calls" : "requests", x->count,
+		       x->in_flight);
+	if (b != NULL) {
+		printf(",\"base\":");
+		json_str(b->transport);
+		printf(",\"rate_vs_base\":%.3f,\"p50_vs_base\":%.3f",
+		       x->rate / b->rate, x->p50 / b->p50);
+	}
+	printf(",\"repeats\":%u,\"verified\":%s", x->ok == 1 ? 1u : 0u,
+	       x->verified ? "true" : "false");
+	if (x->ok != 1) {
+		printf(",\"reason\":");
+		json_str(x->why);
+	}
+	printf("}\n");
+}
+
+static void print_row_csv(const struct bench_rows *rows,
+			  const struct bench_row *x)
+{
+	const struct bench_row *b = row_base(rows, x);
+
+	/* The columns of the other modes; the rate goes in the last one. */
+	printf("%s,%s,%u,0,,,", x->mode, x->transport, x->size);
+	if (x->ok == 1)
+		printf("%.2f,%.2f", x->p50, x->p99);
+	else
+		printf(",");
+	printf(",,");
+	if (b != NULL && strcmp(b->transport, "unix") == 0)
+		printf("%.3f", x->p50 / b->p50);
+	printf(",,%u,%d,%s,\"", x->ok == 1 ? 1u : 0u, x->verified,
+	       status_name(x));
+	for (const char *c = x->why; *c; c++)
+		putchar(*c == '"' ? '\'' : *c);
+	printf("\",");
+	if (x->ok == 1)
+		printf("%.0f", x->rate);
+	printf("\n");
+}
+
+static void print_rows_table(const struct bench_rows *rows)
+{
+	const char *mode = "";
+
+	for (size_t i = 0; i < rows->n; i++) {
+		const struct bench_row *x = &rows->v[i];
+		const struct bench_row *b = row_base(rows, x);
+		int rpc = strcmp(x->mode, "rpc") == 0;
+
+		if (strcmp(mode, x->mode) != 0) {
+			mode = x->mode;
+			printf("\n%s\n",
+			       rpc ? "rpc: echo calls through rpc/ (rate with "
+				     "many calls in flight; latency with one)"
+				   : "end to end: HTTP requests through the "
+				     "example's domains (see the man page)");
+			printf("%-16s %12s %10s %10s %10s %10s  %s\n",
+			       "transport", rpc ? "calls/s" : "requests/s",
+			       "p50", "p99", "x rate", "x p50", "against");
+		}
+		printf("%-16s", x->transport);
+		if (x->ok != 1) {
+			printf("  %s: %s\n",
+			       x->ok < 0 ? "unavailable" : "FAILED", x->why);
+			continue;
+		}
+		printf(" %12.0f %10.1f %10.1f", x->rate, x->p50, x->p99);
+		if (b != NULL)
+			printf(" %9.2fx %9.2fx  %s\n", x->rate / b->rate,
+			       x->p50 / b->p50, b->transport);
+		else
+			printf(" %10s %10s\n", "-", "-");
+	}
+}
+
+void bench_rows_print(const struct bench_rows *rows, int format)
+{
+	if (format == 0) {
+		print_rows_table(rows);
+		return;
+	}
+	for (size_t i = 0; i < rows->n; i++) {
+		if (format == 1)
+			print_row_csv(rows, &rows->v[i]);
+		else
+			print_row_json(rows, &rows->v[i]);
+	}
+}
+
+/* ---- the server ---- */
+
+static void bench_echo(Rpctest__Echo_Service *service,
+		       const Rpctest__EchoRequest *in,
+		       Rpctest__EchoReply_Closure closure, void *data)
+{
+	Rpctest__EchoReply r = RPCTEST__ECHO_REPLY__INIT;
+
+	(void)service;
+	r.text = in->text;
+	r.seq = in->seq;
+	r.blob = in->blob;
+	closure(&r, data);
+}
+
+static void bench_fail(Rpctest__Echo_Service *service,
+		       const Rpctest__EchoRequest *in,
+		       Rpctest__EchoReply_Closure closure, void *data)
+{
+	(void)service;
+	(void)in;
+	closure(NULL, data);
+}
+
+static void on_term(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Serve Echo on both addresses until SIGTERM. Returns the exit status. */
+static int serve(const char *unix_addr, int want_vchan, int want_unix)
+{
+	Rpctest__Echo_Service svc = RPCTEST__ECHO__INIT(bench_);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct rpc_server *srv = loop ? rpc_server_new(loop, NULL) : NULL;
+	char vaddr[64];
+	ev_signal sig;
+	int rc = 1;
+
+	snprintf(vaddr, sizeof(vaddr), "vchan:%u/%s", BENCH_CLI_DOMID,
+		 RPC_PORT);
+	if (srv == NULL || rpc_server_add_service(srv, &svc.base) < 0)
+		goto out;
+	if (want_vchan && rpc_server_listen(srv, vaddr) < 0) {
+		perror("vchan-bench rpc server: listen vchan");
+		goto out;
+	}
+	if (want_unix && rpc_server_listen(srv, unix_addr) < 0) {
+		perror("vchan-bench rpc server: listen unix");
+		goto out;
+	}
+	ev_signal_init(&sig, on_term, SIGTERM);
+	ev_signal_start(loop, &sig);
+	ev_run(loop, 0);
+	ev_signal_stop(loop, &sig);
+	rc = 0;
+out:
+	rpc_server_free(srv);
+	if (loop != NULL)
+		ev_loop_destroy(loop);
+	return rc;
+}
+
+/* ---- the client ---- */
+
+struct load {
+	ProtobufCService *svc;
+	struct ev_loop *loop;
+	uint8_t payload[RPC_SIZE];
+	uint32_t next, total, done, bad;
+	uint8_t *seen;
+	char why[128];
+};
+
+static void send_next(struct load *l);
+
+static void check_reply(struct load *l, const Rpctest__EchoReply *r)
+{
+	if (r == NULL) {
+		snprintf(l->why, sizeof(l->why), "call failed: %s",
+			 rpc_status_str(rpc_client_status(l->svc)));
+	} else if (r->seq >= l->total || l->seen[r->seq]) {
+		snprintf(l->why, sizeof(l->why), "reply of unknown call %u",
+			 r->seq);
+	} else if (r->text == NULL || strcmp(r->text, RPC_TEXT) != 0 ||
+		   r->blob.len != RPC_SIZE ||
+		   memcmp(r->blob.data, l->payload, RPC_SIZE) != 0 ||
+		   r->blob.data[0] != (uint8_t)r->seq) {
+		snprintf(l->why, sizeof(l->why), "wrong reply to call %u",
+			 r->seq);
+	} else {
+		l->seen[r->seq] = 1;
+		return;
+	}
+	l->bad++;
+}
+
+static void on_reply(const Rpctest__EchoReply *r, void *data)
+{
+	struct load *l = data;
+
+	/* The payload's first byte carries the sequence number, so a reply
+	 * with another call's payload shows. */
+	if (r != NULL)
+		l->payload[0] = (uint8_t)r->seq;
+	check_reply(l, r);
+	l->done++;
+	if (l->next < l->total && l->bad == 0)
+		send_next(l);
+}
+
+static void send_next(struct load *l)
+{
+	Rpctest__EchoRequest req = RPCTEST__ECHO_REQUEST__INIT;
+
+	req.text = RPC_TEXT;
+	req.seq = l->next++;
+	l->payload[0] = (uint8_t)req.seq;
+	req.blob.data = l->payload;
+	req.blob.len = RPC_SIZE;
+	rpctest__echo__echo(l->svc, &req, on_reply, l);
+}
+
+/* `total` calls with `in_flight` at once; with one in flight each call's
+ * round trip goes to lat[]. Returns the elapsed ns or 0 on failure. */
+static uint64_t run_calls(struct load *l, uint32_t total, unsigned in_flight,
+			  uint64_t *lat)
+{
+	uint64_t t0;
+
+	free(l->seen);
+	l->seen = calloc(total, 1);
+	if (l->seen == NULL)
+		return 0;
+	l->next = l->done = l->bad = 0;
+	l->total = total;
+	t0 = bench_now_ns();
+	if (in_flight == 1) {
+		for (uint32_t i = 0; i < total && l->bad == 0; i++) {
+			uint64_t s = bench_now_ns();
+
+			/* on_reply sends no next call: next == total then. */
+			l->total = i + 1;
+			send_next(l);
+			while (l->done == i)
+				ev_run(l->loop, EVRUN_ONCE);
+			lat[i] = bench_now_ns() - s;
+		}
+		l->total = total;
+	} else {
+		for (unsigned i = 0; i < in_flight && l->next < total; i++)
+			send_next(l);
+		while (l->done < l->next)
+			ev_run(l->loop, EVRUN_ONCE);
+	}
+	if (l->bad != 0 || l->done != total)
+		return 0;
+	return bench_now_ns() - t0 + 1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Measure one address, writing "R <calls/s> <p50_ns> <p99_ns> <count>" or
+ * "E <why>" to res. */
+static void measure_addr(const char *addr, int quick, int res)
+{
+	uint32_t rate_calls = quick ? 20000 : 200000;
+	uint32_t lat_calls = quick ? 2000 : 20000;
+	struct load l;
+	uint64_t *lat = calloc(lat_calls, sizeof(*lat));
+	uint64_t ns;
+
+	memset(&l, 0, sizeof(l));
+	for (unsigned i = 0; i < RPC_SIZE; i++)
+		l.payload[i] = (uint8_t)(i * 13 + 5);
+	l.loop = ev_loop_new(EVFLAG_AUTO);
+	if (lat == NULL || l.loop == NULL) {
+		bench_report(res, "E %s: out of memory", addr);
+		goto out;
+	}
+	/* A socket's path appears when the server listens; a vchan client
+	 * waits for its XenStore keys by itself. */
+	for (int i = 0; strncmp(addr, "unix:", 5) == 0 && i < 1000 &&
+			access(addr + 5, F_OK) != 0;
+	     i++)
+		usleep(10000);
+	l.svc = rpc_client_new(l.loop, addr, &rpctest__echo__descriptor, NULL);
+	if (l.svc == NULL || rpc_client_connect(l.svc, 10000) < 0) {
+		bench_report(res, "E %s: connect: %s", addr, strerror(errno));
+		goto out;
+	}
+	if (run_calls(&l, RPC_WARMUP, RPC_IN_FLIGHT, NULL) == 0) {
+		bench_report(res, "E %s: warm-up: %s", addr, l.why);
+		goto out;
+	}
+	ns = run_calls(&l, rate_calls, RPC_IN_FLIGHT, NULL);
+	if (ns == 0) {
+		bench_report(res, "E %s: rate: %s", addr, l.why);
+		goto out;
+	}
+	if (run_calls(&l, lat_calls, 1, lat) == 0) {
+		bench_report(res, "E %s: latency: %s", addr, l.why);
+		goto out;
+	}
+	qsort(lat, lat_calls, sizeof(*lat), cmp_u64);
+	bench_report(res, "R %.1f %llu %llu %u",
+		     (double)rate_calls * 1e9 / (double)ns,
+		     (unsigned long long)lat[lat_calls / 2],
+		     (unsigned long long)lat[(uint64_t)lat_calls * 99 / 100],
+		     rate_calls);
+out:
+	rpc_client_free(l.svc);
+	if (l.loop != NULL)
+		ev_loop_destroy(l.loop);
+	free(l.seen);
+	free(lat);
+}
+
+/* ---- the parent ---- */
+
+static pid_t spawn(unsigned domid, int close_fd)
+{
+	char dom[16];
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	if (close_fd >= 0)
+		close(close_fd);
+	snprintf(dom, sizeof(dom), "%u", domid);
+	setenv("VCHAN_DOMID", dom, 1);
+	return 0;
+}
+
+/* Read one line from fd within `deadline_ns`. Returns its length, 0 at end
+ * of file, -1 on timeout. */
+static ssize_t read_line(int fd, char *buf, size_t size, uint64_t deadline_ns)
+{
+	size_t n = 0;
+
+	while (n + 1 < size) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		uint64_t now = bench_now_ns();
+		ssize_t k;
+
+		if (now >= deadline_ns)
+			return -1;
+		if (poll(&p, 1, (int)((deadline_ns - now) / 1000000 + 1)) <= 0)
+			continue;
+		k = read(fd, buf + n, 1);
+		if (k <= 0)
+			break;
+		if (buf[n] == '\n')
+			break;
+		n++;
+	}
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+static void stop_child(pid_t pid, int kill_it)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, kill_it ? SIGKILL : SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+int bench_rpc_run(const struct bench_xopts *o, struct bench_rows *rows)
+{
+	const char *names[2] = {"vchan", "unix"};
+	int want[2] = {o->want_vchan, o->want_unix};
+	char addr[2][300], line[512];
+	struct bench_row *row[2] = {NULL, NULL}, *g;
+	int pr[2], failures = 0, timed_out = 0;
+	pid_t srv, cli = -1;
+	uint64_t deadline;
+
+	snprintf(addr[0], sizeof(addr[0]), "vchan:%u/%s", BENCH_SRV_DOMID,
+		 RPC_PORT);
+	snprintf(addr[1], sizeof(addr[1]), "unix:%s/rpc.sock", o->dir);
+	/* Add every row first: adding may move the earlier ones. */
+	for (int i = 0; i < 2; i++)
+		if (want[i])
+			bench_rows_add(rows, "rpc");
+	bench_rows_add(rows, "rpc");
+	for (int i = 0, k = (int)rows->n - 1 - want[0] - want[1]; i < 2; i++) {
+		if (!want[i])
+			continue;
+		row[i] = &rows->v[k++];
+		snprintf(row[i]->transport, sizeof(row[i]->transport), "%s",
+			 names[i]);
+		row[i]->size = RPC_SIZE;
+		row[i]->in_flight = RPC_IN_FLIGHT;
+		row[i]->base = i == 0 && want[1] ? "unix" : NULL;
+	}
+	/* No gRPC helper is built: Debian's libgrpc++-dev and a C++ build
+	 * are not part of this tree's configure. Say so rather than guess. */
+	g = &rows->v[rows->n - 1];
+	snprintf(g->transport, sizeof(g->transport), "grpc-unix");
+	g->ok = -1;
+	snprintf(g->why, sizeof(g->why), "gRPC helper not built");
+	if (!want[0] && !want[1])
+		return 0;
+	srv = spawn(BENCH_SRV_DOMID, -1);
+	if (srv == 0)
+		_exit(serve(addr[1], want[0], want[1]));
+	if (srv < 0 || pipe(pr) < 0) {
+		for (int i = 0; i < 2; i++)
+			if (row[i] != NULL) {
+				snprintf(row[i]->why, sizeof(row[i]->why),
+					 "fork: %s", strerror(errno));
+				failures++;
+			}
+		stop_child(srv, 1);
+		return failures;
+	}
+	cli = spawn(BENCH_CLI_DOMID, pr[0]);
+	if (cli == 0) {
+		for (int i = 0; i < 2; i++)
+			if (want[i])
+				measure_addr(addr[i], o->quick, pr[1]);
+		_exit(0);
+	}
+	close(pr[1]);
+	deadline = bench_now_ns() + (uint64_t)o->timeout_s * 2 * 1000000000u;
+	for (int i = 0; i < 2; i++) {
+		double rate;
+		unsigned long long p50, p99;
+		unsigned count;
+		ssize_t n;
+
+		if (row[i] == NULL)
+			continue;
+		n = cli > 0 && !timed_out
+			? read_line(pr[0], line, sizeof(line), deadline)
+			: -1;
+		if (n < 0)
+			timed_out = 1;
+		if (n <= 0) {
+			snprintf(row[i]->why, sizeof(row[i]->why), "%s",
+				 n < 0 ? "timed out" : "client ended early");
+		} else if (line[0] == 'E') {
+			snprintf(row[i]->why, sizeof(row[i]->why), "%.240s",
+				 line + 2);
+		} else if (sscanf(line, "R %lf %llu %llu %u", &rate, &p50, &p99,
+				  &count) == 4) {
+			row[i]->ok = 1;
+			row[i]->verified = 1;
+			row[i]->rate = rate;
+			row[i]->p50 = (double)p50 / 1e3;
+			row[i]->p99 = (double)p99 / 1e3;
+			row[i]->count = count;
+		} else {
+			snprintf(row[i]->why, sizeof(row[i]->why),
+				 "bad result line");
+		}
+		if (row[i]->ok != 1)
+			failures++;
+	}
+	close(pr[0]);
+	stop_child(cli, 1);
+	stop_child(srv, timed_out);
+	return failures;
+}
