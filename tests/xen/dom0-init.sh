@@ -26,21 +26,27 @@ grep -q control_d /proc/xen/capabilities || {
 	finish
 }
 xenstored
-i=0
+end=$(($(secs) + 30))
 until xenstore-exists / 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 200 ] && { result setup FAIL "xenstored did not start"; finish; }
+	[ "$(secs)" -gt "$end" ] && { result setup FAIL "xenstored did not start"; finish; }
 	usleep 50000
 done
 xen-init-dom0 >/tmp/init-dom0.log 2>&1 || {
 	result setup FAIL "xen-init-dom0: $(cat /tmp/init-dom0.log)"
 	finish
 }
-xenconsoled --log=none
+# The domU's console goes to a file, shown when a check fails.
+mkdir -p /var/log/xen/console
+xenconsoled --log=guest --log-dir=/var/log/xen/console
 echo "xentest: tool stack up at $(now)"
 
 # The domU boots (slowly, under TCG) while dom0 checks itself.
-xl create /etc/xen/domu.cfg >/tmp/xl-create.log 2>&1 &
+(
+	xl create /etc/xen/domu.cfg >/tmp/xl-create.log 2>&1
+	rc=$?
+	echo "xentest: xl create ended at $(now) (status $rc)"
+	exit $rc
+) &
 XLPID=$!
 make_input /tmp/in
 make_input /tmp/in2
@@ -52,12 +58,12 @@ dom0_self() {
 	t0=$(now)
 	(
 		use_input "$4" /tmp/in
-		xfer keep s.$1 vchan-cat -q -k -l -r "$2" -w "$3" 0 "$1"
+		xfer keep s.$1 vchan-cat -q -p -k -l -r "$2" -w "$3" 0 "$1"
 	) >/tmp/srv.res &
 	spid=$!
 	c=$(
 		use_input "$4" /tmp/in2
-		xfer hold c.$1 vchan-cat -q -t 30 0 "$1"
+		xfer hold c.$1 vchan-cat -q -p -t 30 0 "$1"
 	)
 	wait $spid
 	s=$(cat /tmp/srv.res)
@@ -80,8 +86,16 @@ check_pair() {
 		[ "$(field in "$3")" = "$(field out "$2")" ]; then
 		result "$1" PASS "$(echo "$6" | awk '{ if ($1 >= 1048576) printf "%d MiB", $1 / 1048576; else printf "%d KiB", $1 / 1024 }') each way, sha256 equal, $(echo "$5 $4" | awk '{printf "%.1f s", $1 - $2}')"
 	else
-		result "$1" FAIL "side A: $2 / side B: $3"
+		result "$1" FAIL "$(echo "$5 $4" | awk '{printf "after %.1f s", $1 - $2}'): side A: $2 / side B: $3"
+		return 1
 	fi
+}
+
+# What the kernel and the domU said lately, after a failed check.
+diag() {
+	dmesg | tail -15 | sed 's/^/xentest-diag dom0: /'
+	tail -25 /var/log/xen/console/guest-domu1.log 2>/dev/null |
+		tr -d '\r' | sed 's/^/xentest-diag domU: /'
 }
 
 dom0_self self-1m-1m 1M 1M $BIG
@@ -93,24 +107,26 @@ if ! wait $XLPID; then
 	finish
 fi
 D=$(xl domid domu1)
-i=0
+end=$(($(secs) + 120))
 until [ "$(xenstore-read /local/domain/$D/data/ready 2>/dev/null)" = 1 ]; do
-	i=$((i + 1))
-	[ $i -gt 1200 ] && { result setup FAIL "domU $D never ready"; finish; }
+	[ "$(secs)" -gt "$end" ] && { diag; result setup FAIL "domU $D never ready"; finish; }
 	usleep 50000
 done
 echo "xentest: domU $D ready at $(now)"
 
 # Run shell text in the domU (see domU-init.sh) and print its output;
-# its status is ours. Gives up after 120 s.
+# its status is ours. Gives up after $2 seconds (default 60): the
+# commands bound themselves, this only catches a domU that stopped.
+# Call it in this shell (redirect its output, never inside $(...)): the
+# command counter N must survive the call, or the next command would
+# overwrite cmd/N and read the old answer in res/N.
 N=0
 urun() {
 	N=$((N + 1))
 	xenstore-write /local/domain/$D/data/cmd/$N "$1"
-	i=0
+	end=$(($(secs) + ${2:-60}))
 	until rc=$(xenstore-read /local/domain/$D/data/res/$N 2>/dev/null); do
-		i=$((i + 1))
-		[ $i -gt 2400 ] && { echo "domU did not answer"; return 124; }
+		[ "$(secs)" -gt "$end" ] && { echo "domU did not answer in ${2:-60} s"; return 124; }
 		usleep 50000
 	done
 	xenstore-read /local/domain/$D/data/out/$N
@@ -126,33 +142,34 @@ cross() {
 		eval "$3"
 	) >/tmp/d0.res &
 	dpid=$!
-	u=$(urun "use_input $2 /tmp/in; $4")
+	SIZE=$2
+	urun "use_input $2 /tmp/in; $4" $(($(xfer_limit) + 60)) >/tmp/u.res
 	wait $dpid
 	t1=$(now)
-	check_pair "$1" "$(cat /tmp/d0.res)" "$u" "$t0" "$t1" "$2"
+	check_pair "$1" "$(cat /tmp/d0.res)" "$(cat /tmp/u.res)" "$t0" "$t1" "$2" || diag
 }
 
 # dom0 <-> domU, our vchan-cat on both sides, each domain in each role,
 # with 1 MiB rings (256 granted pages each) and then with a 1 KiB ring
 # (in the control page) one way and a 1 MiB ring the other.
-cross dom0srv-domUcli-1m $BIG "xfer keep a vchan-cat -q -k -l -r 1M -w 1M $D x1" \
-	"xfer hold a vchan-cat -q -t 30 0 x1"
-cross domUsrv-dom0cli-1m $BIG "xfer hold b vchan-cat -q -t 30 $D x2" \
-	"xfer keep b vchan-cat -q -k -l -r 1M -w 1M 0 x2"
-cross dom0srv-domUcli-1k $SMALL "xfer keep c vchan-cat -q -k -l -r 1K -w 1M $D x3" \
-	"xfer hold c vchan-cat -q -t 30 0 x3"
-cross domUsrv-dom0cli-1k $SMALL "xfer hold d vchan-cat -q -t 30 $D x4" \
-	"xfer keep d vchan-cat -q -k -l -r 1K -w 1M 0 x4"
+cross dom0srv-domUcli-1m $BIG "xfer keep a vchan-cat -q -p -k -l -r 1M -w 1M $D x1" \
+	"xfer hold a vchan-cat -q -p -t 30 0 x1"
+cross domUsrv-dom0cli-1m $BIG "xfer hold b vchan-cat -q -p -t 30 $D x2" \
+	"xfer keep b vchan-cat -q -p -k -l -r 1M -w 1M 0 x2"
+cross dom0srv-domUcli-1k $SMALL "xfer keep c vchan-cat -q -p -k -l -r 1K -w 1M $D x3" \
+	"xfer hold c vchan-cat -q -p -t 30 0 x3"
+cross domUsrv-dom0cli-1k $SMALL "xfer hold d vchan-cat -q -p -t 30 $D x4" \
+	"xfer keep d vchan-cat -q -p -k -l -r 1K -w 1M 0 x4"
 
 # Wire compatibility with Xen's libxenvchan (vchan-socket-proxy, stdin and
 # stdout for its socket): our server in dom0 with the proxy as client in
 # the domU; the proxy as server in dom0 (libxenvchan's default rings: 1 and
 # 2 KiB in the control page) with our client in the domU.
-cross proxy-cli-in-domU $BIG "xfer keep p1 vchan-cat -q -k -l -r 1M -w 1M $D p1" \
+cross proxy-cli-in-domU $BIG "xfer keep p1 vchan-cat -q -p -k -l -r 1M -w 1M $D p1" \
 	"xfer hold p1 vchan-socket-proxy 0 /local/domain/0/data/vchan/$D/p1 -"
 cross proxy-srv-in-dom0 $SMALL \
 	"xfer hold p2 vchan-socket-proxy -m server $D /local/domain/0/data/vchan/$D/p2 -" \
-	"xfer keep p2 vchan-cat -q -k -t 30 0 p2"
+	"xfer keep p2 vchan-cat -q -p -k -t 30 0 p2"
 
 result rpc SLOT "reserved: rpc/ has no service to call yet"
 if [ -x /bin/vchan-bench ]; then
@@ -164,27 +181,47 @@ fi
 # xl destroy of the domU in the middle of two endless transfers, one with
 # dom0 as server and one with dom0 as client: both of dom0's vchan-cats
 # must exit with status 5 (peer vanished) within 1 s of the destroy.
+# Both must be seen moving data first (their -p reports), or the check
+# would prove nothing about a channel that was never open.
 stream() { # TAG ARGS...
 	tag=$1
 	shift
-	timeout 30 vchan-cat -q "$@" </dev/zero >/dev/null 2>/tmp/err.$tag
+	timeout 120 vchan-cat -q -p "$@" </dev/zero >/dev/null 2>/tmp/err.$tag
 	echo "$? $(now)" >/tmp/rc.$tag
 }
-rm -f /tmp/rc.k1 /tmp/rc.k2
+moving() { # TAG: its last report shows bytes received
+	tr '\r' '\n' </tmp/err.$1 2>/dev/null | grep -q 'received [1-9]'
+}
+rm -f /tmp/rc.k1 /tmp/rc.k2 /tmp/err.k1 /tmp/err.k2
 stream k1 -l $D k1 &
-stream k2 -t 30 $D k2 &
-urun "vchan-cat -q -t 30 0 k1 </dev/zero >/dev/null 2>&1 &
-vchan-cat -q -l 0 k2 </dev/zero >/dev/null 2>&1 & sleep 2" >/dev/null
-t0=$(now)
-xl destroy domu1 >/tmp/xl-destroy.log 2>&1
-t1=$(now)
+stream k2 -t 60 $D k2 &
+# One line: xenstore-read hands the domU a newline as the two characters
+# "\n". The domU's sides report what they said in their first seconds (an
+# early failure would otherwise go unseen).
+urun "vchan-cat -q -t 60 0 k1 </dev/zero >/dev/null 2>/tmp/err.k1 & vchan-cat -q -l 0 k2 </dev/zero >/dev/null 2>/tmp/err.k2 & sleep 3; echo \"k1: \$(head -c 200 /tmp/err.k1) k2: \$(head -c 200 /tmp/err.k2)\"" >/tmp/u.res
+end=$(($(secs) + 60))
+until moving k1 && moving k2; do
+	[ "$(secs)" -gt "$end" ] && break
+	usleep 100000
+done
+detail=
+if moving k1 && moving k2; then
+	t0=$(now)
+	xl destroy domu1 >/tmp/xl-destroy.log 2>&1
+	t1=$(now)
+	ok=1
+	detail="destroy took $(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') s;"
+else
+	ok=0
+	detail="the transfers never both moved, not destroying (domU: $(cat /tmp/u.res));"
+	xl destroy domu1 >/tmp/xl-destroy.log 2>&1
+	t1=$(now)
+fi
 wait
-ok=1
-detail="destroy took $(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') s;"
 for k in k1 k2; do
 	set -- $(cat /tmp/rc.$k 2>/dev/null) none 0
 	late=$(echo "$2 $t1" | awk '{printf "%.2f", $1 - $2}')
-	detail="$detail $k: status $1 after $late s ($(head -c 120 /tmp/err.$k | tr '\n' ' '))"
+	detail="$detail $k: status $1 at $late s after it ($(err_text /tmp/err.$k 2))"
 	[ "$1" = 5 ] || ok=0
 	[ "$(echo "$late" | awk '{print ($1 <= 1.0)}')" = 1 ] || ok=0
 done
@@ -192,5 +229,6 @@ if [ $ok = 1 ]; then
 	result destroy PASS "$detail"
 else
 	result destroy FAIL "$detail"
+	diag
 fi
 finish

@@ -10,44 +10,74 @@ now() {
 	echo "$up"
 }
 
-# Wait until file $1 holds $SIZE bytes, at most 90 s: the input of a
-# transfer side that must keep the channel open until it has received
-# everything (vchan-cat without -k, vchan-socket-proxy) ends only then.
+# Whole seconds since boot: deadlines are counted in these, not in sleep
+# rounds, which stretch without bound on a loaded emulator.
+secs() {
+	read -r up _ </proc/uptime
+	echo "${up%.*}"
+}
+
+# Seconds a transfer of $SIZE bytes each way may take (vchan-cat's own
+# timeout, and the bound of everything waiting for it).
+xfer_limit() {
+	if [ "$SIZE" -ge "$BIG" ]; then echo 150; else echo 100; fi
+}
+
+# wait_size FILE DONE: wait until FILE holds $SIZE bytes, the file DONE
+# exists (the transfer ended, well or not) or $(xfer_limit) seconds passed:
+# the input of a transfer side that must keep the channel open until it
+# has received everything (vchan-cat without -k, vchan-socket-proxy) ends
+# only then.
 wait_size() {
-	i=0
+	end=$(($(secs) + $(xfer_limit) + 5))
 	while [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -lt "$SIZE" ]; do
-		i=$((i + 1))
-		[ $i -gt 1800 ] && return 1
+		[ -e "$2" ] && return 0
+		[ "$(secs)" -gt "$end" ] && return 1
 		usleep 50000
 	done
 }
 
-# One side of a 16 MiB-each-way exchange. Usage:
+# err_text FILE [LINES]: the last LINES (default 3) progress reports
+# (vchan-cat -p ends them with CR) and messages of a transfer side, on
+# one line.
+err_text() {
+	tr '\r' '\n' <"$1" | grep -v '^$' | tail -"${2:-3}" | tr '\n' ' ' | head -c 300
+}
+
+# One side of an exchange of $SIZE bytes each way. Usage:
 #   xfer keep|hold TAG COMMAND...
-# keep: COMMAND reads /tmp/in and ends by itself (vchan-cat -k).
-# hold: COMMAND's input is /tmp/in, then held open until it has received
-#       $SIZE bytes, so it closes the channel only after both directions
-#       are complete.
-# The input is file $IN (default /tmp/in) whose hash is $INSUM.
-# Prints "rc=N in=SHA out=SHA" for the check to compare.
+# keep: COMMAND reads $IN and ends by itself (vchan-cat -k).
+# hold: COMMAND's input is $IN, then held open until it has received
+#       $SIZE bytes (or ended), so it closes the channel only after both
+#       directions are complete.
+# COMMAND runs under timeout $(xfer_limit). The input is file $IN whose
+# hash is $INSUM. Prints "rc=N in=SHA out=SHA secs=S err=TEXT" for the
+# check to compare.
 xfer() {
 	mode=$1 tag=$2
 	shift 2
-	rm -f "/tmp/out.$tag"
+	lim=$(xfer_limit)
+	rm -f "/tmp/out.$tag" "/tmp/done.$tag" "/tmp/rc.$tag"
 	: >"/tmp/out.$tag"
+	t0=$(now)
 	if [ "$mode" = keep ]; then
-		timeout 90 "$@" <"${IN:-/tmp/in}" >"/tmp/out.$tag" 2>"/tmp/err.$tag"
+		timeout "$lim" "$@" <"$IN" >"/tmp/out.$tag" 2>"/tmp/err.$tag"
 		rc=$?
 	else
 		{
-			cat "${IN:-/tmp/in}"
-			wait_size "/tmp/out.$tag"
-		} | timeout 90 "$@" >"/tmp/out.$tag" 2>"/tmp/err.$tag"
-		rc=$?
+			cat "$IN"
+			wait_size "/tmp/out.$tag" "/tmp/done.$tag"
+		} | {
+			timeout "$lim" "$@" >"/tmp/out.$tag" 2>"/tmp/err.$tag"
+			echo $? >"/tmp/rc.$tag"
+			: >"/tmp/done.$tag"
+		}
+		rc=$(cat "/tmp/rc.$tag" 2>/dev/null || echo none)
 	fi
+	t1=$(now)
 	out=$(sha256sum <"/tmp/out.$tag")
-	echo "rc=$rc in=$INSUM out=${out%% *} err=$(head -c 200 "/tmp/err.$tag" | tr '\n' ' ')"
-	rm -f "/tmp/out.$tag"
+	echo "rc=$rc in=$INSUM out=${out%% *} secs=$(echo "$t1 $t0" | awk '{printf "%.1f", $1 - $2}') got=$(stat -c %s "/tmp/out.$tag") err=$(err_text "/tmp/err.$tag")"
+	rm -f "/tmp/out.$tag" "/tmp/done.$tag" "/tmp/rc.$tag"
 }
 
 # Make $BIG bytes of random input in file $1, and its first $SMALL bytes
