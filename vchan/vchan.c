@@ -402,6 +402,34 @@ static int wait_keys(vchan_xs *xs, const char *dir, int timeout_ms,
 	return r < 0 ? -1 : 0;
 }
 
+/* Whether the page behind `ref` is a server's fresh offer, looked at
+ * without taking it. The server's event port accepts one binder only (the
+ * sim backend never lets it be bound again), so the page is checked before
+ * the port is bound: a client that bound it and only then found the page
+ * not for it would leave that server's offer with a port nobody can bind,
+ * and the server would never learn why. The two keys are separate reads:
+ * while a new server replaces the keys of one that died, a client can read
+ * the old page's ref and the new server's port. */
+static int page_on_offer(struct vchan *ch, uint32_t server, uint32_t ref)
+{
+	struct vchan_wire *page =
+	    vchan_gnt_map(ch->gnt, server, 1, &ref, 0, NULL);
+	uint8_t live;
+
+	if (page == NULL) {
+		if (errno == ENOENT)
+			errno = ECONNREFUSED;
+		return -1;
+	}
+	live = __atomic_load_n(&page->cli_live, __ATOMIC_ACQUIRE);
+	vchan_gnt_unmap(ch->gnt, page, 1);
+	if (live != VCHAN_RING_LIVE_WAITING) {
+		errno = ECONNREFUSED;
+		return -1;
+	}
+	return 0;
+}
+
 struct vchan *vchan_client_connect(uint32_t server, const char *path,
 				   int timeout_ms)
 {
@@ -422,6 +450,8 @@ struct vchan *vchan_client_connect(uint32_t server, const char *path,
 	if (ch == NULL)
 		return NULL;
 	if (wait_keys(ch->xs, path, timeout_ms, &ref, &evport) < 0)
+		goto fail;
+	if (page_on_offer(ch, server, ref) < 0)
 		goto fail;
 	/* Keys whose port or page is gone are a server that died without
 	 * removing them: say so, rather than the layer's EINVAL or ENOENT. */

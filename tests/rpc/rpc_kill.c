@@ -75,14 +75,26 @@ static int enough(struct load *l)
 	return l->ok >= 2000;
 }
 
+/* Every call sent has had its callback. rpc_client_in_flight alone is not
+ * enough: a call started on a connection that has just died (a write found
+ * it gone while earlier replies were still being handled) is never queued,
+ * so it is not in flight, yet its callback ("peer gone") is still to come
+ * from the loop. */
+static int all_called(const struct load *l)
+{
+	return l->ok + l->gone + l->other == l->sent;
+}
+
 static int all_ended(struct load *l)
 {
-	return l->gone > 0 && rpc_client_in_flight(l->svc) == 0;
+	return l->gone > 0 && all_called(l) &&
+	       rpc_client_in_flight(l->svc) == 0;
 }
 
 static int all_ok(struct load *l)
 {
-	return rpc_client_in_flight(l->svc) == 0 && l->ok >= 1000;
+	return all_called(l) && rpc_client_in_flight(l->svc) == 0 &&
+	       l->ok >= 1000;
 }
 
 static int client(void *arg)
