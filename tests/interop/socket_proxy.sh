@@ -21,6 +21,14 @@ timeout 60 python3 "$endpoint" listen "$sock" "$WORK/s2c" $size \
 	"$WORK/srv.done" "$WORK/cli.done" >"$WORK/srv.out" &
 app=$!
 track $app
+# The server proxy connects to the application's socket when its client
+# comes: the socket must be there by then.
+i=0
+until [ -S "$sock" ]; do
+	i=$((i + 1))
+	[ $i -le 300 ] || fail "the application socket $sock did not appear"
+	sleep 0.1
+done
 timeout 60 "$VS" run --domid 1 -- $proxy -m server 2 "$path" "$sock" \
 	2>"$WORK/proxy-srv.err" &
 track $!
