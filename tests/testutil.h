@@ -2,8 +2,24 @@
 #ifndef VCHAN_TESTUTIL_H
 #define VCHAN_TESTUTIL_H
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
+
+/* For test functions returning int: fail (return 1) with a message naming
+ * the condition and errno. (cmocka tests use cmocka's asserts instead.) */
+#define TU_CHECK(cond)                                                         \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr,                                        \
+				"%s:%d: check failed: %s (errno %d: %s)\n",    \
+				__FILE__, __LINE__, #cond, errno,              \
+				strerror(errno));                              \
+			return 1;                                              \
+		}                                                              \
+	} while (0)
 
 /* Fork a process that sets VCHAN_DOMID=domid, runs fn(arg) and exits with
  * its return value. Returns the pid, or -1. */

@@ -13,19 +13,7 @@
 
 #define SRV_DOMID 3u
 #define CLI_DOMID 5u
-
-/* Fail the current function (returning 1) with a message naming the
- * condition and errno. */
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr,                                        \
-				"%s:%d: check failed: %s (errno %d: %s)\n",    \
-				__FILE__, __LINE__, #cond, errno,              \
-				strerror(errno));                              \
-			return 1;                                              \
-		}                                                              \
-	} while (0)
+#define CHECK TU_CHECK
 
 /* Serve Echo at the `n` addresses until SIGTERM, then free everything and
  * return 0 (1 on a setup error). Echo echoes text and seq, answers after
