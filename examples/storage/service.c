@@ -118,6 +118,8 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath)
 				addrs[i], strerror(errno));
 			goto out;
 		}
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "storage: serving at %s\n", addrs[i]);
 	ev_signal_init(&term, stop_cb, SIGTERM);
 	ev_signal_init(&intr, stop_cb, SIGINT);
 	ev_signal_start(loop, &term);

@@ -38,6 +38,12 @@ typedef void store_cb(const struct store_result *r, void *data);
 struct store *store_open(struct ev_loop *loop, const char *address,
 			 int timeout_ms);
 
+/* Wait up to `timeout_ms` for the storage domain to be reachable and
+ * connect to it (blocking the loop: meant for start-up, so that the first
+ * requests do not meet a storage domain still starting). Returns 0, or -1 +
+ * errno (ETIMEDOUT, ECONNREFUSED, ...); calls still connect lazily later. */
+int store_connect(struct store *st, int timeout_ms);
+
 /* Free the store; calls in flight end with STORE_UNAVAILABLE before this
  * returns. NULL is accepted. */
 void store_close(struct store *st);

@@ -58,6 +58,11 @@ struct store *store_open(struct ev_loop *loop, const char *address,
 	return st;
 }
 
+int store_connect(struct store *st, int timeout_ms)
+{
+	return rpc_client_connect(st->cli, timeout_ms);
+}
+
 void store_close(struct store *st)
 {
 	if (st == NULL)

@@ -691,6 +691,15 @@ int main(int argc, char **argv)
 		ev_loop_destroy(w.loop);
 		return 2;
 	}
+	/* Storage is usually started alongside: give it the call timeout to
+	 * appear before offering our channel, so that the first requests do
+	 * not get a 502 from a race at start-up. Not fatal: calls keep
+	 * trying, and answer 502 while it is away. */
+	if (store_connect(w.st, timeout_ms) < 0)
+		fprintf(stderr,
+			"web: storage at %s not reachable yet (%s); "
+			"requests get 502 until it is\n",
+			address, strerror(errno));
 	ev_init(&w.io, on_channel);
 	w.io.data = &w;
 	ev_init(&w.retry, on_retry);

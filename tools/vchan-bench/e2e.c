@@ -255,13 +255,17 @@ static void run_client(struct client *c, struct bench_row *row,
 		k[opened].c = c;
 		k[opened].idx = opened;
 		k[opened].fd = -1;
-		if (cc_open(&k[opened]) < 0 ||
-		    cc_request(&k[opened], 1, 1) < 0 ||
-		    cc_request(&k[opened], 1, 0) < 0) {
+		const char *step = NULL;
+
+		if (cc_open(&k[opened]) < 0)
+			step = c->tls ? "connect or TLS handshake" : "connect";
+		else if (cc_request(&k[opened], 1, 1) < 0)
+			step = "PUT /api/kv/KEY: bad or no answer";
+		else if (cc_request(&k[opened], 1, 0) < 0)
+			step = "GET /api/kv/KEY after PUT: bad or no answer";
+		if (step != NULL) {
 			snprintf(row->why, sizeof(row->why),
-				 "connection %u: connect, store or read back "
-				 "failed",
-				 opened);
+				 "connection %u: %s", opened, step);
 			opened++;
 			goto out;
 		}
@@ -678,6 +682,27 @@ static void stop_fwd(struct e2e *e)
 	e->front = -1;
 }
 
+/* The domains' logs on stderr (the work directory goes at exit). */
+static void dump_logs(const struct e2e *e)
+{
+	static const char *const names[] = {"storage.log", "web.log",
+					    "term.log"};
+	char path[PATH_MAX + 32], buf[4096];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", e->dir, names[i]);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		fprintf(stderr, "vchan-bench: e2e: %s:\n", names[i]);
+		while (fgets(buf, sizeof(buf), f) != NULL)
+			fprintf(stderr, "  %s", buf);
+		fclose(f);
+	}
+}
+
 int bench_e2e_run(const struct bench_xopts *o, struct bench_rows *rows)
 {
 	struct bench_row *tls, *tcp;
@@ -762,12 +787,13 @@ int bench_e2e_run(const struct bench_xopts *o, struct bench_rows *rows)
 			if (x->ok == 1) {
 				x->ok = 0;
 				snprintf(x->why, sizeof(x->why),
-					 "web or storage did not stop cleanly "
-					 "(logs in %.180s)",
-					 e.dir);
+					 "web or storage did not stop "
+					 "cleanly");
 			}
 	}
 	failures += tls->ok != 1;
 	failures += tcp->ok != 1;
+	if (failures > 0)
+		dump_logs(&e);
 	return failures;
 }
