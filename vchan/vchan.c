@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +56,14 @@ struct stall {
 	uint64_t start;	   /* when the call first stalled, 0 = not yet */
 };
 
-/* Shortest spin worth starting, when the peer usually answers at all. */
-#define SPIN_MIN_NS 5000u
+/* Shortest spin worth starting, when the peer usually answers at all: long
+ * enough that one late answer (an interrupt, a preempted peer) does not
+ * make us sleep, which would make the peer's next wait a wake-up long and
+ * both sides fall back to sleeping. */
+#define SPIN_MIN_NS 50000u
+/* Spin without yielding the CPU for this long first: a peer running on
+ * another CPU answers within it. */
+#define SPIN_PURE_NS 2000u
 
 static uint64_t now_ns(void)
 {
@@ -610,16 +617,29 @@ static void note_wait(struct vchan *ch, uint64_t ns)
 static int spin(struct vchan *ch, unsigned bits, uint64_t window,
 		uint64_t *deadline)
 {
+	uint64_t now = now_ns(), yield_from = now + SPIN_PURE_NS;
+
 	if (*deadline == 0)
-		*deadline = now_ns() + window;
-	else if (now_ns() >= *deadline)
+		*deadline = now + window;
+	else if (now >= *deadline)
 		return 0;
 	for (unsigned i = 1;; i++) {
 		if (vchan_ring_changed(&ch->ring, bits))
 			return 1;
 		cpu_relax();
-		if ((i & 63) == 0 && now_ns() >= *deadline)
+		if ((i & 15) != 0)
+			continue;
+		now = now_ns();
+		if (now >= *deadline)
 			return 0;
+		/* Past the first microseconds (a running peer answers
+		 * within them), offer the CPU every few microseconds: on a
+		 * loaded machine the peer we wait for is often queued
+		 * behind us on this CPU, and a spin that keeps it only
+		 * delays the answer. With nothing else to run, the call
+		 * returns at once. */
+		if (now >= yield_from && (i & 63) == 0)
+			sched_yield();
 	}
 }
 

@@ -182,11 +182,15 @@ int vchan_set_blocking(struct vchan *ch, int blocking);
  * gets every event it asks for. Within this budget the handle spins only
  * as long as the peer's recent answers suggest is worth it, and not at all
  * while the peer takes longer than the budget (so a slow or descheduled
- * peer does not cost a spinning CPU). The default is VCHAN_SPIN_DEFAULT_US.
+ * peer does not cost a spinning CPU). After its first microseconds a spin
+ * offers the CPU to other runnable tasks (sched_yield) every few
+ * microseconds, so a peer sharing the CPU is not starved. A budget below
+ * the cost of a wake-up keeps a ping-pong pair sleeping: each side then
+ * waits a wake-up for the other. The default is VCHAN_SPIN_DEFAULT_US.
  * Returns 0, or -1 + EINVAL when ch is NULL. */
 int vchan_set_spin(struct vchan *ch, unsigned usec);
 
-#define VCHAN_SPIN_DEFAULT_US 20u
+#define VCHAN_SPIN_DEFAULT_US 200u
 
 #ifdef __cplusplus
 }
