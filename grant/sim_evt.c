@@ -437,15 +437,18 @@ static void conn_readable(struct sim_evt *e, struct port *p)
 	if (p->state != PORT_BOUND)
 		return;
 	/* The bytes only wake us; the pending bit says whether an event came
-	 * that we have not reported yet. */
+	 * that we have not reported yet. A notifier writes a byte only when
+	 * it sets the bit, and we clear the bit below, so there is one byte
+	 * per event to take: one recv, not a loop ending in EAGAIN (a byte
+	 * left over would only make the fd readable once more, and the
+	 * cleared bit makes that report nothing). */
 	for (;;) {
 		ssize_t n = recv(p->connfd, buf, sizeof(buf), MSG_DONTWAIT);
 
-		if (n > 0)
-			continue;
 		if (n < 0 && errno == EINTR)
 			continue;
-		eof = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+		eof = n == 0 ||
+		      (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 		break;
 	}
 	/* Only after draining the bytes: a notify racing with us either sees

@@ -665,12 +665,12 @@ static int stall(struct vchan *ch, struct stall *s, unsigned bits)
 		vchan_ring_request(&ch->ring, bits);
 		if (bits & VCHAN_RING_NOTIFY_READ)
 			ch->want_space = 1;
-		/* Only a call about to sleep may consume events: in
+		/* Events are consumed only after a sleep, not here: in
 		 * non-blocking mode the caller polls the fd for every kind
 		 * of event, and one eaten here (say "space freed", during a
-		 * read) would be lost to it. */
-		if (ch->blocking && drain(ch) < 0)
-			return -1;
+		 * read) would be lost to it; in blocking mode a stale event
+		 * costs one early wake-up, which is rarer than the syscall
+		 * that draining before every sleep would cost. */
 		s->phase = 2;
 		return 1;
 	}

@@ -366,6 +366,10 @@ static ssize_t from_stdin(struct vchan *ch, struct stats *st)
 	return r == 0 ? -1 : r;
 }
 
+/* How long a closed peer waits for the end of our input (a writer that
+ * has just finished) before counting the input as lost. */
+#define STDIN_GRACE_MS 200
+
 /* The peer is gone: fine when it took everything we had for it. */
 static void peer_closed(struct vchan *ch, int in_open)
 {
@@ -374,11 +378,16 @@ static void peer_closed(struct vchan *ch, int in_open)
 	if (space >= 0 && (size_t)space < vchan_write_size(ch))
 		die(EXIT_VANISHED, "the peer closed with %zu bytes of ours unread",
 		    vchan_write_size(ch) - (size_t)space);
-	if (in_open && poll_one(STDIN_FILENO, POLLIN, 0) > 0) {
+	if (in_open) {
 		char c;
 
-		/* More input may follow that nobody will take. */
-		if (read(STDIN_FILENO, &c, 1) == 1)
+		/* Our input has not ended: whatever it still brings, nobody
+		 * will take. Only its end, arriving now (a writer that just
+		 * finished), makes the transfer complete. */
+		if (poll_one(STDIN_FILENO, POLLIN, STDIN_GRACE_MS) <= 0)
+			die(EXIT_VANISHED,
+			    "the peer closed while our input was still open");
+		if (read(STDIN_FILENO, &c, 1) != 0)
 			die(EXIT_VANISHED,
 			    "the peer closed before all input was delivered");
 	}
