@@ -27,7 +27,7 @@ int vchan_env_backend(void)
 
 	if (v == NULL || *v == '\0')
 		return access("/dev/xen/evtchn", F_OK) == 0 ? VCHAN_BACKEND_XEN
-							     : VCHAN_BACKEND_SIM;
+							    : VCHAN_BACKEND_SIM;
 	if (strcmp(v, "xen") == 0)
 		return VCHAN_BACKEND_XEN;
 	if (strcmp(v, "sim") == 0)
@@ -47,7 +47,8 @@ int vchan_env_domid(uint32_t *domid)
 	}
 	errno = 0;
 	n = strtoul(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n >= DOMID_LIMIT)
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 ||
+	    n >= DOMID_LIMIT)
 		return bad("VCHAN_DOMID", v, "a domain id from 0 to 32751");
 	*domid = (uint32_t)n;
 	return 0;
@@ -85,13 +86,15 @@ int vchan_env_sim_dir(char *buf, size_t size)
 
 	if (v != NULL && *v != '\0') {
 		if (v[0] != '/' || strlen(v) > 200)
-			return bad("VCHAN_SIM_DIR", v,
-				   "an absolute directory path of at most 200 bytes");
+			return bad(
+			    "VCHAN_SIM_DIR", v,
+			    "an absolute directory path of at most 200 bytes");
 		n = snprintf(buf, size, "%s", v);
 	} else if (xdg != NULL && xdg[0] == '/' && strlen(xdg) < 180) {
 		n = snprintf(buf, size, "%s/vchan-sim", xdg);
 	} else {
-		n = snprintf(buf, size, "/tmp/vchan-sim-%u", (unsigned)getuid());
+		n = snprintf(buf, size, "/tmp/vchan-sim-%u",
+			     (unsigned)getuid());
 	}
 	if (n < 0 || (size_t)n >= size) {
 		errno = ENAMETOOLONG;
@@ -103,10 +106,11 @@ int vchan_env_sim_dir(char *buf, size_t size)
 		return -1;
 	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
 	    (st.st_mode & 077) != 0) {
-		fprintf(stderr,
-			"vchan: simulator directory %s must be a directory owned "
-			"by uid %u with mode 0700 (set VCHAN_SIM_DIR to another)\n",
-			buf, (unsigned)getuid());
+		fprintf(
+		    stderr,
+		    "vchan: simulator directory %s must be a directory owned "
+		    "by uid %u with mode 0700 (set VCHAN_SIM_DIR to another)\n",
+		    buf, (unsigned)getuid());
 		errno = EPERM;
 		return -1;
 	}

@@ -3,7 +3,8 @@
  * grant.c checks every argument before calling a backend, so backends may
  * assume: count in 1..VCHAN_GNT_MAX_PAGES, refs non-NULL, notify NULL or
  * {count == 1, offset < VCHAN_PAGE_SIZE or VCHAN_NOTIFY_NO_BYTE, evt NULL or a
- * handle of the same backend (same `backend` field), byte clearing only on writable pages}. */
+ * handle of the same backend (same `backend` field), byte clearing only on
+ * writable pages}. */
 #ifndef VCHAN_GRANT_BACKEND_H
 #define VCHAN_GRANT_BACKEND_H
 
@@ -11,8 +12,9 @@
 
 struct gnt_ops {
 	int (*close)(vchan_gnt *h);
-	void *(*share)(vchan_gnt *h, uint32_t peer, uint32_t count, int writable,
-		       uint32_t *refs, const struct vchan_unmap_notify *notify);
+	void *(*share)(vchan_gnt *h, uint32_t peer, uint32_t count,
+		       int writable, uint32_t *refs,
+		       const struct vchan_unmap_notify *notify);
 	int (*unshare)(vchan_gnt *h, void *addr, uint32_t count);
 	void *(*map)(vchan_gnt *h, uint32_t domid, uint32_t count,
 		     const uint32_t *refs, int writable,

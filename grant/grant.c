@@ -15,8 +15,9 @@ int vchan_backend_select(void)
 
 #ifndef HAVE_XEN
 	if (b == VCHAN_BACKEND_XEN) {
-		fprintf(stderr, "vchan: the xen backend was not built (configure "
-				"found no libxen-dev); set VCHAN_PLATFORM=sim\n");
+		fprintf(stderr,
+			"vchan: the xen backend was not built (configure "
+			"found no libxen-dev); set VCHAN_PLATFORM=sim\n");
 		errno = ENOSYS;
 		return -1;
 	}
@@ -61,7 +62,8 @@ static int einval(void)
 static int check_pages(const vchan_gnt *h, uint32_t count, const void *refs,
 		       int writable, const struct vchan_unmap_notify *n)
 {
-	if (h == NULL || refs == NULL || count == 0 || count > VCHAN_GNT_MAX_PAGES)
+	if (h == NULL || refs == NULL || count == 0 ||
+	    count > VCHAN_GNT_MAX_PAGES)
 		return einval();
 	if (n == NULL)
 		return 0;
@@ -94,7 +96,8 @@ void *vchan_gnt_share(vchan_gnt *h, uint32_t peer, uint32_t count, int writable,
 
 int vchan_gnt_unshare(vchan_gnt *h, void *addr, uint32_t count)
 {
-	if (h == NULL || addr == NULL || count == 0 || count > VCHAN_GNT_MAX_PAGES)
+	if (h == NULL || addr == NULL || count == 0 ||
+	    count > VCHAN_GNT_MAX_PAGES)
 		return einval();
 	return h->ops->unshare(h, addr, count);
 }
@@ -110,7 +113,8 @@ void *vchan_gnt_map(vchan_gnt *h, uint32_t domid, uint32_t count,
 
 int vchan_gnt_unmap(vchan_gnt *h, void *addr, uint32_t count)
 {
-	if (h == NULL || addr == NULL || count == 0 || count > VCHAN_GNT_MAX_PAGES)
+	if (h == NULL || addr == NULL || count == 0 ||
+	    count > VCHAN_GNT_MAX_PAGES)
 		return einval();
 	return h->ops->unmap(h, addr, count);
 }

@@ -25,10 +25,10 @@
 
 #include "grant/backend.h"
 
-#define SIM_GNT_MAGIC 0x56474e54u  /* "VGNT" */
+#define SIM_GNT_MAGIC  0x56474e54u /* "VGNT" */
 #define SIM_PORT_MAGIC 0x56455654u /* "VEVT" */
-#define SIM_MAX_BLOCK (1u << 23)   /* refs stay below 2^31 */
-#define SIM_MAX_PORT (1u << 17)
+#define SIM_MAX_BLOCK  (1u << 23)  /* refs stay below 2^31 */
+#define SIM_MAX_PORT   (1u << 17)
 /* Files of dead holders older than this are removed by later opens. */
 #define SIM_STALE_SECONDS 60
 
@@ -42,7 +42,7 @@ struct sim_gnt_meta {
 
 struct sim_port_hdr {
 	uint32_t magic;
-	uint32_t domid;  /* the holder */
+	uint32_t domid;	 /* the holder */
 	uint32_t remote; /* the domain allowed to bind */
 	uint32_t unused;
 };

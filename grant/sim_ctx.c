@@ -44,7 +44,8 @@ static void sweep(int dirfd)
 		    (len > 5 && strcmp(n + len - 5, ".sock") == 0))
 			continue;
 		if (fstatat(dirfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || now - st.st_mtime < SIM_STALE_SECONDS)
+		    !S_ISREG(st.st_mode) ||
+		    now - st.st_mtime < SIM_STALE_SECONDS)
 			continue;
 		f = openat(dirfd, n, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (f < 0)
@@ -99,8 +100,8 @@ uint32_t sim_random(struct sim_ctx *c, uint32_t limit)
 
 int sim_claim(struct sim_ctx *c, const char *name, int lock_op)
 {
-	int fd = openat(c->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			0600);
+	int fd =
+	    openat(c->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
 	if (fd < 0)
 		return -1;

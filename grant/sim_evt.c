@@ -54,9 +54,9 @@ struct port {
 	int lockfd;   /* e.<domid>.<port>, flocked */
 	int listenfd; /* PORT_UNBOUND only */
 	int connfd;
-	int side;                /* index of our pending bit: 0 listener, 1 binder */
+	int side; /* index of our pending bit: 0 listener, 1 binder */
 	_Atomic uint32_t *bits; /* shared pending bits, NULL until known */
-	int fired;              /* an event is waiting for vchan_evt_pending */
+	int fired;		/* an event is waiting for vchan_evt_pending */
 };
 
 struct sim_evt {
@@ -189,14 +189,16 @@ static int sim_alloc_unbound(vchan_evt *h, uint32_t remote)
 	if (p == NULL)
 		return -1;
 	p->state = PORT_UNBOUND;
-	p->listenfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	p->listenfd =
+	    socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->listenfd < 0)
 		goto fail;
 	sock_name(name, sizeof(name), e->ctx.domid, p->local);
 	unlinkat(e->ctx.dirfd, name, 0); /* a dead holder's leftover */
 	sock_addr(e, &a, e->ctx.domid, p->local);
 	if (bind(p->listenfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(p->listenfd, 4) < 0 || watch_fd(e, p->listenfd, p->local) < 0)
+	    listen(p->listenfd, 4) < 0 ||
+	    watch_fd(e, p->listenfd, p->local) < 0)
 		goto fail;
 	link_port(e, p);
 	return (int)p->local;
@@ -209,8 +211,8 @@ fail:
 
 static _Atomic uint32_t *map_bits(int fd)
 {
-	void *m = mmap(NULL, VCHAN_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       fd, 0);
+	void *m = mmap(NULL, VCHAN_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, 0);
 
 	return m == MAP_FAILED ? NULL : (_Atomic uint32_t *)m;
 }
@@ -227,7 +229,8 @@ static int sim_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
 		struct cmsghdr align;
 	} cbuf;
 	struct iovec iov = {&hi, sizeof(hi)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
 			     .msg_control = cbuf.buf,
 			     .msg_controllen = sizeof(cbuf.buf)};
 	struct cmsghdr *cm;
@@ -272,7 +275,8 @@ static int sim_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
 	p->bits = map_bits(memfd);
 	if (p->bits == NULL)
 		goto fail;
-	hi = (struct hello){SIM_PORT_MAGIC, HELLO_VERSION, e->ctx.domid, p->local};
+	hi = (struct hello){SIM_PORT_MAGIC, HELLO_VERSION, e->ctx.domid,
+			    p->local};
 	memset(&cbuf, 0, sizeof(cbuf));
 	cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
@@ -329,12 +333,14 @@ static void apply_records(struct sim_evt *e, uint32_t dom, uint32_t port)
 	fd = openat(e->ctx.dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return; /* it closed cleanly: nothing registered is left */
-	if (fstat(fd, &st) < 0 || st.st_size <= (off_t)sizeof(struct sim_port_hdr) ||
+	if (fstat(fd, &st) < 0 ||
+	    st.st_size <= (off_t)sizeof(struct sim_port_hdr) ||
 	    st.st_size > (1 << 20)) {
 		close(fd);
 		return;
 	}
-	count = ((size_t)st.st_size - sizeof(struct sim_port_hdr)) / sizeof(*recs);
+	count =
+	    ((size_t)st.st_size - sizeof(struct sim_port_hdr)) / sizeof(*recs);
 	recs = malloc(count * sizeof(*recs));
 	n = recs == NULL ? -1
 			 : pread(fd, recs, count * sizeof(*recs),
@@ -349,7 +355,8 @@ static void apply_records(struct sim_evt *e, uint32_t dom, uint32_t port)
 		int live = recs[i].op == SIM_REC_ADD;
 
 		for (size_t j = i + 1; live && j < count; j++)
-			if (recs[j].op == SIM_REC_DEL && same_target(&recs[i], &recs[j]))
+			if (recs[j].op == SIM_REC_DEL &&
+			    same_target(&recs[i], &recs[j]))
 				live = 0;
 		if (live)
 			sim_clear_byte(&e->ctx, &recs[i]);
@@ -374,7 +381,8 @@ static void read_hello(struct sim_evt *e, struct port *p)
 	} cbuf;
 	struct hello hi;
 	struct iovec iov = {&hi, sizeof(hi)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
 			     .msg_control = cbuf.buf,
 			     .msg_controllen = sizeof(cbuf.buf)};
 	struct cmsghdr *cm;
@@ -385,7 +393,8 @@ static void read_hello(struct sim_evt *e, struct port *p)
 		return;
 	cm = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
 	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
-	    cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+	    cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 		memcpy(&memfd, CMSG_DATA(cm), sizeof(int));
 	if (n == sizeof(hi) && hi.magic == SIM_PORT_MAGIC &&
 	    hi.version == HELLO_VERSION && hi.domid == p->remote_dom &&
@@ -590,13 +599,13 @@ int sim_evt_record(vchan_evt *h, uint32_t port, const struct sim_rec *r)
 }
 
 static const struct evt_ops sim_evt_ops = {
-	.close = sim_evt_close,
-	.fd = sim_fd,
-	.alloc_unbound = sim_alloc_unbound,
-	.bind = sim_bind,
-	.notify = sim_notify,
-	.pending = sim_pending,
-	.unbind = sim_unbind,
+    .close = sim_evt_close,
+    .fd = sim_fd,
+    .alloc_unbound = sim_alloc_unbound,
+    .bind = sim_bind,
+    .notify = sim_notify,
+    .pending = sim_pending,
+    .unbind = sim_unbind,
 };
 
 vchan_evt *vchan_evt_sim_open(void)

@@ -23,8 +23,8 @@ struct region {
 	struct region *next;
 	void *addr;
 	uint32_t count;
-	int share;  /* 1 a share of ours, 0 a mapping of a peer's */
-	int lockfd; /* shares: the flocked file, closed at unshare */
+	int share;	    /* 1 a share of ours, 0 a mapping of a peer's */
+	int lockfd;	    /* shares: the flocked file, closed at unshare */
 	struct sim_rec rec; /* the page and byte the notification names */
 	struct vchan_unmap_notify notify;
 	int has_notify;
@@ -59,7 +59,8 @@ static int arm_notify(struct region *r, const struct vchan_unmap_notify *n,
 	if (n->evt == NULL)
 		return 0;
 	return sim_evt_record(n->evt, n->port,
-			      n->offset == VCHAN_NOTIFY_NO_BYTE ? NULL : &r->rec);
+			      n->offset == VCHAN_NOTIFY_NO_BYTE ? NULL
+								: &r->rec);
 }
 
 /* The region goes away: what Xen's gntalloc/gntdev do on unmap. With
@@ -133,9 +134,9 @@ static void *sim_share(vchan_gnt *h, uint32_t peer, uint32_t count,
 	if (ftruncate(r->lockfd, (off_t)(1 + count) * VCHAN_PAGE_SIZE) < 0 ||
 	    pwrite(r->lockfd, &meta, sizeof(meta), 0) != sizeof(meta))
 		goto fail;
-	r->addr = mmap(NULL, (size_t)count * VCHAN_PAGE_SIZE,
-		       PROT_READ | PROT_WRITE, MAP_SHARED, r->lockfd,
-		       VCHAN_PAGE_SIZE);
+	r->addr =
+	    mmap(NULL, (size_t)count * VCHAN_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED, r->lockfd, VCHAN_PAGE_SIZE);
 	if (r->addr == MAP_FAILED)
 		goto fail;
 	if (arm_notify(r, notify, g->ctx.domid, block, 0) < 0) {
@@ -217,15 +218,15 @@ static void *sim_map(vchan_gnt *h, uint32_t domid, uint32_t count,
 		     n++)
 			;
 		err = block == 0 || block >= SIM_MAX_BLOCK
-			      ? ENOENT
-			      : map_run(g, domid, block, page, n, writable,
-					base + (size_t)i * VCHAN_PAGE_SIZE);
+			  ? ENOENT
+			  : map_run(g, domid, block, page, n, writable,
+				    base + (size_t)i * VCHAN_PAGE_SIZE);
 	}
 	r->addr = base;
 	r->count = count;
 	r->lockfd = -1;
-	if (err == 0 && arm_notify(r, notify, domid, refs[0] >> 8,
-				   refs[0] & 0xff) < 0)
+	if (err == 0 &&
+	    arm_notify(r, notify, domid, refs[0] >> 8, refs[0] & 0xff) < 0)
 		err = errno;
 	if (err != 0) {
 		munmap(base, len);
@@ -304,11 +305,11 @@ int sim_gnt_close_unmapped(vchan_gnt *h)
 }
 
 static const struct gnt_ops sim_gnt_ops = {
-	.close = sim_gnt_close,
-	.share = sim_share,
-	.unshare = sim_unshare,
-	.map = sim_map,
-	.unmap = sim_unmap,
+    .close = sim_gnt_close,
+    .share = sim_share,
+    .unshare = sim_unshare,
+    .map = sim_map,
+    .unmap = sim_unmap,
 };
 
 vchan_gnt *vchan_gnt_sim_open(void)

@@ -45,7 +45,8 @@ int tu_wait(pid_t pid, int timeout_ms)
 		pid_t r = waitpid(pid, &st, WNOHANG);
 
 		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			return WIFEXITED(st) ? WEXITSTATUS(st)
+					     : 128 + WTERMSIG(st);
 		if (r < 0 && errno != EINTR)
 			return -1;
 		if (tu_now_us() > end) {
@@ -137,10 +138,12 @@ int tu_sim_dir_entries(void)
 	if (dir == NULL || (d = opendir(dir)) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
 		    strcmp(de->d_name, "xs") == 0)
 			continue;
-		fprintf(stderr, "left in the simulator directory: %s\n", de->d_name);
+		fprintf(stderr, "left in the simulator directory: %s\n",
+			de->d_name);
 		n++;
 	}
 	closedir(d);

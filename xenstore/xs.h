@@ -41,7 +41,7 @@ extern "C" {
 typedef struct vchan_xs vchan_xs;
 
 struct vchan_xs_kv {
-	const char *key;   /* relative to the publish directory, one node name */
+	const char *key; /* relative to the publish directory, one node name */
 	const char *value; /* NUL-terminated */
 };
 
@@ -62,8 +62,8 @@ int vchan_xs_domid(vchan_xs *xs);
  * Returns 0 or -1 + errno: EINVAL bad path/key/value or a peer that is no
  * domain id (32752 and above are Xen's reserved ids), EACCES not allowed to
  * write there, EAGAIN the transaction kept conflicting. */
-int vchan_xs_publish(vchan_xs *xs, const char *dir, const struct vchan_xs_kv *kv,
-		     size_t n, uint32_t peer);
+int vchan_xs_publish(vchan_xs *xs, const char *dir,
+		     const struct vchan_xs_kv *kv, size_t n, uint32_t peer);
 
 /* Read the value at `path`. Returns a malloc'd NUL-terminated copy (the
  * caller frees it; *len, when len is not NULL, gets its length) or NULL +

@@ -19,9 +19,9 @@
 #include "grant/grant.h"
 #include "tests/testutil.h"
 
-#define SERVER 1
-#define CLIENT 2
-#define OTHER 3
+#define SERVER	   1
+#define CLIENT	   2
+#define OTHER	   3
 #define TIMEOUT_MS 60000
 
 /* What a parent tells its child about a share. */
@@ -103,7 +103,8 @@ static int child_map_and_write(void *arg)
 		for (uint32_t i = VCHAN_PAGE_SIZE / 2; i < VCHAN_PAGE_SIZE; i++)
 			page[i] = pattern(pg, i, 2);
 	}
-	if (tu_send(&c->ch, 1, "k", 1) < 0 || tu_recv(&c->ch, 1, &o.count, 1) < 0)
+	if (tu_send(&c->ch, 1, "k", 1) < 0 ||
+	    tu_recv(&c->ch, 1, &o.count, 1) < 0)
 		return 13;
 	if (vchan_gnt_unmap(g, p, o.count) < 0 || vchan_gnt_close(g) < 0)
 		return 14;
@@ -127,7 +128,8 @@ static void share_pages(struct ctx *c, uint32_t count)
 	for (uint32_t pg = 0; pg < count; pg++) {
 		assert_int_not_equal(c->offer.refs[pg], 0);
 		for (uint32_t i = 0; i < VCHAN_PAGE_SIZE; i++)
-			assert_int_equal(p[(size_t)pg * VCHAN_PAGE_SIZE + i], 0);
+			assert_int_equal(p[(size_t)pg * VCHAN_PAGE_SIZE + i],
+					 0);
 		for (uint32_t i = 0; i < VCHAN_PAGE_SIZE / 2; i++)
 			p[(size_t)pg * VCHAN_PAGE_SIZE + i] = pattern(pg, i, 1);
 	}
@@ -273,7 +275,8 @@ static void test_bad_arguments(void **state)
 	errno = 0;
 	assert_null(vchan_gnt_share(g, CLIENT, 0, 1, refs, NULL));
 	assert_int_equal(errno, EINVAL);
-	assert_null(vchan_gnt_share(g, CLIENT, VCHAN_GNT_MAX_PAGES + 1, 1, refs, NULL));
+	assert_null(
+	    vchan_gnt_share(g, CLIENT, VCHAN_GNT_MAX_PAGES + 1, 1, refs, NULL));
 	assert_null(vchan_gnt_share(g, CLIENT, 1, 1, NULL, NULL));
 	assert_null(vchan_gnt_share(NULL, CLIENT, 1, 1, refs, NULL));
 	/* notify: one page only, offset inside it, a writable page to clear */
@@ -492,7 +495,8 @@ static int child_notify_burst(void *arg)
 		for (int i = 0; i < 1000; i++)
 			if (vchan_evt_notify(e, (uint32_t)local) < 0)
 				return 12;
-		if (tu_send(&c->ch, 1, "n", 1) < 0 || tu_recv(&c->ch, 1, &b, 1) < 0)
+		if (tu_send(&c->ch, 1, "n", 1) < 0 ||
+		    tu_recv(&c->ch, 1, &b, 1) < 0)
 			return 13;
 	}
 	vchan_evt_close(e);
@@ -559,9 +563,11 @@ static int child_holder(void *arg)
 	if (page == NULL)
 		return 12;
 	page[n.offset] = 1;
-	if (tu_send(&c->ch, 1, &o, sizeof(o)) < 0 || tu_recv(&c->ch, 1, &b, 1) < 0)
+	if (tu_send(&c->ch, 1, &o, sizeof(o)) < 0 ||
+	    tu_recv(&c->ch, 1, &b, 1) < 0)
 		return 13;
-	if (c->arg == 0 ? vchan_gnt_unmap(g, page, 1) : vchan_gnt_unshare(g, page, 1))
+	if (c->arg == 0 ? vchan_gnt_unmap(g, page, 1)
+			: vchan_gnt_unshare(g, page, 1))
 		return 14;
 	if (tu_send(&c->ch, 1, "u", 1) < 0 || tu_recv(&c->ch, 1, &b, 1) < 0)
 		return 15;
@@ -697,22 +703,29 @@ static void test_stale_state(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_share_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_share_2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_share_17, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_share_256, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_third_domain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_environment, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pingpong, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mapper_unmaps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sharer_unshares, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mapper_killed, setup, teardown_killed),
-		cmocka_unit_test_setup_teardown(test_sharer_killed, setup, teardown_killed),
-		cmocka_unit_test_setup_teardown(test_bind_foreign, setup, teardown_killed),
-		cmocka_unit_test_setup_teardown(test_stale_state, setup, teardown_killed),
+	    cmocka_unit_test_setup_teardown(test_share_1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_share_2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_share_17, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_share_256, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_third_domain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_arguments, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_environment, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pingpong, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mapper_unmaps, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_sharer_unshares, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_mapper_killed, setup,
+					    teardown_killed),
+	    cmocka_unit_test_setup_teardown(test_sharer_killed, setup,
+					    teardown_killed),
+	    cmocka_unit_test_setup_teardown(test_bind_foreign, setup,
+					    teardown_killed),
+	    cmocka_unit_test_setup_teardown(test_stale_state, setup,
+					    teardown_killed),
 	};
 
 	return cmocka_run_group_tests_name("grant-sim", tests, NULL, NULL);

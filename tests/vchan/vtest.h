@@ -13,7 +13,7 @@
 
 #define SRV_DOMID 3u
 #define CLI_DOMID 5u
-#define CHECK TU_CHECK
+#define CHECK	  TU_CHECK
 
 /* The server's XenStore path for a channel called `name`. */
 static inline void vt_path(char *buf, size_t size, const char *name)

@@ -59,22 +59,30 @@ die(int code, const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-	fputs("usage: vchan-cat [options] -l DOMID PORT   serve domain DOMID\n"
-	      "       vchan-cat [options] DOMID PORT      connect to server domain DOMID\n"
-	      "PORT is a name ([A-Za-z0-9_-]+, the XenStore path\n"
-	      "/local/domain/<server>/data/vchan/<client>/<PORT>) or an absolute path.\n"
-	      "  -l, --listen           be the server, for client domain DOMID\n"
-	      "  -r, --read-size SIZE   server: minimum ring size for reading (default 64K)\n"
-	      "  -w, --write-size SIZE  server: minimum ring size for writing (default 64K)\n"
-	      "  -t, --timeout SECONDS  wait at most this long for the peer (default: forever)\n"
-	      "  -k, --keep-open        after stdin ends, keep receiving until the peer closes\n"
-	      "  -s, --spin USEC        spin this long before sleeping (0: never)\n"
-	      "  -p, --progress         show bytes and rates on stderr\n"
-	      "  -q, --quiet            no messages but errors\n"
-	      "  -h, --help             this text\n"
-	      "  -V, --version          the version\n"
-	      "SIZE takes a K or M suffix (1K..1M).\n",
-	      f);
+	fputs(
+	    "usage: vchan-cat [options] -l DOMID PORT   serve domain DOMID\n"
+	    "       vchan-cat [options] DOMID PORT      connect to server "
+	    "domain DOMID\n"
+	    "PORT is a name ([A-Za-z0-9_-]+, the XenStore path\n"
+	    "/local/domain/<server>/data/vchan/<client>/<PORT>) or an absolute "
+	    "path.\n"
+	    "  -l, --listen           be the server, for client domain DOMID\n"
+	    "  -r, --read-size SIZE   server: minimum ring size for reading "
+	    "(default 64K)\n"
+	    "  -w, --write-size SIZE  server: minimum ring size for writing "
+	    "(default 64K)\n"
+	    "  -t, --timeout SECONDS  wait at most this long for the peer "
+	    "(default: forever)\n"
+	    "  -k, --keep-open        after stdin ends, keep receiving until "
+	    "the peer closes\n"
+	    "  -s, --spin USEC        spin this long before sleeping (0: "
+	    "never)\n"
+	    "  -p, --progress         show bytes and rates on stderr\n"
+	    "  -q, --quiet            no messages but errors\n"
+	    "  -h, --help             this text\n"
+	    "  -V, --version          the version\n"
+	    "SIZE takes a K or M suffix (1K..1M).\n",
+	    f);
 }
 
 static size_t parse_size(const char *s, const char *what)
@@ -110,24 +118,26 @@ static long parse_num(const char *s, long max, const char *what)
 static void parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"listen", no_argument, NULL, 'l'},
-		{"read-size", required_argument, NULL, 'r'},
-		{"write-size", required_argument, NULL, 'w'},
-		{"timeout", required_argument, NULL, 't'},
-		{"keep-open", no_argument, NULL, 'k'},
-		{"spin", required_argument, NULL, 's'},
-		{"progress", no_argument, NULL, 'p'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"listen", no_argument, NULL, 'l'},
+	    {"read-size", required_argument, NULL, 'r'},
+	    {"write-size", required_argument, NULL, 'w'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"keep-open", no_argument, NULL, 'k'},
+	    {"spin", required_argument, NULL, 's'},
+	    {"progress", no_argument, NULL, 'p'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
-	*o = (struct opts){.read_size = 65536, .write_size = 65536,
-			   .timeout_ms = -1, .spin_us = -1};
-	while ((c = getopt_long(argc, argv, "lr:w:t:ks:pqhV", longopts, NULL)) !=
-	       -1) {
+	*o = (struct opts){.read_size = 65536,
+			   .write_size = 65536,
+			   .timeout_ms = -1,
+			   .spin_us = -1};
+	while ((c = getopt_long(argc, argv, "lr:w:t:ks:pqhV", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			o->listen = 1;
@@ -140,7 +150,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 't':
 			o->timeout_ms =
-				(int)parse_num(optarg, 86400, "timeout") * 1000;
+			    (int)parse_num(optarg, 86400, "timeout") * 1000;
 			break;
 		case 'k':
 			o->keep_open = 1;
@@ -173,10 +183,12 @@ static void parse(int argc, char **argv, struct opts *o)
 	o->port = argv[optind + 1];
 	if (o->port[0] != '/' &&
 	    (o->port[0] == '\0' ||
-	     strspn(o->port, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			     "0123456789_-") != strlen(o->port)))
+	     strspn(o->port,
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_-") != strlen(o->port)))
 		die(EXIT_USAGE,
-		    "bad port '%s': a name of [A-Za-z0-9_-] or an absolute path",
+		    "bad port '%s': a name of [A-Za-z0-9_-] or an absolute "
+		    "path",
 		    o->port);
 }
 
@@ -197,7 +209,9 @@ static void report(struct stats *s, int final)
 	s->last_report = t;
 	if (dt <= 0)
 		dt = 1e-9;
-	fprintf(stderr, "vchan-cat: sent %llu bytes (%.1f MB/s), received %llu bytes (%.1f MB/s)%s",
+	fprintf(stderr,
+		"vchan-cat: sent %llu bytes (%.1f MB/s), received %llu bytes "
+		"(%.1f MB/s)%s",
 		(unsigned long long)s->sent, (double)s->sent / dt / 1e6,
 		(unsigned long long)s->received, (double)s->received / dt / 1e6,
 		final ? "\n" : "\r");
@@ -220,7 +234,8 @@ static void channel_path(const struct opts *o, char *buf, size_t size)
 	self = vchan_xs_domid(xs);
 	vchan_xs_close(xs);
 	if (self < 0)
-		die(EXIT_OTHER, "cannot tell our domain id: %s", strerror(errno));
+		die(EXIT_OTHER, "cannot tell our domain id: %s",
+		    strerror(errno));
 	snprintf(buf, size, "/local/domain/%u/data/vchan/%u/%s",
 		 o->listen ? (unsigned)self : o->domid,
 		 o->listen ? o->domid : (unsigned)self, o->port);
@@ -247,12 +262,14 @@ static void await_client(struct vchan *ch, const struct opts *o)
 		if (o->timeout_ms >= 0) {
 			left = (int)((deadline - now()) * 1000);
 			if (left <= 0)
-				die(EXIT_TIMEOUT, "domain %u did not connect within %d s",
+				die(EXIT_TIMEOUT,
+				    "domain %u did not connect within %d s",
 				    o->domid, o->timeout_ms / 1000);
 		}
 		if (poll_one(vchan_fd(ch), POLLIN, left) < 0 ||
 		    vchan_wait(ch, 0) < 0)
-			die(EXIT_OTHER, "waiting for the client: %s", strerror(errno));
+			die(EXIT_OTHER, "waiting for the client: %s",
+			    strerror(errno));
 	}
 }
 
@@ -261,7 +278,8 @@ static struct vchan *open_channel(const struct opts *o, const char *path)
 	struct vchan *ch;
 
 	if (o->listen) {
-		ch = vchan_server_create(o->domid, path, o->read_size, o->write_size);
+		ch = vchan_server_create(o->domid, path, o->read_size,
+					 o->write_size);
 		if (ch == NULL)
 			die(errno == EINVAL ? EXIT_USAGE : EXIT_OTHER,
 			    "cannot serve %s: %s", path, strerror(errno));
@@ -277,8 +295,8 @@ static struct vchan *open_channel(const struct opts *o, const char *path)
 		die(EXIT_TIMEOUT, "no server at %s within %d s", path,
 		    o->timeout_ms / 1000);
 	case ECONNREFUSED:
-		die(EXIT_NOPEER, "the server at %s is gone (its keys are stale)",
-		    path);
+		die(EXIT_NOPEER,
+		    "the server at %s is gone (its keys are stale)", path);
 	case ENOENT:
 	case EACCES:
 	case EPERM:
@@ -287,7 +305,8 @@ static struct vchan *open_channel(const struct opts *o, const char *path)
 	case EPROTO:
 		die(EXIT_PROTOCOL, "the server at %s is malformed", path);
 	default:
-		die(EXIT_OTHER, "cannot connect to %s: %s", path, strerror(errno));
+		die(EXIT_OTHER, "cannot connect to %s: %s", path,
+		    strerror(errno));
 	}
 	return NULL;
 }
@@ -304,7 +323,8 @@ static void write_all(int fd, const struct iovec *seg, int n)
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0)
-				die(EXIT_IO, "writing stdout: %s", strerror(errno));
+				die(EXIT_IO, "writing stdout: %s",
+				    strerror(errno));
 			p += w;
 			left -= (size_t)w;
 		}
@@ -348,7 +368,8 @@ static ssize_t from_stdin(struct vchan *ch, struct stats *st)
 		return 0;
 	n = vchan_reserve(ch, (size_t)space, seg);
 	if (n < 0 && errno == EPIPE)
-		die(EXIT_VANISHED, "the peer closed before all input was delivered");
+		die(EXIT_VANISHED,
+		    "the peer closed before all input was delivered");
 	if (n <= 0)
 		die(EXIT_PROTOCOL, "writing the channel: %s", strerror(errno));
 	do
@@ -376,7 +397,8 @@ static void peer_closed(struct vchan *ch, int in_open)
 	ssize_t space = vchan_buffer_space(ch);
 
 	if (space >= 0 && (size_t)space < vchan_write_size(ch))
-		die(EXIT_VANISHED, "the peer closed with %zu bytes of ours unread",
+		die(EXIT_VANISHED,
+		    "the peer closed with %zu bytes of ours unread",
 		    vchan_write_size(ch) - (size_t)space);
 	if (in_open) {
 		char c;
@@ -440,7 +462,8 @@ int main(int argc, char **argv)
 			die(EXIT_PROTOCOL, "the peer broke the protocol");
 		/* Sleep until the channel or stdin has something for us. The
 		 * calls above asked the peer for the events we need. */
-		if (poll(p, in_open && vchan_buffer_space(ch) > 0 ? 2 : 1, -1) < 0 &&
+		if (poll(p, in_open && vchan_buffer_space(ch) > 0 ? 2 : 1, -1) <
+			0 &&
 		    errno != EINTR)
 			die(EXIT_OTHER, "poll: %s", strerror(errno));
 		if (vchan_wait(ch, 0) < 0)
