@@ -178,35 +178,43 @@ static void link_port(struct sim_evt *e, struct port *p)
 	e->ports = p;
 }
 
-static int sim_alloc_unbound(vchan_evt *h, uint32_t remote)
+/* Listen for the remote's bind on our socket e.<domid>.<port>.sock. */
+static int listen_port(struct sim_evt *e, struct port *p)
 {
-	struct sim_evt *e = to_sim(h);
 	struct sockaddr_un a;
-	struct port *p = new_port(e, remote);
 	char name[64];
-	int err;
 
-	if (p == NULL)
-		return -1;
 	p->state = PORT_UNBOUND;
 	p->listenfd =
 	    socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->listenfd < 0)
-		goto fail;
+		return -1;
 	sock_name(name, sizeof(name), e->ctx.domid, p->local);
 	unlinkat(e->ctx.dirfd, name, 0); /* a dead holder's leftover */
 	sock_addr(e, &a, e->ctx.domid, p->local);
 	if (bind(p->listenfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    listen(p->listenfd, 4) < 0 ||
 	    watch_fd(e, p->listenfd, p->local) < 0)
-		goto fail;
+		return -1;
+	return 0;
+}
+
+static int sim_alloc_unbound(vchan_evt *h, uint32_t remote)
+{
+	struct sim_evt *e = to_sim(h);
+	struct port *p = new_port(e, remote);
+	int err;
+
+	if (p == NULL)
+		return -1;
+	if (listen_port(e, p) < 0) {
+		err = errno;
+		unlink_port(e, p);
+		errno = err;
+		return -1;
+	}
 	link_port(e, p);
 	return (int)p->local;
-fail:
-	err = errno;
-	unlink_port(e, p);
-	errno = err;
-	return -1;
 }
 
 static _Atomic uint32_t *map_bits(int fd)
@@ -302,13 +310,33 @@ fail:
 	return -1;
 }
 
-/* Our end of a bound pair is finished: stop watching its socket. */
+/* Our end of a pair is finished: stop watching its socket. On Xen, when
+ * the other end of a pair closes, ours becomes unbound again for the same
+ * remote domain; a port we allocated unbound (side 0) therefore listens
+ * again, so that a binder that left (or failed its hello) does not keep
+ * the next one out. A binder's port just closes. */
 static void drop_conn(struct sim_evt *e, struct port *p)
 {
 	epoll_ctl(e->epfd, EPOLL_CTL_DEL, p->connfd, NULL);
 	close(p->connfd);
 	p->connfd = -1;
 	p->state = PORT_CLOSED;
+	if (p->side != 0)
+		return;
+	if (p->bits != NULL)
+		munmap((void *)p->bits, VCHAN_PAGE_SIZE);
+	p->bits = NULL;
+	p->remote_port = 0;
+	if (listen_port(e, p) < 0) {
+		char name[64];
+
+		if (p->listenfd >= 0)
+			close(p->listenfd);
+		p->listenfd = -1;
+		sock_name(name, sizeof(name), e->ctx.domid, p->local);
+		unlinkat(e->ctx.dirfd, name, 0);
+		p->state = PORT_CLOSED;
+	}
 }
 
 static int same_target(const struct sim_rec *a, const struct sim_rec *b)

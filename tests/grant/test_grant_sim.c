@@ -688,6 +688,61 @@ static void test_bind_foreign(void **state)
 	assert_int_equal(vchan_evt_close(e), 0);
 }
 
+/* Child of test_rebind: bind, notify, wait for the parent's event, then
+ * close (arg 0) or die (arg 1). */
+static int child_bind_once(void *arg)
+{
+	struct ctx *c = arg;
+	vchan_evt *e = vchan_evt_open();
+	struct offer o;
+	int local;
+
+	if (e == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
+		return 10;
+	local = vchan_evt_bind(e, SERVER, o.port);
+	if (local <= 0)
+		return 11;
+	if (vchan_evt_notify(e, (uint32_t)local) < 0)
+		return 12;
+	if (wait_event(e) != local)
+		return 13;
+	if (c->arg)
+		raise(SIGKILL);
+	return vchan_evt_close(e) < 0 ? 14 : 0;
+}
+
+/* As on Xen, the end we allocated unbound becomes unbound again when its
+ * binder leaves, cleanly or killed: the next binder gets the port, and
+ * events flow both ways with it. */
+static void test_rebind(void **state)
+{
+	struct ctx *c = *state;
+	vchan_evt *e = vchan_evt_open();
+	int port;
+
+	assert_non_null(e);
+	port = vchan_evt_alloc_unbound(e, CLIENT);
+	assert_true(port > 0);
+	c->offer.port = (uint32_t)port;
+	for (int round = 0; round < 3; round++) {
+		int st;
+		pid_t pid;
+
+		c->arg = round == 1; /* the second binder is killed */
+		pid = tu_spawn(CLIENT, child_bind_once, c);
+		assert_true(pid > 0);
+		assert_int_equal(
+		    tu_send(&c->ch, 0, &c->offer, sizeof(c->offer)), 0);
+		assert_int_equal(wait_event(e), port);
+		assert_int_equal(vchan_evt_notify(e, (uint32_t)port), 0);
+		st = tu_wait(pid, TIMEOUT_MS);
+		assert_int_equal(st, round == 1 ? 128 + SIGKILL : 0);
+		/* Its leaving is an event too; then the port is free. */
+		assert_int_equal(wait_event(e), port);
+	}
+	assert_int_equal(vchan_evt_close(e), 0);
+}
+
 /* A killed process's files stay behind for a while; they never stop the
  * next run from working. */
 static void test_stale_state(void **state)
@@ -721,6 +776,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_mapper_killed, setup,
 					    teardown_killed),
 	    cmocka_unit_test_setup_teardown(test_sharer_killed, setup,
+					    teardown_killed),
+	    cmocka_unit_test_setup_teardown(test_rebind, setup,
 					    teardown_killed),
 	    cmocka_unit_test_setup_teardown(test_bind_foreign, setup,
 					    teardown_killed),
