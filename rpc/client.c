@@ -16,6 +16,7 @@
 #define MAX_SLOTS 65535u
 
 struct rpc_client;
+struct sync_result;
 
 struct call {
 	struct rpc_client *cli;
@@ -50,7 +51,9 @@ struct rpc_client {
 	unsigned nfree;
 	struct call *ended, *ended_tail;
 	enum rpc_status last;
-	int depth;   /* callbacks of ours on the stack */
+	char last_msg[RPC_MESSAGE_MAX + 1]; /* the server's message */
+	struct sync_result *sync; /* rpc_call_sync on the stack, innermost */
+	int depth;		  /* callbacks of ours on the stack */
 	int freeing; /* rpc_client_free was called from one of them */
 };
 
@@ -66,6 +69,7 @@ static const char *const status_names[] = {
     "queue full",
     "protocol error",
     "cancelled",
+    "invalid argument",
 };
 
 const char *rpc_status_str(enum rpc_status status)
@@ -107,12 +111,19 @@ static int leave(struct rpc_client *c)
 	return 0;
 }
 
-/* Run the callback of an ended call and free it. */
-static void deliver(struct call *k, enum rpc_status st, ProtobufCMessage *reply)
+/* Run the callback of an ended call and free it. `msg` is the server's
+ * message (NULL: none). */
+static void deliver(struct call *k, enum rpc_status st, ProtobufCMessage *reply,
+		    const char *msg)
 {
 	struct rpc_client *c = k->cli;
 
 	c->last = st;
+	/* Callers pass RPC_MESSAGE_MAX + 1 byte buffers: it fits. */
+	if (msg != NULL && *msg != '\0')
+		memcpy(c->last_msg, msg, strlen(msg) + 1);
+	else
+		c->last_msg[0] = '\0';
 	if (st != RPC_OK && reply != NULL) {
 		protobuf_c_message_free_unpacked(reply, NULL);
 		reply = NULL;
@@ -190,7 +201,7 @@ static void deliver_list(struct call *k, enum rpc_status st)
 	while (k != NULL) {
 		struct call *next = k->next;
 
-		deliver(k, st, NULL);
+		deliver(k, st, NULL, NULL);
 		k = next;
 	}
 }
@@ -237,6 +248,20 @@ static void flush(struct rpc_client *c)
 	}
 }
 
+/* Copy the message of a failed reply into `out` (RPC_MESSAGE_MAX + 1
+ * bytes) as text that is safe to print: the peer may send anything. */
+static void take_message(char *out, const uint8_t *body, size_t len)
+{
+	size_t n = len < RPC_MESSAGE_MAX ? len : RPC_MESSAGE_MAX;
+
+	if (body == NULL)
+		n = 0;
+	for (size_t i = 0; i < n; i++)
+		out[i] =
+		    body[i] < 0x20 || body[i] == 0x7f ? '?' : (char)body[i];
+	out[n] = '\0';
+}
+
 static void handle_reply(struct rpc_client *c, const struct rpc_hdr *h,
 			 const uint8_t *body)
 {
@@ -245,6 +270,7 @@ static void handle_reply(struct rpc_client *c, const struct rpc_hdr *h,
 	enum rpc_status st;
 	ProtobufCMessage *reply = NULL;
 	const ProtobufCMethodDescriptor *m;
+	char msg[RPC_MESSAGE_MAX + 1];
 
 	if (h->kind != RPC_KIND_REPLY) {
 		rpc_conn_kill(c->conn, RPC_PROTOCOL_ERROR);
@@ -261,17 +287,22 @@ static void handle_reply(struct rpc_client *c, const struct rpc_hdr *h,
 	}
 	m = &c->base.descriptor->methods[k->method];
 	st = (enum rpc_status)h->status;
+	msg[0] = '\0';
 	if (st == RPC_OK) {
 		if (body == NULL)
 			st = RPC_TOO_LARGE;
 		else if ((reply = protobuf_c_message_unpack(
 			      m->output, NULL, h->len, body)) == NULL)
 			st = RPC_MALFORMED;
-	} else if (h->status > RPC_CANCELLED) {
+	} else if (!rpc_status_sendable(h->status)) {
+		/* Unknown, or one only a client sets ("peer gone" from a
+		 * live peer): not to be passed on as if it were true. */
 		st = RPC_PROTOCOL_ERROR;
+	} else {
+		take_message(msg, body, h->len);
 	}
 	drop_slot(c, k);
-	deliver(k, st, reply);
+	deliver(k, st, reply, msg);
 }
 
 static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -338,7 +369,7 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	while (k != NULL) {
 		struct call *next = k->next;
 
-		deliver(k, k->status, NULL);
+		deliver(k, k->status, NULL, NULL);
 		k = next;
 	}
 	if (c->conn != NULL && rpc_conn_dead(c->conn) && !c->freeing)
@@ -355,7 +386,7 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	enter(c);
 	drop_slot(c, k);
-	deliver(k, RPC_DEADLINE_EXCEEDED, NULL);
+	deliver(k, RPC_DEADLINE_EXCEEDED, NULL, NULL);
 	leave(c);
 }
 
@@ -486,9 +517,13 @@ static int start_call(struct rpc_client *c, unsigned method,
 		end_later(c, k, RPC_PEER_GONE);
 		return 0;
 	}
+	if (timeout_ms < 0)
+		timeout_ms = c->opt.timeout_ms;
 	take_slot(c, k);
 	h.kind = RPC_KIND_REQUEST;
-	h.status = 0;
+	/* The server is told how long the caller waits (relative: the
+	 * domains' clocks differ). */
+	h.status = rpc_deadline_encode(timeout_ms);
 	h.id = k->id;
 	h.service = c->svc_hash;
 	h.method = c->method_hash[method];
@@ -498,8 +533,6 @@ static int start_call(struct rpc_client *c, unsigned method,
 		return 0;
 	}
 	(void)d;
-	if (timeout_ms < 0)
-		timeout_ms = c->opt.timeout_ms;
 	if (timeout_ms > 0) {
 		ev_timer_set(&k->timer, timeout_ms / 1000.0, 0.);
 		ev_timer_start(c->loop, &k->timer);
@@ -565,9 +598,12 @@ int rpc_call(ProtobufCService *svc, unsigned method,
 }
 
 struct sync_result {
+	struct rpc_client *cli; /* NULL once the client has been freed */
 	int done;
 	enum rpc_status status;
 	ProtobufCMessage *reply;
+	char msg[RPC_MESSAGE_MAX + 1];
+	struct sync_result *outer; /* an rpc_call_sync further up the stack */
 };
 
 static void sync_done(enum rpc_status st, const ProtobufCMessage *reply,
@@ -578,6 +614,7 @@ static void sync_done(enum rpc_status st, const ProtobufCMessage *reply,
 	r->done = 1;
 	r->status = st;
 	r->reply = (ProtobufCMessage *)reply;
+	memcpy(r->msg, r->cli->last_msg, sizeof(r->msg));
 }
 
 int rpc_call_sync(ProtobufCService *svc, unsigned method,
@@ -585,7 +622,7 @@ int rpc_call_sync(ProtobufCService *svc, unsigned method,
 		  ProtobufCMessage **reply)
 {
 	struct rpc_client *c = cli_of(svc);
-	struct sync_result r = {0, RPC_OK, NULL};
+	struct sync_result r = {.status = RPC_OK};
 	struct ev_loop *loop;
 	struct call *k;
 
@@ -602,11 +639,22 @@ int rpc_call_sync(ProtobufCService *svc, unsigned method,
 	k->data = &r;
 	k->steal = 1;
 	loop = c->loop;
+	r.cli = c;
+	r.outer = c->sync;
+	c->sync = &r;
 	start_call(c, method, req, timeout_ms, k);
-	/* The client may be freed by another closure meanwhile: only the
-	 * loop and r are used from here on. */
+	/* The client may be freed by another closure meanwhile (destroy
+	 * clears r.cli): only the loop and r are used until it is known to
+	 * be alive. */
 	while (!r.done)
 		ev_run(loop, EVRUN_ONCE);
+	if (r.cli != NULL) {
+		/* Other calls may have ended after this one: the status and
+		 * message read after return are this call's. */
+		c->sync = r.outer;
+		c->last = r.status;
+		memcpy(c->last_msg, r.msg, sizeof(r.msg));
+	}
 	if (reply != NULL)
 		*reply = r.reply;
 	else if (r.reply != NULL)
@@ -641,6 +689,11 @@ enum rpc_status rpc_client_status(const ProtobufCService *svc)
 	return cli_of(svc)->last;
 }
 
+const char *rpc_client_message(const ProtobufCService *svc)
+{
+	return cli_of(svc)->last_msg;
+}
+
 static void destroy(struct rpc_client *c)
 {
 	c->freeing = 1;
@@ -660,11 +713,14 @@ static void destroy(struct rpc_client *c)
 		while (k != NULL) {
 			struct call *next = k->next;
 
-			deliver(k, RPC_CANCELLED, NULL);
+			deliver(k, RPC_CANCELLED, NULL, NULL);
 			k = next;
 		}
 	}
 	ev_timer_stop(c->loop, &c->kick);
+	/* rpc_call_sync still on the stack must not touch the client. */
+	for (struct sync_result *r = c->sync; r != NULL; r = r->outer)
+		r->cli = NULL;
 	free(c->slots);
 	free(c->gen);
 	free(c->free_slots);

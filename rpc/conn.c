@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rpc/rpc.h"
@@ -45,6 +46,40 @@ uint32_t rpc_name_hash(const char *name)
 		h *= 16777619u;
 	}
 	return h;
+}
+
+uint16_t rpc_deadline_encode(int64_t ms)
+{
+	unsigned e = 0;
+
+	if (ms <= 0)
+		return 0;
+	while (e < 15 && (ms >> e) > 0xfff)
+		e++;
+	if ((ms >> e) > 0xfff)
+		return 0xffff; /* beyond the largest: the largest */
+	return (uint16_t)(e << 12 | (unsigned)(ms >> e));
+}
+
+int64_t rpc_deadline_decode(uint16_t v)
+{
+	if ((v & 0xfff) == 0)
+		return -1;
+	return (int64_t)(v & 0xfff) << (v >> 12);
+}
+
+int rpc_status_sendable(int status)
+{
+	return (status >= RPC_UNKNOWN_SERVICE && status <= RPC_TOO_LARGE) ||
+	       status == RPC_INVALID_ARGUMENT;
+}
+
+int64_t rpc_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static int einval(void)
@@ -460,13 +495,12 @@ int rpc_conn_next(struct rpc_conn *c, struct rpc_hdr *h, const uint8_t **body)
 	return 1;
 }
 
-int rpc_conn_queue(struct rpc_conn *c, struct rpc_hdr *h,
-		   const ProtobufCMessage *msg, size_t packed)
+/* Room for a frame of `len` body bytes at the end of the output buffer,
+ * its header written; returns where the body goes, or NULL. */
+static uint8_t *queue_frame(struct rpc_conn *c, struct rpc_hdr *h, size_t len)
 {
 	uint8_t *p;
 
-	if (msg == NULL)
-		packed = 0;
 	if (c->out_off > 0 && c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	if (c->out_off > 0 && c->out_off >= c->out_cap / 2) {
@@ -474,14 +508,14 @@ int rpc_conn_queue(struct rpc_conn *c, struct rpc_hdr *h,
 		c->out_len -= c->out_off;
 		c->out_off = 0;
 	}
-	if (reserve(&c->out, &c->out_cap, c->out_len + RPC_HDR_SIZE + packed) <
+	if (reserve(&c->out, &c->out_cap, c->out_len + RPC_HDR_SIZE + len) <
 	    0) {
 		errno = ENOMEM;
-		return -1;
+		return NULL;
 	}
 	p = c->out + c->out_len;
 	h->version = RPC_WIRE_VERSION;
-	h->len = (uint32_t)packed;
+	h->len = (uint32_t)len;
 	p[0] = h->version;
 	p[1] = h->kind;
 	p[2] = (uint8_t)h->status;
@@ -490,9 +524,34 @@ int rpc_conn_queue(struct rpc_conn *c, struct rpc_hdr *h,
 	put32(p + 8, h->service);
 	put32(p + 12, h->method);
 	put32(p + 16, h->len);
+	c->out_len += RPC_HDR_SIZE + len;
+	return p + RPC_HDR_SIZE;
+}
+
+int rpc_conn_queue(struct rpc_conn *c, struct rpc_hdr *h,
+		   const ProtobufCMessage *msg, size_t packed)
+{
+	uint8_t *body;
+
+	if (msg == NULL)
+		packed = 0;
+	body = queue_frame(c, h, packed);
+	if (body == NULL)
+		return -1;
 	if (msg != NULL)
-		protobuf_c_message_pack(msg, p + RPC_HDR_SIZE);
-	c->out_len += RPC_HDR_SIZE + packed;
+		protobuf_c_message_pack(msg, body);
+	return 0;
+}
+
+int rpc_conn_queue_bytes(struct rpc_conn *c, struct rpc_hdr *h,
+			 const void *body, size_t len)
+{
+	uint8_t *p = queue_frame(c, h, len);
+
+	if (p == NULL)
+		return -1;
+	if (len > 0)
+		memcpy(p, body, len);
 	return 0;
 }
 

@@ -36,7 +36,7 @@ int rpc_addr_parse(const char *s, struct rpc_addr *a);
 struct rpc_hdr {
 	uint8_t version;
 	uint8_t kind;
-	uint16_t status;
+	uint16_t status; /* reply: its status; request: its deadline */
 	uint32_t id;
 	uint32_t service;
 	uint32_t method;
@@ -46,6 +46,21 @@ struct rpc_hdr {
 /* FNV-1a (32 bits) of a NUL-terminated name: the wire's service and
  * method identifiers. */
 uint32_t rpc_name_hash(const char *name);
+
+/* A request's deadline as its `status` field carries it: m << e ms with
+ * e in the top 4 bits and m in the low 12; m = 0: none. Encoding rounds
+ * down (the server never thinks it has more time than the client gave)
+ * and keeps deadlines beyond the largest (about 37 hours) at that. */
+uint16_t rpc_deadline_encode(int64_t ms);
+/* The deadline in ms, or -1 for none. */
+int64_t rpc_deadline_decode(uint16_t v);
+
+/* 1 when a server may send `status` in a failed reply, else 0 (RPC_OK and
+ * the statuses only a client sets). */
+int rpc_status_sendable(int status);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t rpc_now_ns(void);
 
 struct rpc_conn;
 
@@ -93,6 +108,11 @@ int rpc_conn_next(struct rpc_conn *c, struct rpc_hdr *h, const uint8_t **body);
  * h->len is set here. Returns 0 or -1 + ENOMEM. */
 int rpc_conn_queue(struct rpc_conn *c, struct rpc_hdr *h,
 		   const ProtobufCMessage *msg, size_t packed);
+
+/* Append a frame whose body is `len` bytes at `body`; h->len is set here.
+ * Returns 0 or -1 + ENOMEM. */
+int rpc_conn_queue_bytes(struct rpc_conn *c, struct rpc_hdr *h,
+			 const void *body, size_t len);
 
 /* Bytes waiting to be written. */
 size_t rpc_conn_queued(const struct rpc_conn *c);

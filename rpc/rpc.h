@@ -36,7 +36,10 @@ extern "C" {
 
 struct ev_loop;
 
-/* How a call ended. The numbers are also the wire's status codes. */
+/* How a call ended. The numbers are also the wire's status codes.
+ * Besides those the runtime sets, a handler may end a call with any of
+ * 1-6 and RPC_INVALID_ARGUMENT (see rpc_server_fail); 7-10 are only ever
+ * set by the client itself. */
 enum rpc_status {
 	RPC_OK = 0,
 	RPC_UNKNOWN_SERVICE = 1,   /* the server does not carry the service */
@@ -49,7 +52,15 @@ enum rpc_status {
 	RPC_QUEUE_FULL = 8,	/* too many calls in flight or bytes queued */
 	RPC_PROTOCOL_ERROR = 9, /* the peer broke the wire format */
 	RPC_CANCELLED = 10,	/* the client was freed first */
+	/* The request decoded but the handler refuses what it says (a field
+	 * out of range, a name of the wrong form...). A client built before
+	 * this status existed sees RPC_PROTOCOL_ERROR instead. */
+	RPC_INVALID_ARGUMENT = 11,
 };
+
+/* Longest message, in bytes, that a failed call carries from the server
+ * to the caller (see rpc_server_fail and rpc_client_message). */
+#define RPC_MESSAGE_MAX 255
 
 /* A short English name of a status ("ok", "peer gone"...); never NULL. */
 const char *rpc_status_str(enum rpc_status status);
@@ -68,7 +79,8 @@ struct rpc_options {
 	 * reading a connection whose replies pile up (default 8 MiB). */
 	size_t max_queued;
 	/* Client: default deadline of each call in ms (0: none; default
-	 * 10000). */
+	 * 10000). The deadline goes to the server with the call (see
+	 * rpc_server_time_left). */
 	int timeout_ms;
 };
 
@@ -108,21 +120,33 @@ int rpc_client_set_timeout(ProtobufCService *client, int timeout_ms);
 
 /* The status of the call whose closure is running (call it from the
  * closure: a closure given NULL learns why). Outside closures: the status
- * of the last call that ended. */
+ * of the last call that ended (after rpc_call_sync: of that call). */
 enum rpc_status rpc_client_status(const ProtobufCService *client);
+
+/* The message the server gave with the status of the same call as
+ * rpc_client_status (the reason a handler passed to rpc_server_fail, or
+ * the runtime's own, such as which method was unknown): at most
+ * RPC_MESSAGE_MAX bytes of text, control characters replaced by '?'.
+ * "" when there is none: a call that succeeded, ended on the client's
+ * side (deadline, peer gone...), or was answered by an older server.
+ * Never NULL; the string belongs to the client and is valid until the
+ * next call of this client ends or the client is freed. */
+const char *rpc_client_message(const ProtobufCService *client);
 
 /* Called once when a call ends. `reply` is the decoded reply when status
  * is RPC_OK, else NULL; it belongs to the client and is freed when the
- * callback returns. */
+ * callback returns. The server's message of a failed call is
+ * rpc_client_message(client), read from the callback. */
 typedef void rpc_done_fn(enum rpc_status status, const ProtobufCMessage *reply,
 			 void *data);
 
 /* Call method `method_index` of the client's service with `request`
  * (which must be of the method's input type; it is packed at once and may
  * be freed on return), with a deadline of `timeout_ms` ms (0: none,
- * -1: the client's default). `done` is always called exactly once,
- * never from within rpc_call itself: a call that cannot start (no
- * connection, too large, queue full) ends on the next loop iteration.
+ * -1: the client's default), which the server is told. `done` is always
+ * called exactly once, never from within rpc_call itself: a call that
+ * cannot start (no connection, too large, queue full) ends on the next
+ * loop iteration.
  * Returns 0, or -1 + EINVAL (bad index or request type; done is not
  * called). */
 int rpc_call(ProtobufCService *client, unsigned method_index,
@@ -132,8 +156,10 @@ int rpc_call(ProtobufCService *client, unsigned method_index,
 /* Blocking call for simple programs: runs the client's loop until the call
  * ends. On RPC_OK *reply gets the reply, which the caller frees with
  * protobuf_c_message_free_unpacked(*reply, NULL); otherwise *reply is NULL.
- * Other watchers of the loop run meanwhile. Returns the status, or -1 +
- * EINVAL for a bad index or request type. */
+ * Other watchers of the loop run meanwhile; once it returns,
+ * rpc_client_status and rpc_client_message tell of this call even if
+ * other calls ended meanwhile. Returns the status, or -1 + EINVAL for a
+ * bad index or request type. */
 int rpc_call_sync(ProtobufCService *client, unsigned method_index,
 		  const ProtobufCMessage *request, int timeout_ms,
 		  ProtobufCMessage **reply);
@@ -154,16 +180,48 @@ struct rpc_server *rpc_server_new(struct ev_loop *loop,
 
 /* Carry `service` (a generated FOO__INIT structure with its handlers
  * filled in; borrowed: it must outlive the server). A handler gets the
- * decoded request (valid until it answers) and answers by calling the
- * closure once, at once or later from the loop: with the reply (copied
- * at once; the handler keeps ownership) or with NULL for
- * RPC_HANDLER_FAILED. A handler must answer every call even when the
- * client has gone meanwhile (the answer is then dropped); calls not
- * answered when the server is freed are freed with it, and their closures
- * must not be called afterwards.
+ * decoded request (valid until it answers) and answers once, at once or
+ * later from the loop, in one of two ways: by calling the closure with
+ * the reply (copied at once; the handler keeps ownership) or with NULL
+ * for RPC_HANDLER_FAILED; or by rpc_server_fail with the closure's data
+ * (the `closure_data` argument of the handler, which names the call).
+ * A handler must answer every call even when the client has gone
+ * meanwhile (the answer is then dropped); calls not answered when the
+ * server is freed are freed with it, and must not be answered
+ * afterwards. A call whose deadline (see rpc_server_time_left) has passed
+ * when the server comes to it is not given to its handler: the server
+ * answers RPC_DEADLINE_EXCEEDED itself.
  * Returns 0 or -1 + errno: EEXIST a service of that name (or hash) or
  * two methods of one hash, EINVAL, ENOMEM. */
 int rpc_server_add_service(struct rpc_server *srv, ProtobufCService *service);
+
+/* End the call named by `call` (the closure data its handler was given)
+ * with `status` instead of a reply, with `message` for the caller (NULL:
+ * none; copied; UTF-8 text longer than RPC_MESSAGE_MAX bytes is cut
+ * where a character starts). The
+ * caller sees both (rpc_client_status, rpc_client_message). This is an
+ * answer: the call is over and `call` is invalid afterwards.
+ * A handler may choose RPC_INVALID_ARGUMENT, RPC_MALFORMED,
+ * RPC_HANDLER_FAILED, RPC_DEADLINE_EXCEEDED, RPC_TOO_LARGE,
+ * RPC_UNKNOWN_METHOD or RPC_UNKNOWN_SERVICE (the last two, say, for a
+ * proxy passing on a backend's status). Returns 0, or -1 + EINVAL when
+ * `status` is another one (RPC_OK, or a status only a client may set):
+ * the call then ends all the same, with RPC_HANDLER_FAILED and
+ * `message`. -1 + EINVAL also when `call` is NULL (nothing is answered).
+ */
+int rpc_server_fail(void *call, enum rpc_status status, const char *message);
+
+/* Milliseconds left before the deadline of the call named by `call` (the
+ * closure data its handler was given; valid until the call is answered),
+ * rounded down: 0 once it has passed. The deadline is the client's
+ * timeout for the call (exact up to 4095 ms, above rounded down by under
+ * 1/2048), counted from when the server read the request; the time the
+ * request spent in transit is not known to the server, so the client's
+ * deadline may come a little earlier.
+ * Returns the time left (>= 0), or -1 + errno: ENOENT the call has no
+ * deadline (the client gave none, or is older than deadlines on the
+ * wire), EINVAL `call` is NULL. */
+int rpc_server_time_left(const void *call);
 
 /* Accept clients at `address` (see the top of this file); call once per
  * address. A vchan listener serves one client domain at a time and offers

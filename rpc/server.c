@@ -21,6 +21,9 @@
 #define VCHAN_RING (64u * 1024)
 /* Delay before trying again to offer a vchan that could not be created. */
 #define RETRY_S 0.1
+/* In every call a handler is given: catches closure data of another kind
+ * handed to rpc_server_fail or rpc_server_time_left. */
+#define SCALL_MAGIC 0x7270636bu
 
 struct service {
 	ProtobufCService *svc;
@@ -38,15 +41,18 @@ struct sconn {
 	ev_timer kick; /* process again from the loop (after a late answer) */
 	unsigned pending; /* calls waiting for their handler */
 	int depth;	  /* process() on the stack */
+	int64_t read_ns;  /* when the whole frames in the buffer were read */
 	struct sconn *prev, *next;
 };
 
 struct scall {
+	uint32_t magic;
 	struct rpc_server *srv;
 	struct sconn *sc; /* NULL once the client has gone */
 	struct rpc_hdr h;
 	const ProtobufCMethodDescriptor *m;
 	ProtobufCMessage *req;
+	int64_t deadline_ns; /* CLOCK_MONOTONIC; -1: none */
 	struct scall *prev, *next;
 };
 
@@ -136,15 +142,35 @@ static void close_sconn(struct sconn *sc)
 	}
 }
 
-static void send_reply(struct sconn *sc, const struct rpc_hdr *req, int status,
+/* Queue a reply with status RPC_OK and `msg` (of packed size `size`). */
+static void send_reply(struct sconn *sc, const struct rpc_hdr *req,
 		       const ProtobufCMessage *msg, size_t size)
 {
 	struct rpc_hdr h = *req;
 
 	h.kind = RPC_KIND_REPLY;
+	h.status = RPC_OK;
+	if (rpc_conn_queue(sc->conn, &h, msg, size) < 0)
+		rpc_conn_kill(sc->conn, RPC_PEER_GONE);
+}
+
+/* Queue a failed reply: `status`, and `text` (NULL: none) as its body. */
+static void send_error(struct sconn *sc, const struct rpc_hdr *req, int status,
+		       const char *text)
+{
+	struct rpc_hdr h = *req;
+	size_t n = text != NULL ? strnlen(text, RPC_MESSAGE_MAX + 1) : 0;
+
+	/* A long message is cut where a UTF-8 character starts, so that the
+	 * caller never gets half of one. */
+	if (n > RPC_MESSAGE_MAX) {
+		n = RPC_MESSAGE_MAX;
+		while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
+			n--;
+	}
+	h.kind = RPC_KIND_REPLY;
 	h.status = (uint16_t)status;
-	if (rpc_conn_queue(sc->conn, &h, status == RPC_OK ? msg : NULL, size) <
-	    0)
+	if (rpc_conn_queue_bytes(sc->conn, &h, text, n) < 0)
 		rpc_conn_kill(sc->conn, RPC_PEER_GONE);
 }
 
@@ -160,22 +186,28 @@ static void unlink_call(struct scall *k)
 		k->next->prev = k->prev;
 }
 
-/* The closure given to handlers. */
-static void answer(const ProtobufCMessage *msg, void *data)
+/* End call `k` with the reply `msg` (of the method's output type) or,
+ * when msg is NULL, with `status` and `text`; free it. */
+static void finish(struct scall *k, const ProtobufCMessage *msg, int status,
+		   const char *text)
 {
-	struct scall *k = data;
 	struct sconn *sc = k->sc;
 
 	if (sc != NULL && !rpc_conn_dead(sc->conn)) {
-		int st = RPC_OK;
-		size_t size = 0;
+		size_t size = 0, max = sc->srv->opt.max_message;
+		char why[RPC_MESSAGE_MAX + 1];
 
-		if (msg == NULL || msg->descriptor != k->m->output)
-			st = RPC_HANDLER_FAILED;
-		else if ((size = protobuf_c_message_get_packed_size(msg)) >
-			 sc->srv->opt.max_message)
-			st = RPC_TOO_LARGE;
-		send_reply(sc, &k->h, st, msg, size);
+		if (msg == NULL) {
+			send_error(sc, &k->h, status, text);
+		} else if ((size = protobuf_c_message_get_packed_size(msg)) >
+			   max) {
+			snprintf(why, sizeof(why),
+				 "reply of %zu bytes above the limit of %zu",
+				 size, max);
+			send_error(sc, &k->h, RPC_TOO_LARGE, why);
+		} else {
+			send_reply(sc, &k->h, msg, size);
+		}
 		sc->pending--;
 		rpc_conn_flush(sc->conn);
 		/* A late answer (from a timer of the handler's) may unblock
@@ -184,8 +216,65 @@ static void answer(const ProtobufCMessage *msg, void *data)
 			kick(sc);
 	}
 	unlink_call(k);
+	k->magic = 0;
 	protobuf_c_message_free_unpacked(k->req, NULL);
 	free(k);
+}
+
+/* The closure given to handlers. */
+static void answer(const ProtobufCMessage *msg, void *data)
+{
+	struct scall *k = data;
+	char why[RPC_MESSAGE_MAX + 1];
+
+	if (msg == NULL) {
+		finish(k, NULL, RPC_HANDLER_FAILED, NULL);
+		return;
+	}
+	if (msg->descriptor != k->m->output) {
+		snprintf(why, sizeof(why), "handler answered a %s, not a %s",
+			 msg->descriptor->name, k->m->output->name);
+		finish(k, NULL, RPC_HANDLER_FAILED, why);
+		return;
+	}
+	finish(k, msg, RPC_OK, NULL);
+}
+
+int rpc_server_fail(void *call, enum rpc_status status, const char *message)
+{
+	struct scall *k = call;
+
+	if (k == NULL || k->magic != SCALL_MAGIC) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* A status only a client sets would mislead the caller (a "peer
+	 * gone" that is not): the call fails all the same, as the handler
+	 * wanted, but with the one status that blames the handler. */
+	if (!rpc_status_sendable((int)status)) {
+		finish(k, NULL, RPC_HANDLER_FAILED, message);
+		errno = EINVAL;
+		return -1;
+	}
+	finish(k, NULL, (int)status, message);
+	return 0;
+}
+
+int rpc_server_time_left(const void *call)
+{
+	const struct scall *k = call;
+	int64_t left;
+
+	if (k == NULL || k->magic != SCALL_MAGIC) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (k->deadline_ns < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	left = k->deadline_ns - rpc_now_ns();
+	return left > 0 ? (int)(left / 1000000) : 0;
 }
 
 static const struct service *find_service(const struct rpc_server *srv,
@@ -204,6 +293,8 @@ static void dispatch(struct sconn *sc, const struct rpc_hdr *h,
 	const struct service *s;
 	const ProtobufCServiceDescriptor *d;
 	struct scall *k;
+	char why[RPC_MESSAGE_MAX + 1];
+	int64_t dl, deadline = -1, now;
 	unsigned i;
 
 	if (h->kind != RPC_KIND_REQUEST) {
@@ -212,7 +303,9 @@ static void dispatch(struct sconn *sc, const struct rpc_hdr *h,
 	}
 	s = find_service(srv, h->service);
 	if (s == NULL) {
-		send_reply(sc, h, RPC_UNKNOWN_SERVICE, NULL, 0);
+		snprintf(why, sizeof(why), "no service of hash 0x%08x here",
+			 (unsigned)h->service);
+		send_error(sc, h, RPC_UNKNOWN_SERVICE, why);
 		return;
 	}
 	d = s->svc->descriptor;
@@ -220,29 +313,55 @@ static void dispatch(struct sconn *sc, const struct rpc_hdr *h,
 		if (s->method_hash[i] == h->method)
 			break;
 	if (i == d->n_methods) {
-		send_reply(sc, h, RPC_UNKNOWN_METHOD, NULL, 0);
+		snprintf(why, sizeof(why), "%s has no method of hash 0x%08x",
+			 d->name, (unsigned)h->method);
+		send_error(sc, h, RPC_UNKNOWN_METHOD, why);
 		return;
 	}
 	if (body == NULL) {
-		send_reply(sc, h, RPC_TOO_LARGE, NULL, 0);
+		snprintf(why, sizeof(why),
+			 "request of %u bytes above the limit of %zu",
+			 (unsigned)h->len, srv->opt.max_message);
+		send_error(sc, h, RPC_TOO_LARGE, why);
 		return;
+	}
+	/* The deadline counts from when the request was read: the time it
+	 * spent in transit cannot be known (the domains' clocks differ). A
+	 * call whose deadline has already passed (it waited behind slow
+	 * handlers) is not worth starting: its client has given up. */
+	dl = rpc_deadline_decode(h->status);
+	if (dl >= 0) {
+		deadline = sc->read_ns + dl * 1000000;
+		now = rpc_now_ns();
+		if (now >= deadline) {
+			snprintf(why, sizeof(why),
+				 "deadline passed %lld ms before the call "
+				 "could start",
+				 (long long)((now - deadline) / 1000000));
+			send_error(sc, h, RPC_DEADLINE_EXCEEDED, why);
+			return;
+		}
 	}
 	k = calloc(1, sizeof(*k));
 	if (k == NULL) {
-		send_reply(sc, h, RPC_HANDLER_FAILED, NULL, 0);
+		send_error(sc, h, RPC_HANDLER_FAILED, "server out of memory");
 		return;
 	}
 	k->req =
 	    protobuf_c_message_unpack(d->methods[i].input, NULL, h->len, body);
 	if (k->req == NULL) {
 		free(k);
-		send_reply(sc, h, RPC_MALFORMED, NULL, 0);
+		snprintf(why, sizeof(why), "request does not decode as %s",
+			 d->methods[i].input->name);
+		send_error(sc, h, RPC_MALFORMED, why);
 		return;
 	}
+	k->magic = SCALL_MAGIC;
 	k->srv = srv;
 	k->sc = sc;
 	k->h = *h;
 	k->m = &d->methods[i];
+	k->deadline_ns = deadline;
 	k->next = srv->calls;
 	if (srv->calls != NULL)
 		srv->calls->prev = k;
@@ -260,13 +379,17 @@ static void process(struct sconn *sc)
 	int more = 1, r = 0;
 
 	sc->depth++;
-	while (more && !throttled(sc) && !rpc_conn_dead(sc->conn)) {
-		more = rpc_conn_fill(sc->conn);
-		while (!throttled(sc) &&
+	for (;;) {
+		/* Whole frames still in the buffer (left there by a
+		 * throttle) came with the last read: take them before reading
+		 * again, so that read_ns is the time each one came. */
+		while (!throttled(sc) && !rpc_conn_dead(sc->conn) &&
 		       (r = rpc_conn_next(sc->conn, &h, &body)) > 0)
 			dispatch(sc, &h, body);
-		if (r < 0)
+		if (r < 0 || !more || throttled(sc) || rpc_conn_dead(sc->conn))
 			break;
+		sc->read_ns = rpc_now_ns();
+		more = rpc_conn_fill(sc->conn);
 	}
 	rpc_conn_flush(sc->conn);
 	sc->depth--;
@@ -595,6 +718,7 @@ void rpc_server_free(struct rpc_server *srv)
 		struct scall *k = srv->calls;
 
 		unlink_call(k);
+		k->magic = 0;
 		protobuf_c_message_free_unpacked(k->req, NULL);
 		free(k);
 	}
