@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tools/vchan-bench/transport.h"
@@ -114,13 +116,33 @@ struct shm_ep {
 	uint32_t size;
 };
 
-static void relax(void)
+/* A wait that never sleeps. After 2 us of it, the CPU is offered every 64
+ * turns, as vchan's spin does: on 2 loaded cores a spinner that keeps its
+ * CPU starves the peer it waits for, and the row would measure the
+ * scheduler, not the ring. Start each wait with {0, 0}. */
+struct spinner {
+	unsigned turns;
+	uint64_t since; /* ns, at the first turn */
+};
+
+static void relax(struct spinner *w)
 {
+	struct timespec ts;
+	uint64_t now;
+
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
 #else
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 #endif
+	if ((w->turns++ & 63) != 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (w->turns == 1)
+		w->since = now;
+	else if (now - w->since > 2000)
+		sched_yield();
 }
 
 static int shm_send(struct bench_ep *ep, const void *buf, size_t n)
@@ -129,6 +151,7 @@ static int shm_send(struct bench_ep *ep, const void *buf, size_t n)
 	struct shm_ring *r = s->tx;
 	uint32_t prod = r->prod; /* only we write it */
 	const uint8_t *b = buf;
+	struct spinner w = {0, 0};
 
 	while (n > 0) {
 		/* Acquire: the reader is done with the bytes it freed. */
@@ -138,9 +161,10 @@ static int shm_send(struct bench_ep *ep, const void *buf, size_t n)
 		uint32_t pos = prod & (s->size - 1), k, first;
 
 		if (space == 0) {
-			relax();
+			relax(&w);
 			continue;
 		}
+		w.turns = 0; /* the next wait is a new one */
 		k = n < space ? (uint32_t)n : space;
 		first = s->size - pos < k ? s->size - pos : k;
 		memcpy(r->data + pos, b, first);
@@ -159,12 +183,13 @@ static ssize_t shm_recv(struct bench_ep *ep, void *buf, size_t n)
 	struct shm_ep *s = ep->priv;
 	struct shm_ring *r = s->rx;
 	uint32_t cons = r->cons, avail, pos, k, first;
+	struct spinner w = {0, 0};
 
 	for (;;) {
 		avail = __atomic_load_n(&r->prod, __ATOMIC_ACQUIRE) - cons;
 		if (avail != 0)
 			break;
-		relax();
+		relax(&w);
 	}
 	pos = cons & (s->size - 1);
 	k = n < avail ? (uint32_t)n : avail;
@@ -411,8 +436,10 @@ static int setup_srv_once(struct pair *p, unsigned k, int res)
 		if (flag == MAP_FAILED)
 			return fail_setup(res, "mmap");
 		if (bench_setup_post(p->sync[1], t0, 0) == 0) {
+			struct spinner w = {0, 0};
+
 			while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == 0)
-				relax();
+				relax(&w);
 			r = 0;
 		}
 		munmap(flag, shm_ring_bytes(p->ring));
