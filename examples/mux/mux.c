@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "examples/common/buf.h"
 #include "examples/mux/mux.h"
 #include "vchan/vchan.h"
 
@@ -36,8 +37,7 @@ struct mux {
 	uint32_t gen; /* generation of the next opened stream */
 	size_t nopen;
 	size_t any_blocked;
-	uint8_t *out;
-	size_t out_head, out_len, out_cap;
+	struct buf out; /* frames not yet in the ring */
 	uint8_t in[IN_SIZE];
 	size_t in_len;
 	struct stream s[MUX_MAX_STREAMS];
@@ -76,7 +76,7 @@ void mux_free(struct mux *m)
 	if (m == NULL)
 		return;
 	vchan_close(m->ch);
-	free(m->out);
+	buf_free(&m->out);
 	free(m);
 }
 
@@ -95,17 +95,15 @@ static int fail(struct mux *m, int err)
 
 static int flush(struct mux *m)
 {
-	while (m->out_head < m->out_len) {
-		ssize_t n = vchan_write(m->ch, m->out + m->out_head,
-					m->out_len - m->out_head);
+	while (buf_size(&m->out) > 0) {
+		ssize_t n =
+		    vchan_write(m->ch, buf_data(&m->out), buf_size(&m->out));
 		if (n < 0)
 			return fail(m, errno == EPROTO ? EPROTO : EPIPE);
 		if (n == 0)
 			break; /* the write asked the peer for an event */
-		m->out_head += (size_t)n;
+		buf_consume(&m->out, (size_t)n);
 	}
-	if (m->out_head == m->out_len)
-		m->out_head = m->out_len = 0;
 	return 0;
 }
 
@@ -114,27 +112,10 @@ static int flush(struct mux *m)
 static int queue(struct mux *m, uint32_t id, uint8_t type, const void *p,
 		 size_t len)
 {
-	size_t need = MUX_HDR + len;
-	uint8_t *h;
+	uint8_t *h = buf_extend(&m->out, MUX_HDR + len);
 
-	if (m->out_head > 0 && m->out_len + need > m->out_cap) {
-		memmove(m->out, m->out + m->out_head, m->out_len - m->out_head);
-		m->out_len -= m->out_head;
-		m->out_head = 0;
-	}
-	if (m->out_len + need > m->out_cap) {
-		size_t cap = m->out_cap ? m->out_cap : 65536;
-		uint8_t *n;
-
-		while (cap < m->out_len + need)
-			cap *= 2;
-		n = realloc(m->out, cap);
-		if (n == NULL)
-			return fail(m, ENOMEM);
-		m->out = n;
-		m->out_cap = cap;
-	}
-	h = m->out + m->out_len;
+	if (h == NULL)
+		return fail(m, ENOMEM);
 	put32(h, id);
 	h[4] = type;
 	h[5] = 0;
@@ -142,7 +123,6 @@ static int queue(struct mux *m, uint32_t id, uint8_t type, const void *p,
 	h[7] = (uint8_t)(len >> 8);
 	if (len > 0)
 		memcpy(h + MUX_HDR, p, len);
-	m->out_len += need;
 	return flush(m);
 }
 
@@ -160,7 +140,7 @@ size_t mux_streams(const struct mux *m)
 
 size_t mux_queued(const struct mux *m)
 {
-	return m->out_len - m->out_head;
+	return buf_size(&m->out);
 }
 
 static void stream_init(struct mux *m, struct stream *s, uint32_t id,

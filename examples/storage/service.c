@@ -24,11 +24,37 @@ static struct kvlog *kv_of(Storage__Storage_Service *s)
 	return ((struct store *)s)->kv;
 }
 
+/* A key the store takes: any other ends the call with "invalid argument"
+ * and says why (returns 0), whoever the client is. */
+static int key_ok(const char *key, void *data)
+{
+	size_t len = strlen(key);
+
+	if (len > 0 && len <= STORAGE_KEY_MAX)
+		return 1;
+	rpc_server_fail(data, RPC_INVALID_ARGUMENT,
+			len == 0 ? "empty key" : "key too long");
+	return 0;
+}
+
+/* The log could not be written or read: the caller learns why. */
+static void failed(void *data, const char *what)
+{
+	char msg[RPC_MESSAGE_MAX + 1];
+
+	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
+	rpc_server_fail(data, RPC_HANDLER_FAILED, msg);
+}
+
 static void do_get(Storage__Storage_Service *s, const Storage__GetRequest *in,
 		   Storage__GetReply_Closure closure, void *data)
 {
 	Storage__GetReply r = STORAGE__GET_REPLY__INIT;
-	const uint8_t *v = kvlog_get(kv_of(s), in->key, &r.value.len);
+	const uint8_t *v;
+
+	if (!key_ok(in->key, data))
+		return;
+	v = kvlog_get(kv_of(s), in->key, &r.value.len);
 
 	r.found = v != NULL;
 	r.value.data = (uint8_t *)v;
@@ -42,10 +68,12 @@ static void do_put(Storage__Storage_Service *s, const Storage__PutRequest *in,
 {
 	Storage__PutReply r = STORAGE__PUT_REPLY__INIT;
 
+	if (!key_ok(in->key, data))
+		return;
 	/* Answered only once the record is on disk: an acknowledged write
 	 * survives a crash. */
 	if (kvlog_put(kv_of(s), in->key, in->value.data, in->value.len) < 0) {
-		closure(NULL, data);
+		failed(data, "writing the log");
 		return;
 	}
 	closure(&r, data);
@@ -56,10 +84,13 @@ static void do_delete(Storage__Storage_Service *s,
 		      Storage__DeleteReply_Closure closure, void *data)
 {
 	Storage__DeleteReply r = STORAGE__DELETE_REPLY__INIT;
-	int e = kvlog_delete(kv_of(s), in->key);
+	int e;
 
+	if (!key_ok(in->key, data))
+		return;
+	e = kvlog_delete(kv_of(s), in->key);
 	if (e < 0) {
-		closure(NULL, data);
+		failed(data, "writing the log");
 		return;
 	}
 	r.existed = e == 1;
@@ -73,7 +104,7 @@ static void do_list(Storage__Storage_Service *s, const Storage__ListRequest *in,
 	const char **keys = kvlog_list(kv_of(s), in->prefix, &r.n_keys);
 
 	if (keys == NULL) {
-		closure(NULL, data);
+		failed(data, "listing");
 		return;
 	}
 	r.keys = (char **)keys;

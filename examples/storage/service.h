@@ -4,6 +4,10 @@
 
 #include <stddef.h>
 
+/* Longest key the service stores, in bytes; an empty or longer key is
+ * refused with RPC_INVALID_ARGUMENT. */
+#define STORAGE_KEY_MAX 1024
+
 /* Open the log at `logpath` (recovering it), serve Storage at the `n`
  * rpc addresses until SIGTERM or SIGINT, then close everything. Returns 0,
  * or 1 after printing why it could not start. */

@@ -46,8 +46,10 @@ static int call(ProtobufCService *svc, const char *method,
 	}
 
 	if (st != RPC_OK)
-		fprintf(stderr, "storage-client: %s: %s\n", method,
-			rpc_status_str((enum rpc_status)st));
+		fprintf(stderr, "storage-client: %s: %s%s%s\n", method,
+			rpc_status_str((enum rpc_status)st),
+			*rpc_client_message(svc) ? ": " : "",
+			rpc_client_message(svc));
 	return st;
 }
 

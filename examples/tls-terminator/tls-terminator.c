@@ -20,14 +20,12 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -39,14 +37,16 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "examples/common/buf.h"
+#include "examples/common/net.h"
+#include "examples/common/stop.h"
+#include "examples/mux/link.h"
 #include "examples/mux/mux.h"
-#include "vchan/vchan.h"
 #include "xenstore/xs.h"
 
 #define HANDSHAKE_S 10.0
 #define IDLE_S	    60.0
 #define GRACE_S	    5.0
-#define RECONNECT_S 0.1
 #define CHUNK	    16384
 
 struct term;
@@ -65,8 +65,7 @@ struct tconn {
 	int no_backend;	   /* answer 502 to the first request */
 	uint8_t in[CHUNK]; /* from the client, not yet in the channel */
 	size_t in_off, in_len;
-	uint8_t *out; /* from the backend, not yet in TLS */
-	size_t out_off, out_len, out_cap;
+	struct buf out; /* from the backend, not yet in TLS */
 	struct tconn *prev, *next;
 };
 
@@ -77,10 +76,9 @@ struct term {
 	ev_io accept_io;
 	uint32_t web;
 	char path[160];
-	struct mux *mux;
-	ev_io mux_io;
-	ev_timer reconnect, grace;
-	ev_signal sigterm, sigint;
+	struct mux_link *link;
+	struct mux *mux; /* the link's, NULL while it is down */
+	struct stopper stop;
 	struct tconn *conns;
 	size_t nconns, max_conns;
 	double resp_s;
@@ -219,7 +217,7 @@ static void conn_free(struct tconn *c)
 	ev_timer_stop(t->loop, &c->timer);
 	SSL_free(c->ssl);
 	close(c->fd);
-	free(c->out);
+	buf_free(&c->out);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -236,30 +234,6 @@ static void arm(struct tconn *c, double secs)
 	ev_timer_stop(c->t->loop, &c->timer);
 	ev_timer_set(&c->timer, secs, 0);
 	ev_timer_start(c->t->loop, &c->timer);
-}
-
-static int out_add(struct tconn *c, const void *p, size_t n)
-{
-	if (c->out_off > 0 && c->out_len + n > c->out_cap) {
-		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-		c->out_len -= c->out_off;
-		c->out_off = 0;
-	}
-	if (c->out_len + n > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 4096;
-		uint8_t *o;
-
-		while (cap < c->out_len + n)
-			cap *= 2;
-		o = realloc(c->out, cap);
-		if (o == NULL)
-			return -1;
-		c->out = o;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, p, n);
-	c->out_len += n;
-	return 0;
 }
 
 /* Answer for the web domain and hang up: it is gone or too slow. A
@@ -281,7 +255,7 @@ static void fail_request(struct tconn *c, int status)
 			     "Content-Length: %zu\r\nConnection: close\r\n\r\n"
 			     "%s\n",
 			     status, why, strlen(why) + 1, why);
-		out_add(c, msg, (size_t)n);
+		buf_add(&c->out, msg, (size_t)n);
 	}
 	pump(c);
 }
@@ -318,23 +292,35 @@ static int forward(struct tconn *c)
 	return 0;
 }
 
+/* An OpenSSL call on c returned r <= 0: add what it waits for to *events
+ * and return 0, or return -1 when the connection is over (not TLS, the
+ * client has gone, a TLS error). */
+static int ssl_wait(struct tconn *c, int r, int *events)
+{
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		*events |= EV_READ;
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		*events |= EV_WRITE;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 /* Do all that can be done now on the connection, then wait for the
  * socket as OpenSSL asks. May free c. */
 static void pump(struct tconn *c)
 {
 	struct term *t = c->t;
-	int events = 0, r, err;
+	int events = 0, r;
 
 	if (!c->handshaken) {
 		ERR_clear_error();
 		r = SSL_do_handshake(c->ssl);
 		if (r != 1) {
-			err = SSL_get_error(c->ssl, r);
-			if (err == SSL_ERROR_WANT_READ)
-				events = EV_READ;
-			else if (err == SSL_ERROR_WANT_WRITE)
-				events = EV_WRITE;
-			else {
+			if (ssl_wait(c, r, &events) < 0) {
 				conn_free(c); /* not TLS, or not for us */
 				return;
 			}
@@ -346,31 +332,25 @@ static void pump(struct tconn *c)
 		if (c->id < 0)
 			c->no_backend = 1;
 	}
-	while (c->out_off < c->out_len) {
-		size_t n = c->out_len - c->out_off;
+	while (buf_size(&c->out) > 0) {
+		size_t n = buf_size(&c->out);
 
 		ERR_clear_error();
-		r = SSL_write(c->ssl, c->out + c->out_off,
+		r = SSL_write(c->ssl, buf_data(&c->out),
 			      n > CHUNK ? CHUNK : (int)n);
 		if (r <= 0) {
-			err = SSL_get_error(c->ssl, r);
-			if (err == SSL_ERROR_WANT_READ)
-				events |= EV_READ;
-			else if (err == SSL_ERROR_WANT_WRITE)
-				events |= EV_WRITE;
-			else {
+			if (ssl_wait(c, r, &events) < 0) {
 				conn_free(c);
 				return;
 			}
 			break;
 		}
-		c->out_off += (size_t)r;
+		buf_consume(&c->out, (size_t)r);
 		/* Written into TLS: the web domain may send as much more. */
 		if (c->id >= 0 && t->mux != NULL)
 			mux_consumed(t->mux, (uint32_t)c->id, (size_t)r);
 	}
-	if (c->out_off == c->out_len) {
-		c->out_off = c->out_len = 0;
+	if (buf_size(&c->out) == 0) {
 		if (c->closing || (t->stopping && !c->awaiting)) {
 			SSL_shutdown(c->ssl); /* best effort: a close_notify */
 			conn_free(c);
@@ -381,12 +361,7 @@ static void pump(struct tconn *c)
 		ERR_clear_error();
 		r = SSL_read(c->ssl, c->in, sizeof(c->in));
 		if (r <= 0) {
-			err = SSL_get_error(c->ssl, r);
-			if (err == SSL_ERROR_WANT_READ)
-				events |= EV_READ;
-			else if (err == SSL_ERROR_WANT_WRITE)
-				events |= EV_WRITE;
-			else {
+			if (ssl_wait(c, r, &events) < 0) {
 				conn_free(c); /* the client has gone */
 				return;
 			}
@@ -490,7 +465,7 @@ static void on_data(void *ctx, uint32_t id, void *user, const uint8_t *buf,
 		arm(c, IDLE_S);
 	}
 	c->answered = 1;
-	if (out_add(c, buf, len) < 0) {
+	if (buf_add(&c->out, buf, len) < 0) {
 		conn_free(c);
 		return;
 	}
@@ -521,141 +496,67 @@ static void on_writable(void *ctx, uint32_t id, void *user)
 
 static const struct mux_ops OPS = {on_open, on_data, on_close, on_writable};
 
-static void lose_backend(struct term *t)
+static void on_up(void *ctx, struct mux *m)
 {
+	struct term *t = ctx;
+
+	t->mux = m;
+	fprintf(stderr, "tls-terminator: connected to %s\n", t->path);
+}
+
+/* The web domain has gone: its clients waiting for an answer get a 502,
+ * the others one on their next request. The link connects again when the
+ * web domain offers a new channel. */
+static void on_down(void *ctx, int err)
+{
+	struct term *t = ctx;
 	struct tconn *c, *next;
 
-	/* Forget stream ids first: the mux is going. */
+	fprintf(stderr, "tls-terminator: lost the web domain (%s)\n",
+		strerror(err));
+	/* Forget the mux and the stream ids first: they are going. */
+	t->mux = NULL;
 	for (c = t->conns; c != NULL; c = c->next)
 		if (c->id >= 0) {
 			c->id = -1;
 			c->no_backend = 1;
 		}
-	ev_io_stop(t->loop, &t->mux_io);
-	mux_free(t->mux);
-	t->mux = NULL;
 	for (c = t->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->no_backend && c->awaiting)
 			fail_request(c, 502);
 	}
-	if (!t->stopping)
-		ev_timer_start(t->loop, &t->reconnect);
 	check_done(t);
 }
 
-static void on_mux(struct ev_loop *loop, ev_io *io, int revents)
+static void on_ran(void *ctx)
 {
-	struct term *t = io->data;
-
-	(void)loop;
-	(void)revents;
-	if (mux_run(t->mux) < 0) {
-		fprintf(stderr, "tls-terminator: lost the web domain (%s)\n",
-			strerror(errno));
-		lose_backend(t);
-		return;
-	}
-	check_done(t);
+	check_done(ctx);
 }
 
-static void on_reconnect(struct ev_loop *loop, ev_timer *tm, int revents)
-{
-	struct term *t = tm->data;
-	struct vchan *ch;
-
-	(void)revents;
-	ch = vchan_client_connect(t->web, t->path, 0);
-	if (ch == NULL)
-		return; /* the repeat tries again */
-	t->mux = mux_new(ch, &OPS, t);
-	if (t->mux == NULL) {
-		vchan_close(ch);
-		return;
-	}
-	ev_timer_stop(loop, tm);
-	fprintf(stderr, "tls-terminator: connected to %s\n", t->path);
-	ev_io_set(&t->mux_io, mux_fd(t->mux), EV_READ);
-	ev_io_start(loop, &t->mux_io);
-	ev_feed_event(loop, &t->mux_io, EV_READ);
-}
+static const struct mux_link_cb LINK_CB = {on_up, on_down, on_ran};
 
 /* ---- start and stop -------------------------------------------------- */
 
-static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
+/* SIGTERM: no new clients; finish the answers owed, then end. */
+static void begin_stop(void *ctx)
 {
-	struct term *t = s->data;
+	struct term *t = ctx;
 	struct tconn *c, *next;
 
-	(void)revents;
-	if (t->stopping)
-		return;
 	t->stopping = 1;
-	ev_io_stop(loop, &t->accept_io);
+	ev_io_stop(t->loop, &t->accept_io);
 	close(t->lfd);
 	t->lfd = -1;
-	ev_timer_stop(loop, &t->reconnect);
-	ev_timer_start(loop, &t->grace);
+	mux_link_hold(t->link);
 	/* Connections not waiting for an answer end now; the others once
 	 * it is written (pump checks `stopping`). */
 	for (c = t->conns; c != NULL; c = next) {
 		next = c->next;
-		if (!c->awaiting && c->out_len == 0)
+		if (!c->awaiting && buf_size(&c->out) == 0)
 			conn_free(c);
 	}
 	check_done(t);
-}
-
-static void on_grace(struct ev_loop *loop, ev_timer *tm, int revents)
-{
-	(void)tm;
-	(void)revents;
-	fprintf(stderr,
-		"tls-terminator: answers still owed after %.0f s; "
-		"stopping\n",
-		GRACE_S);
-	ev_break(loop, EVBREAK_ALL);
-}
-
-static int listen_on(const char *spec, int *port)
-{
-	char host[256];
-	const char *colon = strrchr(spec, ':');
-	struct addrinfo hints, *res;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	int fd, one = 1;
-
-	if (colon == NULL || (size_t)(colon - spec) >= sizeof(host)) {
-		errno = EINVAL;
-		return -1;
-	}
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res) != 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-	if (fd >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
-		    listen(fd, 512) < 0 ||
-		    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	if (fd >= 0)
-		*port = ntohs(ss.ss_family == AF_INET6
-				  ? ((struct sockaddr_in6 *)&ss)->sin6_port
-				  : ((struct sockaddr_in *)&ss)->sin_port);
-	return fd;
 }
 
 static void usage(void)
@@ -670,7 +571,6 @@ int main(int argc, char **argv)
 	const char *lspec = "127.0.0.1:8443", *dir = "tls-state";
 	const char *port = "http", *ready = NULL;
 	struct term t;
-	struct rlimit rl;
 	vchan_xs *xs;
 	char *end;
 	int opt, self, lport = 0;
@@ -713,11 +613,7 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	/* One descriptor per client: use all we are allowed. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	net_raise_nofile();
 	xs = vchan_xs_open();
 	self = xs ? vchan_xs_domid(xs) : -1;
 	vchan_xs_close(xs);
@@ -735,7 +631,7 @@ int main(int argc, char **argv)
 		ERR_print_errors_fp(stderr);
 		return 1;
 	}
-	t.lfd = listen_on(lspec, &lport);
+	t.lfd = net_listen(lspec, &lport);
 	if (t.lfd < 0) {
 		fprintf(stderr, "tls-terminator: cannot listen on %s: %s\n",
 			lspec, strerror(errno));
@@ -751,37 +647,26 @@ int main(int argc, char **argv)
 	ev_io_init(&t.accept_io, on_accept, t.lfd, EV_READ);
 	t.accept_io.data = &t;
 	ev_io_start(t.loop, &t.accept_io);
-	ev_init(&t.mux_io, on_mux);
-	t.mux_io.data = &t;
-	ev_timer_init(&t.reconnect, on_reconnect, 0, RECONNECT_S);
-	t.reconnect.data = &t;
-	ev_timer_start(t.loop, &t.reconnect);
-	ev_timer_init(&t.grace, on_grace, GRACE_S, 0);
-	t.grace.data = &t;
-	ev_signal_init(&t.sigterm, on_signal, SIGTERM);
-	t.sigterm.data = &t;
-	ev_signal_start(t.loop, &t.sigterm);
-	ev_signal_init(&t.sigint, on_signal, SIGINT);
-	t.sigint.data = &t;
-	ev_signal_start(t.loop, &t.sigint);
+	t.link = mux_link_new(t.loop, 0, t.web, t.path, 0, &OPS, &LINK_CB, &t);
+	if (t.link == NULL) {
+		perror("tls-terminator: the channel");
+		ev_loop_destroy(t.loop);
+		close(t.lfd);
+		SSL_CTX_free(t.ctx);
+		return 1;
+	}
+	stopper_start(&t.stop, t.loop, "tls-terminator", GRACE_S, begin_stop,
+		      &t);
 	fprintf(stderr,
 		"tls-terminator: listening on %s (port %d), web at %s\n", lspec,
 		lport, t.path);
-	if (ready != NULL) {
-		FILE *f = fopen(ready, "w");
-
-		if (f != NULL) {
-			fprintf(f, "%d\n", lport);
-			fclose(f);
-		}
-	}
+	if (ready != NULL && net_write_port(ready, lport) < 0)
+		fprintf(stderr, "tls-terminator: writing %s: %s\n", ready,
+			strerror(errno));
 	ev_run(t.loop, 0);
 	while (t.conns != NULL)
 		conn_free(t.conns);
-	if (t.mux != NULL) {
-		ev_io_stop(t.loop, &t.mux_io);
-		mux_free(t.mux);
-	}
+	mux_link_free(t.link);
 	if (t.lfd >= 0)
 		close(t.lfd);
 	ev_loop_destroy(t.loop);

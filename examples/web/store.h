@@ -19,6 +19,7 @@ enum store_status {
 	STORE_UNAVAILABLE, /* no storage domain, or it went away: a 502 */
 	STORE_TIMEOUT,	   /* it did not answer in time: a 504 */
 	STORE_FAILED,	   /* it answered with an error: a 500 */
+	STORE_INVALID,	   /* it refused the request's content: a 400 */
 };
 
 struct store_result {

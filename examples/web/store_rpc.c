@@ -84,6 +84,8 @@ static enum store_status map(enum rpc_status s)
 		return STORE_OK;
 	case RPC_DEADLINE_EXCEEDED:
 		return STORE_TIMEOUT;
+	case RPC_INVALID_ARGUMENT:
+		return STORE_INVALID;
 	case RPC_PEER_GONE:
 	case RPC_QUEUE_FULL:
 	case RPC_CANCELLED:

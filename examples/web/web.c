@@ -1,7 +1,10 @@
 /* examples/web/web.c - a small HTTP/1.1 server whose only network is one
- * vchan to the TLS terminator's domain.
+ * vchan to the TLS terminator's domain (and, when asked, a plain TCP port).
  *
- * Each stream of the channel (examples/mux) is one client connection.
+ * Each stream of the channel (examples/mux) is one client connection. With
+ * -L the same server also listens on TCP, for measuring it without the
+ * terminator: each TCP connection is served just like a stream (the same
+ * routes, limits, and count of connections), with plain HTTP.
  * Requests of a connection are answered in order, one at a time: the next
  * is parsed once the previous answer is on its way, which bounds what a
  * connection can make us hold. Data lives in the storage domain (store.h).
@@ -14,19 +17,27 @@
  *   DELETE /api/kv/KEY            {"key":K,"deleted":true} or 404
  * The storage domain gone gives 502, too slow 504.
  *
- * Usage: web [-p PORT] [-s ADDRESS] [-t MS] [-c MAXCONN] TERMINATOR_DOMID
+ * Usage: web [-p PORT] [-s ADDRESS] [-t MS] [-c MAXCONN] [-L HOST:PORT]
+ *            [-r PORTFILE] TERMINATOR_DOMID
  */
 #include "config.h"
 
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "examples/common/buf.h"
+#include "examples/common/net.h"
+#include "examples/common/stop.h"
+#include "examples/mux/link.h"
 #include "examples/mux/mux.h"
 #include "examples/web/http.h"
 #include "examples/web/store.h"
@@ -38,6 +49,12 @@
 #define RING (256u * 1024)
 /* How long a stopping server waits for answers still owed. */
 #define GRACE_S 5.0
+/* A TCP client silent this long is dropped (the terminator does the same
+ * for the channel's clients). */
+#define IDLE_S 60.0
+/* Unanswered bytes a TCP connection may have buffered: the same bound as a
+ * stream's window, and more than the largest request. */
+#define TCP_IN_MAX MUX_WINDOW
 
 struct web;
 
@@ -49,11 +66,12 @@ struct op {
 
 struct conn {
 	struct web *w;
-	uint32_t id;
-	char *in;
-	size_t in_len, in_cap;
-	char *out;
-	size_t out_off, out_len, out_cap;
+	int fd;	     /* a TCP client's socket; -1 for a stream of the channel */
+	uint32_t id; /* the stream (fd < 0) */
+	ev_io io;    /* fd >= 0 */
+	ev_timer idle;
+	struct buf in;	  /* requests not yet answered */
+	struct buf out;	  /* answers not yet sent */
 	size_t req_total; /* bytes of the request being answered */
 	int keep_alive;
 	int closing; /* close once the answer is out */
@@ -65,11 +83,12 @@ struct web {
 	struct ev_loop *loop;
 	uint32_t peer;
 	char path[160];
-	struct mux *mux;
-	ev_io io;
-	ev_timer retry, grace;
-	ev_signal sigterm, sigint;
+	struct mux_link *link;
+	struct mux *mux; /* the link's, NULL while it is down */
+	struct stopper stop;
 	struct store *st;
+	int lfd; /* the TCP listener, -1 without */
+	ev_io accept_io;
 	struct conn *conns;
 	size_t nconns, max_conns;
 	int stopping;
@@ -86,6 +105,7 @@ static const char PAGE[] =
     "storage domain.</p>\n</body></html>\n";
 
 static void process(struct conn *c);
+static void conn_end(struct conn *c);
 
 /* A stopping server ends once nothing is owed to anyone. */
 static void check_done(struct web *w)
@@ -97,52 +117,16 @@ static void check_done(struct web *w)
 
 /* ---- output ---------------------------------------------------------- */
 
-static int out_add(struct conn *c, const void *p, size_t n)
-{
-	if (c->out_len + n > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 1024;
-		char *o;
-
-		while (cap < c->out_len + n)
-			cap *= 2;
-		o = realloc(c->out, cap);
-		if (o == NULL)
-			return -1;
-		c->out = o;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, p, n);
-	c->out_len += n;
-	return 0;
-}
-
+/* A JSON text being built; an allocation failure sticks. */
 struct jbuf {
-	char *p;
-	size_t len, cap;
+	struct buf b;
 	int err;
 };
 
 static void jb_add(struct jbuf *b, const char *s, size_t n)
 {
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->err = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	if (!b->err && buf_add(&b->b, s, n) < 0)
+		b->err = 1;
 }
 
 static void jb_str(struct jbuf *b, const char *s)
@@ -188,12 +172,13 @@ static void respond(struct conn *c, int status, const char *type,
 		     "Content-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
 		     status, http_reason(status), type, len,
 		     c->closing ? "Connection: close\r\n" : "");
-	if (out_add(c, head, (size_t)n) < 0 || out_add(c, body, len) < 0)
+	if (buf_add(&c->out, head, (size_t)n) < 0 ||
+	    buf_add(&c->out, body, len) < 0)
 		c->closing = 1; /* out of memory: end the connection */
 	if (c->req_total > 0) {
-		memmove(c->in, c->in + c->req_total, c->in_len - c->req_total);
-		c->in_len -= c->req_total;
-		mux_consumed(c->w->mux, c->id, c->req_total);
+		buf_consume(&c->in, c->req_total);
+		if (c->fd < 0)
+			mux_consumed(c->w->mux, c->id, c->req_total);
 		c->req_total = 0;
 	}
 }
@@ -206,14 +191,15 @@ static void respond_json(struct conn *c, int status, struct jbuf *b)
 		respond(c, 500, "application/json", oom, sizeof(oom) - 1);
 	} else {
 		jb_add(b, "\n", 1);
-		respond(c, status, "application/json", b->p, b->len);
+		respond(c, status, "application/json",
+			(const char *)buf_data(&b->b), buf_size(&b->b));
 	}
-	free(b->p);
+	buf_free(&b->b);
 }
 
 static void respond_error(struct conn *c, int status, const char *msg)
 {
-	struct jbuf b = {0};
+	struct jbuf b = {{0}, 0};
 
 	jb_str(&b, "{\"error\":");
 	jb_json(&b, msg, strlen(msg));
@@ -223,10 +209,35 @@ static void respond_error(struct conn *c, int status, const char *msg)
 
 /* ---- connections ----------------------------------------------------- */
 
+/* A new connection counts against the limit whichever way it came. */
+static struct conn *conn_new(struct web *w)
+{
+	struct conn *c;
+
+	if (w->stopping || w->nconns >= w->max_conns)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->w = w;
+	c->fd = -1;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconns++;
+	return c;
+}
+
 static void conn_free(struct conn *c)
 {
 	struct web *w = c->w;
 
+	if (c->fd >= 0) {
+		ev_io_stop(w->loop, &c->io);
+		ev_timer_stop(w->loop, &c->idle);
+		close(c->fd);
+	}
 	if (c->op != NULL)
 		c->op->c = NULL; /* the store's answer will find no one */
 	if (c->prev)
@@ -236,15 +247,32 @@ static void conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	w->nconns--;
-	free(c->in);
-	free(c->out);
+	buf_free(&c->in);
+	buf_free(&c->out);
 	free(c);
 }
 
 static void conn_end(struct conn *c)
 {
-	mux_close(c->w->mux, c->id);
+	if (c->fd < 0)
+		mux_close(c->w->mux, c->id);
 	conn_free(c);
+}
+
+/* Queue bytes of the answer: into the stream, or the socket. Returns the
+ * bytes taken (0: none now, the writable callback or watcher resumes) or
+ * -1 when the connection is broken. */
+static ssize_t conn_send(struct conn *c, const void *p, size_t n)
+{
+	ssize_t r;
+
+	if (c->fd < 0)
+		return mux_send(c->w->mux, c->id, p, n);
+	r = send(c->fd, p, n, MSG_NOSIGNAL);
+	if (r < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	return r;
 }
 
 /* ---- storage answers ------------------------------------------------- */
@@ -260,6 +288,9 @@ static int store_failed(struct conn *c, enum store_status s)
 	case STORE_TIMEOUT:
 		respond_error(c, 504, "storage timed out");
 		break;
+	case STORE_INVALID:
+		respond_error(c, 400, "refused by storage");
+		break;
 	default:
 		respond_error(c, 500, "storage failed");
 		break;
@@ -271,7 +302,7 @@ static void stored(const struct store_result *r, void *data)
 {
 	struct op *op = data;
 	struct conn *c = op->c;
-	struct jbuf b = {0};
+	struct jbuf b = {{0}, 0};
 	struct web *w;
 
 	if (c == NULL) {
@@ -421,39 +452,40 @@ static void route(struct conn *c, const struct http_request *r)
 		start(c, 'P', key, r);
 }
 
-/* Move what we can of the output into the channel, then answer the next
- * request if there is one. May free c. */
-static void process(struct conn *c)
+/* Move what we can of the output on, then answer the next request if there
+ * is one. Returns 0, or -1 when c has been freed. */
+static int serve(struct conn *c)
 {
 	struct http_request r;
 
 	for (;;) {
 		int rc;
 
-		while (c->out_off < c->out_len) {
+		while (buf_size(&c->out) > 0) {
 			ssize_t n =
-			    mux_send(c->w->mux, c->id, c->out + c->out_off,
-				     c->out_len - c->out_off);
+			    conn_send(c, buf_data(&c->out), buf_size(&c->out));
 			if (n < 0) {
 				conn_free(c);
-				return;
+				return -1;
 			}
 			if (n == 0)
-				return; /* the writable callback resumes */
-			c->out_off += (size_t)n;
+				return 0; /* resumed when writable */
+			buf_consume(&c->out, (size_t)n);
 		}
-		c->out_off = c->out_len = 0;
 		if (c->closing) {
 			conn_end(c);
-			return;
+			return -1;
 		}
 		if (c->op != NULL)
-			return; /* waiting for the storage domain */
-		rc = http_parse(c->in, c->in_len, &r);
+			return 0; /* waiting for the storage domain */
+		rc = http_parse((const char *)buf_data(&c->in),
+				buf_size(&c->in), &r);
 		if (rc == 0) {
-			if (c->w->stopping && c->in_len == 0)
+			if (c->w->stopping && buf_size(&c->in) == 0) {
 				conn_end(c); /* idle: nothing owed */
-			return;
+				return -1;
+			}
+			return 0;
 		}
 		if (rc < 0) {
 			/* Not a request we can parse: answer and hang up
@@ -469,25 +501,121 @@ static void process(struct conn *c)
 	}
 }
 
+/* A TCP connection waits for what it can use: more of the client's bytes
+ * while it has room for them and is not closing, and for room in the socket
+ * while an answer is unsent. */
+static void tcp_watch(struct conn *c)
+{
+	struct ev_loop *loop = c->w->loop;
+	int events = 0;
+
+	if (!c->closing && buf_size(&c->in) < TCP_IN_MAX)
+		events |= EV_READ;
+	if (buf_size(&c->out) > 0)
+		events |= EV_WRITE;
+	if (ev_is_active(&c->io) &&
+	    events == (c->io.events & (EV_READ | EV_WRITE)))
+		return;
+	ev_io_stop(loop, &c->io);
+	ev_io_set(&c->io, c->fd, events);
+	if (events)
+		ev_io_start(loop, &c->io);
+}
+
+/* serve(), then, for a TCP connection still there, its watcher. May free
+ * c. */
+static void process(struct conn *c)
+{
+	if (serve(c) == 0 && c->fd >= 0)
+		tcp_watch(c);
+}
+
+/* ---- TCP clients ----------------------------------------------------- */
+
+static void on_tcp_io(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct conn *c = io->data;
+	struct web *w = c->w;
+
+	if (revents & EV_READ) {
+		char buf[16384];
+		size_t room = TCP_IN_MAX - buf_size(&c->in);
+		ssize_t n = recv(c->fd, buf,
+				 room < sizeof(buf) ? room : sizeof(buf), 0);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN &&
+			       errno != EWOULDBLOCK && errno != EINTR)) {
+			conn_free(c); /* the client has gone */
+			check_done(w);
+			return;
+		}
+		if (n > 0) {
+			ev_timer_again(loop, &c->idle);
+			if (buf_add(&c->in, buf, (size_t)n) < 0) {
+				conn_free(c);
+				check_done(w);
+				return;
+			}
+		}
+	}
+	process(c);
+	check_done(w);
+}
+
+static void on_tcp_idle(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct conn *c = t->data;
+	struct web *w = c->w;
+
+	(void)loop;
+	(void)revents;
+	conn_free(c);
+	check_done(w);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct web *w = io->data;
+
+	(void)revents;
+	/* A few at a time, so that a burst does not hold up the channel. */
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(w->lfd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC),
+		    one = 1;
+		struct conn *c;
+
+		if (fd < 0)
+			return;
+		c = conn_new(w);
+		if (c == NULL) {
+			close(fd); /* over the limit: as a refused stream */
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->fd = fd;
+		ev_io_init(&c->io, on_tcp_io, fd, EV_READ);
+		c->io.data = c;
+		ev_io_start(loop, &c->io);
+		ev_init(&c->idle, on_tcp_idle);
+		c->idle.repeat = IDLE_S;
+		c->idle.data = c;
+		ev_timer_again(loop, &c->idle);
+	}
+}
+
 /* ---- the channel ----------------------------------------------------- */
 
 static void on_open(void *ctx, uint32_t id)
 {
 	struct web *w = ctx;
-	struct conn *c;
+	struct conn *c = conn_new(w);
 
-	if (w->stopping || w->nconns >= w->max_conns ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
+	if (c == NULL) {
 		mux_close(w->mux, id);
 		return;
 	}
-	c->w = w;
 	c->id = id;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
-	w->nconns++;
 	mux_set_user(w->mux, id, c);
 }
 
@@ -498,24 +626,12 @@ static void on_data(void *ctx, uint32_t id, void *user, const uint8_t *buf,
 
 	(void)ctx;
 	(void)id;
-	/* The mux's window bounds in_len: at most MUX_WINDOW bytes are
+	/* The mux's window bounds the input: at most MUX_WINDOW bytes are
 	 * unconsumed, and bytes are consumed as requests are answered. */
-	if (c->in_len + len > c->in_cap) {
-		size_t cap = c->in_cap ? c->in_cap : 4096;
-		char *p;
-
-		while (cap < c->in_len + len)
-			cap *= 2;
-		p = realloc(c->in, cap);
-		if (p == NULL) {
-			conn_end(c);
-			return;
-		}
-		c->in = p;
-		c->in_cap = cap;
+	if (buf_add(&c->in, buf, len) < 0) {
+		conn_end(c);
+		return;
 	}
-	memcpy(c->in + c->in_len, buf, len);
-	c->in_len += len;
 	process(c);
 }
 
@@ -535,113 +651,82 @@ static void on_writable(void *ctx, uint32_t id, void *user)
 
 static const struct mux_ops OPS = {on_open, on_data, on_close, on_writable};
 
-static void drop_channel(struct web *w)
+static void on_up(void *ctx, struct mux *m)
 {
-	while (w->conns != NULL)
-		conn_free(w->conns);
-	ev_io_stop(w->loop, &w->io);
-	mux_free(w->mux);
-	w->mux = NULL;
+	struct web *w = ctx;
+
+	w->mux = m;
 }
 
-static void on_channel(struct ev_loop *loop, ev_io *io, int revents)
+/* The channel has gone: so have its streams (TCP clients stay). The link
+ * offers a new one. */
+static void on_down(void *ctx, int err)
 {
-	struct web *w = io->data;
+	struct web *w = ctx;
+	struct conn *c, *next;
 
-	(void)loop;
-	(void)revents;
-	if (mux_run(w->mux) < 0) {
-		if (errno == EPROTO)
-			fprintf(stderr, "web: the terminator broke the "
-					"protocol; offering a new channel\n");
-		drop_channel(w);
-		if (w->stopping) {
-			check_done(w);
-			return;
-		}
-		ev_timer_set(&w->retry, 0.05, 0);
-		ev_timer_start(w->loop, &w->retry);
-		return;
+	if (err == EPROTO)
+		fprintf(stderr, "web: the terminator broke the protocol; "
+				"offering a new channel\n");
+	w->mux = NULL;
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->fd < 0)
+			conn_free(c);
 	}
 	check_done(w);
 }
 
-static int offer(struct web *w)
+static void on_ran(void *ctx)
 {
-	struct vchan *ch = vchan_server_create(w->peer, w->path, RING, RING);
-
-	if (ch == NULL)
-		return -1;
-	w->mux = mux_new(ch, &OPS, w);
-	if (w->mux == NULL) {
-		vchan_close(ch);
-		return -1;
-	}
-	ev_io_set(&w->io, mux_fd(w->mux), EV_READ);
-	ev_io_start(w->loop, &w->io);
-	ev_feed_event(w->loop, &w->io, EV_READ);
-	return 0;
+	check_done(ctx);
 }
 
-static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct web *w = t->data;
+static const struct mux_link_cb LINK_CB = {on_up, on_down, on_ran};
 
-	(void)loop;
-	(void)revents;
-	if (offer(w) < 0) {
-		perror("web: offering the channel");
-		ev_timer_set(&w->retry, 0.5, 0);
-		ev_timer_start(w->loop, &w->retry);
-	}
-}
-
-static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
+/* SIGTERM: no new connections; answer what is owed, then end. */
+static void begin_stop(void *ctx)
 {
-	struct web *w = s->data;
+	struct web *w = ctx;
 	struct conn *c, *next;
 
-	(void)revents;
-	if (w->stopping)
-		return;
 	w->stopping = 1;
-	ev_timer_stop(loop, &w->retry);
-	ev_timer_start(loop, &w->grace);
+	mux_link_hold(w->link);
+	if (w->lfd >= 0) {
+		ev_io_stop(w->loop, &w->accept_io);
+		close(w->lfd);
+		w->lfd = -1;
+	}
 	/* Idle connections go now; the others after their answer. */
 	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->op == NULL && c->out_len == 0 && c->in_len == 0)
+		if (c->op == NULL && buf_size(&c->out) == 0 &&
+		    buf_size(&c->in) == 0)
 			conn_end(c);
 	}
 	check_done(w);
 }
 
-static void on_grace(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	(void)t;
-	(void)revents;
-	fprintf(stderr, "web: answers still owed after %.0f s; stopping\n",
-		GRACE_S);
-	ev_break(loop, EVBREAK_ALL);
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: web [-p PORT] [-s ADDRESS] [-t MS] "
-			"[-c MAXCONN] TERMINATOR_DOMID\n");
+			"[-c MAXCONN] [-L HOST:PORT] [-r PORTFILE] "
+			"TERMINATOR_DOMID\n");
 }
 
 int main(int argc, char **argv)
 {
 	const char *port = "http", *address = "vchan:1/storage";
-	int timeout_ms = 5000, opt, self;
+	const char *lspec = NULL, *portfile = NULL;
+	int timeout_ms = 5000, opt, self, lport = 0;
 	struct web w;
 	vchan_xs *xs;
 	char *end;
 
 	memset(&w, 0, sizeof(w));
 	w.max_conns = 1024;
-	while ((opt = getopt(argc, argv, "p:s:t:c:h")) != -1) {
+	w.lfd = -1;
+	while ((opt = getopt(argc, argv, "p:s:t:c:L:r:h")) != -1) {
 		switch (opt) {
 		case 'p':
 			port = optarg;
@@ -655,12 +740,19 @@ int main(int argc, char **argv)
 		case 'c':
 			w.max_conns = (size_t)atoi(optarg);
 			break;
+		case 'L':
+			lspec = optarg;
+			break;
+		case 'r':
+			portfile = optarg;
+			break;
 		default:
 			usage();
 			return opt == 'h' ? 0 : 2;
 		}
 	}
-	if (optind + 1 != argc || timeout_ms <= 0 || w.max_conns == 0) {
+	if (optind + 1 != argc || timeout_ms <= 0 || w.max_conns == 0 ||
+	    (portfile != NULL && lspec == NULL)) {
 		usage();
 		return 2;
 	}
@@ -680,14 +772,27 @@ int main(int argc, char **argv)
 	snprintf(w.path, sizeof(w.path), "/local/domain/%d/data/vchan/%u/%s",
 		 self, w.peer, port);
 	signal(SIGPIPE, SIG_IGN);
+	if (lspec != NULL) {
+		net_raise_nofile();
+		w.lfd = net_listen(lspec, &lport);
+		if (w.lfd < 0) {
+			fprintf(stderr, "web: cannot listen on %s: %s\n", lspec,
+				strerror(errno));
+			return 1;
+		}
+	}
 	w.loop = ev_loop_new(EVFLAG_AUTO);
 	if (w.loop == NULL) {
 		fprintf(stderr, "web: no event loop\n");
+		if (w.lfd >= 0)
+			close(w.lfd);
 		return 1;
 	}
 	w.st = store_open(w.loop, address, timeout_ms);
 	if (w.st == NULL) {
 		perror("web: storage address");
+		if (w.lfd >= 0)
+			close(w.lfd);
 		ev_loop_destroy(w.loop);
 		return 2;
 	}
@@ -700,28 +805,34 @@ int main(int argc, char **argv)
 			"web: storage at %s not reachable yet (%s); "
 			"requests get 502 until it is\n",
 			address, strerror(errno));
-	ev_init(&w.io, on_channel);
-	w.io.data = &w;
-	ev_init(&w.retry, on_retry);
-	w.retry.data = &w;
-	ev_timer_init(&w.grace, on_grace, GRACE_S, 0);
-	w.grace.data = &w;
-	ev_signal_init(&w.sigterm, on_signal, SIGTERM);
-	w.sigterm.data = &w;
-	ev_signal_start(w.loop, &w.sigterm);
-	ev_signal_init(&w.sigint, on_signal, SIGINT);
-	w.sigint.data = &w;
-	ev_signal_start(w.loop, &w.sigint);
-	if (offer(&w) < 0) {
+	stopper_start(&w.stop, w.loop, "web", GRACE_S, begin_stop, &w);
+	w.link =
+	    mux_link_new(w.loop, 1, w.peer, w.path, RING, &OPS, &LINK_CB, &w);
+	if (w.link == NULL) {
 		perror("web: offering the channel");
+		if (w.lfd >= 0)
+			close(w.lfd);
 		store_close(w.st);
 		ev_loop_destroy(w.loop);
 		return 1;
 	}
 	fprintf(stderr, "web: serving %s, storage at %s\n", w.path, address);
+	if (w.lfd >= 0) {
+		ev_io_init(&w.accept_io, on_accept, w.lfd, EV_READ);
+		w.accept_io.data = &w;
+		ev_io_start(w.loop, &w.accept_io);
+		fprintf(stderr, "web: listening on %s (port %d)\n", lspec,
+			lport);
+		if (portfile != NULL && net_write_port(portfile, lport) < 0)
+			fprintf(stderr, "web: writing %s: %s\n", portfile,
+				strerror(errno));
+	}
 	ev_run(w.loop, 0);
-	if (w.mux != NULL)
-		drop_channel(&w);
+	while (w.conns != NULL)
+		conn_free(w.conns);
+	mux_link_free(w.link);
+	if (w.lfd >= 0)
+		close(w.lfd);
 	store_close(w.st);
 	ev_loop_destroy(w.loop);
 	return 0;

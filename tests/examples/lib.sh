@@ -1,10 +1,30 @@
 # tests/examples/lib.sh - start and stop the web example's three domains
-# (sourced). Needs B (the build tree) and W (a private work directory);
-# domains: storage 1, web 2, TLS terminator 3, on the simulator.
+# (sourced). Domains: storage 1, web 2, TLS terminator 3, on the simulator.
+# A test calls test_setup; another user (run-demo.sh) sets B (the build
+# tree), W (a private work directory) and VCHAN_SIM_DIR itself.
 VCHAN_PLATFORM=sim
-VCHAN_SIM_DIR=${VCHAN_SIM_DIR:-$W/sim}
-export VCHAN_PLATFORM VCHAN_SIM_DIR
+export VCHAN_PLATFORM
 storage_pid= web_pid= term_pid=
+
+# test_setup: what every test of the example starts with. Skips (77)
+# without python3; sets B and W, the simulator's directory (the harness
+# gives a private one), and a trap that kills the domains and removes W.
+test_setup() {
+	set -u
+	command -v python3 >/dev/null || { echo "needs python3" >&2; exit 77; }
+	B=${top_builddir:-.}
+	W=$(mktemp -d "${VCHAN_TEST_TMP:-/tmp}/web.XXXXXX")
+	VCHAN_SIM_DIR=${VCHAN_SIM_DIR:-$W/sim}
+	export VCHAN_SIM_DIR
+	trap 'kill_all; rm -rf "$W"' EXIT
+}
+
+# fail WHAT: the test fails, with the domains' logs.
+fail() {
+	echo "FAIL: $*" >&2
+	cat "$W/storage.log" "$W/web.log" "$W/term.log" >&2 2>/dev/null
+	exit 1
+}
 
 start_storage() {
 	VCHAN_DOMID=1 "$B/examples/storage/storage-server" "$W/kv.data" \
@@ -17,6 +37,24 @@ start_web() {
 	VCHAN_DOMID=2 "$B/examples/web/web" -s vchan:1/storage "$@" 3 \
 		2>>"$W/web.log" &
 	web_pid=$!
+}
+
+# start_web_tcp [OPTIONS]: web with its TCP listener too; returns once it
+# listens, and sets WEBPORT.
+start_web_tcp() {
+	rm -f "$W/webport"
+	start_web -L 127.0.0.1:0 -r "$W/webport" "$@"
+	i=0
+	until grep -q '^[0-9][0-9]*$' "$W/webport" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 $web_pid 2>/dev/null; then
+			echo "web did not start" >&2
+			cat "$W/web.log" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	WEBPORT=$(cat "$W/webport")
 }
 
 # start_term [OPTIONS]: returns once it listens and reaches the web domain;
@@ -64,6 +102,14 @@ stop() {
 	return $rc
 }
 
+# stop_all: SIGTERM to each domain still running; each must exit 0.
+stop_all() {
+	stop "$term_pid" tls-terminator || fail "terminator stop"
+	stop "$web_pid" web || fail "web stop"
+	stop "$storage_pid" storage || fail "storage stop"
+	term_pid= web_pid= storage_pid=
+}
+
 kill_all() {
 	for p in $term_pid $web_pid $storage_pid; do
 		kill -KILL "$p" 2>/dev/null
@@ -77,6 +123,11 @@ PY=${PY:-$(python3 -c 'import sys; print(sys.executable)')}
 client() {
 	"$PY" "$top_srcdir/tests/examples/webclient.py" "$PORT" \
 		"$W/tls/cert.pem" "$@"
+}
+
+# The same client, plain HTTP to the web domain's own TCP port.
+client_tcp() {
+	"$PY" "$top_srcdir/tests/examples/webclient.py" "$WEBPORT" - "$@"
 }
 
 # clean_logs: no sanitizer report in the domains' logs (a UBSan report does

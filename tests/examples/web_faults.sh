@@ -2,18 +2,9 @@
 # A slow or dead backend gives the client 504 or 502, not a hang, and the
 # service recovers when the domain comes back: storage stopped (SIGSTOP)
 # then killed, web stopped then killed, each restarted.
-set -u
-command -v python3 >/dev/null || { echo "needs python3" >&2; exit 77; }
-B=${top_builddir:-.}
 top_srcdir=${top_srcdir:-.}
-W=$(mktemp -d "${VCHAN_TEST_TMP:-/tmp}/web.XXXXXX")
 . "$top_srcdir/tests/examples/lib.sh"
-trap 'kill_all; rm -rf "$W"' EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	cat "$W/storage.log" "$W/web.log" "$W/term.log" >&2
-	exit 1
-}
+test_setup
 # until_status PATH CODE: the service answers CODE within 10 s of retries.
 until_status() {
 	i=0
@@ -51,9 +42,6 @@ client status / 502 || fail "dead web"
 start_web -t 1000
 until_status / 200 || fail "web restarted"
 
-stop "$term_pid" tls-terminator || fail "terminator stop"
-stop "$web_pid" web || fail "web stop"
-stop "$storage_pid" storage || fail "storage stop"
-term_pid= web_pid= storage_pid=
+stop_all
 clean_logs || fail "sanitizer report"
 echo "ok"

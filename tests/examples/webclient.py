@@ -2,11 +2,15 @@
 """tests/examples/webclient.py - an HTTPS client for the web example's tests.
 
 Usage: webclient.py PORT CAFILE MODE [ARGS]
+CAFILE "-": plain HTTP (the web domain's own TCP listener), not HTTPS.
   load CONNS REQUESTS   open CONNS keep-alive connections at once, then send
                         REQUESTS requests spread over them (PUT then GET of
                         unique keys, pages, lists); check every answer.
   garbage               clients sending garbage (not TLS; TLS but not HTTP)
                         are dropped while a keep-alive client carries on.
+  limit N               with N connections open and served, one more is
+                        refused (closed unanswered); once one goes, a new
+                        one is served.
   status PATH CODE      one GET answering CODE within 15 s.
   writes SECONDS FILE   PUT unique keys from 20 connections until killed or
                         SECONDS pass; append each key acknowledged (200) to
@@ -25,6 +29,8 @@ HOST = "127.0.0.1"
 
 
 def context(cafile):
+    if cafile == "-":
+        return None
     ctx = ssl.create_default_context(cafile=cafile)
     ctx.check_hostname = True  # the certificate names 127.0.0.1
     return ctx
@@ -37,7 +43,8 @@ class Conn:
     async def open(self):
         self.r, self.w = await asyncio.wait_for(
             asyncio.open_connection(HOST, self.port, ssl=self.ctx,
-                                    server_hostname=HOST), 15)
+                                    server_hostname=HOST if self.ctx
+                                    else None), 15)
 
     async def request(self, method, path, body=b""):
         head = f"{method} {path} HTTP/1.1\r\nHost: x\r\n"
@@ -129,7 +136,122 @@ async def load(port, ctx, nconn, nreq):
           f"in {dt:.2f} s ({done / dt:.0f}/s)")
 
 
+async def dropped(r, w, what):
+    """The server answers `what` with 400 and closes, or just closes."""
+    try:
+        data = await asyncio.wait_for(r.read(), 15)
+    except (ConnectionResetError, BrokenPipeError):
+        data = b""
+    expect(data == b"" or (data.startswith(b"HTTP/1.1 400 ") and
+                           b"\r\nConnection: close\r\n" in data),
+           f"{what}: answered {data[:60]!r}")
+    w.close()
+
+
+async def huge_head(port, ctx):
+    """A head that never ends: 431, then the connection is closed."""
+    big = Conn(port, ctx)
+    await big.open()
+    big.w.write(b"GET / HTTP/1.1\r\n" + b"X: " + b"a" * 9000)
+    code, _, _ = await asyncio.wait_for(big.response(), 15)
+    expect(code == 431, f"huge head: {code}")
+    eof = await asyncio.wait_for(big.r.read(), 15)
+    expect(eof == b"", "connection not closed after a huge head")
+    big.close()
+
+
+async def garbage_plain(port):
+    """Plain HTTP: while a keep-alive client sends request after request,
+    others send bytes that are not HTTP, or a head that never ends, or
+    garbage after a good request; each is dropped, the good client sees
+    only its own answers."""
+    good = Conn(port, None)
+    await good.open()
+    stop = False
+    count = 0
+
+    async def good_loop():
+        nonlocal count
+        while not stop or count < 20:
+            code, h, body = await good.request("GET", "/api/kv/none")
+            expect(code == 404 and h.get("connection") != "close",
+                   f"good client during garbage: {code} {body!r}")
+            code, h, body = await good.request("GET", "/")
+            expect(code == 200 and b"web domain" in body,
+                   f"good client page during garbage: {code}")
+            count += 2
+
+    async def bad():
+        for i in range(10):
+            r, w = await asyncio.open_connection(HOST, port)
+            w.write(b"\x00\x01\x02garbage\xff\xfe" * 50 + b"\r\n\r\n")
+            await dropped(r, w, "binary garbage")
+            r, w = await asyncio.open_connection(HOST, port)
+            w.write(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" +
+                    os.urandom(500))  # a TLS hello, to a plain port
+            w.write_eof()
+            await dropped(r, w, "TLS hello")
+        # A good request followed by garbage: its answer, then 400.
+        r, w = await asyncio.open_connection(HOST, port)
+        w.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nNOT HTTP AT ALL\r\n\r\n")
+        data = await asyncio.wait_for(r.read(), 15)
+        expect(data.startswith(b"HTTP/1.1 200 ") and
+               b"HTTP/1.1 400 " in data, f"request then garbage: {data!r}")
+        w.close()
+        await huge_head(port, None)
+
+    async def bad_then_stop():
+        nonlocal stop
+        try:
+            await bad()
+        finally:
+            stop = True
+
+    await asyncio.gather(good_loop(), bad_then_stop())
+    good.close()
+    print(f"webclient: {count} good requests answered during the garbage")
+
+
+async def limit(port, ctx, n):
+    conns = [Conn(port, ctx) for _ in range(n)]
+    for c in conns:
+        await c.open()
+        code, _, _ = await c.request("GET", "/")
+        expect(code == 200, f"connection within the limit: {code}")
+    extra = Conn(port, ctx)
+    await extra.open()
+    extra.w.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        data = await asyncio.wait_for(extra.r.read(), 15)
+    except (ConnectionResetError, BrokenPipeError):
+        data = b""
+    expect(data == b"", f"connection {n + 1} of {n} served: {data[:40]!r}")
+    extra.close()
+    conns[0].close()
+    await conns[0].w.wait_closed()
+    # The server notices the close on its next turn: retry for a while.
+    for i in range(50):
+        c = Conn(port, ctx)
+        await c.open()
+        try:
+            code, _, _ = await c.request("GET", "/")
+            expect(code == 200, f"after a close: {code}")
+            c.close()
+            break
+        except (ConnectionResetError, asyncio.IncompleteReadError):
+            c.close()
+            await asyncio.sleep(0.1)
+    else:
+        fail("no connection served after one of the limit closed")
+    for c in conns[1:]:
+        code, _, _ = await c.request("GET", "/")
+        expect(code == 200, f"open connection after the limit: {code}")
+    print(f"webclient: {n} connections served, one more refused")
+
+
 async def garbage(port, ctx):
+    if ctx is None:
+        return await garbage_plain(port)
     good = Conn(port, ctx)
     await good.open()
     code, _, _ = await good.request("GET", "/")
@@ -153,13 +275,7 @@ async def garbage(port, ctx):
     eof = await asyncio.wait_for(bad.r.read(), 15)
     expect(eof == b"", "connection not closed after garbage")
     bad.close()
-    # A head that never ends: 431, then closed.
-    big = Conn(port, ctx)
-    await big.open()
-    big.w.write(b"GET / HTTP/1.1\r\n" + b"X: " + b"a" * 9000)
-    code, _, _ = await asyncio.wait_for(big.response(), 15)
-    expect(code == 431, f"huge head: {code}")
-    big.close()
+    await huge_head(port, ctx)
     # The good client was not disturbed.
     code, _, body = await good.request("GET", "/api/kv/none")
     expect(code == 404, f"good client after garbage: {code}")
@@ -219,6 +335,8 @@ def main():
         coro = load(port, ctx, int(args[0]), int(args[1]))
     elif mode == "garbage":
         coro = garbage(port, ctx)
+    elif mode == "limit":
+        coro = limit(port, ctx, int(args[0]))
     elif mode == "status":
         coro = status(port, ctx, args[0], int(args[1]))
     elif mode == "writes":

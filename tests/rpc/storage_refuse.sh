@@ -1,0 +1,31 @@
+#!/bin/sh
+# tests/rpc/storage_refuse.sh - the storage service refuses keys it cannot
+# take with "invalid argument" and says why; storage-client shows it and
+# exits 3; good keys around them still work.
+set -u
+B=${top_builddir:-.}/examples/storage
+W=$(mktemp -d "${VCHAN_TEST_TMP:-/tmp}/refuse.XXXXXX")
+fail() {
+	echo "FAIL: $*" >&2
+	cat "$W/srv.err" >&2
+	exit 1
+}
+"$B/storage-server" "$W/kv.log" "unix:$W/sock" 2>"$W/srv.err" &
+srv=$!
+trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$W"' EXIT
+cli() { "$B/storage-client" "unix:$W/sock" "$@"; }
+cli put good v1 || fail "a good put"
+cli put "" v 2>"$W/err"
+[ $? -eq 3 ] || fail "empty key: exit status"
+grep -q "Put: invalid argument: empty key" "$W/err" ||
+	fail "empty key: said $(cat "$W/err")"
+long=$(head -c 1025 /dev/zero | tr '\0' k)
+cli get "$long" 2>"$W/err"
+[ $? -eq 3 ] || fail "long key: exit status"
+grep -q "Get: invalid argument: key too long" "$W/err" ||
+	fail "long key: said $(cat "$W/err")"
+# The longest key the service takes is fine.
+cli put "${long%k}" v2 || fail "a 1024-byte key"
+[ "$(cli get "${long%k}")" = v2 ] || fail "reading the 1024-byte key back"
+[ "$(cli get good)" = v1 ] || fail "reading the good key back"
+echo ok
