@@ -132,4 +132,31 @@ int bench_e2e_run(const struct bench_xopts *o, struct bench_rows *rows);
  * header has the same columns), 2 JSON Lines. */
 void bench_rows_print(const struct bench_rows *rows, int format);
 
+/* ---- the vchan rows across two domains (peer.c) ----
+ * `vchan-bench --peer D` measures throughput and latency of vchan with
+ * its other end in domain D, where `vchan-bench --serve <our id>` runs;
+ * see peer.c for the protocol. */
+struct pair;
+
+/* A domain id of 0..32751 from text. Returns it or -1. */
+int bench_peer_parse_domid(const char *s);
+
+/* Fork a process that measures p's job (a vchan or vchan-nospin pair)
+ * against domain `peer`, waiting up to wait_s seconds for it to connect.
+ * Result lines (see above) of the serving side go to the pipe read by
+ * fds[0], those of this side to fds[1], both in this domain's clock; the
+ * caller closes them and reaps the pid. Returns the pid or -1 + errno. */
+pid_t bench_peer_spawn(uint32_t peer, struct pair *p, unsigned wait_s,
+		       int fds[2]);
+
+/* Tell domain `peer`'s serving side to exit (waiting up to 10 s for it to
+ * take the message). Returns 0 or -1 + errno. */
+int bench_peer_quit(uint32_t peer);
+
+/* The serving side: connect to the measuring side of domain `peer` for
+ * one job after another until it says quit (returns 0), or until no job
+ * came for idle_s seconds or the store failed (returns -1, said on
+ * standard error). */
+int bench_peer_serve(uint32_t peer, unsigned idle_s);
+
 #endif

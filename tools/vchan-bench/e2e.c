@@ -1,16 +1,14 @@
 /* tools/vchan-bench/e2e.c - the e2e mode: HTTP requests through the web
  * example's domains.
  *
- * Two rows, against the same web and storage domains:
+ * Two rows, against the same web and storage domains in one run:
  *   https-3dom  client --HTTPS/TCP--> tls-terminator (domain 3) --vchan-->
  *               web (domain 2) --rpc over vchan--> storage (domain 1)
- *   http-tcp    client --HTTP/TCP--> a plain forwarder (domain 3, here)
- *               --vchan--> the same web --> the same storage
- * The web server's only network is its vchan, so it cannot be reached on
- * TCP directly; the forwarder does the terminator's work without TLS (TCP
- * bytes in, one examples/mux stream per connection out), so the ratio is
- * the price of TLS termination in its own domain, and each row's absolute
- * figures the price of the whole chain.
+ *   http-tcp    client --HTTP/TCP--> the same web, on its own TCP listener
+ *               (web -L) --> the same storage
+ * Both rows reach the same HTTP handling and the same storage calls; the
+ * ratio is the price of the front domain: TLS, and the hop over the
+ * multiplexed vchan between the terminator and the web domain.
  *
  * The client runs one thread per connection, blocking, with keep-alive;
  * each thread sends its next request once the previous answer is in. Every
@@ -24,7 +22,6 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -40,14 +37,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "examples/mux/mux.h"
 #include "tools/vchan-bench/bench.h"
-#include "vchan/vchan.h"
 
 #define DOM_STORAGE 1u
 #define DOM_WEB	    2u
 #define DOM_FRONT   3u
-#define MAX_CONNS   128
 #define IO_CHUNK    16384
 
 /* ---- the client ---- */
@@ -304,223 +298,12 @@ out:
 	free(k);
 }
 
-/* ---- the plain forwarder (the http-tcp row's domain 3) ---- */
-
-struct fconn {
-	int fd;	    /* -1: slot free */
-	int64_t id; /* mux stream */
-	char in[IO_CHUNK];
-	size_t in_off, in_len; /* from the client, not yet taken by the mux */
-};
-
-struct fwd {
-	struct mux *mux;
-	struct fconn c[MAX_CONNS];
-	int dead;
-};
-
-static void f_drop(struct fwd *f, struct fconn *c, int tell)
-{
-	if (tell && c->id >= 0)
-		mux_close(f->mux, (uint32_t)c->id);
-	close(c->fd);
-	c->fd = -1;
-	c->id = -1;
-}
-
-static void f_open(void *ctx, uint32_t id)
-{
-	struct fwd *f = ctx;
-
-	mux_close(f->mux, id); /* only this side opens streams */
-}
-
-static void f_data(void *ctx, uint32_t id, void *user, const uint8_t *buf,
-		   size_t len)
-{
-	struct fwd *f = ctx;
-	struct fconn *c = user;
-	size_t off = 0;
-
-	/* Answers are small and the client reads each at once: a blocking
-	 * write finishes promptly. */
-	while (off < len) {
-		ssize_t w = write(c->fd, buf + off, len - off);
-
-		if (w <= 0) {
-			f_drop(f, c, 1);
-			return;
-		}
-		off += (size_t)w;
-	}
-	mux_consumed(f->mux, id, len);
-}
-
-static void f_close(void *ctx, uint32_t id, void *user)
-{
-	struct fconn *c = user;
-
-	(void)ctx;
-	(void)id;
-	close(c->fd);
-	c->fd = -1;
-	c->id = -1;
-}
-
-static void f_push(struct fwd *f, struct fconn *c)
-{
-	ssize_t n;
-
-	if (c->fd < 0 || c->in_len == c->in_off)
-		return;
-	n = mux_send(f->mux, (uint32_t)c->id, c->in + c->in_off,
-		     c->in_len - c->in_off);
-	if (n < 0) {
-		f_drop(f, c, 0);
-		return;
-	}
-	c->in_off += (size_t)n;
-	if (c->in_off == c->in_len)
-		c->in_off = c->in_len = 0;
-}
-
-static void f_writable(void *ctx, uint32_t id, void *user)
-{
-	(void)id;
-	f_push(ctx, user);
-}
-
-static const struct mux_ops FWD_OPS = {f_open, f_data, f_close, f_writable};
-
-static int listen_any(int *port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(fd, 256) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &al) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
-/* In the child (domain 3): connect to the web domain, listen, tell the
- * parent the port through `report`, forward until `stop` ends. `f` is
- * zeroed; the caller frees it. */
-static int forwarder(struct fwd *f, int report, int stop)
-{
-	struct pollfd p[MAX_CONNS + 3];
-	struct vchan *ch = NULL;
-	char path[128];
-	int lfd, port = 0;
-
-	snprintf(path, sizeof(path), "/local/domain/%u/data/vchan/%u/http",
-		 DOM_WEB, DOM_FRONT);
-	/* The web domain offers a fresh channel shortly after the
-	 * terminator's went. */
-	for (int i = 0; i < 200 && ch == NULL; i++) {
-		ch = vchan_client_connect(DOM_WEB, path, 1000);
-		if (ch == NULL)
-			usleep(50000);
-	}
-	if (ch == NULL || (f->mux = mux_new(ch, &FWD_OPS, f)) == NULL) {
-		bench_report(report, "E forwarder: connect %s: %s", path,
-			     strerror(errno));
-		vchan_close(ch);
-		return 1;
-	}
-	lfd = listen_any(&port);
-	if (lfd < 0 || mux_run(f->mux) < 0) {
-		bench_report(report, "E forwarder: %s: %s",
-			     lfd < 0 ? "listen" : "channel", strerror(errno));
-		if (lfd >= 0)
-			close(lfd);
-		mux_free(f->mux);
-		return 1;
-	}
-	for (int i = 0; i < MAX_CONNS; i++)
-		f->c[i].fd = -1;
-	bench_report(report, "P %d", port);
-	for (;;) {
-		int n = 0, idx[MAX_CONNS];
-
-		p[n++] = (struct pollfd){.fd = stop, .events = POLLIN};
-		p[n++] =
-		    (struct pollfd){.fd = mux_fd(f->mux), .events = POLLIN};
-		p[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
-		for (int i = 0; i < MAX_CONNS; i++) {
-			/* A connection whose bytes wait for the mux is not
-			 * read: that is its back-pressure. */
-			if (f->c[i].fd < 0 || f->c[i].in_len > 0)
-				continue;
-			idx[n - 3] = i;
-			p[n++] =
-			    (struct pollfd){.fd = f->c[i].fd, .events = POLLIN};
-		}
-		if (poll(p, (nfds_t)n, -1) < 0 && errno != EINTR)
-			break;
-		if (p[0].revents)
-			break; /* the parent closed its end: stop */
-		if (p[2].revents & POLLIN) {
-			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), k = 0;
-			int one = 1;
-
-			while (fd >= 0 && k < MAX_CONNS && f->c[k].fd >= 0)
-				k++;
-			if (fd >= 0 && k == MAX_CONNS) {
-				close(fd);
-			} else if (fd >= 0) {
-				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-					   sizeof(one));
-				f->c[k].fd = fd;
-				f->c[k].in_off = f->c[k].in_len = 0;
-				f->c[k].id = mux_open(f->mux, &f->c[k]);
-				if (f->c[k].id < 0) {
-					close(fd);
-					f->c[k].fd = -1;
-				}
-			}
-		}
-		for (int j = 3; j < n; j++) {
-			struct fconn *c = &f->c[idx[j - 3]];
-			ssize_t r;
-
-			if (!p[j].revents || c->fd < 0)
-				continue;
-			r = read(c->fd, c->in, sizeof(c->in));
-			if (r <= 0) {
-				f_drop(f, c, 1);
-				continue;
-			}
-			c->in_off = 0;
-			c->in_len = (size_t)r;
-			f_push(f, c);
-		}
-		/* Deliver what came and write what was queued. */
-		if (mux_run(f->mux) < 0)
-			break;
-	}
-	for (int i = 0; i < MAX_CONNS; i++)
-		if (f->c[i].fd >= 0)
-			close(f->c[i].fd);
-	close(lfd);
-	mux_free(f->mux);
-	return 0;
-}
-
 /* ---- the domains ---- */
 
 struct e2e {
 	const struct bench_xopts *o;
 	char dir[PATH_MAX];
 	pid_t storage, web, front;
-	int stop_fd; /* the forwarder's stop pipe (write end) */
 };
 
 static pid_t start(const struct e2e *e, unsigned domid, const char *log,
@@ -579,6 +362,24 @@ static int file_has(const char *path, const char *what, char *buf, size_t size)
 	return what == NULL ? n > 0 : strstr(buf, what) != NULL;
 }
 
+/* Wait for `pid` to write its port to `portf` (up to 15 s); returns the
+ * port, or -1 when it ended or never did. */
+static int wait_port(pid_t *pid, const char *portf)
+{
+	char buf[64];
+
+	for (int i = 0; i < 1500 && *pid > 0; i++) {
+		if (file_has(portf, NULL, buf, sizeof(buf)))
+			return atoi(buf);
+		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+			*pid = -1;
+			break;
+		}
+		usleep(10000);
+	}
+	return -1;
+}
+
 /* Start the terminator; returns its port, or -1 (why in `why`). */
 static int start_term(struct e2e *e, const char *prog, char *why, size_t wl)
 {
@@ -609,79 +410,6 @@ static int start_term(struct e2e *e, const char *prog, char *why, size_t wl)
 	return -1;
 }
 
-/* Fork the forwarder; returns its port, or -1 (why in `why`). */
-static int start_fwd(struct e2e *e, char *why, size_t wl)
-{
-	char line[256] = "";
-	int rp[2], sp[2], port = -1;
-	size_t n = 0;
-
-	if (pipe(rp) < 0)
-		return -1;
-	if (pipe(sp) < 0) {
-		close(rp[0]);
-		close(rp[1]);
-		return -1;
-	}
-	fflush(NULL);
-	e->front = fork();
-	if (e->front == 0) {
-		struct fwd *f =
-		    calloc(1, sizeof(*f)); /* 2 MiB: off the stack */
-		int rc = 1;
-
-		close(rp[0]);
-		close(sp[1]);
-		setenv("VCHAN_DOMID", "3", 1);
-		if (f != NULL)
-			rc = forwarder(f, rp[1], sp[0]);
-		else
-			bench_report(rp[1], "E forwarder: out of memory");
-		free(f);
-		_exit(rc);
-	}
-	close(rp[1]);
-	close(sp[0]);
-	e->stop_fd = sp[1];
-	while (e->front > 0 && n + 1 < sizeof(line)) {
-		struct pollfd p = {.fd = rp[0], .events = POLLIN};
-		ssize_t r;
-
-		if (poll(&p, 1, 15000) <= 0)
-			break;
-		r = read(rp[0], line + n, 1);
-		if (r <= 0 || line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(rp[0]);
-	if (sscanf(line, "P %d", &port) == 1)
-		return port;
-	snprintf(why, wl, "forwarder: %.200s",
-		 line[0] ? line + 2 : "no answer");
-	return -1;
-}
-
-static void stop_fwd(struct e2e *e)
-{
-	int st;
-
-	if (e->front <= 0)
-		return;
-	close(e->stop_fd);
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(e->front, &st, WNOHANG) == e->front) {
-			e->front = -1;
-			return;
-		}
-		usleep(10000);
-	}
-	kill(e->front, SIGKILL);
-	waitpid(e->front, &st, 0);
-	e->front = -1;
-}
-
 /* The domains' logs on stderr (the work directory goes at exit). */
 static void dump_logs(const struct e2e *e)
 {
@@ -708,9 +436,9 @@ int bench_e2e_run(const struct bench_xopts *o, struct bench_rows *rows)
 	struct bench_row *tls, *tcp;
 	struct e2e e = {.o = o, .storage = -1, .web = -1, .front = -1};
 	char data[PATH_MAX + 32], dom[16], why[256] = "";
-	char cert[PATH_MAX + 32];
+	char cert[PATH_MAX + 32], wport[PATH_MAX + 32];
 	struct client c;
-	int port, failures = 0;
+	int port, web_port, failures = 0;
 
 	bench_rows_add(rows, "e2e");
 	bench_rows_add(rows, "e2e");
@@ -733,10 +461,19 @@ int bench_e2e_run(const struct bench_xopts *o, struct bench_rows *rows)
 	mkdir(e.dir, 0700);
 	snprintf(data, sizeof(data), "%s/kv.data", e.dir);
 	snprintf(dom, sizeof(dom), "%u", DOM_FRONT);
+	snprintf(wport, sizeof(wport), "%s/webport", e.dir);
 	{
 		char sa[32], wa[32];
 		char *sargv[] = {(char *)o->prog[0], data, sa, NULL};
-		char *wargv[] = {(char *)o->prog[1], "-s", wa, dom, NULL};
+		char *wargv[] = {(char *)o->prog[1],
+				 "-s",
+				 wa,
+				 "-L",
+				 "127.0.0.1:0",
+				 "-r",
+				 wport,
+				 dom,
+				 NULL};
 
 		snprintf(sa, sizeof(sa), "vchan:%u/storage", DOM_WEB);
 		snprintf(wa, sizeof(wa), "vchan:%u/storage", DOM_STORAGE);
@@ -746,6 +483,16 @@ int bench_e2e_run(const struct bench_xopts *o, struct bench_rows *rows)
 	memset(&c, 0, sizeof(c));
 	c.conns = o->quick ? 16 : 64;
 	c.total = o->quick ? 2000 : 20000;
+	/* The web domain writes its TCP port once it has reached storage and
+	 * offered its channel: both entries are then ready. */
+	web_port = wait_port(&e.web, wport);
+	if (web_port <= 0) {
+		for (struct bench_row *x = tls; x <= tcp; x++)
+			snprintf(x->why, sizeof(x->why),
+				 "web did not start (no port in %.180s)",
+				 wport);
+		goto stop;
+	}
 	/* The TLS row. */
 	port = start_term(&e, o->prog[2], why, sizeof(why));
 	if (port > 0) {
@@ -771,17 +518,11 @@ int bench_e2e_run(const struct bench_xopts *o, struct bench_rows *rows)
 			 "tls-terminator did not stop cleanly");
 	}
 	e.front = -1;
-	/* The plain row, into the same web and storage domains. */
-	why[0] = '\0';
-	port = start_fwd(&e, why, sizeof(why));
-	if (port > 0) {
-		c.port = port;
-		run_client(&c, tcp, o->timeout_s);
-	} else {
-		snprintf(tcp->why, sizeof(tcp->why), "%s",
-			 why[0] ? why : "forwarder failed");
-	}
-	stop_fwd(&e);
+	/* The plain row: the same web and storage domains, on web's own TCP
+	 * port (the terminator is gone: it takes no share of the CPUs). */
+	c.port = web_port;
+	run_client(&c, tcp, o->timeout_s);
+stop:
 	if (stop_domain(e.web) < 0 || stop_domain(e.storage) < 0) {
 		for (struct bench_row *x = tls; x <= tcp; x++)
 			if (x->ok == 1) {

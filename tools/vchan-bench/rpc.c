@@ -7,16 +7,24 @@
  * BENCH_CLI_DOMID) measures each in turn, so both transports run the same
  * code on both sides. Per transport: a checking warm-up, then the rate
  * with many calls in flight, then the latency with one call in flight.
- * Every reply is checked (sequence number, text, payload bytes). */
+ * Every reply is checked (sequence number, text, payload bytes).
+ *
+ * The grpc-unix row is the same measurement made by vchan-bench-grpc
+ * (grpc-echo.cc: gRPC C++), run afterwards as a server and a client
+ * process of its own over a Unix socket; the other rows get a second pair
+ * of ratios, against it. */
 #include "config.h"
 
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,7 +37,15 @@
 #define RPC_SIZE      64u /* payload bytes each way */
 #define RPC_IN_FLIGHT 64u
 #define RPC_WARMUP    1000u
-#define RPC_TEXT      "vchan-bench"
+/* calls timed for the rate (many in flight) and the latency (one) */
+#define RPC_RATE_CALLS(quick) ((quick) ? 20000u : 200000u)
+#define RPC_LAT_CALLS(quick)  ((quick) ? 2000u : 20000u)
+#define RPC_TEXT	      "vchan-bench"
+#define RPC_GRPC	      "grpc-unix"
+
+#ifndef PKGLIBEXECDIR
+#define PKGLIBEXECDIR "/usr/local/libexec/vchan"
+#endif
 
 /* ---- rows ---- */
 
@@ -67,6 +83,24 @@ static const struct bench_row *row_base(const struct bench_rows *rows,
 	return NULL;
 }
 
+/* The gRPC row the other rpc rows are also compared with, if measured. */
+static const struct bench_row *row_grpc(const struct bench_rows *rows,
+					const struct bench_row *x)
+{
+	if (x->ok != 1 || strcmp(x->mode, "rpc") != 0 ||
+	    strcmp(x->transport, RPC_GRPC) == 0)
+		return NULL;
+	for (size_t i = 0; i < rows->n; i++) {
+		const struct bench_row *g = &rows->v[i];
+
+		if (g->ok == 1 && strcmp(g->mode, "rpc") == 0 &&
+		    strcmp(g->transport, RPC_GRPC) == 0 && g->rate > 0 &&
+		    g->p50 > 0)
+			return g;
+	}
+	return NULL;
+}
+
 static void json_str(const char *s)
 {
 	putchar('"');
@@ -92,6 +126,7 @@ static void print_row_json(const struct bench_rows *rows,
 			   const struct bench_row *x)
 {
 	const struct bench_row *b = row_base(rows, x);
+	const struct bench_row *g = row_grpc(rows, x);
 	int rpc = strcmp(x->mode, "rpc") == 0;
 
 	printf("{\"mode\":\"%s\",\"transport\":", x->mode);
@@ -110,6 +145,9 @@ static void print_row_json(const struct bench_rows *rows,
 		printf(",\"rate_vs_base\":%.3f,\"p50_vs_base\":%.3f",
 		       x->rate / b->rate, x->p50 / b->p50);
 	}
+	if (g != NULL)
+		printf(",\"rate_vs_grpc\":%.3f,\"p50_vs_grpc\":%.3f",
+		       x->rate / g->rate, x->p50 / g->p50);
 	printf(",\"repeats\":%u,\"verified\":%s", x->ok == 1 ? 1u : 0u,
 	       x->verified ? "true" : "false");
 	if (x->ok != 1) {
@@ -149,7 +187,7 @@ static void print_rows_table(const struct bench_rows *rows)
 
 	for (size_t i = 0; i < rows->n; i++) {
 		const struct bench_row *x = &rows->v[i];
-		const struct bench_row *b = row_base(rows, x);
+		const struct bench_row *b = row_base(rows, x), *g;
 		int rpc = strcmp(x->mode, "rpc") == 0;
 
 		if (strcmp(mode, x->mode) != 0) {
@@ -175,6 +213,13 @@ static void print_rows_table(const struct bench_rows *rows)
 			       x->p50 / b->p50, b->transport);
 		else
 			printf(" %10s %10s\n", "-", "-");
+		/* The ratios against gRPC: a second line, in the same
+		 * columns. */
+		g = row_grpc(rows, x);
+		if (g != NULL)
+			printf("%-16s %12s %10s %10s %9.2fx %9.2fx  %s\n", "",
+			       "", "", "", x->rate / g->rate, x->p50 / g->p50,
+			       g->transport);
 	}
 }
 
@@ -365,8 +410,8 @@ static int cmp_u64(const void *a, const void *b)
  * "E <why>" to res. */
 static void measure_addr(const char *addr, int quick, int res)
 {
-	uint32_t rate_calls = quick ? 20000 : 200000;
-	uint32_t lat_calls = quick ? 2000 : 20000;
+	uint32_t rate_calls = RPC_RATE_CALLS(quick);
+	uint32_t lat_calls = RPC_LAT_CALLS(quick);
 	struct load l;
 	uint64_t *lat = calloc(lat_calls, sizeof(*lat));
 	uint64_t ns;
@@ -469,15 +514,235 @@ static void stop_child(pid_t pid, int kill_it)
 	waitpid(pid, NULL, 0);
 }
 
+/* Fill row x from what a client (ours or the gRPC helper) said: `line`, of
+ * length n as read_line returned it. */
+static void take_result(struct bench_row *x, const char *line, ssize_t n)
+{
+	double rate;
+	unsigned long long p50, p99;
+	unsigned count;
+
+	if (n <= 0) {
+		snprintf(x->why, sizeof(x->why), "%s",
+			 n < 0 ? "timed out" : "client ended early");
+	} else if (line[0] == 'E') {
+		snprintf(x->why, sizeof(x->why), "%.240s",
+			 n > 2 ? line + 2 : "");
+	} else if (sscanf(line, "R %lf %llu %llu %u", &rate, &p50, &p99,
+			  &count) == 4) {
+		x->ok = 1;
+		x->verified = 1;
+		x->rate = rate;
+		x->p50 = (double)p50 / 1e3;
+		x->p99 = (double)p99 / 1e3;
+		x->count = count;
+	} else {
+		snprintf(x->why, sizeof(x->why), "bad result line");
+	}
+}
+
+/* Our server and client, over the addresses wanted. Returns the number of
+ * rows that failed. */
+static int measure_ours(const struct bench_xopts *o, char addr[2][300],
+			struct bench_row *row[2])
+{
+	char line[512];
+	int pr[2], failures = 0, timed_out = 0;
+	pid_t srv, cli = -1;
+	uint64_t deadline;
+
+	srv = spawn(BENCH_SRV_DOMID, -1);
+	if (srv == 0)
+		_exit(serve(addr[1], row[0] != NULL, row[1] != NULL));
+	if (srv < 0 || pipe(pr) < 0) {
+		for (int i = 0; i < 2; i++)
+			if (row[i] != NULL) {
+				snprintf(row[i]->why, sizeof(row[i]->why),
+					 "fork: %s", strerror(errno));
+				failures++;
+			}
+		stop_child(srv, 1);
+		return failures;
+	}
+	cli = spawn(BENCH_CLI_DOMID, pr[0]);
+	if (cli == 0) {
+		for (int i = 0; i < 2; i++)
+			if (row[i] != NULL)
+				measure_addr(addr[i], o->quick, pr[1]);
+		_exit(0);
+	}
+	close(pr[1]);
+	deadline = bench_now_ns() + (uint64_t)o->timeout_s * 2 * 1000000000u;
+	for (int i = 0; i < 2; i++) {
+		ssize_t n;
+
+		if (row[i] == NULL)
+			continue;
+		n = cli > 0 && !timed_out
+			? read_line(pr[0], line, sizeof(line), deadline)
+			: -1;
+		if (n < 0)
+			timed_out = 1;
+		take_result(row[i], line, n);
+		if (row[i]->ok != 1)
+			failures++;
+	}
+	close(pr[0]);
+	stop_child(cli, 1);
+	stop_child(srv, timed_out);
+	return failures;
+}
+
+#ifdef HAVE_GRPC
+/* vchan-bench-grpc: $VCHAN_BENCH_GRPC_HELPER, else next to our executable
+ * (or one level up, from a libtool build tree's .libs), else installed. */
+static int find_grpc_helper(char *out, size_t size)
+{
+	static const char *const rel[] = {"vchan-bench-grpc",
+					  "../vchan-bench-grpc", NULL};
+	const char *e = getenv("VCHAN_BENCH_GRPC_HELPER");
+	char self[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (e == NULL) {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		self[n > 0 ? n : 0] = '\0';
+		slash = strrchr(self, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		for (int i = 0; n > 0 && rel[i] != NULL; i++) {
+			if (snprintf(out, size, "%s/%s", self, rel[i]) <
+				(int)size &&
+			    access(out, X_OK) == 0)
+				return 1;
+		}
+		e = PKGLIBEXECDIR "/vchan-bench-grpc";
+	}
+	snprintf(out, size, "%s", e);
+	return out[0] != '\0' && access(out, X_OK) == 0;
+}
+
+/* Run the helper with argv, its standard output on out_fd (-1: none) and
+ * its standard error appended to errf. Returns its pid or -1. */
+static pid_t spawn_helper(char *const argv[], int out_fd, int close_fd,
+			  const char *errf)
+{
+	pid_t parent = getpid(), pid;
+	int e, o;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	/* Ended with us, even by SIGKILL: a gRPC server left behind would
+	 * serve for ever. Checked after, in case we ended before. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		_exit(127);
+	if (close_fd >= 0)
+		close(close_fd);
+	e = open(errf, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	o = out_fd >= 0 ? out_fd : open("/dev/null", O_WRONLY);
+	if (e < 0 || o < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
+		_exit(127);
+	execv(argv[0], argv);
+	fprintf(stderr, "vchan-bench: exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* SIGTERM, then SIGKILL if it has not ended within a second. */
+static void stop_helper(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(pid, NULL, WNOHANG) != 0)
+			return;
+		usleep(10000);
+	}
+	stop_child(pid, 1);
+}
+
+/* The last line the helpers wrote to errf, for a reason. */
+static void last_err(const char *errf, char *out, size_t size)
+{
+	char buf[4096], *p;
+	ssize_t n = -1;
+	int fd = open(errf, O_RDONLY);
+
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	p = strrchr(buf, '\n');
+	snprintf(out, size, "%s", p != NULL ? p + 1 : buf);
+}
+
+/* The grpc-unix row: vchan-bench-grpc's server and client, the same
+ * calls as measure_addr's. Returns 1 if the row failed, else 0. */
+static int measure_grpc(const struct bench_xopts *o, struct bench_row *g)
+{
+	char prog[PATH_MAX], addr[300], errf[PATH_MAX], line[512], err[160];
+	char a_serve[] = "serve", a_call[] = "call", a_num[5][16];
+	char *sargv[] = {prog, a_serve, addr, NULL};
+	char *cargv[] = {prog,	   a_call,   addr,     a_num[0], a_num[1],
+			 a_num[2], a_num[3], a_num[4], NULL};
+	int pr[2];
+	pid_t srv, cli;
+	ssize_t n;
+
+	if (!find_grpc_helper(prog, sizeof(prog))) {
+		g->ok = -1;
+		snprintf(g->why, sizeof(g->why),
+			 "no vchan-bench-grpc helper (tried %.150s)", prog);
+		return 0;
+	}
+	snprintf(addr, sizeof(addr), "unix:%s/grpc.sock", o->dir);
+	snprintf(errf, sizeof(errf), "%s/grpc.err", o->dir);
+	snprintf(a_num[0], sizeof(a_num[0]), "%u", RPC_SIZE);
+	snprintf(a_num[1], sizeof(a_num[1]), "%u", RPC_IN_FLIGHT);
+	snprintf(a_num[2], sizeof(a_num[2]), "%u", RPC_WARMUP);
+	snprintf(a_num[3], sizeof(a_num[3]), "%u", RPC_RATE_CALLS(o->quick));
+	snprintf(a_num[4], sizeof(a_num[4]), "%u", RPC_LAT_CALLS(o->quick));
+	/* The server first, so that it holds no end of the client's pipe. */
+	srv = spawn_helper(sargv, -1, -1, errf);
+	if (srv < 0 || pipe(pr) < 0) {
+		snprintf(g->why, sizeof(g->why), "%s: %s",
+			 srv < 0 ? "fork" : "pipe", strerror(errno));
+		stop_helper(srv);
+		return 1;
+	}
+	cli = spawn_helper(cargv, pr[1], pr[0], errf);
+	close(pr[1]);
+	n = cli > 0 ? read_line(pr[0], line, sizeof(line),
+				bench_now_ns() +
+				    (uint64_t)o->timeout_s * 2 * 1000000000u)
+		    : 0;
+	close(pr[0]);
+	take_result(g, line, n);
+	stop_child(cli, 1);
+	stop_helper(srv);
+	if (g->ok == 1)
+		return 0;
+	/* Nothing said on the pipe: the helper's last word, if any. */
+	last_err(errf, err, sizeof(err));
+	if (n <= 0 && err[0] != '\0')
+		snprintf(g->why + strlen(g->why),
+			 sizeof(g->why) - strlen(g->why), ": %s", err);
+	return 1;
+}
+#endif
+
 int bench_rpc_run(const struct bench_xopts *o, struct bench_rows *rows)
 {
 	const char *names[2] = {"vchan", "unix"};
 	int want[2] = {o->want_vchan, o->want_unix};
-	char addr[2][300], line[512];
+	char addr[2][300];
 	struct bench_row *row[2] = {NULL, NULL}, *g;
-	int pr[2], failures = 0, timed_out = 0;
-	pid_t srv, cli = -1;
-	uint64_t deadline;
+	int failures = 0;
 
 	snprintf(addr[0], sizeof(addr[0]), "vchan:%u/%s", BENCH_SRV_DOMID,
 		 RPC_PORT);
@@ -497,72 +762,20 @@ int bench_rpc_run(const struct bench_xopts *o, struct bench_rows *rows)
 		row[i]->in_flight = RPC_IN_FLIGHT;
 		row[i]->base = i == 0 && want[1] ? "unix" : NULL;
 	}
-	/* No gRPC helper is built: Debian's libgrpc++-dev and a C++ build
-	 * are not part of this tree's configure. Say so rather than guess. */
 	g = &rows->v[rows->n - 1];
-	snprintf(g->transport, sizeof(g->transport), "grpc-unix");
+	snprintf(g->transport, sizeof(g->transport), "%s", RPC_GRPC);
+	g->size = RPC_SIZE;
+	g->in_flight = RPC_IN_FLIGHT;
+	if (want[0] || want[1])
+		failures += measure_ours(o, addr, row);
+		/* gRPC after ours, never at the same time: the two share the
+		 * CPUs. */
+#ifdef HAVE_GRPC
+	failures += measure_grpc(o, g);
+#else
 	g->ok = -1;
-	snprintf(g->why, sizeof(g->why), "gRPC helper not built");
-	if (!want[0] && !want[1])
-		return 0;
-	srv = spawn(BENCH_SRV_DOMID, -1);
-	if (srv == 0)
-		_exit(serve(addr[1], want[0], want[1]));
-	if (srv < 0 || pipe(pr) < 0) {
-		for (int i = 0; i < 2; i++)
-			if (row[i] != NULL) {
-				snprintf(row[i]->why, sizeof(row[i]->why),
-					 "fork: %s", strerror(errno));
-				failures++;
-			}
-		stop_child(srv, 1);
-		return failures;
-	}
-	cli = spawn(BENCH_CLI_DOMID, pr[0]);
-	if (cli == 0) {
-		for (int i = 0; i < 2; i++)
-			if (want[i])
-				measure_addr(addr[i], o->quick, pr[1]);
-		_exit(0);
-	}
-	close(pr[1]);
-	deadline = bench_now_ns() + (uint64_t)o->timeout_s * 2 * 1000000000u;
-	for (int i = 0; i < 2; i++) {
-		double rate;
-		unsigned long long p50, p99;
-		unsigned count;
-		ssize_t n;
-
-		if (row[i] == NULL)
-			continue;
-		n = cli > 0 && !timed_out
-			? read_line(pr[0], line, sizeof(line), deadline)
-			: -1;
-		if (n < 0)
-			timed_out = 1;
-		if (n <= 0) {
-			snprintf(row[i]->why, sizeof(row[i]->why), "%s",
-				 n < 0 ? "timed out" : "client ended early");
-		} else if (line[0] == 'E') {
-			snprintf(row[i]->why, sizeof(row[i]->why), "%.240s",
-				 line + 2);
-		} else if (sscanf(line, "R %lf %llu %llu %u", &rate, &p50, &p99,
-				  &count) == 4) {
-			row[i]->ok = 1;
-			row[i]->verified = 1;
-			row[i]->rate = rate;
-			row[i]->p50 = (double)p50 / 1e3;
-			row[i]->p99 = (double)p99 / 1e3;
-			row[i]->count = count;
-		} else {
-			snprintf(row[i]->why, sizeof(row[i]->why),
-				 "bad result line");
-		}
-		if (row[i]->ok != 1)
-			failures++;
-	}
-	close(pr[0]);
-	stop_child(cli, 1);
-	stop_child(srv, timed_out);
+	snprintf(g->why, sizeof(g->why), "gRPC helper not built (%s)",
+		 GRPC_MISSING);
+#endif
 	return failures;
 }

@@ -59,6 +59,7 @@ struct opts {
 	size_t ring;   /* ring of the message-size sweeps */
 	size_t tp_msg; /* message size of the ring sweep */
 	int progress;
+	int peer, serve; /* --peer, --serve DOMID (peer.c); -1: not given */
 };
 
 struct result {
@@ -648,6 +649,13 @@ static void parse_setup(struct result *res, struct lines *l)
 	res->ok = 1;
 }
 
+/* With --peer, vchan's rows run against the other domain (peer.c); the
+ * baselines stay here. */
+static int peer_row(const struct run *r, enum transport tr)
+{
+	return r->o.peer >= 0 && (tr == TR_VCHAN || tr == TR_VCHAN_NOSPIN);
+}
+
 static void measure(struct run *r, enum transport tr, int mode, size_t msg,
 		    size_t ring)
 {
@@ -665,6 +673,12 @@ static void measure(struct run *r, enum transport tr, int mode, size_t msg,
 	if (tr == TR_LIBXENVCHAN && !r->xen_ok) {
 		res->ok = -1;
 		snprintf(res->why, sizeof(res->why), "%s", r->xen_why);
+		return;
+	}
+	if (peer_row(r, tr) && (mode == BENCH_NOTIFY || mode == MODE_SETUP)) {
+		res->ok = -1;
+		snprintf(res->why, sizeof(res->why),
+			 "not measured across domains (needs both clocks)");
 		return;
 	}
 	memset(&p, 0, sizeof(p));
@@ -701,10 +715,17 @@ static void measure(struct run *r, enum transport tr, int mode, size_t msg,
 			 strerror(errno));
 		goto out;
 	}
-	pid[0] = spawn_side(r, &p, 1, mode, &fds[0]);
-	p.srv_pid = pid[0];
-	if (pid[0] > 0)
-		pid[1] = spawn_side(r, &p, 0, mode, &fds[1]);
+	if (peer_row(r, tr)) {
+		/* One process: its peer is the other domain's. */
+		pid[0] = bench_peer_spawn((uint32_t)r->o.peer, &p,
+					  r->o.timeout_s / 2 + 1, fds);
+		pid[1] = 0;
+	} else {
+		pid[0] = spawn_side(r, &p, 1, mode, &fds[0]);
+		p.srv_pid = pid[0];
+		if (pid[0] > 0)
+			pid[1] = spawn_side(r, &p, 0, mode, &fds[1]);
+	}
 	if (pid[0] < 0 || pid[1] < 0) {
 		snprintf(res->why, sizeof(res->why), "fork: %s",
 			 strerror(errno));
@@ -1256,6 +1277,7 @@ static void usage(FILE *f)
 	    "                   [--msg-sizes LIST] [--ring-sizes LIST]\n"
 	    "                   [--latency-sizes LIST] [--ring N]\n"
 	    "                   [--iterations N] [--timeout S]\n"
+	    "                   [--peer DOMID | --serve DOMID]\n"
 	    "transports: vchan,vchan-nospin,pipe,unix,tcp,libxenvchan,"
 	    "shm-spin\n"
 	    "modes: throughput,latency,notify,setup,rpc,e2e (also as\n"
@@ -1341,6 +1363,8 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		O_SPIN,
 		O_HELP,
 		O_VERSION,
+		O_PEER,
+		O_SERVE,
 	};
 	static const struct option lo[] = {
 	    {"quick", no_argument, NULL, 'q'},
@@ -1361,8 +1385,10 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 	    {"spin", required_argument, NULL, O_SPIN},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
+	    {"peer", required_argument, NULL, O_PEER},
+	    {"serve", required_argument, NULL, O_SERVE},
 	    {NULL, 0, NULL, 0}};
-	int c, quick = 0;
+	int c, quick = 0, tr_given = 0, modes_given = 0;
 	uint64_t v;
 
 	/* --quick changes the defaults the other options override. */
@@ -1378,6 +1404,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		o->want_mode[i] = 1;
 	o->progress = isatty(2);
 	o->spin_us = -1;
+	o->peer = o->serve = -1;
 	while ((c = getopt_long(argc, argv, "q", lo, NULL)) != -1) {
 		switch (c) {
 		case 'q':
@@ -1408,11 +1435,13 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			if (name_list(optarg, bench_transport_names, TR_COUNT,
 				      o->want_tr) < 0)
 				die("--transports: unknown transport");
+			tr_given = 1;
 			break;
 		case O_MODES:
 			if (name_list(optarg, mode_names, MODE_COUNT,
 				      o->want_mode) < 0)
 				die("--modes: unknown mode");
+			modes_given = 1;
 			break;
 		case O_MSGS:
 			if (parse_list(optarg, o->tp_msgs, &o->n_tp_msgs, MIB) <
@@ -1460,6 +1489,16 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		case O_VERSION:
 			printf("vchan-bench %s\n", PACKAGE_VERSION);
 			exit(0);
+		case O_PEER:
+			o->peer = bench_peer_parse_domid(optarg);
+			if (o->peer < 0)
+				die("--peer takes a domain id (0..32751)");
+			break;
+		case O_SERVE:
+			o->serve = bench_peer_parse_domid(optarg);
+			if (o->serve < 0)
+				die("--serve takes a domain id (0..32751)");
+			break;
 		default:
 			usage(stderr);
 			exit(2);
@@ -1481,6 +1520,27 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 				want[i] |= m[i];
 		}
 		memcpy(o->want_mode, want, sizeof(want));
+		modes_given = 1;
+	}
+	/* Across domains: vchan's rows there, the baselines here; what
+	 * runs only on the simulator (libxenvchan under vchan-sim, the rpc
+	 * and e2e modes' domains) is not offered. */
+	if (o->peer >= 0 && o->serve >= 0)
+		die("--peer and --serve exclude each other");
+	if (o->peer >= 0) {
+		if (!tr_given)
+			for (int i = 0; i < TR_COUNT; i++)
+				o->want_tr[i] =
+				    i == TR_VCHAN || i == TR_VCHAN_NOSPIN ||
+				    i == TR_PIPE || i == TR_UNIX || i == TR_TCP;
+		if (!modes_given)
+			for (int i = 0; i < MODE_COUNT; i++)
+				o->want_mode[i] =
+				    i == BENCH_THROUGHPUT || i == BENCH_LATENCY;
+		if (o->want_tr[TR_LIBXENVCHAN] || o->want_mode[MODE_RPC] ||
+		    o->want_mode[MODE_E2E])
+			die("--peer: libxenvchan, rpc and e2e run on the "
+			    "simulator only");
 	}
 	for (int i = 0; i < o->n_tp_rings; i++)
 		if (o->tp_rings[i] < 1024 ||
@@ -1497,6 +1557,8 @@ int main(int argc, char **argv)
 
 	parse_opts(&r.o, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	if (r.o.serve >= 0)
+		return bench_peer_serve((uint32_t)r.o.serve, r.o.timeout_s) < 0;
 	snprintf(r.dir, sizeof(r.dir), "%s/vchan-bench.XXXXXX",
 		 tmp != NULL && *tmp ? tmp : "/tmp");
 	if (mkdtemp(r.dir) == NULL)
@@ -1504,12 +1566,21 @@ int main(int argc, char **argv)
 	/* Our own simulation, private to this run; the embedded store for
 	 * vchan (XENSTORED_PATH only reaches the libxenvchan sides). */
 	snprintf(sim, sizeof(sim), "%s/sim", r.dir);
-	setenv("VCHAN_SIM_DIR", sim, 1);
-	setenv("VCHAN_PLATFORM", "sim", 1);
-	unsetenv("XENSTORED_PATH");
-	unsetenv("VCHAN_SIM_XENSTORED_PID");
+	/* --peer: the platform is the caller's (Xen, or a simulation that
+	 * the other domain shares). */
+	if (r.o.peer < 0) {
+		setenv("VCHAN_SIM_DIR", sim, 1);
+		setenv("VCHAN_PLATFORM", "sim", 1);
+		unsetenv("XENSTORED_PATH");
+		unsetenv("VCHAN_SIM_XENSTORED_PID");
+	}
 	xen_start(&r);
 	run_all(&r);
+	if (r.o.peer >= 0 && bench_peer_quit((uint32_t)r.o.peer) < 0)
+		fprintf(stderr,
+			"vchan-bench: domain %d's --serve did not "
+			"take its quit: %s\n",
+			r.o.peer, strerror(errno));
 	xen_stop(&r);
 	run_rows(&r);
 	if (r.o.format == OUT_CSV)
