@@ -376,7 +376,7 @@ static int wait_keys(vchan_xs *xs, const char *dir, int timeout_ms,
 	static const char token[] = "vchan-connect";
 	uint64_t deadline =
 	    now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
-	int r;
+	int r, denied = 0;
 
 	if (vchan_xs_watch(xs, dir, token) < 0)
 		return -1;
@@ -388,13 +388,22 @@ static int wait_keys(vchan_xs *xs, const char *dir, int timeout_ms,
 		 * on the fd, so the read below cannot miss it. */
 		drain_watch(xs);
 		r = read_keys(xs, dir, ref, port);
+		/* xenstored answers EACCES for a missing key under a directory
+		 * we may not read (one a server of ours left behind), just as
+		 * for a key we may not read: keep waiting for a server to
+		 * publish keys we can read, and say "denied" only if none
+		 * comes in time. */
+		if (r < 0 && errno == EACCES) {
+			denied = 1;
+			r = 0;
+		}
 		if (r != 0)
 			break;
 		if (timeout_ms >= 0) {
 			uint64_t now = now_ns();
 
 			if (now >= deadline) {
-				errno = ETIMEDOUT;
+				errno = denied ? EACCES : ETIMEDOUT;
 				r = -1;
 				break;
 			}

@@ -75,7 +75,9 @@ struct vchan *vchan_server_create_orders(uint32_t peer, const char *path,
  * server in time, ECONNREFUSED the keys name a port or page that is gone
  * (a server that died without removing them) or a page that already had
  * its client (one server page serves one client), EPROTO a malformed
- * server page or keys, EACCES not allowed to read the keys, EINVAL bad
+ * server page or keys, EACCES the keys stayed unreadable to us until the
+ * timeout (on Xen a missing key under a directory we may not read looks
+ * the same as a key we may not read, so this is waited out), EINVAL bad
  * argument, or an error of the layers below. */
 struct vchan *vchan_client_connect(uint32_t server, const char *path,
 				   int timeout_ms);

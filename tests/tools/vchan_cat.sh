@@ -124,7 +124,7 @@ VCHAN_DOMID=1 timeout 30 "$cat" -l -t 10 2 private </dev/null >/dev/null 2>"$tmp
 s=$!
 pids+=($s)
 await "$tmp/srv.err" waiting
-VCHAN_DOMID=3 "$cat" -t 10 1 /local/domain/1/data/vchan/2/private </dev/null 2>"$tmp/err"
+VCHAN_DOMID=3 "$cat" -t 1 1 /local/domain/1/data/vchan/2/private </dev/null 2>"$tmp/err"
 check "foreign domain: 3" 3 $?
 grep -q "denied" "$tmp/err"
 check "foreign domain: says denied" 0 $?
