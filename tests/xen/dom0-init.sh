@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/xen/dom0-init.sh: /init of dom0. Starts the Xen tool stack, a PV
 # domU, runs the checks and prints one line per check on the console:
-#   XENTEST: <name> PASS|FAIL|SLOT <detail>
+#   XENTEST: <name> PASS|FAIL <detail>
 # then "XENTEST-END" and reboots (QEMU runs with -no-reboot, so it exits).
 export PATH=/bin:/usr/bin:/usr/lib/xen-4.17/bin
 . /lib/guest-lib.sh
@@ -84,7 +84,7 @@ check_pair() {
 		[ -n "$(field in "$2")" ] &&
 		[ "$(field in "$2")" = "$(field out "$3")" ] &&
 		[ "$(field in "$3")" = "$(field out "$2")" ]; then
-		result "$1" PASS "$(echo "$6" | awk '{ if ($1 >= 1048576) printf "%d MiB", $1 / 1048576; else printf "%d KiB", $1 / 1024 }') each way, sha256 equal, $(echo "$5 $4" | awk '{printf "%.1f s", $1 - $2}')"
+		result "$1" PASS "$(echo "$6" | awk '{ if ($1 >= 1048576) printf "%d MiB", $1 / 1048576; else printf "%d KiB", $1 / 1024 }') each way, sha256 equal, $(echo "$5 $4" | awk '{printf "%.1f s", $1 - $2}') (sides $(field secs "$2") s, $(field secs "$3") s)"
 	else
 		result "$1" FAIL "$(echo "$5 $4" | awk '{printf "after %.1f s", $1 - $2}'): side A: $2 / side B: $3"
 		return 1
@@ -110,7 +110,7 @@ D=$(xl domid domu1)
 end=$(($(secs) + 120))
 until [ "$(xenstore-read /local/domain/$D/data/ready 2>/dev/null)" = 1 ]; do
 	[ "$(secs)" -gt "$end" ] && { diag; result setup FAIL "domU $D never ready"; finish; }
-	usleep 50000
+	await_change /local/domain/$D/data
 done
 echo "xentest: domU $D ready at $(now)"
 
@@ -127,14 +127,28 @@ urun() {
 	end=$(($(secs) + ${2:-60}))
 	until rc=$(xenstore-read /local/domain/$D/data/res/$N 2>/dev/null); do
 		[ "$(secs)" -gt "$end" ] && { echo "domU did not answer in ${2:-60} s"; return 124; }
-		usleep 50000
+		await_change /local/domain/$D/data/res
 	done
 	xenstore-read /local/domain/$D/data/out/$N
 	return "$rc"
 }
 
-# cross NAME BYTES DOM0_SIDE DOMU_SIDE: run one exchange of BYTES each way
-# with the dom0 side in the background and the domU side through urun.
+# published PORT: wait (at most 30 s) until dom0's server for the domU
+# on PORT has published its keys. A client in the domU must not look
+# before: xenstored answers its read of the missing keys with EACCES (the
+# directory above them is dom0's and was left by earlier channels), not
+# ENOENT, so it cannot wait for them and fails at once.
+published() {
+	end=$(($(secs) + 30))
+	until xenstore-exists /local/domain/0/data/vchan/$D/$1/event-channel 2>/dev/null; do
+		[ "$(secs)" -gt "$end" ] && return 1
+		await_change /local/domain/0/data/vchan/$D
+	done
+}
+
+# cross NAME BYTES DOM0_SIDE DOMU_SIDE [PORT]: run one exchange of BYTES
+# each way with the dom0 side in the background and the domU side through
+# urun; when dom0's side is the server on PORT, only once it is published.
 cross() {
 	t0=$(now)
 	(
@@ -142,6 +156,7 @@ cross() {
 		eval "$3"
 	) >/tmp/d0.res &
 	dpid=$!
+	[ -n "${5:-}" ] && published "$5"
 	SIZE=$2
 	urun "use_input $2 /tmp/in; $4" $(($(xfer_limit) + 60)) >/tmp/u.res
 	wait $dpid
@@ -153,11 +168,11 @@ cross() {
 # with 1 MiB rings (256 granted pages each) and then with a 1 KiB ring
 # (in the control page) one way and a 1 MiB ring the other.
 cross dom0srv-domUcli-1m $BIG "xfer keep a vchan-cat -q -p -k -l -r 1M -w 1M $D x1" \
-	"xfer hold a vchan-cat -q -p -t 30 0 x1"
+	"xfer hold a vchan-cat -q -p -t 30 0 x1" x1
 cross domUsrv-dom0cli-1m $BIG "xfer hold b vchan-cat -q -p -t 30 $D x2" \
 	"xfer keep b vchan-cat -q -p -k -l -r 1M -w 1M 0 x2"
 cross dom0srv-domUcli-1k $SMALL "xfer keep c vchan-cat -q -p -k -l -r 1K -w 1M $D x3" \
-	"xfer hold c vchan-cat -q -p -t 30 0 x3"
+	"xfer hold c vchan-cat -q -p -t 30 0 x3" x3
 cross domUsrv-dom0cli-1k $SMALL "xfer hold d vchan-cat -q -p -t 30 $D x4" \
 	"xfer keep d vchan-cat -q -p -k -l -r 1K -w 1M 0 x4"
 
@@ -166,17 +181,85 @@ cross domUsrv-dom0cli-1k $SMALL "xfer hold d vchan-cat -q -p -t 30 $D x4" \
 # the domU; the proxy as server in dom0 (libxenvchan's default rings: 1 and
 # 2 KiB in the control page) with our client in the domU.
 cross proxy-cli-in-domU $BIG "xfer keep p1 vchan-cat -q -p -k -l -r 1M -w 1M $D p1" \
-	"xfer hold p1 vchan-socket-proxy 0 /local/domain/0/data/vchan/$D/p1 -"
+	"xfer hold p1 vchan-socket-proxy 0 /local/domain/0/data/vchan/$D/p1 -" p1
 cross proxy-srv-in-dom0 $SMALL \
 	"xfer hold p2 vchan-socket-proxy -m server $D /local/domain/0/data/vchan/$D/p2 -" \
-	"xfer keep p2 vchan-cat -q -p -k -t 30 0 p2"
+	"xfer keep p2 vchan-cat -q -p -k -t 30 0 p2" p2
 
-result rpc SLOT "reserved: rpc/ has no service to call yet"
-if [ -x /bin/vchan-bench ]; then
-	result bench SLOT "vchan-bench is built but not wired into this test yet"
-else
-	result bench SLOT "not built (tools/vchan-bench)"
-fi
+# RPC from dom0 to a service in the domU: the storage example's server
+# runs in the domU for clients of domain 0; dom0's storage-client puts a
+# key, gets it back and lists it. The value must then be in the server's
+# log in the domU (so the service really lives there).
+rpc_check() {
+	t0=$(now)
+	val=v$(head -c 16 /dev/urandom | sha256sum | head -c 24)
+	# Started in the background with every output redirected: urun's
+	# command substitution in the domU would wait for it otherwise.
+	urun "rm -f /tmp/kv.log; storage-server /tmp/kv.log vchan:0/storage </dev/null >/tmp/storage.err 2>&1 & echo \$! >/tmp/storage.pid" >/tmp/u.res
+	# The server starts in the domU in its own time: wait for its keys,
+	# then try the first call again until a deadline all the same.
+	end=$(($(secs) + 90))
+	until xenstore-exists /local/domain/$D/data/vchan/0/storage/event-channel 2>/dev/null; do
+		[ "$(secs)" -gt "$end" ] && break
+		await_change /local/domain/$D/data/vchan
+	done
+	while :; do
+		put=$(timeout 30 storage-client vchan:$D/storage put xentest-key "$val" 2>&1)
+		put_rc=$?
+		[ "$put_rc" = 0 ] || [ "$(secs)" -gt "$end" ] && break
+		sleep 1
+	done
+	get=$(timeout 30 storage-client vchan:$D/storage get xentest-key 2>&1)
+	get_rc=$?
+	list=$(timeout 30 storage-client vchan:$D/storage list xentest 2>&1)
+	list_rc=$?
+	# Still running (kill finds it) after the calls, and the value in
+	# its log.
+	urun "grep -q $val /tmp/kv.log && s=stored || s=missing; kill \$(cat /tmp/storage.pid) && k=running || k=gone; echo \"\$s \$k; server said: \$(head -c 200 /tmp/storage.err)\"" >/tmp/u.res
+	t1=$(now)
+	took=$(echo "$t1 $t0" | awk '{printf "%.1f s", $1 - $2}')
+	if [ "$put_rc" = 0 ] && [ "$get_rc" = 0 ] && [ "$get" = "$val" ] &&
+		[ "$list_rc" = 0 ] && [ "$list" = xentest-key ] &&
+		grep -q '^stored running;' /tmp/u.res; then
+		result rpc PASS "put, get (value equal) and list over vchan:$D/storage, value in the domU's log, $took"
+	else
+		result rpc FAIL "after $took: put $put_rc ($put), get $get_rc ($get, want $val), list $list_rc ($list), domU: $(tr '\n' ' ' </tmp/u.res)"
+		diag
+	fi
+}
+rpc_check
+
+# vchan-bench between the domains: the domU serves (--serve 0), dom0
+# measures (--peer D) vchan's rows through it and the baselines in
+# itself; the table goes to the console (TCG figures: not for claims).
+# Small sizes and one timed repeat: a quick run's 32 MiB per row would take
+# minutes here, and so would the baselines' small writes (a context switch
+# each, dear for a PV kernel under TCG): the Unix socket is the baseline
+# the ratios need. Its progress goes to the console (a terminal).
+bench_check() {
+	t0=$(now)
+	urun "(vchan-bench --serve 0 --timeout 200 2>/tmp/bench-serve.err; echo \$? >/tmp/bench-serve.rc) </dev/null >/dev/null 2>&1 &" >/tmp/u.res
+	timeout 240 vchan-bench --peer $D --quick --transports vchan,vchan-nospin,unix \
+		--bytes 1M --max-writes 2048 --ring-sizes 256K --repeats 1 \
+		--iterations 50 --timeout 60 >/tmp/bench.out
+	rc=$?
+	t1=$(now)
+	sed 's/^/xentest-bench: /' /tmp/bench.out
+	# The serving side exits 0 when dom0's quit arrives.
+	urun "for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /tmp/bench-serve.rc ] && break; sleep 1; done; echo \"rc=\$(cat /tmp/bench-serve.rc 2>/dev/null) \$(tail -3 /tmp/bench-serve.err)\"" >/tmp/u.res
+	# Four rows each (two throughput, two latency), none failed.
+	rows=$(grep -E '^vchan(-nospin)? ' /tmp/bench.out | grep -cvE 'FAILED|unavailable')
+	took=$(echo "$t1 $t0" | awk '{printf "%.1f s", $1 - $2}')
+	if [ "$rc" = 0 ] && [ "$rows" = 8 ] &&
+		! grep -q FAILED /tmp/bench.out &&
+		grep -q '^rc=0' /tmp/u.res; then
+		result bench PASS "vchan-bench --peer $D: $rows vchan rows across the domains, data verified, $took"
+	else
+		result bench FAIL "after $took: status $rc, $rows good vchan rows of 8, domU: $(tr '\n' ' ' </tmp/u.res)"
+		diag
+	fi
+}
+bench_check
 
 # xl destroy of the domU in the middle of two endless transfers, one with
 # dom0 as server and one with dom0 as client: both of dom0's vchan-cats
@@ -195,6 +278,7 @@ moving() { # TAG: its last report shows bytes received
 rm -f /tmp/rc.k1 /tmp/rc.k2 /tmp/err.k1 /tmp/err.k2
 stream k1 -l $D k1 &
 stream k2 -t 60 $D k2 &
+published k1
 # One line: xenstore-read hands the domU a newline as the two characters
 # "\n". The domU's sides report what they said in their first seconds (an
 # early failure would otherwise go unseen).

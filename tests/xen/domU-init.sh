@@ -13,7 +13,7 @@ xenstore-write "$base/ready" 1
 n=1
 while :; do
 	if ! c=$(xenstore-read "$base/cmd/$n" 2>/dev/null); then
-		usleep 50000
+		await_change "$base/cmd"
 		continue
 	fi
 	out=$(eval "$c" 2>&1)

@@ -17,6 +17,16 @@ secs() {
 	echo "${up%.*}"
 }
 
+# await_change PATH: sleep until something at or below XenStore PATH
+# changes, at most 1 s. Cheaper than polling with xenstore-read, a fork
+# and exec each time (dear under TCG, and stolen from the transfers being
+# measured). A watch fires once as it is set, so the second event is the
+# change; one that came just before the watch was set is seen by the
+# caller's next look, at most 1 s later.
+await_change() {
+	timeout 1 xenstore-watch -n 2 "$1" >/dev/null 2>&1
+}
+
 # Seconds a transfer of $SIZE bytes each way may take (vchan-cat's own
 # timeout, and the bound of everything waiting for it).
 xfer_limit() {
@@ -33,7 +43,7 @@ wait_size() {
 	while [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -lt "$SIZE" ]; do
 		[ -e "$2" ] && return 0
 		[ "$(secs)" -gt "$end" ] && return 1
-		usleep 50000
+		usleep 100000
 	done
 }
 
@@ -81,10 +91,15 @@ xfer() {
 }
 
 # Make $BIG bytes of random input in file $1, and its first $SMALL bytes
-# in $1.small.
+# in $1.small; their hashes in $1.sum and $1.small.sum (hashing 16 MiB
+# takes seconds under TCG: once, not at every check).
 make_input() {
 	head -c "$BIG" /dev/urandom >"$1"
 	head -c "$SMALL" "$1" >"$1.small"
+	for f in "$1" "$1.small"; do
+		sum=$(sha256sum <"$f")
+		echo "${sum%% *}" >"$f.sum"
+	done
 }
 
 # use_input BYTES FILE: set IN, SIZE and INSUM for xfer.
@@ -92,8 +107,7 @@ use_input() {
 	SIZE=$1
 	IN=$2
 	[ "$SIZE" = "$BIG" ] || IN=$2.small
-	set -- $(sha256sum <"$IN")
-	INSUM=$1
+	read -r INSUM <"$IN.sum"
 }
 
 load_modules() {
