@@ -678,7 +678,13 @@ static void last_err(const char *errf, char *out, size_t size)
 	while (n > 0 && buf[n - 1] == '\n')
 		buf[--n] = '\0';
 	p = strrchr(buf, '\n');
-	snprintf(out, size, "%s", p != NULL ? p + 1 : buf);
+	p = p != NULL ? p + 1 : buf;
+	/* Cut to fit: the start of the line says enough. */
+	n = (ssize_t)strlen(p);
+	if ((size_t)n >= size)
+		n = (ssize_t)size - 1;
+	memcpy(out, p, (size_t)n);
+	out[n] = '\0';
 }
 
 /* The grpc-unix row: vchan-bench-grpc's server and client, the same
