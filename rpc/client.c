@@ -42,7 +42,9 @@ struct rpc_client {
 	struct rpc_conn *conn;
 	int connecting; /* a socket connect is in progress */
 	ev_io rio, wio;
-	ev_timer kick; /* runs the calls that ended before being sent */
+	ev_prepare spin; /* a vchan: spin for replies before the loop sleeps */
+	ev_idle again;	 /* ...and when they came, do not let it sleep */
+	ev_timer kick;	 /* runs the calls that ended before being sent */
 	/* Calls in flight by slot; a call's id is generation << 16 | slot,
 	 * so a late reply to a slot's earlier call is told apart. */
 	struct call **slots;
@@ -213,6 +215,8 @@ static void drop_conn(struct rpc_client *c, enum rpc_status st)
 		return;
 	ev_io_stop(c->loop, &c->rio);
 	ev_io_stop(c->loop, &c->wio);
+	ev_prepare_stop(c->loop, &c->spin);
+	ev_idle_stop(c->loop, &c->again);
 	rpc_conn_free(c->conn);
 	c->conn = NULL;
 	c->connecting = 0;
@@ -336,6 +340,29 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 	leave(c);
 }
 
+/* The loop is about to sleep. With calls in flight on a vchan, a reply
+ * from a quick server comes sooner than a wake-up would: spin for it, and
+ * read it now when it comes. */
+static void again_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	(void)revents;
+	ev_idle_stop(loop, w);
+}
+
+static void spin_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct rpc_client *c = w->data;
+
+	(void)revents;
+	if (c->conn == NULL || in_flight(c) == 0 || !rpc_conn_spin(c->conn))
+		return;
+	/* The loop blocks right after the prepare watchers unless an idle
+	 * watcher is active: a caller waiting for what rio_cb delivers (say
+	 * rpc_call_sync, one iteration at a time) must get control back. */
+	ev_idle_start(loop, &c->again);
+	rio_cb(loop, &c->rio, EV_READ);
+}
+
 static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct rpc_client *c = w->data;
@@ -399,6 +426,12 @@ static void attach(struct rpc_client *c, struct rpc_conn *conn, int pending)
 	ev_io_init(&c->wio, wio_cb, rpc_conn_fd(conn), EV_WRITE);
 	c->wio.data = c;
 	ev_io_start(c->loop, &c->rio);
+	if (!rpc_conn_is_socket(conn)) {
+		ev_prepare_init(&c->spin, spin_cb);
+		c->spin.data = c;
+		ev_prepare_start(c->loop, &c->spin);
+		ev_idle_init(&c->again, again_cb);
+	}
 	update_wio(c);
 }
 
@@ -701,6 +734,8 @@ static void destroy(struct rpc_client *c)
 	if (c->conn != NULL) {
 		ev_io_stop(c->loop, &c->rio);
 		ev_io_stop(c->loop, &c->wio);
+		ev_prepare_stop(c->loop, &c->spin);
+		ev_idle_stop(c->loop, &c->again);
 		rpc_conn_free(c->conn);
 		c->conn = NULL;
 	}

@@ -329,6 +329,13 @@ void rpc_conn_events(struct rpc_conn *c)
 						 : RPC_PEER_GONE);
 }
 
+int rpc_conn_spin(struct rpc_conn *c)
+{
+	if (c->vc == NULL || c->dead)
+		return 0;
+	return vchan_spin(c->vc) == 1;
+}
+
 int rpc_conn_dead(const struct rpc_conn *c)
 {
 	return c->dead;

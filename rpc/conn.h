@@ -125,6 +125,11 @@ int rpc_conn_flush(struct rpc_conn *c);
  * RPC_PROTOCOL_ERROR). */
 int rpc_conn_dead(const struct rpc_conn *c);
 
+/* Before the loop sleeps: for a vchan, spin briefly for the peer (see
+ * vchan_spin). Returns 1 when there is something to read or room to
+ * write now, else 0 (always 0 for a socket). */
+int rpc_conn_spin(struct rpc_conn *c);
+
 /* Mark the connection dead with `status` (first one wins). */
 void rpc_conn_kill(struct rpc_conn *c, int status);
 

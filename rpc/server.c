@@ -38,7 +38,9 @@ struct sconn {
 	struct listener *lis; /* the vchan listener that offered it */
 	struct rpc_conn *conn;
 	ev_io rio, wio;
-	ev_timer kick; /* process again from the loop (after a late answer) */
+	ev_prepare spin; /* a vchan: spin for requests before the loop sleeps */
+	ev_idle again;	 /* ...and when one came, do not let it sleep */
+	ev_timer kick;	 /* process again from the loop (after a late answer) */
 	unsigned pending; /* calls waiting for their handler */
 	int depth;	  /* process() on the stack */
 	int64_t read_ns;  /* when the whole frames in the buffer were read */
@@ -127,6 +129,8 @@ static void close_sconn(struct sconn *sc)
 			k->sc = NULL;
 	ev_io_stop(srv->loop, &sc->rio);
 	ev_io_stop(srv->loop, &sc->wio);
+	ev_prepare_stop(srv->loop, &sc->spin);
+	ev_idle_stop(srv->loop, &sc->again);
 	ev_timer_stop(srv->loop, &sc->kick);
 	rpc_conn_free(sc->conn);
 	if (sc->prev != NULL)
@@ -410,6 +414,29 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 	process(sc);
 }
 
+/* The loop is about to sleep. A client that called just now is likely to
+ * call again sooner than a wake-up takes (vchan_spin stops spinning for
+ * clients that do not): spin for its next request and serve it now. */
+static void again_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	(void)revents;
+	ev_idle_stop(loop, w);
+}
+
+static void spin_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct sconn *sc = w->data;
+
+	(void)revents;
+	if (!rpc_conn_spin(sc->conn))
+		return;
+	/* Keep the loop from sleeping after this (an active idle watcher
+	 * makes it only look), so that it comes back here and spins for the
+	 * next request. rio_cb may free sc, which stops the watcher. */
+	ev_idle_start(loop, &sc->again);
+	rio_cb(loop, &sc->rio, EV_READ);
+}
+
 static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct sconn *sc = w->data;
@@ -446,11 +473,16 @@ static struct sconn *add_sconn(struct rpc_server *srv, struct rpc_conn *conn,
 	sc->wio.data = sc;
 	ev_timer_init(&sc->kick, kick_cb, 0., 0.);
 	sc->kick.data = sc;
+	ev_prepare_init(&sc->spin, spin_cb);
+	sc->spin.data = sc;
+	ev_idle_init(&sc->again, again_cb);
 	sc->next = srv->conns;
 	if (srv->conns != NULL)
 		srv->conns->prev = sc;
 	srv->conns = sc;
 	ev_io_start(srv->loop, &sc->rio);
+	if (!rpc_conn_is_socket(conn))
+		ev_prepare_start(srv->loop, &sc->spin);
 	return sc;
 }
 

@@ -44,8 +44,9 @@ struct vchan {
 	/* Moving average of how long a stalled call waited for the peer
 	 * (spinning and sleeping), in ns: the spin window follows it. */
 	uint64_t wait_avg_ns;
-	uint32_t peer; /* the other domain */
-	int efd;       /* xen: epoll set of the event and XenStore fds, or -1 */
+	uint64_t loop_wait_from; /* vchan_spin gave up then (ns), or 0 */
+	uint32_t peer;		 /* the other domain */
+	int efd; /* xen: epoll set of the event and XenStore fds, or -1 */
 };
 
 /* Progress of one call that cannot go on yet: spin, then ask for an event
@@ -1032,6 +1033,11 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 	prev = ch->ring.peer_state;
 	if (ch->want_space)
 		bits |= VCHAN_RING_NOTIFY_READ;
+	if (ch->loop_wait_from != 0) {
+		/* The loop slept after vchan_spin gave up: that was a wait. */
+		note_wait(ch, now_ns() - ch->loop_wait_from);
+		ch->loop_wait_from = 0;
+	}
 	if (timeout_ms != 0 && spin_window(ch) != 0 &&
 	    spin(ch, bits, spin_window(ch), &deadline))
 		return 1;
@@ -1050,6 +1056,31 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 	if (n > 0 || st != prev || st == VCHAN_CLOSED || ready > 0 || space > 0)
 		return 1;
 	return sleep_events(ch, timeout_ms);
+}
+
+int vchan_spin(struct vchan *ch)
+{
+	unsigned bits = VCHAN_RING_NOTIFY_WRITE;
+	uint64_t deadline = 0, window, now;
+
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ch->want_space)
+		bits |= VCHAN_RING_NOTIFY_READ;
+	now = now_ns();
+	window = spin_window(ch);
+	if (window != 0 && spin(ch, bits, window, &deadline)) {
+		note_wait(ch, now_ns() - now);
+		ch->loop_wait_from = 0;
+		return 1;
+	}
+	/* The loop sleeps now; vchan_wait, when it wakes, measures how long
+	 * the peer took, so that spinning resumes once it is quick again. */
+	if (ch->spin_us != 0)
+		ch->loop_wait_from = now;
+	return 0;
 }
 
 int vchan_fd(const struct vchan *ch)

@@ -159,6 +159,15 @@ size_t vchan_write_size(const struct vchan *ch);
  * error). */
 int vchan_wait(struct vchan *ch, int timeout_ms);
 
+/* For an event loop, just before it would sleep on vchan_fd: spin on the
+ * shared indexes, within the spin budget (vchan_set_spin) and only as long
+ * as the peer's recent answers make worthwhile, until the peer writes data,
+ * frees space a short write waits for, or changes the channel's state.
+ * Never sleeps and consumes no event. Returns 1 when something changed (go
+ * and read or write now instead of sleeping), 0 when nothing did or
+ * spinning does not pay, -1 + EINVAL when ch is NULL. */
+int vchan_spin(struct vchan *ch);
+
 /* The channel's pollable file descriptor: readable when an event is
  * pending. Owned by the handle: do not read or close it. For an event loop
  * (non-blocking mode): a call that returns 0 or a short count has asked the
