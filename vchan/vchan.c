@@ -1076,8 +1076,13 @@ int vchan_spin(struct vchan *ch)
 		ch->loop_wait_from = 0;
 		return 1;
 	}
-	/* The loop sleeps now; vchan_wait, when it wakes, measures how long
-	 * the peer took, so that spinning resumes once it is quick again. */
+	/* The peer took longer than the window: count that now, since an
+	 * idle peer may never wake the loop for this channel, and a loop
+	 * busy with others would spin here before every sleep. The loop
+	 * sleeps now; vchan_wait, when it wakes, measures how long the peer
+	 * took, so that spinning resumes once it is quick again. */
+	if (window != 0)
+		note_wait(ch, window);
 	if (ch->spin_us != 0)
 		ch->loop_wait_from = now;
 	return 0;
