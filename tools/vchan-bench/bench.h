@@ -132,6 +132,9 @@ int bench_e2e_run(const struct bench_xopts *o, struct bench_rows *rows);
  * header has the same columns), 2 JSON Lines. */
 void bench_rows_print(const struct bench_rows *rows, int format);
 
+/* Print `s` on stdout as a JSON string, quotes included (vchan-bench.c). */
+void bench_json_str(const char *s);
+
 /* ---- the vchan rows across two domains (peer.c) ----
  * `vchan-bench --peer D` measures throughput and latency of vchan with
  * its other end in domain D, where `vchan-bench --serve <our id>` runs;

@@ -156,6 +156,20 @@ static int64_t ms_left(uint64_t deadline)
 	return now >= deadline ? 0 : (int64_t)((deadline - now) / 1000000u) + 1;
 }
 
+/* Sleep until the channel's fd is readable, at most `left_ms` and 1 s,
+ * then take its events. Returns 0, or -1 + errno. */
+static int nap(struct vchan *ch, int64_t left_ms)
+{
+	struct pollfd pfd = {.fd = vchan_fd(ch), .events = POLLIN};
+
+	if (poll(&pfd, 1, left_ms > 1000 ? 1000 : (int)left_ms) < 0 &&
+	    errno != EINTR)
+		return -1;
+	if (vchan_wait(ch, 0) < 0 && errno != EINTR)
+		return -1;
+	return 0;
+}
+
 /* Wait (non-blocking, through the channel's fd) until the peer's state is
  * `want`, at most until deadline. Returns 0, or -1 + errno: ETIMEDOUT,
  * EPIPE (the peer left while we waited for it to come), EPROTO. */
@@ -165,7 +179,6 @@ static int await_state(struct vchan *ch, int want, uint64_t deadline)
 
 	vchan_set_blocking(ch, 0);
 	for (;;) {
-		struct pollfd pfd = {.fd = vchan_fd(ch), .events = POLLIN};
 		int st = vchan_is_open(ch);
 		int64_t left;
 
@@ -184,10 +197,7 @@ static int await_state(struct vchan *ch, int want, uint64_t deadline)
 			errno = ETIMEDOUT;
 			break;
 		}
-		if (poll(&pfd, 1, left > 1000 ? 1000 : (int)left) < 0 &&
-		    errno != EINTR)
-			break;
-		if (vchan_wait(ch, 0) < 0 && errno != EINTR)
+		if (nap(ch, left) < 0)
 			break;
 	}
 	vchan_set_blocking(ch, 1);
@@ -203,7 +213,6 @@ static int drain_to_close(struct vchan *ch, uint64_t deadline)
 
 	vchan_set_blocking(ch, 0);
 	for (;;) {
-		struct pollfd pfd = {.fd = vchan_fd(ch), .events = POLLIN};
 		ssize_t n = vchan_read(ch, b, sizeof(b));
 		int64_t left = deadline ? ms_left(deadline) : 1000;
 
@@ -218,10 +227,7 @@ static int drain_to_close(struct vchan *ch, uint64_t deadline)
 			errno = ETIMEDOUT;
 			break;
 		}
-		if (poll(&pfd, 1, left > 1000 ? 1000 : (int)left) < 0 &&
-		    errno != EINTR)
-			break;
-		if (vchan_wait(ch, 0) < 0 && errno != EINTR)
+		if (nap(ch, left) < 0)
 			break;
 	}
 	vchan_set_blocking(ch, 1);

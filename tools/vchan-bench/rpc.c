@@ -101,22 +101,6 @@ static const struct bench_row *row_grpc(const struct bench_rows *rows,
 	return NULL;
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static const char *status_name(const struct bench_row *x)
 {
 	return x->ok == 1 ? "ok" : x->ok < 0 ? "unavailable" : "failed";
@@ -130,7 +114,7 @@ static void print_row_json(const struct bench_rows *rows,
 	int rpc = strcmp(x->mode, "rpc") == 0;
 
 	printf("{\"mode\":\"%s\",\"transport\":", x->mode);
-	json_str(x->transport);
+	bench_json_str(x->transport);
 	printf(",\"msg_size\":%u,\"ring_size\":0,\"status\":\"%s\"", x->size,
 	       status_name(x));
 	if (x->ok == 1)
@@ -141,7 +125,7 @@ static void print_row_json(const struct bench_rows *rows,
 		       x->in_flight);
 	if (b != NULL) {
 		printf(",\"base\":");
-		json_str(b->transport);
+		bench_json_str(b->transport);
 		printf(",\"rate_vs_base\":%.3f,\"p50_vs_base\":%.3f",
 		       x->rate / b->rate, x->p50 / b->p50);
 	}
@@ -152,7 +136,7 @@ static void print_row_json(const struct bench_rows *rows,
 	       x->verified ? "true" : "false");
 	if (x->ok != 1) {
 		printf(",\"reason\":");
-		json_str(x->why);
+		bench_json_str(x->why);
 	}
 	printf("}\n");
 }

@@ -1103,7 +1103,7 @@ static void print_csv(const struct run *r)
 	}
 }
 
-static void json_string(const char *s)
+void bench_json_str(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -1151,7 +1151,7 @@ static void print_json(const struct run *r)
 		       x->verified ? "true" : "false");
 		if (x->ok != 1) {
 			printf(",\"reason\":");
-			json_string(x->why);
+			bench_json_str(x->why);
 		}
 		printf("}\n");
 	}
