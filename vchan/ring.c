@@ -391,6 +391,13 @@ void vchan_ring_request(struct vchan_ring_ctl *c, unsigned bits)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+unsigned vchan_ring_withdraw(struct vchan_ring_ctl *c, unsigned bits)
+{
+	return __atomic_fetch_and(c->peer_notify, (uint8_t)~bits,
+				  __ATOMIC_RELAXED) &
+	       bits;
+}
+
 int vchan_ring_changed(const struct vchan_ring_ctl *c, unsigned bits)
 {
 	if ((bits & VCHAN_RING_NOTIFY_WRITE) &&

@@ -143,6 +143,10 @@ long vchan_ring_space(struct vchan_ring_ctl *c);
  * must re-check the indexes afterwards before sleeping. */
 void vchan_ring_request(struct vchan_ring_ctl *c, unsigned bits);
 
+/* Take back a request for events on `bits`; returns those of `bits` that
+ * were still requested (the peer had not yet sent their event). */
+unsigned vchan_ring_withdraw(struct vchan_ring_ctl *c, unsigned bits);
+
 /* True when the peer's live byte, or an index it moves for one of `bits`
  * (WRITE: its producer index; READ: its consumer index), differs from what
  * we last saw: a cheap unchecked look for spinning. */

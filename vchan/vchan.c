@@ -1062,6 +1062,7 @@ int vchan_spin(struct vchan *ch)
 {
 	unsigned bits = VCHAN_RING_NOTIFY_WRITE;
 	uint64_t deadline = 0, window, now;
+	unsigned asked;
 
 	if (ch == NULL) {
 		errno = EINVAL;
@@ -1071,18 +1072,36 @@ int vchan_spin(struct vchan *ch)
 		bits |= VCHAN_RING_NOTIFY_READ;
 	now = now_ns();
 	window = spin_window(ch);
-	if (window != 0 && spin(ch, bits, window, &deadline)) {
+	if (window == 0)
+		goto sleep;
+	/* Take back the requests the last stalled call made: a peer that
+	 * answers within the spin would otherwise send an event (a system
+	 * call on its side, and one more here to consume it) for an answer
+	 * we have already seen. */
+	asked = vchan_ring_withdraw(&ch->ring, bits);
+	if (spin(ch, bits, window, &deadline)) {
 		note_wait(ch, now_ns() - now);
 		ch->loop_wait_from = 0;
 		return 1;
+	}
+	/* Ask again before the loop sleeps, then look once more: the peer
+	 * may have moved after the spin's last look but before it could
+	 * see the request (vchan_ring_request's barrier orders the two). */
+	if (asked != 0) {
+		vchan_ring_request(&ch->ring, asked);
+		if (vchan_ring_changed(&ch->ring, bits)) {
+			note_wait(ch, now_ns() - now);
+			ch->loop_wait_from = 0;
+			return 1;
+		}
 	}
 	/* The peer took longer than the window: count that now, since an
 	 * idle peer may never wake the loop for this channel, and a loop
 	 * busy with others would spin here before every sleep. The loop
 	 * sleeps now; vchan_wait, when it wakes, measures how long the peer
 	 * took, so that spinning resumes once it is quick again. */
-	if (window != 0)
-		note_wait(ch, window);
+	note_wait(ch, window);
+sleep:
 	if (ch->spin_us != 0)
 		ch->loop_wait_from = now;
 	return 0;

@@ -163,9 +163,13 @@ int vchan_wait(struct vchan *ch, int timeout_ms);
  * shared indexes, within the spin budget (vchan_set_spin) and only as long
  * as the peer's recent answers make worthwhile, until the peer writes data,
  * frees space a short write waits for, or changes the channel's state.
- * Never sleeps and consumes no event. Returns 1 when something changed (go
- * and read or write now instead of sleeping), 0 when nothing did or
- * spinning does not pay, -1 + EINVAL when ch is NULL. */
+ * Never sleeps and consumes no event. While it spins, the peer is not
+ * asked for events (so an answer caught here costs the peer no system
+ * call); when it gives up, the requests that were pending are made again,
+ * so the fd still becomes readable for whatever the loop sleeps on.
+ * Returns 1 when something changed (go and read or write now instead of
+ * sleeping), 0 when nothing did or spinning does not pay, -1 + EINVAL
+ * when ch is NULL. */
 int vchan_spin(struct vchan *ch);
 
 /* The channel's pollable file descriptor: readable when an event is
