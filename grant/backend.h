@@ -29,6 +29,10 @@ struct evt_ops {
 	int (*bind)(vchan_evt *h, uint32_t remote, uint32_t remote_port);
 	int (*notify)(vchan_evt *h, uint32_t port);
 	int (*pending)(vchan_evt *h);
+	/* Optional: block until an event and consume it (a port > 0, or -1
+	 * + errno), or return 0 when this handle cannot block on its own
+	 * and vchan_evt_wait should poll the fd instead. */
+	int (*wait)(vchan_evt *h);
 	int (*unbind)(vchan_evt *h, uint32_t port);
 };
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <poll.h>
 #include <stdio.h>
 
 #include "common/env.h"
@@ -159,6 +160,28 @@ int vchan_evt_pending(vchan_evt *h)
 	if (h == NULL)
 		return einval();
 	return h->ops->pending(h);
+}
+
+int vchan_evt_wait(vchan_evt *h)
+{
+	if (h == NULL)
+		return einval();
+	if (h->ops->wait != NULL) {
+		int r = h->ops->wait(h);
+
+		if (r != 0)
+			return r;
+	}
+	for (;;) {
+		struct pollfd pfd = {.fd = h->ops->fd(h), .events = POLLIN};
+		int r = poll(&pfd, 1, -1);
+
+		if (r < 0)
+			return -1;
+		r = h->ops->pending(h);
+		if (r != 0)
+			return r;
+	}
 }
 
 int vchan_evt_unbind(vchan_evt *h, uint32_t port)

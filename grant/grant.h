@@ -128,6 +128,13 @@ int vchan_evt_notify(vchan_evt *h, uint32_t port);
  * it returns 0 to drain; the port is ready for further events at once. */
 int vchan_evt_pending(vchan_evt *h);
 
+/* Block until an event is pending and consume it, as poll() on
+ * vchan_evt_fd followed by vchan_evt_pending would, in fewer system calls
+ * where the backend can sleep on the port itself. Returns the port (> 0)
+ * or -1 + errno: EINTR when a signal came first (whatever its handler's
+ * SA_RESTART), EINVAL h is NULL, or a backend error. */
+int vchan_evt_wait(vchan_evt *h);
+
 /* Unbind local `port`. Returns 0 or -1 + EINVAL. */
 int vchan_evt_unbind(vchan_evt *h, uint32_t port);
 

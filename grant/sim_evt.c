@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -178,6 +179,19 @@ static void link_port(struct sim_evt *e, struct port *p)
 	e->ports = p;
 }
 
+/* A connection's socket stays blocking, for sim_wait's blocking recv;
+ * every other call on it passes MSG_DONTWAIT. With a receive time limit
+ * set, a signal interrupts that recv even when its handler was installed
+ * with SA_RESTART (socket(7)), as it would interrupt poll: a blocked
+ * vchan call returns EINTR either way. The limit itself only makes
+ * sim_wait look again. */
+static int set_wait_limit(int fd)
+{
+	struct timeval tv = {.tv_sec = 3600, .tv_usec = 0};
+
+	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 /* Listen for the remote's bind on our socket e.<domid>.<port>.sock. */
 static int listen_port(struct sim_evt *e, struct port *p)
 {
@@ -295,7 +309,7 @@ static int sim_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
 		goto fail;
 	close(memfd);
 	memfd = -1;
-	if (fcntl(p->connfd, F_SETFL, O_NONBLOCK) < 0 ||
+	if (set_wait_limit(p->connfd) < 0 ||
 	    watch_fd(e, p->connfd, p->local) < 0)
 		goto fail;
 	p->state = PORT_BOUND;
@@ -415,7 +429,7 @@ static void read_hello(struct sim_evt *e, struct port *p)
 			     .msg_controllen = sizeof(cbuf.buf)};
 	struct cmsghdr *cm;
 	int memfd = -1;
-	ssize_t n = recvmsg(p->connfd, &msg, MSG_CMSG_CLOEXEC);
+	ssize_t n = recvmsg(p->connfd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -444,10 +458,14 @@ static void read_hello(struct sim_evt *e, struct port *p)
 static void accept_conn(struct sim_evt *e, struct port *p)
 {
 	char name[64];
-	int fd = accept4(p->listenfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept4(p->listenfd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return;
+	if (set_wait_limit(fd) < 0) {
+		close(fd);
+		return;
+	}
 	/* One binder per port, as on Xen: later binds find no socket. */
 	epoll_ctl(e->epfd, EPOLL_CTL_DEL, p->listenfd, NULL);
 	close(p->listenfd);
@@ -533,6 +551,39 @@ static int wait_readable(int fd, int ms)
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 	return poll(&pfd, 1, ms) > 0;
+}
+
+/* Block until an event comes. The common handle (one port, bound, as a
+ * vchan has) sleeps in recv on the port's socket, which wakes with the
+ * event's byte: one system call per wake-up instead of poll, epoll_wait
+ * and recv. Other handles return 0: the caller polls the epoll set. */
+static int sim_wait(vchan_evt *h)
+{
+	struct sim_evt *e = to_sim(h);
+	struct port *p = e->ports;
+
+	if (p == NULL || p->next != NULL || p->state != PORT_BOUND)
+		return 0;
+	while (!p->fired) {
+		char buf[64];
+		ssize_t n = recv(p->connfd, buf, sizeof(buf), 0);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			continue; /* the receive time limit ran out */
+		if (n < 0 && errno == EINTR)
+			return -1;
+		if (n <= 0) {
+			mark_closed(e, p);
+			break;
+		}
+		/* As in conn_readable: the byte only woke us; the bit says
+		 * whether it stands for an event not yet reported (a byte
+		 * left from a race with an earlier report does not). */
+		if (atomic_exchange(&p->bits[p->side], 0) != 0)
+			p->fired = 1;
+	}
+	p->fired = 0;
+	return (int)p->local;
 }
 
 static int sim_notify(vchan_evt *h, uint32_t port)
@@ -633,6 +684,7 @@ static const struct evt_ops sim_evt_ops = {
     .bind = sim_bind,
     .notify = sim_notify,
     .pending = sim_pending,
+    .wait = sim_wait,
     .unbind = sim_unbind,
 };
 

@@ -582,8 +582,13 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
 	/* With the peer watch, the epoll set: a dying peer wakes us too. */
 	int fd = ch->efd >= 0 ? ch->efd : vchan_evt_fd(ch->evt);
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	int r = poll(&pfd, 1, timeout_ms);
+	int r;
 
+	/* With no time limit and nothing else to watch, the event layer can
+	 * sleep and consume the event in one system call. */
+	if (timeout_ms < 0 && ch->efd < 0)
+		return vchan_evt_wait(ch->evt) < 0 ? -1 : 1;
+	r = poll(&pfd, 1, timeout_ms);
 	if (r <= 0)
 		return r;
 	/* The handle has one port, whose events coalesce: one pending call

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -743,6 +744,107 @@ static void test_rebind(void **state)
 	assert_int_equal(vchan_evt_close(e), 0);
 }
 
+/* Child of test_wait: bind, answer c->arg events with events (sleeping
+ * in vchan_evt_wait), then send a burst when told to, twice, and leave
+ * when told to. */
+static int child_wait(void *arg)
+{
+	struct ctx *c = arg;
+	vchan_evt *e = vchan_evt_open();
+	struct offer o;
+	char b;
+	int local;
+
+	if (e == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
+		return 10;
+	local = vchan_evt_bind(e, SERVER, o.port);
+	if (local <= 0 || tu_send(&c->ch, 1, "b", 1) < 0)
+		return 11;
+	for (int i = 0; i < c->arg; i++)
+		if (vchan_evt_wait(e) != local ||
+		    vchan_evt_notify(e, (uint32_t)local) < 0)
+			return 12;
+	for (int round = 0; round < 2; round++) {
+		if (tu_recv(&c->ch, 1, &b, 1) < 0)
+			return 13;
+		for (int i = 0; i < 1000; i++)
+			if (vchan_evt_notify(e, (uint32_t)local) < 0)
+				return 14;
+		if (tu_send(&c->ch, 1, "n", 1) < 0)
+			return 15;
+	}
+	if (tu_recv(&c->ch, 1, &b, 1) < 0)
+		return 16;
+	vchan_evt_close(e);
+	return 0;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* vchan_evt_wait: events both ways with no lost wake-up, a burst consumed
+ * as one event, a signal ends the wait even with SA_RESTART, the peer's
+ * leaving is an event; on a handle with two ports it polls instead, with
+ * the same results. */
+static void test_wait(void **state)
+{
+	struct ctx *c = *state;
+	struct sigaction sa, old;
+	struct itimerval it = {{0, 0}, {0, 50000}};
+	vchan_evt *e = vchan_evt_open();
+	int port, other;
+	pid_t pid;
+	char b;
+
+	assert_non_null(e);
+	assert_int_equal(vchan_evt_wait(NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	c->arg = tu_quick() ? 1000 : 20000;
+	pid = tu_spawn(CLIENT, child_wait, c);
+	assert_true(pid > 0);
+	port = vchan_evt_alloc_unbound(e, CLIENT);
+	assert_true(port > 0);
+	c->offer.port = (uint32_t)port;
+	assert_int_equal(tu_send(&c->ch, 0, &c->offer, sizeof(c->offer)), 0);
+	assert_int_equal(tu_recv(&c->ch, 0, &b, 1), 0);
+	/* The binder's hello may still be unread: the first wait polls. */
+	for (int i = 0; i < c->arg; i++) {
+		assert_int_equal(vchan_evt_notify(e, (uint32_t)port), 0);
+		assert_int_equal(vchan_evt_wait(e), port);
+	}
+	assert_int_equal(vchan_evt_pending(e), 0);
+	/* A signal whose handler asks for restarts still ends the wait. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_RESTART;
+	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	errno = 0;
+	assert_int_equal(vchan_evt_wait(e), -1);
+	assert_int_equal(errno, EINTR);
+	assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+	for (int round = 0; round < 2; round++) {
+		/* The second round waits on a handle of two ports. */
+		if (round == 1) {
+			other = vchan_evt_alloc_unbound(e, OTHER);
+			assert_true(other > 0);
+		}
+		assert_int_equal(tu_send(&c->ch, 0, "g", 1), 0);
+		assert_int_equal(tu_recv(&c->ch, 0, &b, 1), 0);
+		/* 1000 notifies are one event, then nothing */
+		assert_int_equal(vchan_evt_wait(e), port);
+		assert_int_equal(vchan_evt_pending(e), 0);
+	}
+	assert_int_equal(tu_send(&c->ch, 0, "q", 1), 0);
+	assert_int_equal(tu_wait(pid, TIMEOUT_MS), 0);
+	/* the peer closed: one event for that */
+	assert_int_equal(vchan_evt_wait(e), port);
+	assert_int_equal(vchan_evt_pending(e), 0);
+	assert_int_equal(vchan_evt_close(e), 0);
+}
+
 /* A killed process's files stay behind for a while; they never stop the
  * next run from working. */
 static void test_stale_state(void **state)
@@ -769,6 +871,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_environment, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pingpong, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mapper_unmaps, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_sharer_unshares, setup,
