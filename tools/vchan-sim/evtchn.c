@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -156,25 +155,25 @@ int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port)
 xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
 {
 	int fd = vchan_evt_fd(xce->evt);
+	int fl = fcntl(fd, F_GETFL);
 
-	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	if (fl < 0)
+		return -1;
+	if (fl & O_NONBLOCK) {
 		int port = vchan_evt_pending(xce->evt);
-		int fl;
 
-		if (port != 0)
-			return port;
-		/* Nothing pending: a read of /dev/xen/evtchn would block
-		 * unless the fd is non-blocking. */
-		fl = fcntl(fd, F_GETFL);
-		if (fl < 0)
-			return -1;
-		if (fl & O_NONBLOCK) {
+		if (port == 0)
 			errno = EAGAIN;
-			return -1;
-		}
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			return -1;
+		return port != 0 ? port : -1;
+	}
+	/* A blocking read of /dev/xen/evtchn is one system call that
+	 * sleeps until an event; vchan_evt_wait is the same here, so that
+	 * libxenvchan pays on the simulator what it pays on Xen. */
+	for (;;) {
+		int port = vchan_evt_wait(xce->evt);
+
+		if (port >= 0 || errno != EINTR)
+			return port;
 	}
 }
 
