@@ -7,7 +7,9 @@
  * reports the port: anything notified after that writes a fresh byte, so no
  * wake-up is lost (a stray extra one is allowed, as on Xen).
  *
- * The handle's fd is an epoll set over its sockets. A peer's death closes
+ * The handle's fd is an epoll set over its sockets; a handle with one
+ * bound port (a vchan's) may instead sleep in recv on that port's socket,
+ * which wakes with the event's byte (sim_wait). A peer's death closes
  * its socket (the kernel does that even on SIGKILL), which we see as EOF:
  * we then apply the dead side's unmap-notify records and report the port. */
 #include "config.h"
