@@ -478,20 +478,31 @@ static void test_pingpong(void **state)
 	assert_int_equal(vchan_evt_close(e), 0);
 }
 
+/* A child's start: open an event handle and bind to the port the parent
+ * offers. Returns the local port, or 0 (the handle, if any, is left for
+ * the child's exit to close). */
+static int bind_offer(struct ctx *c, vchan_evt **e)
+{
+	struct offer o;
+	int local;
+
+	*e = vchan_evt_open();
+	if (*e == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
+		return 0;
+	local = vchan_evt_bind(*e, SERVER, o.port);
+	return local > 0 ? local : 0;
+}
+
 /* Child of test_coalescing: bind, notify many times, report, repeat once. */
 static int child_notify_burst(void *arg)
 {
 	struct ctx *c = arg;
-	vchan_evt *e = vchan_evt_open();
-	struct offer o;
+	vchan_evt *e;
 	char b;
-	int local;
+	int local = bind_offer(c, &e);
 
-	if (e == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
-		return 10;
-	local = vchan_evt_bind(e, SERVER, o.port);
 	if (local <= 0)
-		return 11;
+		return 10;
 	for (int round = 0; round < 2; round++) {
 		for (int i = 0; i < 1000; i++)
 			if (vchan_evt_notify(e, (uint32_t)local) < 0)
@@ -694,15 +705,11 @@ static void test_bind_foreign(void **state)
 static int child_bind_once(void *arg)
 {
 	struct ctx *c = arg;
-	vchan_evt *e = vchan_evt_open();
-	struct offer o;
-	int local;
+	vchan_evt *e;
+	int local = bind_offer(c, &e);
 
-	if (e == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
-		return 10;
-	local = vchan_evt_bind(e, SERVER, o.port);
 	if (local <= 0)
-		return 11;
+		return 10;
 	if (vchan_evt_notify(e, (uint32_t)local) < 0)
 		return 12;
 	if (wait_event(e) != local)
@@ -750,16 +757,12 @@ static void test_rebind(void **state)
 static int child_wait(void *arg)
 {
 	struct ctx *c = arg;
-	vchan_evt *e = vchan_evt_open();
-	struct offer o;
+	vchan_evt *e;
 	char b;
-	int local;
+	int local = bind_offer(c, &e);
 
-	if (e == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
-		return 10;
-	local = vchan_evt_bind(e, SERVER, o.port);
 	if (local <= 0 || tu_send(&c->ch, 1, "b", 1) < 0)
-		return 11;
+		return 10;
 	for (int i = 0; i < c->arg; i++)
 		if (vchan_evt_wait(e) != local ||
 		    vchan_evt_notify(e, (uint32_t)local) < 0)

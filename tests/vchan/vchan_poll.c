@@ -99,15 +99,7 @@ static int client(void *arg)
 int main(void)
 {
 	struct ctx c;
-	pid_t s, k;
-	int rs, rc;
 
 	vt_path(c.path, sizeof(c.path), "poll");
-	s = tu_spawn(SRV_DOMID, server, &c);
-	k = tu_spawn(CLI_DOMID, client, &c);
-	CHECK(s > 0 && k > 0);
-	rc = tu_wait(k, LIMIT_MS);
-	rs = tu_wait(s, LIMIT_MS);
-	fprintf(stderr, "server %d, client %d\n", rs, rc);
-	return rs == 0 && rc == 0 ? 0 : 1;
+	return vt_run_pair(server, client, &c, LIMIT_MS);
 }

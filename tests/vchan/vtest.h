@@ -62,4 +62,20 @@ static inline int vt_write_all(struct vchan *ch, const uint8_t *b, size_t n)
 	return 0;
 }
 
+/* Run server and client (each given arg) as the two domains and wait for
+ * both, each within limit_ms. Returns 0 when both exited 0, else 1. */
+static inline int vt_run_pair(int (*server)(void *), int (*client)(void *),
+			      void *arg, int limit_ms)
+{
+	pid_t s = tu_spawn(SRV_DOMID, server, arg);
+	pid_t k = tu_spawn(CLI_DOMID, client, arg);
+	int rs, rc;
+
+	CHECK(s > 0 && k > 0);
+	rc = tu_wait(k, limit_ms);
+	rs = tu_wait(s, limit_ms);
+	fprintf(stderr, "server %d, client %d\n", rs, rc);
+	return rs == 0 && rc == 0 ? 0 : 1;
+}
+
 #endif
