@@ -201,7 +201,9 @@ int vchan_set_blocking(struct vchan *ch, int blocking);
  * offers the CPU to other runnable tasks (sched_yield) every few
  * microseconds, so a peer sharing the CPU is not starved. A budget below
  * the cost of a wake-up keeps a ping-pong pair sleeping: each side then
- * waits a wake-up for the other. The default is VCHAN_SPIN_DEFAULT_US.
+ * waits a wake-up for the other. Spinning or not, a blocking call offers
+ * the CPU once (one sched_yield, no spinning) and looks again before each
+ * sleep. The default is VCHAN_SPIN_DEFAULT_US.
  * Returns 0, or -1 + EINVAL when ch is NULL. */
 int vchan_set_spin(struct vchan *ch, unsigned usec);
 
