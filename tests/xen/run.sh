@@ -8,10 +8,15 @@
 # QEMU (TCG) and reads the result lines dom0 prints on the serial console
 # (see dom0-init.sh). Prints one line per check and "N passed, N failed";
 # exits non-zero when a check failed or is missing.
-# Environment: XEN_TEST_TIMEOUT (seconds for QEMU, default 600: a run
-# takes 70-80 s under TCG on 2 idle cores, including the downloads less
+# Environment: XEN_TEST_TIMEOUT (seconds for the whole run, default 600: a
+# run takes 70-80 s under TCG on 2 idle cores, including the downloads less
 # than 3 minutes, but 5-10 minutes when other work loads the cores; every
-# wait inside the guests is bounded by its own deadline well before this).
+# wait inside the guests is bounded by its own deadline well before this);
+# XEN_TEST_STALL (seconds, default 60): a boot whose serial console prints
+# nothing for that long before dom0's tool stack is up has stalled; QEMU
+# is killed and the machine booted once more, with a warning. A second
+# stall fails the run. XEN_TEST_FREEZE_FIRST_BOOT=S (for testing the
+# watchdog) freezes the first boot's QEMU after S seconds.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +28,9 @@ build=$(cd "$1" && pwd)
 work=$build/tests/xen
 cache=$work/cache
 limit=${XEN_TEST_TIMEOUT:-600}
+stall=${XEN_TEST_STALL:-60}
 start=$(date +%s)
+deadline=$((start + limit))
 
 log() { printf 'xen-test: %s\n' "$*" >&2; }
 die() {
@@ -173,20 +180,68 @@ images() {
 	pack "$work/dom0" "$work/dom0.cpio.gz"
 }
 
-boot() {
-	local kernel
+# One boot of Xen + dom0 under QEMU, its console in serial.log. Returns 0
+# when QEMU ended by itself (or at the time limit: qemu_rc says which), 1
+# when the boot stalled: no console output for $stall s before dom0's
+# tool stack came up. Later silences (a long transfer prints nothing for
+# a while) are bounded by the run's time limit only.
+boot_once() {
+	local kernel left qpid size last_size=-1 last_change now
 	kernel=$(ls "$cache"/root/boot/vmlinuz-*)
-	log "booting Xen under QEMU (TCG, at most $limit s)"
-	set +e
-	timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
+	left=$((deadline - $(date +%s)))
+	[ "$left" -gt 30 ] || left=30
+	log "booting Xen under QEMU (TCG, at most $left s)"
+	: >"$work/serial.log"
+	timeout --foreground -k 10 "$left" qemu-system-x86_64 \
 		-machine q35,accel=tcg -cpu qemu64 -smp 2 -m 2048 \
 		-display none -monitor none -serial stdio -no-reboot \
 		-kernel "$cache/xen" \
 		-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all" \
 		-initrd "$kernel console=hvc0 earlyprintk=xen,$work/dom0.cpio.gz" \
-		</dev/null >"$work/serial.log" 2>&1
+		</dev/null >"$work/serial.log" 2>&1 &
+	qpid=$!
+	# Test hook for the watchdog itself: freeze the first boot's QEMU
+	# after that many seconds, as a hung machine would look.
+	if [ -n "${XEN_TEST_FREEZE_FIRST_BOOT:-}" ] && [ "$boots" = 1 ]; then
+		(sleep "$XEN_TEST_FREEZE_FIRST_BOOT" && pkill -STOP -P "$qpid" qemu-system-x86) &
+	fi
+	last_change=$(date +%s)
+	while kill -0 "$qpid" 2>/dev/null; do
+		sleep 1
+		grep -q "tool stack up" "$work/serial.log" && break
+		size=$(stat -c %s "$work/serial.log")
+		now=$(date +%s)
+		if [ "$size" != "$last_size" ]; then
+			last_size=$size
+			last_change=$now
+		elif [ $((now - last_change)) -ge "$stall" ]; then
+			pkill -KILL -P "$qpid" qemu-system-x86 2>/dev/null
+			kill -KILL "$qpid" 2>/dev/null
+			wait "$qpid" 2>/dev/null
+			return 1
+		fi
+	done
+	set +e
+	wait "$qpid"
 	qemu_rc=$?
 	set -e
+	return 0
+}
+
+# Boot, and once more after a stalled boot (printed, never hidden).
+boots=0
+boot() {
+	local tail
+	boots=1
+	boot_once && return 0
+	tail=$(tr -d '\r' <"$work/serial.log" | grep -v '^$' | tail -1)
+	cp "$work/serial.log" "$work/serial-stalled.log"
+	echo "WARNING boot: boot 1 stalled (no console output for $stall s; last line: $tail); log kept in $work/serial-stalled.log; booting again"
+	boots=2
+	boot_once && return 0
+	echo "FAIL boot: boot 2 stalled too (no console output for $stall s)"
+	qemu_rc=124
+	return 0
 }
 
 host_tools
@@ -221,7 +276,7 @@ grep -q "^XENTEST-END" "$work/serial.txt" || {
 	failed=$((failed + 1))
 	echo "FAIL run: no end line (QEMU status $qemu_rc)"
 }
-echo "$passed passed, $failed failed, $(($(date +%s) - start)) s"
+echo "$passed passed, $failed failed, $(($(date +%s) - start)) s, $boots boot$([ "$boots" = 1 ] || echo "s, one retry after a stalled boot")"
 if [ "$failed" -ne 0 ]; then
 	grep -E "^xentest|^\(XEN\).*(grant|gnttab|evtchn|d[1-9])" "$work/serial.txt" | tail -60 || true
 	echo "--- serial log tail ($work/serial.log) ---"
