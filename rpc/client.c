@@ -1,6 +1,6 @@
-/* rpc/client.c - the client: a ProtobufCService whose invoke sends the call
- * over a connection and whose closures run when the reply, an error or the
- * deadline comes. */
+/* rpc/client.c - the client: a handle holding a ProtobufCService whose
+ * invoke sends the call over a connection and whose closures run when the
+ * reply, an error or the deadline comes. */
 #include "config.h"
 
 #include <errno.h>
@@ -90,9 +90,16 @@ void vchan_rpc_options_init(struct vchan_rpc_options *o)
 	o->timeout_ms = 10000;
 }
 
-static struct vchan_rpc_client *cli_of(const ProtobufCService *s)
+static void client_invoke(ProtobufCService *svc, unsigned method,
+			  const ProtobufCMessage *req, ProtobufCClosure closure,
+			  void *closure_data);
+
+/* The client whose service `s` is, or NULL when `s` is no client's. */
+static struct vchan_rpc_client *cli_of(ProtobufCService *s)
 {
-	return (struct vchan_rpc_client *)s;
+	if (s == NULL || s->invoke != client_invoke)
+		return NULL;
+	return (struct vchan_rpc_client *)s; /* base is the first member */
 }
 
 static void destroy(struct vchan_rpc_client *c);
@@ -466,11 +473,14 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int vchan_rpc_client_connect(ProtobufCService *svc, int timeout_ms)
+int vchan_rpc_client_connect(struct vchan_rpc_client *c, int timeout_ms)
 {
-	struct vchan_rpc_client *c = cli_of(svc);
 	int64_t end = now_ms() + timeout_ms;
 
+	if (c == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (c->conn != NULL && !c->connecting)
 		return 0;
 	if (c->conn != NULL) {
@@ -622,14 +632,13 @@ static void client_invoke(ProtobufCService *svc, unsigned method,
 	start_call(c, method, req, -1, k);
 }
 
-int vchan_rpc_call(ProtobufCService *svc, unsigned method,
+int vchan_rpc_call(struct vchan_rpc_client *c, unsigned method,
 		   const ProtobufCMessage *req, int timeout_ms,
 		   vchan_rpc_done_fn *done, void *data)
 {
-	struct vchan_rpc_client *c = cli_of(svc);
 	struct call *k;
 
-	if (svc == NULL || done == NULL || check_call(c, method, req) < 0) {
+	if (c == NULL || done == NULL || check_call(c, method, req) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -662,18 +671,17 @@ static void sync_done(enum vchan_rpc_status st, const ProtobufCMessage *reply,
 	memcpy(r->msg, r->cli->last_msg, sizeof(r->msg));
 }
 
-int vchan_rpc_call_sync(ProtobufCService *svc, unsigned method,
+int vchan_rpc_call_sync(struct vchan_rpc_client *c, unsigned method,
 			const ProtobufCMessage *req, int timeout_ms,
 			ProtobufCMessage **reply)
 {
-	struct vchan_rpc_client *c = cli_of(svc);
 	struct sync_result r = {.status = VCHAN_RPC_OK};
 	struct ev_loop *loop;
 	struct call *k;
 
 	if (reply != NULL)
 		*reply = NULL;
-	if (svc == NULL || check_call(c, method, req) < 0) {
+	if (c == NULL || check_call(c, method, req) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -707,37 +715,53 @@ int vchan_rpc_call_sync(ProtobufCService *svc, unsigned method,
 	return (int)r.status;
 }
 
-int vchan_rpc_client_is_connected(const ProtobufCService *svc)
+int vchan_rpc_client_is_connected(const struct vchan_rpc_client *c)
 {
-	const struct vchan_rpc_client *c = cli_of(svc);
-
-	return c->conn != NULL && !c->connecting &&
+	return c != NULL && c->conn != NULL && !c->connecting &&
 	       !vchan_rpc_conn_dead(c->conn);
 }
 
-size_t vchan_rpc_client_in_flight(const ProtobufCService *svc)
+size_t vchan_rpc_client_in_flight(const struct vchan_rpc_client *c)
 {
-	return in_flight(cli_of(svc));
+	return c != NULL ? in_flight(c) : 0;
 }
 
-int vchan_rpc_client_set_timeout(ProtobufCService *svc, int timeout_ms)
+int vchan_rpc_client_set_timeout(struct vchan_rpc_client *c, int timeout_ms)
 {
-	if (svc == NULL || timeout_ms < 0) {
+	if (c == NULL || timeout_ms < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	cli_of(svc)->opt.timeout_ms = timeout_ms;
+	c->opt.timeout_ms = timeout_ms;
 	return 0;
 }
 
-enum vchan_rpc_status vchan_rpc_client_status(const ProtobufCService *svc)
+enum vchan_rpc_status vchan_rpc_client_status(const struct vchan_rpc_client *c)
 {
-	return cli_of(svc)->last;
+	return c->last;
 }
 
-const char *vchan_rpc_client_message(const ProtobufCService *svc)
+const char *vchan_rpc_client_message(const struct vchan_rpc_client *c)
 {
-	return cli_of(svc)->last_msg;
+	return c->last_msg;
+}
+
+ProtobufCService *vchan_rpc_client_service(struct vchan_rpc_client *c)
+{
+	if (c == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return &c->base;
+}
+
+struct vchan_rpc_client *vchan_rpc_client_of(ProtobufCService *service)
+{
+	struct vchan_rpc_client *c = cli_of(service);
+
+	if (c == NULL)
+		errno = EINVAL;
+	return c;
 }
 
 static void destroy(struct vchan_rpc_client *c)
@@ -776,14 +800,9 @@ static void destroy(struct vchan_rpc_client *c)
 	free(c);
 }
 
-void vchan_rpc_client_free(ProtobufCService *svc)
+void vchan_rpc_client_free(struct vchan_rpc_client *c)
 {
-	struct vchan_rpc_client *c;
-
-	if (svc == NULL)
-		return;
-	c = cli_of(svc);
-	if (c->freeing)
+	if (c == NULL || c->freeing)
 		return;
 	if (c->depth > 0) {
 		c->freeing = 1;
@@ -794,13 +813,13 @@ void vchan_rpc_client_free(ProtobufCService *svc)
 
 static void client_destroy(ProtobufCService *svc)
 {
-	vchan_rpc_client_free(svc);
+	vchan_rpc_client_free(cli_of(svc));
 }
 
-ProtobufCService *vchan_rpc_client_new(struct ev_loop *loop,
-				       const char *address,
-				       const ProtobufCServiceDescriptor *desc,
-				       const struct vchan_rpc_options *opts)
+struct vchan_rpc_client *
+vchan_rpc_client_new(struct ev_loop *loop, const char *address,
+		     const ProtobufCServiceDescriptor *desc,
+		     const struct vchan_rpc_options *opts)
 {
 	struct vchan_rpc_client *c;
 
@@ -851,5 +870,5 @@ ProtobufCService *vchan_rpc_client_new(struct ev_loop *loop,
 	c->nfree = c->opt.max_in_flight;
 	ev_timer_init(&c->kick, kick_cb, 0., 0.);
 	c->kick.data = c;
-	return &c->base;
+	return c;
 }

@@ -5,8 +5,9 @@
  * Every name this header declares starts with vchan_rpc_ or VCHAN_RPC_,
  * clear of Sun RPC's rpc_* (glibc, TI-RPC <rpc/rpc.h>).
  *
- * Schemas are .proto files compiled by protoc-c. A client is a
- * ProtobufCService for one service descriptor, so the generated stubs
+ * Schemas are .proto files compiled by protoc-c. A client (struct
+ * vchan_rpc_client) calls one service; it offers itself as a
+ * ProtobufCService of that service's descriptor, so the generated stubs
  * (foo__bar__method(service, request, closure, data)) are the client API.
  * A server carries any number of services (the generated FOO__INIT
  * structures filled with handlers) to any number of clients.
@@ -103,54 +104,77 @@ void vchan_rpc_options_init(struct vchan_rpc_options *o);
 
 /* ---- client ---------------------------------------------------------- */
 
+/* A client of one service at one address (opaque). */
+struct vchan_rpc_client;
+
 /* Create a client for the service `desc` at `address` on `loop`; `opts`
  * may be NULL for the defaults (it is copied). Does not connect yet: the
- * first call does, or vchan_rpc_client_connect. The result is a
- * ProtobufCService to pass to the generated stubs; free it with
- * vchan_rpc_client_free (or protobuf_c_service_destroy). A lost connection
- * fails the calls in flight with VCHAN_RPC_PEER_GONE; the next call connects
- * again. Returns NULL + errno: EINVAL bad address or options, ENOMEM. */
-ProtobufCService *vchan_rpc_client_new(struct ev_loop *loop,
-				       const char *address,
-				       const ProtobufCServiceDescriptor *desc,
-				       const struct vchan_rpc_options *opts);
+ * first call does, or vchan_rpc_client_connect. Calls go through
+ * vchan_rpc_call, vchan_rpc_call_sync or the generated stubs given
+ * vchan_rpc_client_service(client). A lost connection fails the calls in
+ * flight with VCHAN_RPC_PEER_GONE; the next call connects again.
+ * Returns the client (the caller frees it with vchan_rpc_client_free) or
+ * NULL + errno: EINVAL loop or desc NULL, bad address or options, ENOMEM. */
+struct vchan_rpc_client *
+vchan_rpc_client_new(struct ev_loop *loop, const char *address,
+		     const ProtobufCServiceDescriptor *desc,
+		     const struct vchan_rpc_options *opts);
+
+/* The client as a ProtobufCService of its descriptor, to pass to the
+ * generated stubs (foo__bar__method(service, request, closure, data)).
+ * It belongs to the client and lives as long as it;
+ * protobuf_c_service_destroy on it is vchan_rpc_client_free.
+ * Returns it, or NULL + EINVAL when client is NULL. */
+ProtobufCService *vchan_rpc_client_service(struct vchan_rpc_client *client);
+
+/* The client whose service (vchan_rpc_client_service) `service` is.
+ * Returns it, or NULL + EINVAL when `service` is NULL or not a client's
+ * (a server-side service, another library's). */
+struct vchan_rpc_client *vchan_rpc_client_of(ProtobufCService *service);
 
 /* Connect now, waiting up to `timeout_ms` (-1: forever) for the server to
  * appear (for a vchan, its XenStore keys; for sockets, retrying a refused
  * connection every 20 ms). Blocks the loop meanwhile: meant for program
  * start. Returns 0 (also when already connected) or -1 + errno: ETIMEDOUT,
- * ECONNREFUSED, ENOENT, or an error of the transport. */
-int vchan_rpc_client_connect(ProtobufCService *client, int timeout_ms);
+ * ECONNREFUSED, ENOENT, EINVAL client is NULL, ECANCELED a closure run
+ * while dropping a connection still in progress freed the client (it is
+ * gone), or an error of the transport. */
+int vchan_rpc_client_connect(struct vchan_rpc_client *client, int timeout_ms);
 
-/* 1 when the client has a live connection, else 0. */
-int vchan_rpc_client_is_connected(const ProtobufCService *client);
+/* 1 when the client has a live connection, else 0 (also for NULL). */
+int vchan_rpc_client_is_connected(const struct vchan_rpc_client *client);
 
-/* Number of calls in flight (sent or queued, not yet answered). */
-size_t vchan_rpc_client_in_flight(const ProtobufCService *client);
+/* Number of calls in flight (sent or queued, not yet answered); 0 for
+ * NULL. */
+size_t vchan_rpc_client_in_flight(const struct vchan_rpc_client *client);
 
 /* Deadline in ms of the calls started by the stubs from now on (0: none).
- * Returns 0 or -1 + EINVAL. */
-int vchan_rpc_client_set_timeout(ProtobufCService *client, int timeout_ms);
+ * Returns 0 or -1 + EINVAL (client NULL, timeout_ms < 0). */
+int vchan_rpc_client_set_timeout(struct vchan_rpc_client *client,
+				 int timeout_ms);
 
 /* The status of the call whose closure is running (call it from the
  * closure: a closure given NULL learns why). Outside closures: the status
- * of the last call that ended (after vchan_rpc_call_sync: of that call). */
-enum vchan_rpc_status vchan_rpc_client_status(const ProtobufCService *client);
+ * of the last call that ended (after vchan_rpc_call_sync: of that call).
+ * `client` must not be NULL. */
+enum vchan_rpc_status
+vchan_rpc_client_status(const struct vchan_rpc_client *client);
 
 /* The message the server gave with the status of the same call as
  * vchan_rpc_client_status (the reason a handler passed to
  * vchan_rpc_server_fail, or the runtime's own, such as which method was
- * unknown): at most VCHAN_RPC_MESSAGE_MAX bytes of text, control characters
- * replaced by '?'.
+ * unknown): at most VCHAN_RPC_MESSAGE_MAX bytes of text, control
+ * characters replaced by '?'.
  * "" when there is none: a call that succeeded, ended on the client's
  * side (deadline, peer gone...), or was answered by an older server.
  * Never NULL; the string belongs to the client and is valid until the
- * next call of this client ends or the client is freed. */
-const char *vchan_rpc_client_message(const ProtobufCService *client);
+ * next call of this client ends or the client is freed. `client` must not
+ * be NULL. */
+const char *vchan_rpc_client_message(const struct vchan_rpc_client *client);
 
 /* Called once when a call ends. `reply` is the decoded reply when status
- * is VCHAN_RPC_OK, else NULL; it belongs to the client and is freed when the
- * callback returns. The server's message of a failed call is
+ * is VCHAN_RPC_OK, else NULL; it belongs to the client and is freed when
+ * the callback returns. The server's message of a failed call is
  * vchan_rpc_client_message(client), read from the callback. */
 typedef void vchan_rpc_done_fn(enum vchan_rpc_status status,
 			       const ProtobufCMessage *reply, void *data);
@@ -159,12 +183,12 @@ typedef void vchan_rpc_done_fn(enum vchan_rpc_status status,
  * (which must be of the method's input type; it is packed at once and may
  * be freed on return), with a deadline of `timeout_ms` ms (0: none,
  * -1: the client's default), which the server is told. `done` is always
- * called exactly once, never from within vchan_rpc_call itself: a call that
- * cannot start (no connection, too large, queue full) ends on the next
- * loop iteration.
- * Returns 0, or -1 + EINVAL (bad index or request type; done is not
- * called). */
-int vchan_rpc_call(ProtobufCService *client, unsigned method_index,
+ * called exactly once, never from within vchan_rpc_call itself: a call
+ * that cannot start (no connection, too large, queue full) ends on the
+ * next loop iteration.
+ * Returns 0, or -1 + errno (done is then not called): EINVAL client or
+ * done NULL, bad index or request type; ENOMEM. */
+int vchan_rpc_call(struct vchan_rpc_client *client, unsigned method_index,
 		   const ProtobufCMessage *request, int timeout_ms,
 		   vchan_rpc_done_fn *done, void *data);
 
@@ -172,17 +196,17 @@ int vchan_rpc_call(ProtobufCService *client, unsigned method_index,
  * ends. On VCHAN_RPC_OK *reply gets the reply, which the caller frees with
  * protobuf_c_message_free_unpacked(*reply, NULL); otherwise *reply is NULL.
  * Other watchers of the loop run meanwhile; once it returns,
- * vchan_rpc_client_status and vchan_rpc_client_message tell of this call even
- * if other calls ended meanwhile. Returns the status, or -1 + EINVAL for a bad
- * index or request type. */
-int vchan_rpc_call_sync(ProtobufCService *client, unsigned method_index,
+ * vchan_rpc_client_status and vchan_rpc_client_message tell of this call
+ * even if other calls ended meanwhile. Returns the status, or -1 + errno:
+ * EINVAL client NULL, bad index or request type; ENOMEM. */
+int vchan_rpc_call_sync(struct vchan_rpc_client *client, unsigned method_index,
 			const ProtobufCMessage *request, int timeout_ms,
 			ProtobufCMessage **reply);
 
 /* Free the client, closing its connection. Calls still in flight end with
- * VCHAN_RPC_CANCELLED (their closures get NULL). May be called from a closure
- * of this client. NULL is accepted. */
-void vchan_rpc_client_free(ProtobufCService *client);
+ * VCHAN_RPC_CANCELLED (their closures get NULL). May be called from a
+ * closure of this client. NULL is accepted. */
+void vchan_rpc_client_free(struct vchan_rpc_client *client);
 
 /* ---- server ---------------------------------------------------------- */
 

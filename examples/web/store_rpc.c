@@ -10,7 +10,7 @@
 #include "rpc/rpc.h"
 
 struct store {
-	ProtobufCService *cli;
+	struct vchan_rpc_client *cli;
 	size_t in_flight;
 	unsigned get, put, del, list; /* method indexes */
 };

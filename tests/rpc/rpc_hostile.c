@@ -240,7 +240,7 @@ static int take_request(int lfd, int *cfd, uint32_t *id)
 	return 0;
 }
 
-static int run_call(struct ev_loop *loop, ProtobufCService *svc, int lfd,
+static int run_call(struct ev_loop *loop, struct vchan_rpc_client *cli, int lfd,
 		    int *cfd, const uint8_t *reply, size_t len, int patch_id,
 		    struct one *o)
 {
@@ -250,7 +250,7 @@ static int run_call(struct ev_loop *loop, ProtobufCService *svc, int lfd,
 	int64_t end;
 
 	o->done = 0;
-	CHECK(vchan_rpc_call(svc, 0, &req.base, 3000, one_done, o) == 0);
+	CHECK(vchan_rpc_call(cli, 0, &req.base, 3000, one_done, o) == 0);
 	/* Let the client connect and send. */
 	for (int i = 0; i < 5; i++)
 		ev_run(loop, EVRUN_NOWAIT);
@@ -271,7 +271,7 @@ static int fake_server(void)
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	char addr[256], path[200];
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 	uint8_t r[VCHAN_RPC_HDR_SIZE + 8];
 	struct one o;
 	int lfd, cfd = -1;
@@ -285,33 +285,33 @@ static int fake_server(void)
 	CHECK(lfd >= 0);
 	CHECK(bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
 	CHECK(listen(lfd, 4) == 0);
-	svc =
+	cli =
 	    vchan_rpc_client_new(loop, addr, &rpctest__echo__descriptor, NULL);
-	CHECK(svc != NULL);
+	CHECK(cli != NULL);
 
 	/* A reply whose body does not decode. */
 	hdr(r, 1, VCHAN_RPC_KIND_REPLY, 0, 0, "rpctest.Echo", "Echo", 8);
 	memset(r + VCHAN_RPC_HDR_SIZE, 0xff, 8);
-	CHECK(run_call(loop, svc, lfd, &cfd, r, sizeof(r), 1, &o) == 0);
+	CHECK(run_call(loop, cli, lfd, &cfd, r, sizeof(r), 1, &o) == 0);
 	CHECK(o.st == VCHAN_RPC_MALFORMED);
 	/* A status no version of the wire has. */
 	hdr(r, 1, VCHAN_RPC_KIND_REPLY, 999, 0, "rpctest.Echo", "Echo", 0);
-	CHECK(run_call(loop, svc, lfd, &cfd, r, VCHAN_RPC_HDR_SIZE, 1, &o) ==
+	CHECK(run_call(loop, cli, lfd, &cfd, r, VCHAN_RPC_HDR_SIZE, 1, &o) ==
 	      0);
 	CHECK(o.st == VCHAN_RPC_PROTOCOL_ERROR);
-	CHECK(vchan_rpc_client_is_connected(svc) == 1);
+	CHECK(vchan_rpc_client_is_connected(cli) == 1);
 	/* A reply naming another method: the connection is not to be
 	 * trusted any more. */
 	hdr(r, 1, VCHAN_RPC_KIND_REPLY, 0, 0, "rpctest.Echo", "Fail", 0);
-	CHECK(run_call(loop, svc, lfd, &cfd, r, VCHAN_RPC_HDR_SIZE, 1, &o) ==
+	CHECK(run_call(loop, cli, lfd, &cfd, r, VCHAN_RPC_HDR_SIZE, 1, &o) ==
 	      0);
 	CHECK(o.st == VCHAN_RPC_PROTOCOL_ERROR);
-	CHECK(vchan_rpc_client_is_connected(svc) == 0);
+	CHECK(vchan_rpc_client_is_connected(cli) == 0);
 	close(cfd);
 	cfd = -1;
 	/* An unknown version. */
 	hdr(r, 9, VCHAN_RPC_KIND_REPLY, 0, 0, "rpctest.Echo", "Echo", 0);
-	CHECK(run_call(loop, svc, lfd, &cfd, r, VCHAN_RPC_HDR_SIZE, 1, &o) ==
+	CHECK(run_call(loop, cli, lfd, &cfd, r, VCHAN_RPC_HDR_SIZE, 1, &o) ==
 	      0);
 	CHECK(o.st == VCHAN_RPC_PROTOCOL_ERROR);
 	close(cfd);
@@ -323,7 +323,7 @@ static int fake_server(void)
 		Rpctest__EchoRequest req = RPCTEST__ECHO_REQUEST__INIT;
 		uint32_t id;
 
-		CHECK(vchan_rpc_call(svc, 0, &req.base, 3000, one_done, &o) ==
+		CHECK(vchan_rpc_call(cli, 0, &req.base, 3000, one_done, &o) ==
 		      0);
 		for (int i = 0; i < 5; i++)
 			ev_run(loop, EVRUN_NOWAIT);
@@ -334,7 +334,7 @@ static int fake_server(void)
 			ev_run(loop, EVRUN_ONCE);
 		CHECK(o.st == VCHAN_RPC_PEER_GONE);
 	}
-	vchan_rpc_client_free(svc);
+	vchan_rpc_client_free(cli);
 	close(lfd);
 	unlink(path);
 	ev_loop_destroy(loop);

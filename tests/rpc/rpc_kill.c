@@ -21,7 +21,7 @@ struct ctx {
 };
 
 struct load {
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 	int sending;
 	uint32_t sent, ok, gone, other;
 	int64_t first_gone, last_gone;
@@ -32,7 +32,7 @@ static void send_one(struct load *l);
 static void on_reply(const Rpctest__EchoReply *r, void *data)
 {
 	struct load *l = data;
-	enum vchan_rpc_status st = vchan_rpc_client_status(l->svc);
+	enum vchan_rpc_status st = vchan_rpc_client_status(l->cli);
 
 	if (r != NULL) {
 		l->ok++;
@@ -58,7 +58,8 @@ static void send_one(struct load *l)
 	req.seq = l->sent++;
 	/* Answers take a little while: calls are surely in flight. */
 	req.delay_ms = req.seq % 3;
-	rpctest__echo__echo(l->svc, &req, on_reply, l);
+	rpctest__echo__echo(vchan_rpc_client_service(l->cli), &req, on_reply,
+			    l);
 }
 
 static int run_loop(struct ev_loop *loop, struct load *l,
@@ -89,12 +90,12 @@ static int all_called(const struct load *l)
 static int all_ended(struct load *l)
 {
 	return l->gone > 0 && all_called(l) &&
-	       vchan_rpc_client_in_flight(l->svc) == 0;
+	       vchan_rpc_client_in_flight(l->cli) == 0;
 }
 
 static int all_ok(struct load *l)
 {
-	return all_called(l) && vchan_rpc_client_in_flight(l->svc) == 0 &&
+	return all_called(l) && vchan_rpc_client_in_flight(l->cli) == 0 &&
 	       l->ok >= 1000;
 }
 
@@ -109,12 +110,12 @@ static int client(void *arg)
 	int tries = 0;
 
 	CHECK(loop != NULL);
-	l.svc = vchan_rpc_client_new(loop, c->cli_addr,
+	l.cli = vchan_rpc_client_new(loop, c->cli_addr,
 				     &rpctest__echo__descriptor, NULL);
-	CHECK(l.svc != NULL);
+	CHECK(l.cli != NULL);
 	/* Deadlines far away: "peer gone" must come from the loss. */
-	vchan_rpc_client_set_timeout(l.svc, 15000);
-	CHECK(vchan_rpc_client_connect(l.svc, tu_ms(5000)) == 0);
+	vchan_rpc_client_set_timeout(l.cli, 15000);
+	CHECK(vchan_rpc_client_connect(l.cli, tu_ms(5000)) == 0);
 	l.sending = 1;
 	for (int i = 0; i < IN_FLIGHT; i++)
 		send_one(&l);
@@ -131,15 +132,15 @@ static int client(void *arg)
 	CHECK(l.other == 0);
 	CHECK(l.ok + l.gone == l.sent);
 	CHECK(l.last_gone - t0 < (int64_t)tu_ms(5000) * 1000);
-	CHECK(vchan_rpc_client_is_connected(l.svc) == 0);
+	CHECK(vchan_rpc_client_is_connected(l.cli) == 0);
 	/* Down: a call ends with "peer gone" at once. */
-	CHECK(vchan_rpc_call_sync(l.svc, 0, &req.base, -1, NULL) ==
+	CHECK(vchan_rpc_call_sync(l.cli, 0, &req.base, -1, NULL) ==
 	      VCHAN_RPC_PEER_GONE);
 	CHECK(tu_send(&c->ch, 1, &msg, 1) == 0);
 	/* The server comes back: the next calls connect again. */
 	t0 = tu_now_us();
 	for (;;) {
-		int st = vchan_rpc_call_sync(l.svc, 0, &req.base, 1000, NULL);
+		int st = vchan_rpc_call_sync(l.cli, 0, &req.base, 1000, NULL);
 
 		tries++;
 		if (st == VCHAN_RPC_OK)
@@ -162,7 +163,7 @@ static int client(void *arg)
 	l.sending = 0;
 	CHECK(run_loop(loop, &l, all_ok));
 	CHECK(l.gone == 0 && l.other == 0 && l.ok == l.sent);
-	vchan_rpc_client_free(l.svc);
+	vchan_rpc_client_free(l.cli);
 	ev_loop_destroy(loop);
 	return 0;
 }

@@ -137,7 +137,7 @@ struct result {
 	char msg[VCHAN_RPC_MESSAGE_MAX + 1];
 	int left_ms;
 	uint32_t runs, refused;
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 };
 
 /* The closure the stubs call: what came, how the call ended and why. */
@@ -146,9 +146,9 @@ static void on_reply(const Rpctest__ProbeReply *r, void *data)
 	struct result *res = data;
 
 	res->done++;
-	res->status = vchan_rpc_client_status(res->svc);
+	res->status = vchan_rpc_client_status(res->cli);
 	snprintf(res->msg, sizeof(res->msg), "%s",
-		 vchan_rpc_client_message(res->svc));
+		 vchan_rpc_client_message(res->cli));
 	if (r != NULL) {
 		res->left_ms = r->left_ms;
 		res->runs = r->runs;
@@ -166,7 +166,7 @@ static void on_done(enum vchan_rpc_status st, const ProtobufCMessage *m,
 	res->done++;
 	res->status = st;
 	snprintf(res->msg, sizeof(res->msg), "%s",
-		 vchan_rpc_client_message(res->svc));
+		 vchan_rpc_client_message(res->cli));
 }
 
 static int run_until(struct ev_loop *loop, const int *done, int want)
@@ -180,13 +180,13 @@ static int run_until(struct ev_loop *loop, const int *done, int want)
 
 /* Left, blocking, with a deadline of timeout_ms: the time left the
  * handler saw, or -100 when the call failed. */
-static int left_of(ProtobufCService *svc, int timeout_ms, uint32_t *runs)
+static int left_of(struct vchan_rpc_client *cli, int timeout_ms, uint32_t *runs)
 {
 	Rpctest__ProbeRequest req = RPCTEST__PROBE_REQUEST__INIT;
 	Rpctest__ProbeReply *r = NULL;
 	int st, left;
 
-	st = vchan_rpc_call_sync(svc, 1, &req.base, timeout_ms,
+	st = vchan_rpc_call_sync(cli, 1, &req.base, timeout_ms,
 				 (ProtobufCMessage **)&r);
 	if (st != VCHAN_RPC_OK || r == NULL) {
 		fprintf(stderr, "Left: %s\n", vchan_rpc_status_str(st));
@@ -201,22 +201,22 @@ static int left_of(ProtobufCService *svc, int timeout_ms, uint32_t *runs)
 
 /* Reject with `status` and `msg`, blocking; checks what the caller sees
  * right after (vchan_rpc_client_status and vchan_rpc_client_message). */
-static int reject_sync(ProtobufCService *svc, int status, const char *msg,
-		       int want, const char *want_msg)
+static int reject_sync(struct vchan_rpc_client *cli, int status,
+		       const char *msg, int want, const char *want_msg)
 {
 	Rpctest__ProbeRequest req = RPCTEST__PROBE_REQUEST__INIT;
 	int st;
 
 	req.status = (uint32_t)status;
 	req.message = (char *)msg;
-	st = vchan_rpc_call_sync(svc, 0, &req.base, -1, NULL);
-	if (st != want || strcmp(vchan_rpc_client_message(svc), want_msg) != 0)
+	st = vchan_rpc_call_sync(cli, 0, &req.base, -1, NULL);
+	if (st != want || strcmp(vchan_rpc_client_message(cli), want_msg) != 0)
 		fprintf(stderr, "Reject %d: %d \"%s\", want %d \"%s\"\n",
-			status, st, vchan_rpc_client_message(svc), want,
+			status, st, vchan_rpc_client_message(cli), want,
 			want_msg);
 	CHECK(st == want);
-	CHECK(vchan_rpc_client_status(svc) == (enum vchan_rpc_status)want);
-	CHECK(strcmp(vchan_rpc_client_message(svc), want_msg) == 0);
+	CHECK(vchan_rpc_client_status(cli) == (enum vchan_rpc_status)want);
+	CHECK(strcmp(vchan_rpc_client_message(cli), want_msg) == 0);
 	return 0;
 }
 
@@ -247,13 +247,13 @@ static const ProtobufCServiceDescriptor *make_v2(const char *name)
  * once it has seen its previous client go: a client that comes at once
  * may find the old one, whose calls end with "peer gone". Returns the
  * status of the first call that does not. */
-static int first_call(ProtobufCService *svc, unsigned m,
+static int first_call(struct vchan_rpc_client *cli, unsigned m,
 		      const ProtobufCMessage *req)
 {
 	int64_t end = tu_now_us() + (int64_t)tu_ms(5000) * 1000;
 	int st;
 
-	while ((st = vchan_rpc_call_sync(svc, m, req, 1000, NULL)) ==
+	while ((st = vchan_rpc_call_sync(cli, m, req, 1000, NULL)) ==
 		   VCHAN_RPC_PEER_GONE &&
 	       tu_now_us() < end)
 		usleep(10000);
@@ -265,18 +265,18 @@ static int runtime_messages(struct ev_loop *loop, const char *addr)
 {
 	Rpctest__ProbeRequest req = RPCTEST__PROBE_REQUEST__INIT;
 	Rpctest__EchoRequest echo = RPCTEST__ECHO_REQUEST__INIT;
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 	char *big;
 
-	svc = vchan_rpc_client_new(loop, addr, make_v2("rpctest.Probe"), NULL);
-	CHECK(svc != NULL);
-	CHECK(first_call(svc, 3, &req.base) == VCHAN_RPC_UNKNOWN_METHOD);
-	CHECK(strstr(vchan_rpc_client_message(svc),
+	cli = vchan_rpc_client_new(loop, addr, make_v2("rpctest.Probe"), NULL);
+	CHECK(cli != NULL);
+	CHECK(first_call(cli, 3, &req.base) == VCHAN_RPC_UNKNOWN_METHOD);
+	CHECK(strstr(vchan_rpc_client_message(cli),
 		     "rpctest.Probe has no method") != NULL);
 	echo.text = "not a number";
-	CHECK(vchan_rpc_call_sync(svc, 4, &echo.base, -1, NULL) ==
+	CHECK(vchan_rpc_call_sync(cli, 4, &echo.base, -1, NULL) ==
 	      VCHAN_RPC_MALFORMED);
-	CHECK(strstr(vchan_rpc_client_message(svc), "rpctest.ProbeRequest") !=
+	CHECK(strstr(vchan_rpc_client_message(cli), "rpctest.ProbeRequest") !=
 	      NULL);
 	/* Above the server's limit (64 KiB), not the client's. */
 	big = malloc(100000);
@@ -284,28 +284,28 @@ static int runtime_messages(struct ev_loop *loop, const char *addr)
 	memset(big, 'x', 99999);
 	big[99999] = '\0';
 	req.message = big;
-	CHECK(vchan_rpc_call_sync(svc, 0, &req.base, -1, NULL) ==
+	CHECK(vchan_rpc_call_sync(cli, 0, &req.base, -1, NULL) ==
 	      VCHAN_RPC_TOO_LARGE);
-	CHECK(strstr(vchan_rpc_client_message(svc),
+	CHECK(strstr(vchan_rpc_client_message(cli),
 		     "above the limit of 65536") != NULL);
 	free(big);
 	req.message = (char *)"";
 	/* Still served after all of that. */
-	CHECK(left_of(svc, 0, NULL) == -1);
-	CHECK(strcmp(vchan_rpc_client_message(svc), "") == 0);
-	vchan_rpc_client_free(svc);
+	CHECK(left_of(cli, 0, NULL) == -1);
+	CHECK(strcmp(vchan_rpc_client_message(cli), "") == 0);
+	vchan_rpc_client_free(cli);
 
-	svc = vchan_rpc_client_new(loop, addr, make_v2("rpctest.Nope"), NULL);
-	CHECK(svc != NULL);
-	CHECK(first_call(svc, 0, &req.base) == VCHAN_RPC_UNKNOWN_SERVICE);
-	CHECK(strstr(vchan_rpc_client_message(svc), "no service") != NULL);
-	vchan_rpc_client_free(svc);
+	cli = vchan_rpc_client_new(loop, addr, make_v2("rpctest.Nope"), NULL);
+	CHECK(cli != NULL);
+	CHECK(first_call(cli, 0, &req.base) == VCHAN_RPC_UNKNOWN_SERVICE);
+	CHECK(strstr(vchan_rpc_client_message(cli), "no service") != NULL);
+	vchan_rpc_client_free(cli);
 	return 0;
 }
 
 /* Statuses a handler chooses, with their messages, through all three ways
  * of calling. */
-static int handler_statuses(struct ev_loop *loop, ProtobufCService *svc)
+static int handler_statuses(struct ev_loop *loop, struct vchan_rpc_client *cli)
 {
 	static const int ok[] = {
 	    VCHAN_RPC_INVALID_ARGUMENT, VCHAN_RPC_MALFORMED,
@@ -320,26 +320,27 @@ static int handler_statuses(struct ev_loop *loop, ProtobufCService *svc)
 				      12,
 				      1000};
 	Rpctest__ProbeRequest req = RPCTEST__PROBE_REQUEST__INIT;
-	struct result res = {.svc = svc};
+	struct result res = {.cli = cli};
 	char msg[64], longmsg[700], want[VCHAN_RPC_MESSAGE_MAX + 1];
 	uint32_t n;
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		snprintf(msg, sizeof(msg), "because of %d", ok[i]);
-		CHECK(reject_sync(svc, ok[i], msg, ok[i], msg) == 0);
+		CHECK(reject_sync(cli, ok[i], msg, ok[i], msg) == 0);
 
 		/* The generated stub: read from the closure. */
 		req.status = (uint32_t)ok[i];
 		req.message = msg;
 		res.done = 0;
-		rpctest__probe__reject(svc, &req, on_reply, &res);
+		rpctest__probe__reject(vchan_rpc_client_service(cli), &req,
+				       on_reply, &res);
 		CHECK(run_until(loop, &res.done, 1));
 		CHECK(res.status == (enum vchan_rpc_status)ok[i]);
 		CHECK(strcmp(res.msg, msg) == 0);
 
 		/* vchan_rpc_call: read from the callback. */
 		res.done = 0;
-		CHECK(vchan_rpc_call(svc, 0, &req.base, -1, on_done, &res) ==
+		CHECK(vchan_rpc_call(cli, 0, &req.base, -1, on_done, &res) ==
 		      0);
 		CHECK(run_until(loop, &res.done, 1));
 		CHECK(res.status == (enum vchan_rpc_status)ok[i]);
@@ -352,13 +353,14 @@ static int handler_statuses(struct ev_loop *loop, ProtobufCService *svc)
 	 * fault, with its message, and vchan_rpc_server_fail said EINVAL. */
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		snprintf(msg, sizeof(msg), "wrongly %d", refused[i]);
-		CHECK(reject_sync(svc, refused[i], msg,
+		CHECK(reject_sync(cli, refused[i], msg,
 				  VCHAN_RPC_HANDLER_FAILED, msg) == 0);
 	}
-	CHECK(left_of(svc, 0, NULL) == -1);
+	CHECK(left_of(cli, 0, NULL) == -1);
 	res.done = 0;
 	req.status = VCHAN_RPC_INVALID_ARGUMENT;
-	rpctest__probe__left(svc, &req, on_reply, &res);
+	rpctest__probe__left(vchan_rpc_client_service(cli), &req, on_reply,
+			     &res);
 	CHECK(run_until(loop, &res.done, 1));
 	CHECK(res.status == VCHAN_RPC_OK && strcmp(res.msg, "") == 0);
 	n = sizeof(refused) / sizeof(refused[0]);
@@ -367,7 +369,7 @@ static int handler_statuses(struct ev_loop *loop, ProtobufCService *svc)
 	/* No message; a long one, cut at VCHAN_RPC_MESSAGE_MAX on a character's
 	 * start ("ab" then two-byte "é"s: byte 255 would split one, so 254
 	 * bytes come); control characters. */
-	CHECK(reject_sync(svc, VCHAN_RPC_INVALID_ARGUMENT, "",
+	CHECK(reject_sync(cli, VCHAN_RPC_INVALID_ARGUMENT, "",
 			  VCHAN_RPC_INVALID_ARGUMENT, "") == 0);
 	memset(longmsg, 0, sizeof(longmsg));
 	memcpy(longmsg, "ab", 2);
@@ -375,54 +377,55 @@ static int handler_statuses(struct ev_loop *loop, ProtobufCService *svc)
 		memcpy(longmsg + i, "\xc3\xa9", 2);
 	memcpy(want, longmsg, 254);
 	want[254] = '\0';
-	CHECK(reject_sync(svc, VCHAN_RPC_INVALID_ARGUMENT, longmsg,
+	CHECK(reject_sync(cli, VCHAN_RPC_INVALID_ARGUMENT, longmsg,
 			  VCHAN_RPC_INVALID_ARGUMENT, want) == 0);
-	CHECK(reject_sync(svc, VCHAN_RPC_MALFORMED, "a\nb\tc\x7f",
+	CHECK(reject_sync(cli, VCHAN_RPC_MALFORMED, "a\nb\tc\x7f",
 			  VCHAN_RPC_MALFORMED, "a?b?c?") == 0);
 	/* A call that succeeds has no message. */
-	CHECK(left_of(svc, 0, NULL) == -1);
-	CHECK(vchan_rpc_client_status(svc) == VCHAN_RPC_OK);
-	CHECK(strcmp(vchan_rpc_client_message(svc), "") == 0);
+	CHECK(left_of(cli, 0, NULL) == -1);
+	CHECK(vchan_rpc_client_status(cli) == VCHAN_RPC_OK);
+	CHECK(strcmp(vchan_rpc_client_message(cli), "") == 0);
 	return 0;
 }
 
 /* Deadlines as the handler sees them, and a call that waited behind a
  * slow handler past its deadline is not run. */
-static int deadlines(struct ev_loop *loop, ProtobufCService *svc, int nfd)
+static int deadlines(struct ev_loop *loop, struct vchan_rpc_client *cli,
+		     int nfd)
 {
 	Rpctest__ProbeRequest req = RPCTEST__PROBE_REQUEST__INIT;
-	struct result s = {.svc = svc}, a = {.svc = svc}, b = {.svc = svc};
+	struct result s = {.cli = cli}, a = {.cli = cli}, b = {.cli = cli};
 	uint32_t runs0, runs1;
 	char buf[8];
 	int left;
 
-	left = left_of(svc, 3000, NULL);
+	left = left_of(cli, 3000, NULL);
 	fprintf(stderr, "left of 3000: %d\n", left);
 	CHECK(left > 1500 && left <= 3000);
 	/* Beyond 4095 ms the wire rounds down, never up. */
-	left = left_of(svc, 100001, NULL);
+	left = left_of(cli, 100001, NULL);
 	fprintf(stderr, "left of 100001: %d\n", left);
 	CHECK(left > 90000 && left <= 100000);
-	CHECK(left_of(svc, 0, NULL) == -1);
+	CHECK(left_of(cli, 0, NULL) == -1);
 	/* The client's default, through the stub. */
-	CHECK(vchan_rpc_client_set_timeout(svc, 2500) == 0);
-	rpctest__probe__left(svc, &req, on_reply, &s);
+	CHECK(vchan_rpc_client_set_timeout(cli, 2500) == 0);
+	rpctest__probe__left(vchan_rpc_client_service(cli), &req, on_reply, &s);
 	CHECK(run_until(loop, &s.done, 1));
 	CHECK(s.status == VCHAN_RPC_OK && s.left_ms > 0 && s.left_ms <= 2500);
-	CHECK(vchan_rpc_client_set_timeout(svc, 10000) == 0);
+	CHECK(vchan_rpc_client_set_timeout(cli, 10000) == 0);
 
 	/* S blocks the server's loop; while it does, A (blocking too) and
 	 * B (deadline 100 ms) arrive, and are read together when S ends.
 	 * Then A blocks the loop past B's deadline: B is not run. */
-	CHECK(left_of(svc, 0, &runs0) == -1);
+	CHECK(left_of(cli, 0, &runs0) == -1);
 	s.done = 0;
 	req.block_ms = (uint32_t)tu_ms(300);
-	CHECK(vchan_rpc_call(svc, 2, &req.base, 20000, on_done, &s) == 0);
+	CHECK(vchan_rpc_call(cli, 2, &req.base, 20000, on_done, &s) == 0);
 	CHECK(tu_readable(nfd, tu_ms(5000)) == 1);
 	CHECK(read(nfd, buf, 1) == 1);
-	CHECK(vchan_rpc_call(svc, 2, &req.base, 20000, on_done, &a) == 0);
+	CHECK(vchan_rpc_call(cli, 2, &req.base, 20000, on_done, &a) == 0);
 	req.block_ms = 0;
-	CHECK(vchan_rpc_call(svc, 1, &req.base, 100, on_done, &b) == 0);
+	CHECK(vchan_rpc_call(cli, 1, &req.base, 100, on_done, &b) == 0);
 	CHECK(run_until(loop, &b.done, 1));
 	CHECK(b.status == VCHAN_RPC_DEADLINE_EXCEEDED);
 	CHECK(run_until(loop, &a.done, 1));
@@ -430,7 +433,7 @@ static int deadlines(struct ev_loop *loop, ProtobufCService *svc, int nfd)
 	CHECK(a.status == VCHAN_RPC_OK);
 	CHECK(tu_readable(nfd, tu_ms(5000)) == 1);
 	CHECK(read(nfd, buf, 1) == 1);
-	CHECK(left_of(svc, 0, &runs1) == -1);
+	CHECK(left_of(cli, 0, &runs1) == -1);
 	fprintf(stderr, "runs before %u, after %u\n", runs0, runs1);
 	/* S, A and this Left ran; B did not. */
 	CHECK(runs1 == runs0 + 3);
@@ -441,17 +444,17 @@ static int client(void *arg)
 {
 	struct ctx *c = arg;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 
 	CHECK(loop != NULL);
 	close(c->notify[1]);
-	svc = vchan_rpc_client_new(loop, c->cli_addr,
+	cli = vchan_rpc_client_new(loop, c->cli_addr,
 				   &rpctest__probe__descriptor, NULL);
-	CHECK(svc != NULL);
-	CHECK(vchan_rpc_client_connect(svc, tu_ms(5000)) == 0);
-	CHECK(handler_statuses(loop, svc) == 0);
-	CHECK(deadlines(loop, svc, c->notify[0]) == 0);
-	vchan_rpc_client_free(svc);
+	CHECK(cli != NULL);
+	CHECK(vchan_rpc_client_connect(cli, tu_ms(5000)) == 0);
+	CHECK(handler_statuses(loop, cli) == 0);
+	CHECK(deadlines(loop, cli, c->notify[0]) == 0);
+	vchan_rpc_client_free(cli);
 	CHECK(runtime_messages(loop, c->cli_addr) == 0);
 	close(c->notify[0]);
 	ev_loop_destroy(loop);
