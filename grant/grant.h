@@ -14,6 +14,8 @@
  *
  * All functions return >= 0 (or a pointer) on success and -1 (or NULL) with
  * errno set on failure. Handles are not thread-safe; use one per thread.
+ * vchan_gnt_share and vchan_gnt_map take their arguments in one order:
+ * handle, peer domain, count, refs, writable, notify.
  */
 #ifndef VCHAN_GRANT_H
 #define VCHAN_GRANT_H
@@ -73,15 +75,16 @@ int vchan_gnt_close(vchan_gnt *h);
  * by the handle until vchan_gnt_unshare) or NULL + errno: EINVAL bad
  * argument, ENOMEM/ENOSPC no pages or references left, EIO Xen handed out
  * reference 0, ENOENT/EACCES no /dev/xen/gntalloc (xen). */
-void *vchan_gnt_share(vchan_gnt *h, uint32_t peer, uint32_t count, int writable,
-		      uint32_t *refs, const struct vchan_unmap_notify *notify);
+void *vchan_gnt_share(vchan_gnt *h, uint32_t peer, uint32_t count,
+		      uint32_t *refs, int writable,
+		      const struct vchan_unmap_notify *notify);
 
 /* Stop sharing pages returned by vchan_gnt_share (addr and count as
  * given to it). Fires the unmap notification. Returns 0 or -1 + EINVAL
  * when addr/count do not name a share of this handle. */
 int vchan_gnt_unshare(vchan_gnt *h, void *addr, uint32_t count);
 
-/* Map the `count` (1..VCHAN_GNT_MAX_PAGES) pages that domain `domid`
+/* Map the `count` (1..VCHAN_GNT_MAX_PAGES) pages that domain `peer`
  * granted as refs[0..count-1], in that order, into one contiguous mapping,
  * writable when `writable` != 0. `notify` as for vchan_gnt_share (count 1,
  * and a writable mapping when a byte is to be cleared).
@@ -89,7 +92,7 @@ int vchan_gnt_unshare(vchan_gnt *h, void *addr, uint32_t count);
  * errno: EINVAL bad argument, ENOENT no such grant (on xen also: no
  * /dev/xen/gntdev), EPERM the grant is for another domain or is read-only
  * and a writable mapping was asked for. */
-void *vchan_gnt_map(vchan_gnt *h, uint32_t domid, uint32_t count,
+void *vchan_gnt_map(vchan_gnt *h, uint32_t peer, uint32_t count,
 		    const uint32_t *refs, int writable,
 		    const struct vchan_unmap_notify *notify);
 

@@ -243,7 +243,7 @@ static struct vchan *server_create(uint32_t peer, const char *path, unsigned lo,
 	nt.evt = ch->evt;
 	nt.port = ch->port;
 	nt.offset = offsetof(struct vchan_wire, srv_live);
-	ch->page = vchan_gnt_share(ch->gnt, peer, 1, 1, &ref, &nt);
+	ch->page = vchan_gnt_share(ch->gnt, peer, 1, &ref, 1, &nt);
 	if (ch->page == NULL)
 		goto fail;
 	page = ch->page;
@@ -251,8 +251,8 @@ static struct vchan *server_create(uint32_t peer, const char *path, unsigned lo,
 	/* The page is not published yet: writing the grant list straight
 	 * into it races with nobody. */
 	if (lay.left_pages != 0) {
-		ch->left = vchan_gnt_share(ch->gnt, peer, lay.left_pages, 1,
-					   page->grants, NULL);
+		ch->left = vchan_gnt_share(ch->gnt, peer, lay.left_pages,
+					   page->grants, 1, NULL);
 		if (ch->left == NULL)
 			goto fail;
 		ch->left_pages = lay.left_pages;
@@ -262,8 +262,8 @@ static struct vchan *server_create(uint32_t peer, const char *path, unsigned lo,
 	}
 	if (lay.right_pages != 0) {
 		ch->right =
-		    vchan_gnt_share(ch->gnt, peer, lay.right_pages, 1,
-				    page->grants + lay.left_pages, NULL);
+		    vchan_gnt_share(ch->gnt, peer, lay.right_pages,
+				    page->grants + lay.left_pages, 1, NULL);
 		if (ch->right == NULL)
 			goto fail;
 		ch->right_pages = lay.right_pages;
