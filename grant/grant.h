@@ -13,9 +13,11 @@
  * stderr naming the variable and what it accepts.
  *
  * All functions return >= 0 (or a pointer) on success and -1 (or NULL) with
- * errno set on failure. Handles are not thread-safe; use one per thread.
- * vchan_gnt_share and vchan_gnt_map take their arguments in one order:
- * handle, peer domain, count, refs, writable, notify.
+ * errno set on failure; a NULL handle fails with EINVAL, except that the
+ * close functions accept NULL (and return 0). Handles are not thread-safe;
+ * use one per thread. vchan_gnt_share and vchan_gnt_map take their
+ * arguments in one order: handle, peer domain, count, refs, writable,
+ * notify.
  */
 #ifndef VCHAN_GRANT_H
 #define VCHAN_GRANT_H
@@ -63,8 +65,8 @@ struct vchan_unmap_notify {
 vchan_gnt *vchan_gnt_open(void);
 
 /* Close the handle; shares and maps still outstanding are released (with
- * their unmap notifications). The handle is always freed. Returns 0, or -1
- * + errno when h is NULL (EINVAL) or releasing something failed. */
+ * their unmap notifications). The handle is always freed. Returns 0 (also
+ * for NULL), or -1 + errno when releasing something failed. */
 int vchan_gnt_close(vchan_gnt *h);
 
 /* Share `count` (1..VCHAN_GNT_MAX_PAGES) fresh zeroed pages with domain
@@ -104,7 +106,7 @@ int vchan_gnt_unmap(vchan_gnt *h, void *addr, uint32_t count);
 vchan_evt *vchan_evt_open(void);
 
 /* Close the handle, unbinding every port. The handle is always freed.
- * Returns 0, or -1 + errno (EINVAL h is NULL, or an unbind failed). */
+ * Returns 0 (also for NULL), or -1 + errno when an unbind failed. */
 int vchan_evt_close(vchan_evt *h);
 
 /* The handle's file descriptor: readable when vchan_evt_pending may have a

@@ -11,7 +11,9 @@
  * ring and the other way round.
  *
  * Conventions: functions return >= 0 on success and -1 (or NULL) with
- * errno set on failure. Functions that move data return 0 for "would block"
+ * errno set on failure; a NULL handle fails with EINVAL (the two size
+ * functions return 0 for it), except that vchan_close accepts NULL and
+ * returns 0. Functions that move data return 0 for "would block"
  * in non-blocking mode. Once the peer has broken the protocol (an
  * impossible index, a changed order, a garbage live byte) the channel is
  * poisoned: every later call fails with EPROTO. A handle is not
@@ -84,7 +86,9 @@ struct vchan *vchan_client_connect(uint32_t server, const char *path,
 
 /* Close the channel and free the handle. The peer is told at once and can
  * still read everything written before. A server also removes its
- * XenStore path. Returns 0; NULL is accepted. */
+ * XenStore path. The handle is always freed. Returns 0 (also for NULL), or
+ * -1 + errno when releasing something failed (the XenStore path, a page
+ * or the event channel: the error of the first that failed). */
 int vchan_close(struct vchan *ch);
 
 /* Stream read: copy up to `len` bytes. Blocking mode waits until at least
@@ -147,7 +151,8 @@ ssize_t vchan_data_ready(struct vchan *ch);
  * an event when it frees space. */
 ssize_t vchan_buffer_space(struct vchan *ch);
 
-/* Sizes of the read and write rings in bytes. */
+/* Sizes of the read and write rings in bytes, or 0 + EINVAL when ch is
+ * NULL. */
 size_t vchan_read_size(const struct vchan *ch);
 size_t vchan_write_size(const struct vchan *ch);
 

@@ -26,7 +26,8 @@
  * system (creating a longer one fails with ENAMETOOLONG).
  *
  * All functions return >= 0 (or a pointer) on success and -1 (or NULL) with
- * errno set on failure. A handle is not thread-safe.
+ * errno set on failure; a NULL handle fails with EINVAL, except that
+ * vchan_xs_close accepts NULL (and returns 0). A handle is not thread-safe.
  */
 #ifndef VCHAN_XS_H
 #define VCHAN_XS_H
@@ -49,8 +50,9 @@ struct vchan_xs_kv {
  * ECONNREFUSED/ENOENT no xenstored). */
 vchan_xs *vchan_xs_open(void);
 
-/* Close the handle and drop its watches. NULL is accepted. */
-void vchan_xs_close(vchan_xs *xs);
+/* Close the handle and drop its watches. The handle is always freed.
+ * Returns 0 (also for NULL); closing a store handle cannot fail. */
+int vchan_xs_close(vchan_xs *xs);
 
 /* This process's domain id (the "domid" key on Xen, VCHAN_DOMID on the
  * simulator). Returns the domid or -1 + errno. */

@@ -633,7 +633,7 @@ static void test_gnt_args(void **state)
 	assert_einval_int(vchan_gnt_unmap(h, NULL, 1));
 	assert_einval_int(vchan_gnt_unmap(h, page, 0));
 	assert_einval_int(vchan_gnt_unmap(h, page, 257));
-	assert_einval_int(vchan_gnt_close(NULL));
+	assert_int_equal(vchan_gnt_close(NULL), 0); /* accepted, as free() */
 
 	assert_int_equal(fx.calls, calls);
 	assert_int_equal(vchan_gnt_close(h), 0);
@@ -646,7 +646,7 @@ static void test_evt_args(void **state)
 	int port, calls;
 
 	(void)state;
-	assert_einval_int(vchan_evt_close(NULL));
+	assert_int_equal(vchan_evt_close(NULL), 0);
 	assert_einval_int(vchan_evt_fd(NULL));
 	assert_einval_int(vchan_evt_alloc_unbound(NULL, 1));
 	assert_einval_int(vchan_evt_bind(NULL, 1, 3));
