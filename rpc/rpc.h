@@ -35,6 +35,16 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+/* VCHAN_API marks the functions the library exports; it is built with
+ * -fvisibility=hidden, so nothing else is seen outside it. */
+#ifndef VCHAN_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define VCHAN_API __attribute__((visibility("default")))
+#else
+#define VCHAN_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -78,7 +88,7 @@ enum vchan_rpc_status {
 #define VCHAN_RPC_MESSAGE_MAX 255
 
 /* A short English name of a status ("ok", "peer gone"...); never NULL. */
-const char *vchan_rpc_status_str(enum vchan_rpc_status status);
+VCHAN_API const char *vchan_rpc_status_str(enum vchan_rpc_status status);
 
 /* Limits of a client or server. Start from vchan_rpc_options_init. */
 struct vchan_rpc_options {
@@ -100,7 +110,7 @@ struct vchan_rpc_options {
 };
 
 /* Fill `o` with the defaults. */
-void vchan_rpc_options_init(struct vchan_rpc_options *o);
+VCHAN_API void vchan_rpc_options_init(struct vchan_rpc_options *o);
 
 /* ---- client ---------------------------------------------------------- */
 
@@ -115,7 +125,7 @@ struct vchan_rpc_client;
  * flight with VCHAN_RPC_PEER_GONE; the next call connects again.
  * Returns the client (the caller frees it with vchan_rpc_client_free) or
  * NULL + errno: EINVAL loop or desc NULL, bad address or options, ENOMEM. */
-struct vchan_rpc_client *
+VCHAN_API struct vchan_rpc_client *
 vchan_rpc_client_new(struct ev_loop *loop, const char *address,
 		     const ProtobufCServiceDescriptor *desc,
 		     const struct vchan_rpc_options *opts);
@@ -125,12 +135,14 @@ vchan_rpc_client_new(struct ev_loop *loop, const char *address,
  * It belongs to the client and lives as long as it;
  * protobuf_c_service_destroy on it is vchan_rpc_client_free.
  * Returns it, or NULL + EINVAL when client is NULL. */
-ProtobufCService *vchan_rpc_client_service(struct vchan_rpc_client *client);
+VCHAN_API ProtobufCService *
+vchan_rpc_client_service(struct vchan_rpc_client *client);
 
 /* The client whose service (vchan_rpc_client_service) `service` is.
  * Returns it, or NULL + EINVAL when `service` is NULL or not a client's
  * (a server-side service, another library's). */
-struct vchan_rpc_client *vchan_rpc_client_of(ProtobufCService *service);
+VCHAN_API struct vchan_rpc_client *
+vchan_rpc_client_of(ProtobufCService *service);
 
 /* Connect now, waiting up to `timeout_ms` (-1: forever) for the server to
  * appear (for a vchan, its XenStore keys; for sockets, retrying a refused
@@ -139,25 +151,28 @@ struct vchan_rpc_client *vchan_rpc_client_of(ProtobufCService *service);
  * ECONNREFUSED, ENOENT, EINVAL client is NULL, ECANCELED a closure run
  * while dropping a connection still in progress freed the client (it is
  * gone), or an error of the transport. */
-int vchan_rpc_client_connect(struct vchan_rpc_client *client, int timeout_ms);
+VCHAN_API int vchan_rpc_client_connect(struct vchan_rpc_client *client,
+				       int timeout_ms);
 
 /* 1 when the client has a live connection, else 0 (also for NULL). */
-int vchan_rpc_client_is_connected(const struct vchan_rpc_client *client);
+VCHAN_API int
+vchan_rpc_client_is_connected(const struct vchan_rpc_client *client);
 
 /* Number of calls in flight (sent or queued, not yet answered); 0 for
  * NULL. */
-size_t vchan_rpc_client_in_flight(const struct vchan_rpc_client *client);
+VCHAN_API size_t
+vchan_rpc_client_in_flight(const struct vchan_rpc_client *client);
 
 /* Deadline in ms of the calls started by the stubs from now on (0: none).
  * Returns 0 or -1 + EINVAL (client NULL, timeout_ms < 0). */
-int vchan_rpc_client_set_timeout(struct vchan_rpc_client *client,
-				 int timeout_ms);
+VCHAN_API int vchan_rpc_client_set_timeout(struct vchan_rpc_client *client,
+					   int timeout_ms);
 
 /* The status of the call whose closure is running (call it from the
  * closure: a closure given NULL learns why). Outside closures: the status
  * of the last call that ended (after vchan_rpc_call_sync: of that call).
  * `client` must not be NULL. */
-enum vchan_rpc_status
+VCHAN_API enum vchan_rpc_status
 vchan_rpc_client_status(const struct vchan_rpc_client *client);
 
 /* The message the server gave with the status of the same call as
@@ -170,7 +185,8 @@ vchan_rpc_client_status(const struct vchan_rpc_client *client);
  * Never NULL; the string belongs to the client and is valid until the
  * next call of this client ends or the client is freed. `client` must not
  * be NULL. */
-const char *vchan_rpc_client_message(const struct vchan_rpc_client *client);
+VCHAN_API const char *
+vchan_rpc_client_message(const struct vchan_rpc_client *client);
 
 /* Called once when a call ends. `reply` is the decoded reply when status
  * is VCHAN_RPC_OK, else NULL; it belongs to the client and is freed when
@@ -188,9 +204,10 @@ typedef void vchan_rpc_done_fn(enum vchan_rpc_status status,
  * next loop iteration.
  * Returns 0, or -1 + errno (done is then not called): EINVAL client or
  * done NULL, bad index or request type; ENOMEM. */
-int vchan_rpc_call(struct vchan_rpc_client *client, unsigned method_index,
-		   const ProtobufCMessage *request, int timeout_ms,
-		   vchan_rpc_done_fn *done, void *data);
+VCHAN_API int vchan_rpc_call(struct vchan_rpc_client *client,
+			     unsigned method_index,
+			     const ProtobufCMessage *request, int timeout_ms,
+			     vchan_rpc_done_fn *done, void *data);
 
 /* Blocking call for simple programs: runs the client's loop until the call
  * ends. On VCHAN_RPC_OK *reply gets the reply, which the caller frees with
@@ -199,14 +216,15 @@ int vchan_rpc_call(struct vchan_rpc_client *client, unsigned method_index,
  * vchan_rpc_client_status and vchan_rpc_client_message tell of this call
  * even if other calls ended meanwhile. Returns the status, or -1 + errno:
  * EINVAL client NULL, bad index or request type; ENOMEM. */
-int vchan_rpc_call_sync(struct vchan_rpc_client *client, unsigned method_index,
-			const ProtobufCMessage *request, int timeout_ms,
-			ProtobufCMessage **reply);
+VCHAN_API int vchan_rpc_call_sync(struct vchan_rpc_client *client,
+				  unsigned method_index,
+				  const ProtobufCMessage *request,
+				  int timeout_ms, ProtobufCMessage **reply);
 
 /* Free the client, closing its connection. Calls still in flight end with
  * VCHAN_RPC_CANCELLED (their closures get NULL). May be called from a
  * closure of this client. NULL is accepted. */
-void vchan_rpc_client_free(struct vchan_rpc_client *client);
+VCHAN_API void vchan_rpc_client_free(struct vchan_rpc_client *client);
 
 /* ---- server ---------------------------------------------------------- */
 
@@ -215,7 +233,7 @@ struct vchan_rpc_server;
 /* Create a server on `loop`; `opts` may be NULL (copied). Returns the
  * server (free it with vchan_rpc_server_free) or NULL + errno (EINVAL, ENOMEM).
  */
-struct vchan_rpc_server *
+VCHAN_API struct vchan_rpc_server *
 vchan_rpc_server_new(struct ev_loop *loop,
 		     const struct vchan_rpc_options *opts);
 
@@ -233,8 +251,8 @@ vchan_rpc_server_new(struct ev_loop *loop,
  * not given to its handler: the server answers VCHAN_RPC_DEADLINE_EXCEEDED
  * itself. Returns 0 or -1 + errno: EEXIST a service of that name (or hash) or
  * two methods of one hash, EINVAL, ENOMEM. */
-int vchan_rpc_server_add_service(struct vchan_rpc_server *srv,
-				 ProtobufCService *service);
+VCHAN_API int vchan_rpc_server_add_service(struct vchan_rpc_server *srv,
+					   ProtobufCService *service);
 
 /* End the call named by `call` (the closure data its handler was given)
  * with `status` instead of a reply, with `message` for the caller (NULL:
@@ -250,8 +268,8 @@ int vchan_rpc_server_add_service(struct vchan_rpc_server *srv,
  * the call then ends all the same, with VCHAN_RPC_HANDLER_FAILED and
  * `message`. -1 + EINVAL also when `call` is NULL (nothing is answered).
  */
-int vchan_rpc_server_fail(void *call, enum vchan_rpc_status status,
-			  const char *message);
+VCHAN_API int vchan_rpc_server_fail(void *call, enum vchan_rpc_status status,
+				    const char *message);
 
 /* Milliseconds left before the deadline of the call named by `call` (the
  * closure data its handler was given; valid until the call is answered),
@@ -263,20 +281,21 @@ int vchan_rpc_server_fail(void *call, enum vchan_rpc_status status,
  * Returns the time left (>= 0), or -1 + errno: ENOENT the call has no
  * deadline (the client gave none, or is older than deadlines on the
  * wire), EINVAL `call` is NULL. */
-int vchan_rpc_server_time_left(const void *call);
+VCHAN_API int vchan_rpc_server_time_left(const void *call);
 
 /* Accept clients at `address` (see the top of this file); call once per
  * address. A vchan listener serves one client domain at a time and offers
  * a fresh channel when its client has gone. Returns 0 or -1 + errno
  * (EINVAL bad address, EADDRINUSE, or an error of the transport). */
-int vchan_rpc_server_listen(struct vchan_rpc_server *srv, const char *address);
+VCHAN_API int vchan_rpc_server_listen(struct vchan_rpc_server *srv,
+				      const char *address);
 
 /* Number of connected clients. */
-size_t vchan_rpc_server_clients(const struct vchan_rpc_server *srv);
+VCHAN_API size_t vchan_rpc_server_clients(const struct vchan_rpc_server *srv);
 
 /* Close every listener and connection and free the server. Must not be
  * called from a handler. NULL is accepted. */
-void vchan_rpc_server_free(struct vchan_rpc_server *srv);
+VCHAN_API void vchan_rpc_server_free(struct vchan_rpc_server *srv);
 
 #ifdef __cplusplus
 }
