@@ -13,10 +13,10 @@
 struct gnt_ops {
 	int (*close)(vchan_gnt *h);
 	void *(*share)(vchan_gnt *h, uint32_t peer, uint32_t count,
-		       int writable, uint32_t *refs,
+		       uint32_t *refs, int writable,
 		       const struct vchan_unmap_notify *notify);
 	int (*unshare)(vchan_gnt *h, void *addr, uint32_t count);
-	void *(*map)(vchan_gnt *h, uint32_t domid, uint32_t count,
+	void *(*map)(vchan_gnt *h, uint32_t peer, uint32_t count,
 		     const uint32_t *refs, int writable,
 		     const struct vchan_unmap_notify *notify);
 	int (*unmap)(vchan_gnt *h, void *addr, uint32_t count);

@@ -83,16 +83,17 @@ static int check_pages(const vchan_gnt *h, uint32_t count, const void *refs,
 int vchan_gnt_close(vchan_gnt *h)
 {
 	if (h == NULL)
-		return einval();
+		return 0;
 	return h->ops->close(h);
 }
 
-void *vchan_gnt_share(vchan_gnt *h, uint32_t peer, uint32_t count, int writable,
-		      uint32_t *refs, const struct vchan_unmap_notify *notify)
+void *vchan_gnt_share(vchan_gnt *h, uint32_t peer, uint32_t count,
+		      uint32_t *refs, int writable,
+		      const struct vchan_unmap_notify *notify)
 {
 	if (check_pages(h, count, refs, writable, notify) < 0)
 		return NULL;
-	return h->ops->share(h, peer, count, writable, refs, notify);
+	return h->ops->share(h, peer, count, refs, writable, notify);
 }
 
 int vchan_gnt_unshare(vchan_gnt *h, void *addr, uint32_t count)
@@ -103,13 +104,13 @@ int vchan_gnt_unshare(vchan_gnt *h, void *addr, uint32_t count)
 	return h->ops->unshare(h, addr, count);
 }
 
-void *vchan_gnt_map(vchan_gnt *h, uint32_t domid, uint32_t count,
+void *vchan_gnt_map(vchan_gnt *h, uint32_t peer, uint32_t count,
 		    const uint32_t *refs, int writable,
 		    const struct vchan_unmap_notify *notify)
 {
 	if (check_pages(h, count, refs, writable, notify) < 0)
 		return NULL;
-	return h->ops->map(h, domid, count, refs, writable, notify);
+	return h->ops->map(h, peer, count, refs, writable, notify);
 }
 
 int vchan_gnt_unmap(vchan_gnt *h, void *addr, uint32_t count)
@@ -123,7 +124,7 @@ int vchan_gnt_unmap(vchan_gnt *h, void *addr, uint32_t count)
 int vchan_evt_close(vchan_evt *h)
 {
 	if (h == NULL)
-		return einval();
+		return 0;
 	return h->ops->close(h);
 }
 

@@ -13,12 +13,26 @@
  * stderr naming the variable and what it accepts.
  *
  * All functions return >= 0 (or a pointer) on success and -1 (or NULL) with
- * errno set on failure. Handles are not thread-safe; use one per thread.
+ * errno set on failure; a NULL handle fails with EINVAL, except that the
+ * close functions accept NULL (and return 0). Handles are not thread-safe;
+ * use one per thread. vchan_gnt_share and vchan_gnt_map take their
+ * arguments in one order: handle, peer domain, count, refs, writable,
+ * notify.
  */
 #ifndef VCHAN_GRANT_H
 #define VCHAN_GRANT_H
 
 #include <stdint.h>
+
+/* VCHAN_API marks the functions the library exports; it is built with
+ * -fvisibility=hidden, so nothing else is seen outside it. */
+#ifndef VCHAN_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define VCHAN_API __attribute__((visibility("default")))
+#else
+#define VCHAN_API
+#endif
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,7 +51,7 @@ enum vchan_backend { VCHAN_BACKEND_XEN = 1, VCHAN_BACKEND_SIM = 2 };
 
 /* The backend the environment selects (enum vchan_backend), or -1 with
  * errno EINVAL and a message on stderr when VCHAN_PLATFORM is invalid. */
-int vchan_backend_select(void);
+VCHAN_API int vchan_backend_select(void);
 
 /* Notify-on-unmap, as Xen's gntalloc/gntdev give it. When the share or map
  * goes away for any reason (unmap, close, exit, SIGKILL of its holder), the
@@ -58,12 +72,12 @@ struct vchan_unmap_notify {
  * ENOSYS the xen backend was not built). On xen the devices are opened by
  * the first share (/dev/xen/gntalloc) or map (/dev/xen/gntdev), so a
  * missing device shows there, as ENOENT or EACCES. */
-vchan_gnt *vchan_gnt_open(void);
+VCHAN_API vchan_gnt *vchan_gnt_open(void);
 
 /* Close the handle; shares and maps still outstanding are released (with
- * their unmap notifications). The handle is always freed. Returns 0, or -1
- * + errno when h is NULL (EINVAL) or releasing something failed. */
-int vchan_gnt_close(vchan_gnt *h);
+ * their unmap notifications). The handle is always freed. Returns 0 (also
+ * for NULL), or -1 + errno when releasing something failed. */
+VCHAN_API int vchan_gnt_close(vchan_gnt *h);
 
 /* Share `count` (1..VCHAN_GNT_MAX_PAGES) fresh zeroed pages with domain
  * `peer`, writable by it when `writable` != 0. The grant references (never
@@ -73,15 +87,16 @@ int vchan_gnt_close(vchan_gnt *h);
  * by the handle until vchan_gnt_unshare) or NULL + errno: EINVAL bad
  * argument, ENOMEM/ENOSPC no pages or references left, EIO Xen handed out
  * reference 0, ENOENT/EACCES no /dev/xen/gntalloc (xen). */
-void *vchan_gnt_share(vchan_gnt *h, uint32_t peer, uint32_t count, int writable,
-		      uint32_t *refs, const struct vchan_unmap_notify *notify);
+VCHAN_API void *vchan_gnt_share(vchan_gnt *h, uint32_t peer, uint32_t count,
+				uint32_t *refs, int writable,
+				const struct vchan_unmap_notify *notify);
 
 /* Stop sharing pages returned by vchan_gnt_share (addr and count as
  * given to it). Fires the unmap notification. Returns 0 or -1 + EINVAL
  * when addr/count do not name a share of this handle. */
-int vchan_gnt_unshare(vchan_gnt *h, void *addr, uint32_t count);
+VCHAN_API int vchan_gnt_unshare(vchan_gnt *h, void *addr, uint32_t count);
 
-/* Map the `count` (1..VCHAN_GNT_MAX_PAGES) pages that domain `domid`
+/* Map the `count` (1..VCHAN_GNT_MAX_PAGES) pages that domain `peer`
  * granted as refs[0..count-1], in that order, into one contiguous mapping,
  * writable when `writable` != 0. `notify` as for vchan_gnt_share (count 1,
  * and a writable mapping when a byte is to be cleared).
@@ -89,54 +104,55 @@ int vchan_gnt_unshare(vchan_gnt *h, void *addr, uint32_t count);
  * errno: EINVAL bad argument, ENOENT no such grant (on xen also: no
  * /dev/xen/gntdev), EPERM the grant is for another domain or is read-only
  * and a writable mapping was asked for. */
-void *vchan_gnt_map(vchan_gnt *h, uint32_t domid, uint32_t count,
-		    const uint32_t *refs, int writable,
-		    const struct vchan_unmap_notify *notify);
+VCHAN_API void *vchan_gnt_map(vchan_gnt *h, uint32_t peer, uint32_t count,
+			      const uint32_t *refs, int writable,
+			      const struct vchan_unmap_notify *notify);
 
 /* Unmap a mapping returned by vchan_gnt_map. Fires the unmap notification.
  * Returns 0 or -1 + EINVAL when addr/count do not name a mapping. */
-int vchan_gnt_unmap(vchan_gnt *h, void *addr, uint32_t count);
+VCHAN_API int vchan_gnt_unmap(vchan_gnt *h, void *addr, uint32_t count);
 
 /* Open an event channel handle. NULL + errno on failure. */
-vchan_evt *vchan_evt_open(void);
+VCHAN_API vchan_evt *vchan_evt_open(void);
 
 /* Close the handle, unbinding every port. The handle is always freed.
- * Returns 0, or -1 + errno (EINVAL h is NULL, or an unbind failed). */
-int vchan_evt_close(vchan_evt *h);
+ * Returns 0 (also for NULL), or -1 + errno when an unbind failed. */
+VCHAN_API int vchan_evt_close(vchan_evt *h);
 
 /* The handle's file descriptor: readable when vchan_evt_pending may have a
  * port to report. Owned by the handle; do not read it or close it. */
-int vchan_evt_fd(const vchan_evt *h);
+VCHAN_API int vchan_evt_fd(const vchan_evt *h);
 
 /* Allocate a local port that domain `remote` may bind to. Returns the port
  * (> 0) or -1 + errno. */
-int vchan_evt_alloc_unbound(vchan_evt *h, uint32_t remote);
+VCHAN_API int vchan_evt_alloc_unbound(vchan_evt *h, uint32_t remote);
 
 /* Bind a local port to port `remote_port` of domain `remote`. Returns the
  * local port (> 0) or -1 + errno: EINVAL no such unbound port, EPERM the
  * port was allocated for another domain. */
-int vchan_evt_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port);
+VCHAN_API int vchan_evt_bind(vchan_evt *h, uint32_t remote,
+			     uint32_t remote_port);
 
 /* Send an event on local `port`. Events coalesce: any number sent before
  * the peer consumes them are seen as one. A port whose peer is gone or not
  * yet bound drops the event and returns 0, as Xen does. Returns 0 or -1 +
  * EINVAL (port not bound in this handle). */
-int vchan_evt_notify(vchan_evt *h, uint32_t port);
+VCHAN_API int vchan_evt_notify(vchan_evt *h, uint32_t port);
 
 /* Consume one pending event without blocking. Returns the port (> 0) that
  * had an event, 0 when none is pending, -1 + errno on failure. Call until
  * it returns 0 to drain; the port is ready for further events at once. */
-int vchan_evt_pending(vchan_evt *h);
+VCHAN_API int vchan_evt_pending(vchan_evt *h);
 
 /* Block until an event is pending and consume it, as poll() on
  * vchan_evt_fd followed by vchan_evt_pending would, in fewer system calls
  * where the backend can sleep on the port itself. Returns the port (> 0)
  * or -1 + errno: EINTR when a signal came first (whatever its handler's
  * SA_RESTART), EINVAL h is NULL, or a backend error. */
-int vchan_evt_wait(vchan_evt *h);
+VCHAN_API int vchan_evt_wait(vchan_evt *h);
 
 /* Unbind local `port`. Returns 0 or -1 + EINVAL. */
-int vchan_evt_unbind(vchan_evt *h, uint32_t port);
+VCHAN_API int vchan_evt_unbind(vchan_evt *h, uint32_t port);
 
 #ifdef __cplusplus
 }

@@ -100,7 +100,7 @@ static void release(struct sim_gnt *g, struct region *r)
 }
 
 static void *sim_share(vchan_gnt *h, uint32_t peer, uint32_t count,
-		       int writable, uint32_t *refs,
+		       uint32_t *refs, int writable,
 		       const struct vchan_unmap_notify *notify)
 {
 	struct sim_gnt *g = to_sim(h);
@@ -191,7 +191,7 @@ static int map_run(struct sim_gnt *g, uint32_t domid, uint32_t block,
 	return err;
 }
 
-static void *sim_map(vchan_gnt *h, uint32_t domid, uint32_t count,
+static void *sim_map(vchan_gnt *h, uint32_t peer, uint32_t count,
 		     const uint32_t *refs, int writable,
 		     const struct vchan_unmap_notify *notify)
 {
@@ -219,14 +219,14 @@ static void *sim_map(vchan_gnt *h, uint32_t domid, uint32_t count,
 			;
 		err = block == 0 || block >= SIM_MAX_BLOCK
 			  ? ENOENT
-			  : map_run(g, domid, block, page, n, writable,
+			  : map_run(g, peer, block, page, n, writable,
 				    base + (size_t)i * VCHAN_PAGE_SIZE);
 	}
 	r->addr = base;
 	r->count = count;
 	r->lockfd = -1;
 	if (err == 0 &&
-	    arm_notify(r, notify, domid, refs[0] >> 8, refs[0] & 0xff) < 0)
+	    arm_notify(r, notify, peer, refs[0] >> 8, refs[0] & 0xff) < 0)
 		err = errno;
 	if (err != 0) {
 		munmap(base, len);

@@ -139,7 +139,7 @@ static void warn_open(int *warned, const char *dev, const char *module)
 }
 
 static void *gnt_share(vchan_gnt *h, uint32_t peer, uint32_t count,
-		       int writable, uint32_t *refs,
+		       uint32_t *refs, int writable,
 		       const struct vchan_unmap_notify *notify)
 {
 	struct xen_gnt *g = (struct xen_gnt *)h;
@@ -195,7 +195,7 @@ static int gnt_unshare(vchan_gnt *h, void *addr, uint32_t count)
 	return 0;
 }
 
-static void *gnt_map(vchan_gnt *h, uint32_t domid, uint32_t count,
+static void *gnt_map(vchan_gnt *h, uint32_t peer, uint32_t count,
 		     const uint32_t *refs, int writable,
 		     const struct vchan_unmap_notify *notify)
 {
@@ -220,10 +220,10 @@ static void *gnt_map(vchan_gnt *h, uint32_t domid, uint32_t count,
 	if (notify == NULL) {
 		/* libxengnttab takes the refs non-const; keep ours intact. */
 		memcpy(copy, refs, count * sizeof(*refs));
-		addr = xengnttab_map_domain_grant_refs(g->tab, count, domid,
+		addr = xengnttab_map_domain_grant_refs(g->tab, count, peer,
 						       copy, prot);
 	} else {
-		addr = xengnttab_map_grant_ref_notify(g->tab, domid, refs[0],
+		addr = xengnttab_map_grant_ref_notify(g->tab, peer, refs[0],
 						      prot, notify->offset,
 						      notify_port(notify));
 	}

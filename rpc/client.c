@@ -1,6 +1,6 @@
-/* rpc/client.c - the client: a ProtobufCService whose invoke sends the call
- * over a connection and whose closures run when the reply, an error or the
- * deadline comes. */
+/* rpc/client.c - the client: a handle holding a ProtobufCService whose
+ * invoke sends the call over a connection and whose closures run when the
+ * reply, an error or the deadline comes. */
 #include "config.h"
 
 #include <errno.h>
@@ -15,31 +15,31 @@
 
 #define MAX_SLOTS 65535u
 
-struct rpc_client;
+struct vchan_rpc_client;
 struct sync_result;
 
 struct call {
-	struct rpc_client *cli;
+	struct vchan_rpc_client *cli;
 	ev_timer timer;
 	uint32_t id;
 	unsigned method;
-	enum rpc_status status; /* of a call ended before it was sent */
-	int steal;		/* the callback keeps the reply */
+	enum vchan_rpc_status status; /* of a call ended before it was sent */
+	int steal;		      /* the callback keeps the reply */
 	ProtobufCClosure closure;
 	void *closure_data;
-	rpc_done_fn *done;
+	vchan_rpc_done_fn *done;
 	void *data;
 	struct call *next; /* in the list of calls to end */
 };
 
-struct rpc_client {
+struct vchan_rpc_client {
 	ProtobufCService base; /* first: the client is the service */
 	struct ev_loop *loop;
-	struct rpc_addr addr;
-	struct rpc_options opt;
+	struct vchan_rpc_addr addr;
+	struct vchan_rpc_options opt;
 	uint32_t svc_hash;
 	uint32_t *method_hash;
-	struct rpc_conn *conn;
+	struct vchan_rpc_conn *conn;
 	int connecting; /* a socket connect is in progress */
 	ev_io rio, wio;
 	ev_prepare spin; /* a vchan: spin for replies before the loop sleeps */
@@ -52,11 +52,12 @@ struct rpc_client {
 	uint32_t *free_slots;
 	unsigned nfree;
 	struct call *ended, *ended_tail;
-	enum rpc_status last;
-	char last_msg[RPC_MESSAGE_MAX + 1]; /* the server's message */
-	struct sync_result *sync; /* rpc_call_sync on the stack, innermost */
-	int depth;		  /* callbacks of ours on the stack */
-	int freeing; /* rpc_client_free was called from one of them */
+	enum vchan_rpc_status last;
+	char last_msg[VCHAN_RPC_MESSAGE_MAX + 1]; /* the server's message */
+	struct sync_result
+	    *sync;   /* vchan_rpc_call_sync on the stack, innermost */
+	int depth;   /* callbacks of ours on the stack */
+	int freeing; /* vchan_rpc_client_free was called from one of them */
 };
 
 static const char *const status_names[] = {
@@ -74,14 +75,14 @@ static const char *const status_names[] = {
     "invalid argument",
 };
 
-const char *rpc_status_str(enum rpc_status status)
+const char *vchan_rpc_status_str(enum vchan_rpc_status status)
 {
 	if ((unsigned)status < sizeof(status_names) / sizeof(status_names[0]))
 		return status_names[status];
 	return "unknown status";
 }
 
-void rpc_options_init(struct rpc_options *o)
+void vchan_rpc_options_init(struct vchan_rpc_options *o)
 {
 	o->max_message = 4u << 20;
 	o->max_in_flight = 1024;
@@ -89,22 +90,29 @@ void rpc_options_init(struct rpc_options *o)
 	o->timeout_ms = 10000;
 }
 
-static struct rpc_client *cli_of(const ProtobufCService *s)
+static void client_invoke(ProtobufCService *svc, unsigned method,
+			  const ProtobufCMessage *req, ProtobufCClosure closure,
+			  void *closure_data);
+
+/* The client whose service `s` is, or NULL when `s` is no client's. */
+static struct vchan_rpc_client *cli_of(ProtobufCService *s)
 {
-	return (struct rpc_client *)s;
+	if (s == NULL || s->invoke != client_invoke)
+		return NULL;
+	return (struct vchan_rpc_client *)s; /* base is the first member */
 }
 
-static void destroy(struct rpc_client *c);
+static void destroy(struct vchan_rpc_client *c);
 
 /* Every callback of ours starts with enter and ends with leave: a client
  * freed by a closure meanwhile is destroyed once nothing of it is on the
  * stack. Returns 1 when the client is gone. */
-static void enter(struct rpc_client *c)
+static void enter(struct vchan_rpc_client *c)
 {
 	c->depth++;
 }
 
-static int leave(struct rpc_client *c)
+static int leave(struct vchan_rpc_client *c)
 {
 	if (--c->depth == 0 && c->freeing) {
 		destroy(c);
@@ -115,18 +123,18 @@ static int leave(struct rpc_client *c)
 
 /* Run the callback of an ended call and free it. `msg` is the server's
  * message (NULL: none). */
-static void deliver(struct call *k, enum rpc_status st, ProtobufCMessage *reply,
-		    const char *msg)
+static void deliver(struct call *k, enum vchan_rpc_status st,
+		    ProtobufCMessage *reply, const char *msg)
 {
-	struct rpc_client *c = k->cli;
+	struct vchan_rpc_client *c = k->cli;
 
 	c->last = st;
-	/* Callers pass RPC_MESSAGE_MAX + 1 byte buffers: it fits. */
+	/* Callers pass VCHAN_RPC_MESSAGE_MAX + 1 byte buffers: it fits. */
 	if (msg != NULL && *msg != '\0')
 		memcpy(c->last_msg, msg, strlen(msg) + 1);
 	else
 		c->last_msg[0] = '\0';
-	if (st != RPC_OK && reply != NULL) {
+	if (st != VCHAN_RPC_OK && reply != NULL) {
 		protobuf_c_message_free_unpacked(reply, NULL);
 		reply = NULL;
 	}
@@ -141,7 +149,7 @@ static void deliver(struct call *k, enum rpc_status st, ProtobufCMessage *reply,
 	free(k);
 }
 
-static void take_slot(struct rpc_client *c, struct call *k)
+static void take_slot(struct vchan_rpc_client *c, struct call *k)
 {
 	uint32_t s = c->free_slots[--c->nfree];
 
@@ -150,7 +158,7 @@ static void take_slot(struct rpc_client *c, struct call *k)
 	c->slots[s] = k;
 }
 
-static void drop_slot(struct rpc_client *c, struct call *k)
+static void drop_slot(struct vchan_rpc_client *c, struct call *k)
 {
 	uint32_t s = k->id & 0xffff;
 
@@ -159,13 +167,14 @@ static void drop_slot(struct rpc_client *c, struct call *k)
 	ev_timer_stop(c->loop, &k->timer);
 }
 
-static size_t in_flight(const struct rpc_client *c)
+static size_t in_flight(const struct vchan_rpc_client *c)
 {
 	return c->opt.max_in_flight - c->nfree;
 }
 
 /* End a call that was never sent, from the next loop iteration. */
-static void end_later(struct rpc_client *c, struct call *k, enum rpc_status st)
+static void end_later(struct vchan_rpc_client *c, struct call *k,
+		      enum vchan_rpc_status st)
 {
 	k->status = st;
 	k->next = NULL;
@@ -181,7 +190,7 @@ static void end_later(struct rpc_client *c, struct call *k, enum rpc_status st)
 }
 
 /* Detach every call in flight, in slot order, as a list. */
-static struct call *detach_all(struct rpc_client *c)
+static struct call *detach_all(struct vchan_rpc_client *c)
 {
 	struct call *head = NULL, **tail = &head;
 
@@ -198,7 +207,7 @@ static struct call *detach_all(struct rpc_client *c)
 	return head;
 }
 
-static void deliver_list(struct call *k, enum rpc_status st)
+static void deliver_list(struct call *k, enum vchan_rpc_status st)
 {
 	while (k != NULL) {
 		struct call *next = k->next;
@@ -209,7 +218,7 @@ static void deliver_list(struct call *k, enum rpc_status st)
 }
 
 /* The connection ended: close it, then end the calls it carried. */
-static void drop_conn(struct rpc_client *c, enum rpc_status st)
+static void drop_conn(struct vchan_rpc_client *c, enum vchan_rpc_status st)
 {
 	if (c->conn == NULL)
 		return;
@@ -217,7 +226,7 @@ static void drop_conn(struct rpc_client *c, enum rpc_status st)
 	ev_io_stop(c->loop, &c->wio);
 	ev_prepare_stop(c->loop, &c->spin);
 	ev_idle_stop(c->loop, &c->again);
-	rpc_conn_free(c->conn);
+	vchan_rpc_conn_free(c->conn);
 	c->conn = NULL;
 	c->connecting = 0;
 	deliver_list(detach_all(c), st);
@@ -225,38 +234,38 @@ static void drop_conn(struct rpc_client *c, enum rpc_status st)
 
 /* Watch for writability while a socket has bytes queued or a connect is
  * in progress (a vchan's one fd covers both directions). */
-static void update_wio(struct rpc_client *c)
+static void update_wio(struct vchan_rpc_client *c)
 {
 	int want;
 
-	if (c->conn == NULL || !rpc_conn_is_socket(c->conn))
+	if (c->conn == NULL || !vchan_rpc_conn_is_socket(c->conn))
 		return;
-	want = c->connecting || rpc_conn_queued(c->conn) > 0;
+	want = c->connecting || vchan_rpc_conn_queued(c->conn) > 0;
 	if (want && !ev_is_active(&c->wio))
 		ev_io_start(c->loop, &c->wio);
 	else if (!want && ev_is_active(&c->wio))
 		ev_io_stop(c->loop, &c->wio);
 }
 
-static void flush(struct rpc_client *c)
+static void flush(struct vchan_rpc_client *c)
 {
 	if (c->conn == NULL || c->connecting)
 		return;
-	rpc_conn_flush(c->conn);
+	vchan_rpc_conn_flush(c->conn);
 	update_wio(c);
 	/* A write error is handled where the connection is read, never
 	 * under the caller of a stub. */
-	if (rpc_conn_dead(c->conn) && !ev_is_active(&c->kick)) {
+	if (vchan_rpc_conn_dead(c->conn) && !ev_is_active(&c->kick)) {
 		ev_timer_set(&c->kick, 0., 0.);
 		ev_timer_start(c->loop, &c->kick);
 	}
 }
 
-/* Copy the message of a failed reply into `out` (RPC_MESSAGE_MAX + 1
+/* Copy the message of a failed reply into `out` (VCHAN_RPC_MESSAGE_MAX + 1
  * bytes) as text that is safe to print: the peer may send anything. */
 static void take_message(char *out, const uint8_t *body, size_t len)
 {
-	size_t n = len < RPC_MESSAGE_MAX ? len : RPC_MESSAGE_MAX;
+	size_t n = len < VCHAN_RPC_MESSAGE_MAX ? len : VCHAN_RPC_MESSAGE_MAX;
 
 	if (body == NULL)
 		n = 0;
@@ -266,18 +275,18 @@ static void take_message(char *out, const uint8_t *body, size_t len)
 	out[n] = '\0';
 }
 
-static void handle_reply(struct rpc_client *c, const struct rpc_hdr *h,
-			 const uint8_t *body)
+static void handle_reply(struct vchan_rpc_client *c,
+			 const struct vchan_rpc_hdr *h, const uint8_t *body)
 {
 	uint32_t s = h->id & 0xffff;
 	struct call *k;
-	enum rpc_status st;
+	enum vchan_rpc_status st;
 	ProtobufCMessage *reply = NULL;
 	const ProtobufCMethodDescriptor *m;
-	char msg[RPC_MESSAGE_MAX + 1];
+	char msg[VCHAN_RPC_MESSAGE_MAX + 1];
 
-	if (h->kind != RPC_KIND_REPLY) {
-		rpc_conn_kill(c->conn, RPC_PROTOCOL_ERROR);
+	if (h->kind != VCHAN_RPC_KIND_REPLY) {
+		vchan_rpc_conn_kill(c->conn, VCHAN_RPC_PROTOCOL_ERROR);
 		return;
 	}
 	if (s >= c->opt.max_in_flight || c->slots[s] == NULL ||
@@ -286,22 +295,22 @@ static void handle_reply(struct rpc_client *c, const struct rpc_hdr *h,
 	k = c->slots[s];
 	if (h->service != c->svc_hash ||
 	    h->method != c->method_hash[k->method]) {
-		rpc_conn_kill(c->conn, RPC_PROTOCOL_ERROR);
+		vchan_rpc_conn_kill(c->conn, VCHAN_RPC_PROTOCOL_ERROR);
 		return;
 	}
 	m = &c->base.descriptor->methods[k->method];
-	st = (enum rpc_status)h->status;
+	st = (enum vchan_rpc_status)h->status;
 	msg[0] = '\0';
-	if (st == RPC_OK) {
+	if (st == VCHAN_RPC_OK) {
 		if (body == NULL)
-			st = RPC_TOO_LARGE;
+			st = VCHAN_RPC_TOO_LARGE;
 		else if ((reply = protobuf_c_message_unpack(
 			      m->output, NULL, h->len, body)) == NULL)
-			st = RPC_MALFORMED;
-	} else if (!rpc_status_sendable(h->status)) {
+			st = VCHAN_RPC_MALFORMED;
+	} else if (!vchan_rpc_status_sendable(h->status)) {
 		/* Unknown, or one only a client sets ("peer gone" from a
 		 * live peer): not to be passed on as if it were true. */
-		st = RPC_PROTOCOL_ERROR;
+		st = VCHAN_RPC_PROTOCOL_ERROR;
 	} else {
 		take_message(msg, body, h->len);
 	}
@@ -311,31 +320,32 @@ static void handle_reply(struct rpc_client *c, const struct rpc_hdr *h,
 
 static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct rpc_client *c = w->data;
-	struct rpc_hdr h;
+	struct vchan_rpc_client *c = w->data;
+	struct vchan_rpc_hdr h;
 	const uint8_t *body;
 	int more = 1;
 
 	(void)loop;
 	(void)revents;
 	enter(c);
-	rpc_conn_events(c->conn);
+	vchan_rpc_conn_events(c->conn);
 	while (more && c->conn != NULL && !c->freeing) {
 		int r;
 
-		more = rpc_conn_fill(c->conn);
+		more = vchan_rpc_conn_fill(c->conn);
 		/* Each reply is decoded before its closure runs: a closure
 		 * may run the loop again and move the buffer. */
 		while (c->conn != NULL && !c->freeing &&
-		       (r = rpc_conn_next(c->conn, &h, &body)) > 0)
+		       (r = vchan_rpc_conn_next(c->conn, &h, &body)) > 0)
 			handle_reply(c, &h, body);
-		if (c->conn == NULL || rpc_conn_dead(c->conn))
+		if (c->conn == NULL || vchan_rpc_conn_dead(c->conn))
 			break;
 	}
 	if (c->conn != NULL && !c->freeing) {
 		flush(c);
-		if (rpc_conn_dead(c->conn))
-			drop_conn(c, (enum rpc_status)rpc_conn_dead(c->conn));
+		if (vchan_rpc_conn_dead(c->conn))
+			drop_conn(c, (enum vchan_rpc_status)vchan_rpc_conn_dead(
+					 c->conn));
 	}
 	leave(c);
 }
@@ -351,42 +361,45 @@ static void again_cb(struct ev_loop *loop, ev_idle *w, int revents)
 
 static void spin_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	struct rpc_client *c = w->data;
+	struct vchan_rpc_client *c = w->data;
 
 	(void)revents;
-	if (c->conn == NULL || in_flight(c) == 0 || !rpc_conn_spin(c->conn))
+	if (c->conn == NULL || in_flight(c) == 0 ||
+	    !vchan_rpc_conn_spin(c->conn))
 		return;
 	/* The loop blocks right after the prepare watchers unless an idle
 	 * watcher is active: a caller waiting for what rio_cb delivers (say
-	 * rpc_call_sync, one iteration at a time) must get control back. */
+	 * vchan_rpc_call_sync, one iteration at a time) must get control back.
+	 */
 	ev_idle_start(loop, &c->again);
 	rio_cb(loop, &c->rio, EV_READ);
 }
 
 static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct rpc_client *c = w->data;
+	struct vchan_rpc_client *c = w->data;
 
 	(void)loop;
 	(void)revents;
 	enter(c);
 	if (c->connecting) {
-		if (rpc_conn_connected(c->conn) < 0) {
-			drop_conn(c, RPC_PEER_GONE);
+		if (vchan_rpc_conn_connected(c->conn) < 0) {
+			drop_conn(c, VCHAN_RPC_PEER_GONE);
 			leave(c);
 			return;
 		}
 		c->connecting = 0;
 	}
 	flush(c);
-	if (c->conn != NULL && rpc_conn_dead(c->conn))
-		drop_conn(c, (enum rpc_status)rpc_conn_dead(c->conn));
+	if (c->conn != NULL && vchan_rpc_conn_dead(c->conn))
+		drop_conn(c,
+			  (enum vchan_rpc_status)vchan_rpc_conn_dead(c->conn));
 	leave(c);
 }
 
 static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct rpc_client *c = w->data;
+	struct vchan_rpc_client *c = w->data;
 	struct call *k = c->ended;
 
 	(void)loop;
@@ -399,34 +412,36 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		deliver(k, k->status, NULL, NULL);
 		k = next;
 	}
-	if (c->conn != NULL && rpc_conn_dead(c->conn) && !c->freeing)
-		drop_conn(c, (enum rpc_status)rpc_conn_dead(c->conn));
+	if (c->conn != NULL && vchan_rpc_conn_dead(c->conn) && !c->freeing)
+		drop_conn(c,
+			  (enum vchan_rpc_status)vchan_rpc_conn_dead(c->conn));
 	leave(c);
 }
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct call *k = w->data;
-	struct rpc_client *c = k->cli;
+	struct vchan_rpc_client *c = k->cli;
 
 	(void)loop;
 	(void)revents;
 	enter(c);
 	drop_slot(c, k);
-	deliver(k, RPC_DEADLINE_EXCEEDED, NULL, NULL);
+	deliver(k, VCHAN_RPC_DEADLINE_EXCEEDED, NULL, NULL);
 	leave(c);
 }
 
-static void attach(struct rpc_client *c, struct rpc_conn *conn, int pending)
+static void attach(struct vchan_rpc_client *c, struct vchan_rpc_conn *conn,
+		   int pending)
 {
 	c->conn = conn;
 	c->connecting = pending;
-	ev_io_init(&c->rio, rio_cb, rpc_conn_fd(conn), EV_READ);
+	ev_io_init(&c->rio, rio_cb, vchan_rpc_conn_fd(conn), EV_READ);
 	c->rio.data = c;
-	ev_io_init(&c->wio, wio_cb, rpc_conn_fd(conn), EV_WRITE);
+	ev_io_init(&c->wio, wio_cb, vchan_rpc_conn_fd(conn), EV_WRITE);
 	c->wio.data = c;
 	ev_io_start(c->loop, &c->rio);
-	if (!rpc_conn_is_socket(conn)) {
+	if (!vchan_rpc_conn_is_socket(conn)) {
 		ev_prepare_init(&c->spin, spin_cb);
 		c->spin.data = c;
 		ev_prepare_start(c->loop, &c->spin);
@@ -436,14 +451,14 @@ static void attach(struct rpc_client *c, struct rpc_conn *conn, int pending)
 }
 
 /* Open a connection without waiting (the first call, and after a loss). */
-static int ensure_conn(struct rpc_client *c)
+static int ensure_conn(struct vchan_rpc_client *c)
 {
-	struct rpc_conn *conn;
+	struct vchan_rpc_conn *conn;
 	int pending;
 
 	if (c->conn != NULL)
 		return 0;
-	conn = rpc_conn_open(&c->addr, 0, c->opt.max_message, &pending);
+	conn = vchan_rpc_conn_open(&c->addr, 0, c->opt.max_message, &pending);
 	if (conn == NULL)
 		return -1;
 	attach(c, conn, pending);
@@ -458,16 +473,19 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int rpc_client_connect(ProtobufCService *svc, int timeout_ms)
+int vchan_rpc_client_connect(struct vchan_rpc_client *c, int timeout_ms)
 {
-	struct rpc_client *c = cli_of(svc);
 	int64_t end = now_ms() + timeout_ms;
 
+	if (c == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (c->conn != NULL && !c->connecting)
 		return 0;
 	if (c->conn != NULL) {
 		enter(c);
-		drop_conn(c, RPC_PEER_GONE);
+		drop_conn(c, VCHAN_RPC_PEER_GONE);
 		if (leave(c)) {
 			errno = ECANCELED;
 			return -1;
@@ -475,22 +493,22 @@ int rpc_client_connect(ProtobufCService *svc, int timeout_ms)
 	}
 	for (;;) {
 		int pending, left = timeout_ms < 0 ? -1 : (int)(end - now_ms());
-		struct rpc_conn *conn;
+		struct vchan_rpc_conn *conn;
 
 		if (timeout_ms >= 0 && left < 0)
 			left = 0;
-		conn = rpc_conn_open(&c->addr,
-				     c->addr.kind == RPC_ADDR_VCHAN ? left : 0,
-				     c->opt.max_message, &pending);
+		conn = vchan_rpc_conn_open(
+		    &c->addr, c->addr.kind == VCHAN_RPC_ADDR_VCHAN ? left : 0,
+		    c->opt.max_message, &pending);
 		if (conn != NULL && pending) {
-			struct pollfd p = {.fd = rpc_conn_fd(conn),
+			struct pollfd p = {.fd = vchan_rpc_conn_fd(conn),
 					   .events = POLLOUT};
 
 			if (poll(&p, 1, left) <= 0 ||
-			    rpc_conn_connected(conn) < 0) {
+			    vchan_rpc_conn_connected(conn) < 0) {
 				int e = errno == 0 ? ETIMEDOUT : errno;
 
-				rpc_conn_free(conn);
+				vchan_rpc_conn_free(conn);
 				conn = NULL;
 				errno = e;
 			}
@@ -499,10 +517,11 @@ int rpc_client_connect(ProtobufCService *svc, int timeout_ms)
 			attach(c, conn, 0);
 			return 0;
 		}
-		if (c->addr.kind == RPC_ADDR_VCHAN && errno != ECONNREFUSED)
+		if (c->addr.kind == VCHAN_RPC_ADDR_VCHAN &&
+		    errno != ECONNREFUSED)
 			return -1;
-		if (c->addr.kind != RPC_ADDR_VCHAN && errno != ECONNREFUSED &&
-		    errno != ENOENT)
+		if (c->addr.kind != VCHAN_RPC_ADDR_VCHAN &&
+		    errno != ECONNREFUSED && errno != ENOENT)
 			return -1;
 		if (timeout_ms >= 0 && now_ms() >= end) {
 			errno = ETIMEDOUT;
@@ -514,12 +533,12 @@ int rpc_client_connect(ProtobufCService *svc, int timeout_ms)
 	}
 }
 
-static int start_call(struct rpc_client *c, unsigned method,
+static int start_call(struct vchan_rpc_client *c, unsigned method,
 		      const ProtobufCMessage *req, int timeout_ms,
 		      struct call *k)
 {
 	const ProtobufCServiceDescriptor *d = c->base.descriptor;
-	struct rpc_hdr h;
+	struct vchan_rpc_hdr h;
 	size_t size;
 
 	k->cli = c;
@@ -527,42 +546,44 @@ static int start_call(struct rpc_client *c, unsigned method,
 	ev_timer_init(&k->timer, deadline_cb, 0., 0.);
 	k->timer.data = k;
 	if (c->freeing) {
-		end_later(c, k, RPC_CANCELLED);
+		end_later(c, k, VCHAN_RPC_CANCELLED);
 		return 0;
 	}
 	size = protobuf_c_message_get_packed_size(req);
 	if (size > c->opt.max_message) {
-		end_later(c, k, RPC_TOO_LARGE);
+		end_later(c, k, VCHAN_RPC_TOO_LARGE);
 		return 0;
 	}
 	if (c->nfree == 0 ||
-	    (c->conn != NULL && rpc_conn_queued(c->conn) + RPC_HDR_SIZE + size >
-				    c->opt.max_queued)) {
-		end_later(c, k, RPC_QUEUE_FULL);
+	    (c->conn != NULL &&
+	     vchan_rpc_conn_queued(c->conn) + VCHAN_RPC_HDR_SIZE + size >
+		 c->opt.max_queued)) {
+		end_later(c, k, VCHAN_RPC_QUEUE_FULL);
 		return 0;
 	}
-	if (c->conn != NULL && rpc_conn_dead(c->conn)) {
+	if (c->conn != NULL && vchan_rpc_conn_dead(c->conn)) {
 		/* Dying: it is dropped from the loop; do not queue on it. */
-		end_later(c, k, (enum rpc_status)rpc_conn_dead(c->conn));
+		end_later(c, k,
+			  (enum vchan_rpc_status)vchan_rpc_conn_dead(c->conn));
 		return 0;
 	}
 	if (ensure_conn(c) < 0) {
-		end_later(c, k, RPC_PEER_GONE);
+		end_later(c, k, VCHAN_RPC_PEER_GONE);
 		return 0;
 	}
 	if (timeout_ms < 0)
 		timeout_ms = c->opt.timeout_ms;
 	take_slot(c, k);
-	h.kind = RPC_KIND_REQUEST;
+	h.kind = VCHAN_RPC_KIND_REQUEST;
 	/* The server is told how long the caller waits (relative: the
 	 * domains' clocks differ). */
-	h.status = rpc_deadline_encode(timeout_ms);
+	h.status = vchan_rpc_deadline_encode(timeout_ms);
 	h.id = k->id;
 	h.service = c->svc_hash;
 	h.method = c->method_hash[method];
-	if (rpc_conn_queue(c->conn, &h, req, size) < 0) {
+	if (vchan_rpc_conn_queue(c->conn, &h, req, size) < 0) {
 		drop_slot(c, k);
-		end_later(c, k, RPC_QUEUE_FULL);
+		end_later(c, k, VCHAN_RPC_QUEUE_FULL);
 		return 0;
 	}
 	(void)d;
@@ -574,7 +595,7 @@ static int start_call(struct rpc_client *c, unsigned method,
 	return 0;
 }
 
-static int check_call(struct rpc_client *c, unsigned method,
+static int check_call(struct vchan_rpc_client *c, unsigned method,
 		      const ProtobufCMessage *req)
 {
 	const ProtobufCServiceDescriptor *d = c->base.descriptor;
@@ -591,12 +612,12 @@ static void client_invoke(ProtobufCService *svc, unsigned method,
 			  const ProtobufCMessage *req, ProtobufCClosure closure,
 			  void *closure_data)
 {
-	struct rpc_client *c = cli_of(svc);
+	struct vchan_rpc_client *c = cli_of(svc);
 	struct call *k = calloc(1, sizeof(*k));
 
 	if (k == NULL) {
 		/* Nothing to defer the failure with: say it now. */
-		c->last = RPC_QUEUE_FULL;
+		c->last = VCHAN_RPC_QUEUE_FULL;
 		closure(NULL, closure_data);
 		return;
 	}
@@ -605,20 +626,19 @@ static void client_invoke(ProtobufCService *svc, unsigned method,
 	if (check_call(c, method, req) < 0) {
 		k->cli = c;
 		ev_timer_init(&k->timer, deadline_cb, 0., 0.);
-		end_later(c, k, RPC_MALFORMED);
+		end_later(c, k, VCHAN_RPC_MALFORMED);
 		return;
 	}
 	start_call(c, method, req, -1, k);
 }
 
-int rpc_call(ProtobufCService *svc, unsigned method,
-	     const ProtobufCMessage *req, int timeout_ms, rpc_done_fn *done,
-	     void *data)
+int vchan_rpc_call(struct vchan_rpc_client *c, unsigned method,
+		   const ProtobufCMessage *req, int timeout_ms,
+		   vchan_rpc_done_fn *done, void *data)
 {
-	struct rpc_client *c = cli_of(svc);
 	struct call *k;
 
-	if (svc == NULL || done == NULL || check_call(c, method, req) < 0) {
+	if (c == NULL || done == NULL || check_call(c, method, req) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -631,15 +651,16 @@ int rpc_call(ProtobufCService *svc, unsigned method,
 }
 
 struct sync_result {
-	struct rpc_client *cli; /* NULL once the client has been freed */
+	struct vchan_rpc_client *cli; /* NULL once the client has been freed */
 	int done;
-	enum rpc_status status;
+	enum vchan_rpc_status status;
 	ProtobufCMessage *reply;
-	char msg[RPC_MESSAGE_MAX + 1];
-	struct sync_result *outer; /* an rpc_call_sync further up the stack */
+	char msg[VCHAN_RPC_MESSAGE_MAX + 1];
+	struct sync_result
+	    *outer; /* an vchan_rpc_call_sync further up the stack */
 };
 
-static void sync_done(enum rpc_status st, const ProtobufCMessage *reply,
+static void sync_done(enum vchan_rpc_status st, const ProtobufCMessage *reply,
 		      void *data)
 {
 	struct sync_result *r = data;
@@ -650,18 +671,17 @@ static void sync_done(enum rpc_status st, const ProtobufCMessage *reply,
 	memcpy(r->msg, r->cli->last_msg, sizeof(r->msg));
 }
 
-int rpc_call_sync(ProtobufCService *svc, unsigned method,
-		  const ProtobufCMessage *req, int timeout_ms,
-		  ProtobufCMessage **reply)
+int vchan_rpc_call_sync(struct vchan_rpc_client *c, unsigned method,
+			const ProtobufCMessage *req, int timeout_ms,
+			ProtobufCMessage **reply)
 {
-	struct rpc_client *c = cli_of(svc);
-	struct sync_result r = {.status = RPC_OK};
+	struct sync_result r = {.status = VCHAN_RPC_OK};
 	struct ev_loop *loop;
 	struct call *k;
 
 	if (reply != NULL)
 		*reply = NULL;
-	if (svc == NULL || check_call(c, method, req) < 0) {
+	if (c == NULL || check_call(c, method, req) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -695,39 +715,56 @@ int rpc_call_sync(ProtobufCService *svc, unsigned method,
 	return (int)r.status;
 }
 
-int rpc_client_is_connected(const ProtobufCService *svc)
+int vchan_rpc_client_is_connected(const struct vchan_rpc_client *c)
 {
-	const struct rpc_client *c = cli_of(svc);
-
-	return c->conn != NULL && !c->connecting && !rpc_conn_dead(c->conn);
+	return c != NULL && c->conn != NULL && !c->connecting &&
+	       !vchan_rpc_conn_dead(c->conn);
 }
 
-size_t rpc_client_in_flight(const ProtobufCService *svc)
+size_t vchan_rpc_client_in_flight(const struct vchan_rpc_client *c)
 {
-	return in_flight(cli_of(svc));
+	return c != NULL ? in_flight(c) : 0;
 }
 
-int rpc_client_set_timeout(ProtobufCService *svc, int timeout_ms)
+int vchan_rpc_client_set_timeout(struct vchan_rpc_client *c, int timeout_ms)
 {
-	if (svc == NULL || timeout_ms < 0) {
+	if (c == NULL || timeout_ms < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	cli_of(svc)->opt.timeout_ms = timeout_ms;
+	c->opt.timeout_ms = timeout_ms;
 	return 0;
 }
 
-enum rpc_status rpc_client_status(const ProtobufCService *svc)
+enum vchan_rpc_status vchan_rpc_client_status(const struct vchan_rpc_client *c)
 {
-	return cli_of(svc)->last;
+	return c->last;
 }
 
-const char *rpc_client_message(const ProtobufCService *svc)
+const char *vchan_rpc_client_message(const struct vchan_rpc_client *c)
 {
-	return cli_of(svc)->last_msg;
+	return c->last_msg;
 }
 
-static void destroy(struct rpc_client *c)
+ProtobufCService *vchan_rpc_client_service(struct vchan_rpc_client *c)
+{
+	if (c == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return &c->base;
+}
+
+struct vchan_rpc_client *vchan_rpc_client_of(ProtobufCService *service)
+{
+	struct vchan_rpc_client *c = cli_of(service);
+
+	if (c == NULL)
+		errno = EINVAL;
+	return c;
+}
+
+static void destroy(struct vchan_rpc_client *c)
 {
 	c->freeing = 1;
 	c->depth++; /* closures below must not destroy again */
@@ -736,10 +773,10 @@ static void destroy(struct rpc_client *c)
 		ev_io_stop(c->loop, &c->wio);
 		ev_prepare_stop(c->loop, &c->spin);
 		ev_idle_stop(c->loop, &c->again);
-		rpc_conn_free(c->conn);
+		vchan_rpc_conn_free(c->conn);
 		c->conn = NULL;
 	}
-	deliver_list(detach_all(c), RPC_CANCELLED);
+	deliver_list(detach_all(c), VCHAN_RPC_CANCELLED);
 	/* Calls started by those closures end here too. */
 	while (c->ended != NULL) {
 		struct call *k = c->ended;
@@ -748,12 +785,12 @@ static void destroy(struct rpc_client *c)
 		while (k != NULL) {
 			struct call *next = k->next;
 
-			deliver(k, RPC_CANCELLED, NULL, NULL);
+			deliver(k, VCHAN_RPC_CANCELLED, NULL, NULL);
 			k = next;
 		}
 	}
 	ev_timer_stop(c->loop, &c->kick);
-	/* rpc_call_sync still on the stack must not touch the client. */
+	/* vchan_rpc_call_sync still on the stack must not touch the client. */
 	for (struct sync_result *r = c->sync; r != NULL; r = r->outer)
 		r->cli = NULL;
 	free(c->slots);
@@ -763,14 +800,9 @@ static void destroy(struct rpc_client *c)
 	free(c);
 }
 
-void rpc_client_free(ProtobufCService *svc)
+void vchan_rpc_client_free(struct vchan_rpc_client *c)
 {
-	struct rpc_client *c;
-
-	if (svc == NULL)
-		return;
-	c = cli_of(svc);
-	if (c->freeing)
+	if (c == NULL || c->freeing)
 		return;
 	if (c->depth > 0) {
 		c->freeing = 1;
@@ -781,14 +813,15 @@ void rpc_client_free(ProtobufCService *svc)
 
 static void client_destroy(ProtobufCService *svc)
 {
-	rpc_client_free(svc);
+	vchan_rpc_client_free(cli_of(svc));
 }
 
-ProtobufCService *rpc_client_new(struct ev_loop *loop, const char *address,
-				 const ProtobufCServiceDescriptor *desc,
-				 const struct rpc_options *opts)
+struct vchan_rpc_client *
+vchan_rpc_client_new(struct ev_loop *loop, const char *address,
+		     const ProtobufCServiceDescriptor *desc,
+		     const struct vchan_rpc_options *opts)
 {
-	struct rpc_client *c;
+	struct vchan_rpc_client *c;
 
 	if (loop == NULL || desc == NULL ||
 	    (opts != NULL &&
@@ -801,19 +834,19 @@ ProtobufCService *rpc_client_new(struct ev_loop *loop, const char *address,
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
-	if (rpc_addr_parse(address, &c->addr) < 0) {
+	if (vchan_rpc_addr_parse(address, &c->addr) < 0) {
 		free(c);
 		return NULL;
 	}
 	if (opts != NULL)
 		c->opt = *opts;
 	else
-		rpc_options_init(&c->opt);
+		vchan_rpc_options_init(&c->opt);
 	c->loop = loop;
 	c->base.descriptor = desc;
 	c->base.invoke = client_invoke;
 	c->base.destroy = client_destroy;
-	c->svc_hash = rpc_name_hash(desc->name);
+	c->svc_hash = vchan_rpc_name_hash(desc->name);
 	c->method_hash = calloc(desc->n_methods ? desc->n_methods : 1,
 				sizeof(*c->method_hash));
 	c->slots = calloc(c->opt.max_in_flight, sizeof(*c->slots));
@@ -830,12 +863,12 @@ ProtobufCService *rpc_client_new(struct ev_loop *loop, const char *address,
 		return NULL;
 	}
 	for (unsigned i = 0; i < desc->n_methods; i++)
-		c->method_hash[i] = rpc_name_hash(desc->methods[i].name);
+		c->method_hash[i] = vchan_rpc_name_hash(desc->methods[i].name);
 	/* Lowest slots first: ids stay small and easy to read in traces. */
 	for (unsigned i = 0; i < c->opt.max_in_flight; i++)
 		c->free_slots[i] = c->opt.max_in_flight - 1 - i;
 	c->nfree = c->opt.max_in_flight;
 	ev_timer_init(&c->kick, kick_cb, 0., 0.);
 	c->kick.data = c;
-	return &c->base;
+	return c;
 }

@@ -25,11 +25,11 @@
  * read call. */
 #define READ_CHUNK (64u * 1024)
 
-struct rpc_conn {
+struct vchan_rpc_conn {
 	struct vchan *vc; /* NULL for a socket */
 	int fd;
 	size_t max_message;
-	int dead; /* 0 or the rpc_status it ended with */
+	int dead; /* 0 or the vchan_rpc_status it ended with */
 	uint8_t *in;
 	size_t in_off, in_len, in_cap; /* unparsed bytes: [in_off, in_len) */
 	size_t skip;		       /* body bytes still to discard */
@@ -37,7 +37,7 @@ struct rpc_conn {
 	size_t out_off, out_len, out_cap; /* unsent bytes: [out_off, out_len) */
 };
 
-uint32_t rpc_name_hash(const char *name)
+uint32_t vchan_rpc_name_hash(const char *name)
 {
 	uint32_t h = 2166136261u;
 
@@ -48,7 +48,7 @@ uint32_t rpc_name_hash(const char *name)
 	return h;
 }
 
-uint16_t rpc_deadline_encode(int64_t ms)
+uint16_t vchan_rpc_deadline_encode(int64_t ms)
 {
 	unsigned e = 0;
 
@@ -61,20 +61,21 @@ uint16_t rpc_deadline_encode(int64_t ms)
 	return (uint16_t)(e << 12 | (unsigned)(ms >> e));
 }
 
-int64_t rpc_deadline_decode(uint16_t v)
+int64_t vchan_rpc_deadline_decode(uint16_t v)
 {
 	if ((v & 0xfff) == 0)
 		return -1;
 	return (int64_t)(v & 0xfff) << (v >> 12);
 }
 
-int rpc_status_sendable(int status)
+int vchan_rpc_status_sendable(int status)
 {
-	return (status >= RPC_UNKNOWN_SERVICE && status <= RPC_TOO_LARGE) ||
-	       status == RPC_INVALID_ARGUMENT;
+	return (status >= VCHAN_RPC_UNKNOWN_SERVICE &&
+		status <= VCHAN_RPC_TOO_LARGE) ||
+	       status == VCHAN_RPC_INVALID_ARGUMENT;
 }
 
-int64_t rpc_now_ns(void)
+int64_t vchan_rpc_now_ns(void)
 {
 	struct timespec ts;
 
@@ -90,7 +91,8 @@ static int einval(void)
 
 static int port_name_ok(const char *s)
 {
-	if (*s == '\0' || strlen(s) >= sizeof(((struct rpc_addr *)0)->name))
+	if (*s == '\0' ||
+	    strlen(s) >= sizeof(((struct vchan_rpc_addr *)0)->name))
 		return 0;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
@@ -99,7 +101,7 @@ static int port_name_ok(const char *s)
 	return 1;
 }
 
-int rpc_addr_parse(const char *s, struct rpc_addr *a)
+int vchan_rpc_addr_parse(const char *s, struct vchan_rpc_addr *a)
 {
 	memset(a, 0, sizeof(*a));
 	if (s == NULL)
@@ -115,7 +117,7 @@ int rpc_addr_parse(const char *s, struct rpc_addr *a)
 			return einval();
 		if (!port_name_ok(end + 1))
 			return einval();
-		a->kind = RPC_ADDR_VCHAN;
+		a->kind = VCHAN_RPC_ADDR_VCHAN;
 		a->domid = (uint32_t)d;
 		strcpy(a->name, end + 1);
 		return 0;
@@ -124,7 +126,7 @@ int rpc_addr_parse(const char *s, struct rpc_addr *a)
 		s += 5;
 		if (*s == '\0' || strlen(s) >= sizeof(a->name))
 			return einval();
-		a->kind = RPC_ADDR_UNIX;
+		a->kind = VCHAN_RPC_ADDR_UNIX;
 		strcpy(a->name, s);
 		return 0;
 	}
@@ -152,15 +154,15 @@ int rpc_addr_parse(const char *s, struct rpc_addr *a)
 		for (const char *p = a->service; *p; p++)
 			if (*p < '0' || *p > '9')
 				return einval();
-		a->kind = RPC_ADDR_TCP;
+		a->kind = VCHAN_RPC_ADDR_TCP;
 		return 0;
 	}
 	return einval();
 }
 
-static struct rpc_conn *conn_alloc(size_t max_message)
+static struct vchan_rpc_conn *conn_alloc(size_t max_message)
 {
-	struct rpc_conn *c = calloc(1, sizeof(*c));
+	struct vchan_rpc_conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
@@ -169,9 +171,9 @@ static struct rpc_conn *conn_alloc(size_t max_message)
 	return c;
 }
 
-struct rpc_conn *rpc_conn_from_fd(int fd, size_t max_message)
+struct vchan_rpc_conn *vchan_rpc_conn_from_fd(int fd, size_t max_message)
 {
-	struct rpc_conn *c = conn_alloc(max_message);
+	struct vchan_rpc_conn *c = conn_alloc(max_message);
 	int one = 1;
 
 	if (c == NULL) {
@@ -187,9 +189,10 @@ struct rpc_conn *rpc_conn_from_fd(int fd, size_t max_message)
 	return c;
 }
 
-struct rpc_conn *rpc_conn_from_vchan(struct vchan *vc, size_t max_message)
+struct vchan_rpc_conn *vchan_rpc_conn_from_vchan(struct vchan *vc,
+						 size_t max_message)
 {
-	struct rpc_conn *c = conn_alloc(max_message);
+	struct vchan_rpc_conn *c = conn_alloc(max_message);
 
 	if (c == NULL) {
 		vchan_close(vc);
@@ -200,8 +203,8 @@ struct rpc_conn *rpc_conn_from_vchan(struct vchan *vc, size_t max_message)
 	return c;
 }
 
-static struct rpc_conn *open_vchan(const struct rpc_addr *a, int timeout_ms,
-				   size_t max_message)
+static struct vchan_rpc_conn *open_vchan(const struct vchan_rpc_addr *a,
+					 int timeout_ms, size_t max_message)
 {
 	char path[256];
 	vchan_xs *xs = vchan_xs_open();
@@ -219,11 +222,11 @@ static struct rpc_conn *open_vchan(const struct rpc_addr *a, int timeout_ms,
 	vc = vchan_client_connect(a->domid, path, timeout_ms);
 	if (vc == NULL)
 		return NULL;
-	return rpc_conn_from_vchan(vc, max_message);
+	return vchan_rpc_conn_from_vchan(vc, max_message);
 }
 
-static struct rpc_conn *open_socket(const struct rpc_addr *a,
-				    size_t max_message, int *pending)
+static struct vchan_rpc_conn *open_socket(const struct vchan_rpc_addr *a,
+					  size_t max_message, int *pending)
 {
 	struct addrinfo hints, *res = NULL;
 	struct sockaddr_un sun;
@@ -231,7 +234,7 @@ static struct rpc_conn *open_socket(const struct rpc_addr *a,
 	socklen_t salen;
 	int fd, e, family;
 
-	if (a->kind == RPC_ADDR_UNIX) {
+	if (a->kind == VCHAN_RPC_ADDR_UNIX) {
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
 		strcpy(sun.sun_path, a->name);
@@ -260,7 +263,7 @@ static struct rpc_conn *open_socket(const struct rpc_addr *a,
 	}
 	if (res != NULL)
 		freeaddrinfo(res);
-	return rpc_conn_from_fd(fd, max_message);
+	return vchan_rpc_conn_from_fd(fd, max_message);
 fail:
 	e = errno;
 	if (fd >= 0)
@@ -271,16 +274,17 @@ fail:
 	return NULL;
 }
 
-struct rpc_conn *rpc_conn_open(const struct rpc_addr *a, int timeout_ms,
-			       size_t max_message, int *pending)
+struct vchan_rpc_conn *vchan_rpc_conn_open(const struct vchan_rpc_addr *a,
+					   int timeout_ms, size_t max_message,
+					   int *pending)
 {
 	*pending = 0;
-	if (a->kind == RPC_ADDR_VCHAN)
+	if (a->kind == VCHAN_RPC_ADDR_VCHAN)
 		return open_vchan(a, timeout_ms, max_message);
 	return open_socket(a, max_message, pending);
 }
 
-int rpc_conn_connected(struct rpc_conn *c)
+int vchan_rpc_conn_connected(struct vchan_rpc_conn *c)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
@@ -294,7 +298,7 @@ int rpc_conn_connected(struct rpc_conn *c)
 	return 0;
 }
 
-void rpc_conn_free(struct rpc_conn *c)
+void vchan_rpc_conn_free(struct vchan_rpc_conn *c)
 {
 	if (c == NULL)
 		return;
@@ -307,41 +311,42 @@ void rpc_conn_free(struct rpc_conn *c)
 	free(c);
 }
 
-int rpc_conn_fd(const struct rpc_conn *c)
+int vchan_rpc_conn_fd(const struct vchan_rpc_conn *c)
 {
 	return c->vc != NULL ? vchan_fd(c->vc) : c->fd;
 }
 
-int rpc_conn_is_socket(const struct rpc_conn *c)
+int vchan_rpc_conn_is_socket(const struct vchan_rpc_conn *c)
 {
 	return c->vc == NULL;
 }
 
-int rpc_conn_waiting(struct rpc_conn *c)
+int vchan_rpc_conn_waiting(struct vchan_rpc_conn *c)
 {
 	return c->vc != NULL && vchan_is_open(c->vc) == VCHAN_WAITING;
 }
 
-void rpc_conn_events(struct rpc_conn *c)
+void vchan_rpc_conn_events(struct vchan_rpc_conn *c)
 {
 	if (c->vc != NULL && vchan_wait(c->vc, 0) < 0 && errno != EINTR)
-		rpc_conn_kill(c, errno == EPROTO ? RPC_PROTOCOL_ERROR
-						 : RPC_PEER_GONE);
+		vchan_rpc_conn_kill(c, errno == EPROTO
+					   ? VCHAN_RPC_PROTOCOL_ERROR
+					   : VCHAN_RPC_PEER_GONE);
 }
 
-int rpc_conn_spin(struct rpc_conn *c)
+int vchan_rpc_conn_spin(struct vchan_rpc_conn *c)
 {
 	if (c->vc == NULL || c->dead)
 		return 0;
 	return vchan_spin(c->vc) == 1;
 }
 
-int rpc_conn_dead(const struct rpc_conn *c)
+int vchan_rpc_conn_dead(const struct vchan_rpc_conn *c)
 {
 	return c->dead;
 }
 
-void rpc_conn_kill(struct rpc_conn *c, int status)
+void vchan_rpc_conn_kill(struct vchan_rpc_conn *c, int status)
 {
 	if (c->dead == 0)
 		c->dead = status;
@@ -380,20 +385,21 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
 
 /* Room the input buffer needs: a chunk, or the whole of a frame already
  * announced (its size was checked against max_message). */
-static size_t in_need(const struct rpc_conn *c)
+static size_t in_need(const struct vchan_rpc_conn *c)
 {
 	size_t avail = c->in_len - c->in_off, need = READ_CHUNK;
 
-	if (c->skip == 0 && avail >= RPC_HDR_SIZE) {
+	if (c->skip == 0 && avail >= VCHAN_RPC_HDR_SIZE) {
 		uint32_t len = get32(c->in + c->in_off + 16);
 
-		if (len <= c->max_message && RPC_HDR_SIZE + (size_t)len > need)
-			need = RPC_HDR_SIZE + (size_t)len;
+		if (len <= c->max_message &&
+		    VCHAN_RPC_HDR_SIZE + (size_t)len > need)
+			need = VCHAN_RPC_HDR_SIZE + (size_t)len;
 	}
 	return need;
 }
 
-static ssize_t tr_read(struct rpc_conn *c, void *buf, size_t len)
+static ssize_t tr_read(struct vchan_rpc_conn *c, void *buf, size_t len)
 {
 	ssize_t n;
 
@@ -410,7 +416,7 @@ static ssize_t tr_read(struct rpc_conn *c, void *buf, size_t len)
 	return n;
 }
 
-static ssize_t tr_write(struct rpc_conn *c, const void *buf, size_t len)
+static ssize_t tr_write(struct vchan_rpc_conn *c, const void *buf, size_t len)
 {
 	ssize_t n;
 
@@ -423,7 +429,7 @@ static ssize_t tr_write(struct rpc_conn *c, const void *buf, size_t len)
 	return n;
 }
 
-int rpc_conn_fill(struct rpc_conn *c)
+int vchan_rpc_conn_fill(struct vchan_rpc_conn *c)
 {
 	size_t need;
 
@@ -436,7 +442,7 @@ int rpc_conn_fill(struct rpc_conn *c)
 	}
 	need = in_need(c);
 	if (reserve(&c->in, &c->in_cap, need) < 0) {
-		rpc_conn_kill(c, RPC_PEER_GONE);
+		vchan_rpc_conn_kill(c, VCHAN_RPC_PEER_GONE);
 		return 0;
 	}
 	while (c->in_len < c->in_cap) {
@@ -446,8 +452,9 @@ int rpc_conn_fill(struct rpc_conn *c)
 		if (n == 0)
 			return 0;
 		if (n < 0) {
-			rpc_conn_kill(c, errno == EPROTO ? RPC_PROTOCOL_ERROR
-							 : RPC_PEER_GONE);
+			vchan_rpc_conn_kill(c, errno == EPROTO
+						   ? VCHAN_RPC_PROTOCOL_ERROR
+						   : VCHAN_RPC_PEER_GONE);
 			return 0;
 		}
 		c->in_len += (size_t)n;
@@ -455,7 +462,8 @@ int rpc_conn_fill(struct rpc_conn *c)
 	return 1;
 }
 
-int rpc_conn_next(struct rpc_conn *c, struct rpc_hdr *h, const uint8_t **body)
+int vchan_rpc_conn_next(struct vchan_rpc_conn *c, struct vchan_rpc_hdr *h,
+			const uint8_t **body)
 {
 	const uint8_t *p;
 	size_t avail = c->in_len - c->in_off;
@@ -469,7 +477,7 @@ int rpc_conn_next(struct rpc_conn *c, struct rpc_hdr *h, const uint8_t **body)
 		if (c->skip > 0)
 			return 0;
 	}
-	if (avail < RPC_HDR_SIZE)
+	if (avail < VCHAN_RPC_HDR_SIZE)
 		return 0;
 	/* The header is copied out of the buffer once: for a vchan the
 	 * buffer is private memory already, so nothing here can change
@@ -482,29 +490,31 @@ int rpc_conn_next(struct rpc_conn *c, struct rpc_hdr *h, const uint8_t **body)
 	h->service = get32(p + 8);
 	h->method = get32(p + 12);
 	h->len = get32(p + 16);
-	if (h->version != RPC_WIRE_VERSION ||
-	    (h->kind != RPC_KIND_REQUEST && h->kind != RPC_KIND_REPLY)) {
-		rpc_conn_kill(c, RPC_PROTOCOL_ERROR);
+	if (h->version != VCHAN_RPC_WIRE_VERSION ||
+	    (h->kind != VCHAN_RPC_KIND_REQUEST &&
+	     h->kind != VCHAN_RPC_KIND_REPLY)) {
+		vchan_rpc_conn_kill(c, VCHAN_RPC_PROTOCOL_ERROR);
 		return -1;
 	}
 	if (h->len > c->max_message) {
 		/* Too large for us: drop the body as it comes and let the
 		 * caller answer for this frame alone. */
-		c->in_off += RPC_HDR_SIZE;
+		c->in_off += VCHAN_RPC_HDR_SIZE;
 		c->skip = h->len;
 		*body = NULL;
 		return 1;
 	}
-	if (avail < RPC_HDR_SIZE + (size_t)h->len)
+	if (avail < VCHAN_RPC_HDR_SIZE + (size_t)h->len)
 		return 0;
-	*body = p + RPC_HDR_SIZE;
-	c->in_off += RPC_HDR_SIZE + (size_t)h->len;
+	*body = p + VCHAN_RPC_HDR_SIZE;
+	c->in_off += VCHAN_RPC_HDR_SIZE + (size_t)h->len;
 	return 1;
 }
 
 /* Room for a frame of `len` body bytes at the end of the output buffer,
  * its header written; returns where the body goes, or NULL. */
-static uint8_t *queue_frame(struct rpc_conn *c, struct rpc_hdr *h, size_t len)
+static uint8_t *queue_frame(struct vchan_rpc_conn *c, struct vchan_rpc_hdr *h,
+			    size_t len)
 {
 	uint8_t *p;
 
@@ -515,13 +525,13 @@ static uint8_t *queue_frame(struct rpc_conn *c, struct rpc_hdr *h, size_t len)
 		c->out_len -= c->out_off;
 		c->out_off = 0;
 	}
-	if (reserve(&c->out, &c->out_cap, c->out_len + RPC_HDR_SIZE + len) <
-	    0) {
+	if (reserve(&c->out, &c->out_cap,
+		    c->out_len + VCHAN_RPC_HDR_SIZE + len) < 0) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	p = c->out + c->out_len;
-	h->version = RPC_WIRE_VERSION;
+	h->version = VCHAN_RPC_WIRE_VERSION;
 	h->len = (uint32_t)len;
 	p[0] = h->version;
 	p[1] = h->kind;
@@ -531,12 +541,12 @@ static uint8_t *queue_frame(struct rpc_conn *c, struct rpc_hdr *h, size_t len)
 	put32(p + 8, h->service);
 	put32(p + 12, h->method);
 	put32(p + 16, h->len);
-	c->out_len += RPC_HDR_SIZE + len;
-	return p + RPC_HDR_SIZE;
+	c->out_len += VCHAN_RPC_HDR_SIZE + len;
+	return p + VCHAN_RPC_HDR_SIZE;
 }
 
-int rpc_conn_queue(struct rpc_conn *c, struct rpc_hdr *h,
-		   const ProtobufCMessage *msg, size_t packed)
+int vchan_rpc_conn_queue(struct vchan_rpc_conn *c, struct vchan_rpc_hdr *h,
+			 const ProtobufCMessage *msg, size_t packed)
 {
 	uint8_t *body;
 
@@ -550,8 +560,9 @@ int rpc_conn_queue(struct rpc_conn *c, struct rpc_hdr *h,
 	return 0;
 }
 
-int rpc_conn_queue_bytes(struct rpc_conn *c, struct rpc_hdr *h,
-			 const void *body, size_t len)
+int vchan_rpc_conn_queue_bytes(struct vchan_rpc_conn *c,
+			       struct vchan_rpc_hdr *h, const void *body,
+			       size_t len)
 {
 	uint8_t *p = queue_frame(c, h, len);
 
@@ -562,12 +573,12 @@ int rpc_conn_queue_bytes(struct rpc_conn *c, struct rpc_hdr *h,
 	return 0;
 }
 
-size_t rpc_conn_queued(const struct rpc_conn *c)
+size_t vchan_rpc_conn_queued(const struct vchan_rpc_conn *c)
 {
 	return c->out_len - c->out_off;
 }
 
-int rpc_conn_flush(struct rpc_conn *c)
+int vchan_rpc_conn_flush(struct vchan_rpc_conn *c)
 {
 	while (!c->dead && c->out_off < c->out_len) {
 		ssize_t n =
@@ -576,8 +587,9 @@ int rpc_conn_flush(struct rpc_conn *c)
 		if (n == 0)
 			break;
 		if (n < 0) {
-			rpc_conn_kill(c, errno == EPROTO ? RPC_PROTOCOL_ERROR
-							 : RPC_PEER_GONE);
+			vchan_rpc_conn_kill(c, errno == EPROTO
+						   ? VCHAN_RPC_PROTOCOL_ERROR
+						   : VCHAN_RPC_PEER_GONE);
 			break;
 		}
 		c->out_off += (size_t)n;

@@ -12,17 +12,21 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#define RPC_WIRE_VERSION 1
-#define RPC_HDR_SIZE	 20
-#define RPC_KIND_REQUEST 1
-#define RPC_KIND_REPLY	 2
+#define VCHAN_RPC_WIRE_VERSION 1
+#define VCHAN_RPC_HDR_SIZE     20
+#define VCHAN_RPC_KIND_REQUEST 1
+#define VCHAN_RPC_KIND_REPLY   2
 
 struct vchan;
 
-enum rpc_addr_kind { RPC_ADDR_VCHAN, RPC_ADDR_UNIX, RPC_ADDR_TCP };
+enum vchan_rpc_addr_kind {
+	VCHAN_RPC_ADDR_VCHAN,
+	VCHAN_RPC_ADDR_UNIX,
+	VCHAN_RPC_ADDR_TCP
+};
 
-struct rpc_addr {
-	enum rpc_addr_kind kind;
+struct vchan_rpc_addr {
+	enum vchan_rpc_addr_kind kind;
 	uint32_t domid;	  /* vchan: the peer domain */
 	char name[108];	  /* vchan: port name; unix: socket path */
 	char host[256];	  /* tcp */
@@ -31,9 +35,9 @@ struct rpc_addr {
 
 /* Parse "vchan:DOMID/PORT", "unix:PATH" or "tcp:HOST:PORT". Returns 0 or
  * -1 + EINVAL. */
-int rpc_addr_parse(const char *s, struct rpc_addr *a);
+int vchan_rpc_addr_parse(const char *s, struct vchan_rpc_addr *a);
 
-struct rpc_hdr {
+struct vchan_rpc_hdr {
 	uint8_t version;
 	uint8_t kind;
 	uint16_t status; /* reply: its status; request: its deadline */
@@ -45,92 +49,96 @@ struct rpc_hdr {
 
 /* FNV-1a (32 bits) of a NUL-terminated name: the wire's service and
  * method identifiers. */
-uint32_t rpc_name_hash(const char *name);
+uint32_t vchan_rpc_name_hash(const char *name);
 
 /* A request's deadline as its `status` field carries it: m << e ms with
  * e in the top 4 bits and m in the low 12; m = 0: none. Encoding rounds
  * down (the server never thinks it has more time than the client gave)
  * and keeps deadlines beyond the largest (about 37 hours) at that. */
-uint16_t rpc_deadline_encode(int64_t ms);
+uint16_t vchan_rpc_deadline_encode(int64_t ms);
 /* The deadline in ms, or -1 for none. */
-int64_t rpc_deadline_decode(uint16_t v);
+int64_t vchan_rpc_deadline_decode(uint16_t v);
 
-/* 1 when a server may send `status` in a failed reply, else 0 (RPC_OK and
+/* 1 when a server may send `status` in a failed reply, else 0 (VCHAN_RPC_OK and
  * the statuses only a client sets). */
-int rpc_status_sendable(int status);
+int vchan_rpc_status_sendable(int status);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
-int64_t rpc_now_ns(void);
+int64_t vchan_rpc_now_ns(void);
 
-struct rpc_conn;
+struct vchan_rpc_conn;
 
 /* Client side: open a connection to `a`. For vchan, waits up to
  * timeout_ms for the server's keys (0: not at all). For sockets the
  * connect is non-blocking: *pending is set to 1 while it goes on (finish
- * it with rpc_conn_connected when the fd is writable). Returns the
+ * it with vchan_rpc_conn_connected when the fd is writable). Returns the
  * connection or NULL + errno. */
-struct rpc_conn *rpc_conn_open(const struct rpc_addr *a, int timeout_ms,
-			       size_t max_message, int *pending);
+struct vchan_rpc_conn *vchan_rpc_conn_open(const struct vchan_rpc_addr *a,
+					   int timeout_ms, size_t max_message,
+					   int *pending);
 
 /* Wrap an accepted socket or a vchan (ownership moves to the connection;
  * on failure the fd or vchan is closed). */
-struct rpc_conn *rpc_conn_from_fd(int fd, size_t max_message);
-struct rpc_conn *rpc_conn_from_vchan(struct vchan *vc, size_t max_message);
+struct vchan_rpc_conn *vchan_rpc_conn_from_fd(int fd, size_t max_message);
+struct vchan_rpc_conn *vchan_rpc_conn_from_vchan(struct vchan *vc,
+						 size_t max_message);
 
 /* A socket connect in progress finished: 0 connected or -1 + errno. */
-int rpc_conn_connected(struct rpc_conn *c);
+int vchan_rpc_conn_connected(struct vchan_rpc_conn *c);
 
-void rpc_conn_free(struct rpc_conn *c);
+void vchan_rpc_conn_free(struct vchan_rpc_conn *c);
 
-/* The fd to watch for reading (and, when rpc_conn_is_socket, writing). */
-int rpc_conn_fd(const struct rpc_conn *c);
-int rpc_conn_is_socket(const struct rpc_conn *c);
+/* The fd to watch for reading (and, when vchan_rpc_conn_is_socket, writing). */
+int vchan_rpc_conn_fd(const struct vchan_rpc_conn *c);
+int vchan_rpc_conn_is_socket(const struct vchan_rpc_conn *c);
 
 /* vchan: 1 while its server still waits for the client. */
-int rpc_conn_waiting(struct rpc_conn *c);
+int vchan_rpc_conn_waiting(struct vchan_rpc_conn *c);
 
 /* The fd polled readable: consume the vchan's pending events. */
-void rpc_conn_events(struct rpc_conn *c);
+void vchan_rpc_conn_events(struct vchan_rpc_conn *c);
 
 /* Read what is there into the input buffer. Returns 1 when the buffer
  * filled up (call again after taking frames), 0 when everything was read
- * or the peer has gone (see rpc_conn_dead). */
-int rpc_conn_fill(struct rpc_conn *c);
+ * or the peer has gone (see vchan_rpc_conn_dead). */
+int vchan_rpc_conn_fill(struct vchan_rpc_conn *c);
 
 /* Take the next whole frame. Returns 1 with *h and *body (valid until the
  * next fill or next call; NULL when the body exceeded max_message and is
  * being skipped), 0 when more bytes are needed, -1 when the frame breaks
  * the wire format (the connection is then dead, status
- * RPC_PROTOCOL_ERROR). */
-int rpc_conn_next(struct rpc_conn *c, struct rpc_hdr *h, const uint8_t **body);
+ * VCHAN_RPC_PROTOCOL_ERROR). */
+int vchan_rpc_conn_next(struct vchan_rpc_conn *c, struct vchan_rpc_hdr *h,
+			const uint8_t **body);
 
 /* Append a frame with `msg` (NULL: empty body) packed as its body;
  * h->len is set here. Returns 0 or -1 + ENOMEM. */
-int rpc_conn_queue(struct rpc_conn *c, struct rpc_hdr *h,
-		   const ProtobufCMessage *msg, size_t packed);
+int vchan_rpc_conn_queue(struct vchan_rpc_conn *c, struct vchan_rpc_hdr *h,
+			 const ProtobufCMessage *msg, size_t packed);
 
 /* Append a frame whose body is `len` bytes at `body`; h->len is set here.
  * Returns 0 or -1 + ENOMEM. */
-int rpc_conn_queue_bytes(struct rpc_conn *c, struct rpc_hdr *h,
-			 const void *body, size_t len);
+int vchan_rpc_conn_queue_bytes(struct vchan_rpc_conn *c,
+			       struct vchan_rpc_hdr *h, const void *body,
+			       size_t len);
 
 /* Bytes waiting to be written. */
-size_t rpc_conn_queued(const struct rpc_conn *c);
+size_t vchan_rpc_conn_queued(const struct vchan_rpc_conn *c);
 
-/* Write what can be written. Returns 0 (rpc_conn_queued tells what is
+/* Write what can be written. Returns 0 (vchan_rpc_conn_queued tells what is
  * left); a write error marks the connection dead. */
-int rpc_conn_flush(struct rpc_conn *c);
+int vchan_rpc_conn_flush(struct vchan_rpc_conn *c);
 
-/* 0 while alive, else the rpc_status it ended with (RPC_PEER_GONE or
- * RPC_PROTOCOL_ERROR). */
-int rpc_conn_dead(const struct rpc_conn *c);
+/* 0 while alive, else the vchan_rpc_status it ended with (VCHAN_RPC_PEER_GONE
+ * or VCHAN_RPC_PROTOCOL_ERROR). */
+int vchan_rpc_conn_dead(const struct vchan_rpc_conn *c);
 
 /* Before the loop sleeps: for a vchan, spin briefly for the peer (see
  * vchan_spin). Returns 1 when there is something to read or room to
  * write now, else 0 (always 0 for a socket). */
-int rpc_conn_spin(struct rpc_conn *c);
+int vchan_rpc_conn_spin(struct vchan_rpc_conn *c);
 
 /* Mark the connection dead with `status` (first one wins). */
-void rpc_conn_kill(struct rpc_conn *c, int status);
+void vchan_rpc_conn_kill(struct vchan_rpc_conn *c, int status);
 
 #endif

@@ -1,8 +1,13 @@
-/* rpc/rpc.h - typed remote calls between domains: protobuf-c services
- * carried over a vchan, a Unix socket or TCP, asynchronous on libev.
+/* rpc/rpc.h, installed as <vchan/rpc.h> - typed remote calls between
+ * domains: protobuf-c services carried over a vchan, a Unix socket or TCP,
+ * asynchronous on libev (link with -lvchan-rpc, pkg-config vchan-rpc).
  *
- * Schemas are .proto files compiled by protoc-c. A client is a
- * ProtobufCService for one service descriptor, so the generated stubs
+ * Every name this header declares starts with vchan_rpc_ or VCHAN_RPC_,
+ * clear of Sun RPC's rpc_* (glibc, TI-RPC <rpc/rpc.h>).
+ *
+ * Schemas are .proto files compiled by protoc-c. A client (struct
+ * vchan_rpc_client) calls one service; it offers itself as a
+ * ProtobufCService of that service's descriptor, so the generated stubs
  * (foo__bar__method(service, request, closure, data)) are the client API.
  * A server carries any number of services (the generated FOO__INIT
  * structures filled with handlers) to any number of clients.
@@ -30,6 +35,16 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+/* VCHAN_API marks the functions the library exports; it is built with
+ * -fvisibility=hidden, so nothing else is seen outside it. */
+#ifndef VCHAN_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define VCHAN_API __attribute__((visibility("default")))
+#else
+#define VCHAN_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -38,178 +53,223 @@ struct ev_loop;
 
 /* How a call ended. The numbers are also the wire's status codes.
  * Besides those the runtime sets, a handler may end a call with any of
- * 1-6 and RPC_INVALID_ARGUMENT (see rpc_server_fail); 7-10 are only ever
- * set by the client itself. */
-enum rpc_status {
-	RPC_OK = 0,
-	RPC_UNKNOWN_SERVICE = 1,   /* the server does not carry the service */
-	RPC_UNKNOWN_METHOD = 2,	   /* the service has no such method there */
-	RPC_MALFORMED = 3,	   /* the request (or reply) did not decode */
-	RPC_HANDLER_FAILED = 4,	   /* the handler answered NULL */
-	RPC_DEADLINE_EXCEEDED = 5, /* no answer before the call's deadline */
-	RPC_TOO_LARGE = 6,	   /* request or reply above the size limit */
-	RPC_PEER_GONE = 7,	/* the connection ended or none could be made */
-	RPC_QUEUE_FULL = 8,	/* too many calls in flight or bytes queued */
-	RPC_PROTOCOL_ERROR = 9, /* the peer broke the wire format */
-	RPC_CANCELLED = 10,	/* the client was freed first */
+ * 1-6 and VCHAN_RPC_INVALID_ARGUMENT (see vchan_rpc_server_fail); 7-10 are only
+ * ever set by the client itself. */
+enum vchan_rpc_status {
+	VCHAN_RPC_OK = 0,
+	/* the server does not carry the service */
+	VCHAN_RPC_UNKNOWN_SERVICE = 1,
+	/* the service has no such method there */
+	VCHAN_RPC_UNKNOWN_METHOD = 2,
+	/* the request (or reply) did not decode */
+	VCHAN_RPC_MALFORMED = 3,
+	/* the handler answered NULL */
+	VCHAN_RPC_HANDLER_FAILED = 4,
+	/* no answer before the call's deadline */
+	VCHAN_RPC_DEADLINE_EXCEEDED = 5,
+	/* request or reply above the size limit */
+	VCHAN_RPC_TOO_LARGE = 6,
+	/* the connection ended or none could be made */
+	VCHAN_RPC_PEER_GONE = 7,
+	/* too many calls in flight or bytes queued */
+	VCHAN_RPC_QUEUE_FULL = 8,
+	/* the peer broke the wire format */
+	VCHAN_RPC_PROTOCOL_ERROR = 9,
+	/* the client was freed first */
+	VCHAN_RPC_CANCELLED = 10,
 	/* The request decoded but the handler refuses what it says (a field
 	 * out of range, a name of the wrong form...). A client built before
-	 * this status existed sees RPC_PROTOCOL_ERROR instead. */
-	RPC_INVALID_ARGUMENT = 11,
+	 * this status existed sees VCHAN_RPC_PROTOCOL_ERROR instead. */
+	VCHAN_RPC_INVALID_ARGUMENT = 11,
 };
 
 /* Longest message, in bytes, that a failed call carries from the server
- * to the caller (see rpc_server_fail and rpc_client_message). */
-#define RPC_MESSAGE_MAX 255
+ * to the caller (see vchan_rpc_server_fail and vchan_rpc_client_message). */
+#define VCHAN_RPC_MESSAGE_MAX 255
 
 /* A short English name of a status ("ok", "peer gone"...); never NULL. */
-const char *rpc_status_str(enum rpc_status status);
+VCHAN_API const char *vchan_rpc_status_str(enum vchan_rpc_status status);
 
-/* Limits of a client or server. Start from rpc_options_init. */
-struct rpc_options {
+/* Limits of a client or server. Start from vchan_rpc_options_init. */
+struct vchan_rpc_options {
 	/* Largest request or reply body in bytes (default 4 MiB). */
 	size_t max_message;
 	/* Client: most calls in flight at once; more end at once with
-	 * RPC_QUEUE_FULL (default 1024, at most 65535). Server: most calls
-	 * of one connection waiting for their handler; the server stops
+	 * VCHAN_RPC_QUEUE_FULL (default 1024, at most 65535). Server: most
+	 * calls of one connection waiting for their handler; the server stops
 	 * reading that connection beyond it. */
 	unsigned max_in_flight;
 	/* Most bytes waiting to be written on one connection. A client call
-	 * that would queue more ends with RPC_QUEUE_FULL; a server stops
+	 * that would queue more ends with VCHAN_RPC_QUEUE_FULL; a server stops
 	 * reading a connection whose replies pile up (default 8 MiB). */
 	size_t max_queued;
 	/* Client: default deadline of each call in ms (0: none; default
 	 * 10000). The deadline goes to the server with the call (see
-	 * rpc_server_time_left). */
+	 * vchan_rpc_server_time_left). */
 	int timeout_ms;
 };
 
 /* Fill `o` with the defaults. */
-void rpc_options_init(struct rpc_options *o);
+VCHAN_API void vchan_rpc_options_init(struct vchan_rpc_options *o);
 
 /* ---- client ---------------------------------------------------------- */
 
+/* A client of one service at one address (opaque). */
+struct vchan_rpc_client;
+
 /* Create a client for the service `desc` at `address` on `loop`; `opts`
  * may be NULL for the defaults (it is copied). Does not connect yet: the
- * first call does, or rpc_client_connect. The result is a ProtobufCService
- * to pass to the generated stubs; free it with rpc_client_free (or
- * protobuf_c_service_destroy).
- * A lost connection fails the calls in flight with RPC_PEER_GONE; the next
- * call connects again.
- * Returns NULL + errno: EINVAL bad address or options, ENOMEM. */
-ProtobufCService *rpc_client_new(struct ev_loop *loop, const char *address,
-				 const ProtobufCServiceDescriptor *desc,
-				 const struct rpc_options *opts);
+ * first call does, or vchan_rpc_client_connect. Calls go through
+ * vchan_rpc_call, vchan_rpc_call_sync or the generated stubs given
+ * vchan_rpc_client_service(client). A lost connection fails the calls in
+ * flight with VCHAN_RPC_PEER_GONE; the next call connects again.
+ * Returns the client (the caller frees it with vchan_rpc_client_free) or
+ * NULL + errno: EINVAL loop or desc NULL, bad address or options, ENOMEM. */
+VCHAN_API struct vchan_rpc_client *
+vchan_rpc_client_new(struct ev_loop *loop, const char *address,
+		     const ProtobufCServiceDescriptor *desc,
+		     const struct vchan_rpc_options *opts);
+
+/* The client as a ProtobufCService of its descriptor, to pass to the
+ * generated stubs (foo__bar__method(service, request, closure, data)).
+ * It belongs to the client and lives as long as it;
+ * protobuf_c_service_destroy on it is vchan_rpc_client_free.
+ * Returns it, or NULL + EINVAL when client is NULL. */
+VCHAN_API ProtobufCService *
+vchan_rpc_client_service(struct vchan_rpc_client *client);
+
+/* The client whose service (vchan_rpc_client_service) `service` is.
+ * Returns it, or NULL + EINVAL when `service` is NULL or not a client's
+ * (a server-side service, another library's). */
+VCHAN_API struct vchan_rpc_client *
+vchan_rpc_client_of(ProtobufCService *service);
 
 /* Connect now, waiting up to `timeout_ms` (-1: forever) for the server to
  * appear (for a vchan, its XenStore keys; for sockets, retrying a refused
  * connection every 20 ms). Blocks the loop meanwhile: meant for program
  * start. Returns 0 (also when already connected) or -1 + errno: ETIMEDOUT,
- * ECONNREFUSED, ENOENT, or an error of the transport. */
-int rpc_client_connect(ProtobufCService *client, int timeout_ms);
+ * ECONNREFUSED, ENOENT, EINVAL client is NULL, ECANCELED a closure run
+ * while dropping a connection still in progress freed the client (it is
+ * gone), or an error of the transport. */
+VCHAN_API int vchan_rpc_client_connect(struct vchan_rpc_client *client,
+				       int timeout_ms);
 
-/* 1 when the client has a live connection, else 0. */
-int rpc_client_is_connected(const ProtobufCService *client);
+/* 1 when the client has a live connection, else 0 (also for NULL). */
+VCHAN_API int
+vchan_rpc_client_is_connected(const struct vchan_rpc_client *client);
 
-/* Number of calls in flight (sent or queued, not yet answered). */
-size_t rpc_client_in_flight(const ProtobufCService *client);
+/* Number of calls in flight (sent or queued, not yet answered); 0 for
+ * NULL. */
+VCHAN_API size_t
+vchan_rpc_client_in_flight(const struct vchan_rpc_client *client);
 
 /* Deadline in ms of the calls started by the stubs from now on (0: none).
- * Returns 0 or -1 + EINVAL. */
-int rpc_client_set_timeout(ProtobufCService *client, int timeout_ms);
+ * Returns 0 or -1 + EINVAL (client NULL, timeout_ms < 0). */
+VCHAN_API int vchan_rpc_client_set_timeout(struct vchan_rpc_client *client,
+					   int timeout_ms);
 
 /* The status of the call whose closure is running (call it from the
  * closure: a closure given NULL learns why). Outside closures: the status
- * of the last call that ended (after rpc_call_sync: of that call). */
-enum rpc_status rpc_client_status(const ProtobufCService *client);
+ * of the last call that ended (after vchan_rpc_call_sync: of that call).
+ * `client` must not be NULL. */
+VCHAN_API enum vchan_rpc_status
+vchan_rpc_client_status(const struct vchan_rpc_client *client);
 
 /* The message the server gave with the status of the same call as
- * rpc_client_status (the reason a handler passed to rpc_server_fail, or
- * the runtime's own, such as which method was unknown): at most
- * RPC_MESSAGE_MAX bytes of text, control characters replaced by '?'.
+ * vchan_rpc_client_status (the reason a handler passed to
+ * vchan_rpc_server_fail, or the runtime's own, such as which method was
+ * unknown): at most VCHAN_RPC_MESSAGE_MAX bytes of text, control
+ * characters replaced by '?'.
  * "" when there is none: a call that succeeded, ended on the client's
  * side (deadline, peer gone...), or was answered by an older server.
  * Never NULL; the string belongs to the client and is valid until the
- * next call of this client ends or the client is freed. */
-const char *rpc_client_message(const ProtobufCService *client);
+ * next call of this client ends or the client is freed. `client` must not
+ * be NULL. */
+VCHAN_API const char *
+vchan_rpc_client_message(const struct vchan_rpc_client *client);
 
 /* Called once when a call ends. `reply` is the decoded reply when status
- * is RPC_OK, else NULL; it belongs to the client and is freed when the
- * callback returns. The server's message of a failed call is
- * rpc_client_message(client), read from the callback. */
-typedef void rpc_done_fn(enum rpc_status status, const ProtobufCMessage *reply,
-			 void *data);
+ * is VCHAN_RPC_OK, else NULL; it belongs to the client and is freed when
+ * the callback returns. The server's message of a failed call is
+ * vchan_rpc_client_message(client), read from the callback. */
+typedef void vchan_rpc_done_fn(enum vchan_rpc_status status,
+			       const ProtobufCMessage *reply, void *data);
 
 /* Call method `method_index` of the client's service with `request`
  * (which must be of the method's input type; it is packed at once and may
  * be freed on return), with a deadline of `timeout_ms` ms (0: none,
  * -1: the client's default), which the server is told. `done` is always
- * called exactly once, never from within rpc_call itself: a call that
- * cannot start (no connection, too large, queue full) ends on the next
- * loop iteration.
- * Returns 0, or -1 + EINVAL (bad index or request type; done is not
- * called). */
-int rpc_call(ProtobufCService *client, unsigned method_index,
-	     const ProtobufCMessage *request, int timeout_ms, rpc_done_fn *done,
-	     void *data);
+ * called exactly once, never from within vchan_rpc_call itself: a call
+ * that cannot start (no connection, too large, queue full) ends on the
+ * next loop iteration.
+ * Returns 0, or -1 + errno (done is then not called): EINVAL client or
+ * done NULL, bad index or request type; ENOMEM. */
+VCHAN_API int vchan_rpc_call(struct vchan_rpc_client *client,
+			     unsigned method_index,
+			     const ProtobufCMessage *request, int timeout_ms,
+			     vchan_rpc_done_fn *done, void *data);
 
 /* Blocking call for simple programs: runs the client's loop until the call
- * ends. On RPC_OK *reply gets the reply, which the caller frees with
+ * ends. On VCHAN_RPC_OK *reply gets the reply, which the caller frees with
  * protobuf_c_message_free_unpacked(*reply, NULL); otherwise *reply is NULL.
  * Other watchers of the loop run meanwhile; once it returns,
- * rpc_client_status and rpc_client_message tell of this call even if
- * other calls ended meanwhile. Returns the status, or -1 + EINVAL for a
- * bad index or request type. */
-int rpc_call_sync(ProtobufCService *client, unsigned method_index,
-		  const ProtobufCMessage *request, int timeout_ms,
-		  ProtobufCMessage **reply);
+ * vchan_rpc_client_status and vchan_rpc_client_message tell of this call
+ * even if other calls ended meanwhile. Returns the status, or -1 + errno:
+ * EINVAL client NULL, bad index or request type; ENOMEM. */
+VCHAN_API int vchan_rpc_call_sync(struct vchan_rpc_client *client,
+				  unsigned method_index,
+				  const ProtobufCMessage *request,
+				  int timeout_ms, ProtobufCMessage **reply);
 
 /* Free the client, closing its connection. Calls still in flight end with
- * RPC_CANCELLED (their closures get NULL). May be called from a closure of
- * this client. NULL is accepted. */
-void rpc_client_free(ProtobufCService *client);
+ * VCHAN_RPC_CANCELLED (their closures get NULL). May be called from a
+ * closure of this client. NULL is accepted. */
+VCHAN_API void vchan_rpc_client_free(struct vchan_rpc_client *client);
 
 /* ---- server ---------------------------------------------------------- */
 
-struct rpc_server;
+struct vchan_rpc_server;
 
 /* Create a server on `loop`; `opts` may be NULL (copied). Returns the
- * server (free it with rpc_server_free) or NULL + errno (EINVAL, ENOMEM). */
-struct rpc_server *rpc_server_new(struct ev_loop *loop,
-				  const struct rpc_options *opts);
+ * server (free it with vchan_rpc_server_free) or NULL + errno (EINVAL, ENOMEM).
+ */
+VCHAN_API struct vchan_rpc_server *
+vchan_rpc_server_new(struct ev_loop *loop,
+		     const struct vchan_rpc_options *opts);
 
 /* Carry `service` (a generated FOO__INIT structure with its handlers
  * filled in; borrowed: it must outlive the server). A handler gets the
  * decoded request (valid until it answers) and answers once, at once or
  * later from the loop, in one of two ways: by calling the closure with
  * the reply (copied at once; the handler keeps ownership) or with NULL
- * for RPC_HANDLER_FAILED; or by rpc_server_fail with the closure's data
- * (the `closure_data` argument of the handler, which names the call).
- * A handler must answer every call even when the client has gone
- * meanwhile (the answer is then dropped); calls not answered when the
- * server is freed are freed with it, and must not be answered
- * afterwards. A call whose deadline (see rpc_server_time_left) has passed
- * when the server comes to it is not given to its handler: the server
- * answers RPC_DEADLINE_EXCEEDED itself.
- * Returns 0 or -1 + errno: EEXIST a service of that name (or hash) or
+ * for VCHAN_RPC_HANDLER_FAILED; or by vchan_rpc_server_fail with the closure's
+ * data (the `closure_data` argument of the handler, which names the call). A
+ * handler must answer every call even when the client has gone meanwhile (the
+ * answer is then dropped); calls not answered when the server is freed are
+ * freed with it, and must not be answered afterwards. A call whose deadline
+ * (see vchan_rpc_server_time_left) has passed when the server comes to it is
+ * not given to its handler: the server answers VCHAN_RPC_DEADLINE_EXCEEDED
+ * itself. Returns 0 or -1 + errno: EEXIST a service of that name (or hash) or
  * two methods of one hash, EINVAL, ENOMEM. */
-int rpc_server_add_service(struct rpc_server *srv, ProtobufCService *service);
+VCHAN_API int vchan_rpc_server_add_service(struct vchan_rpc_server *srv,
+					   ProtobufCService *service);
 
 /* End the call named by `call` (the closure data its handler was given)
  * with `status` instead of a reply, with `message` for the caller (NULL:
- * none; copied; UTF-8 text longer than RPC_MESSAGE_MAX bytes is cut
+ * none; copied; UTF-8 text longer than VCHAN_RPC_MESSAGE_MAX bytes is cut
  * where a character starts). The
- * caller sees both (rpc_client_status, rpc_client_message). This is an
- * answer: the call is over and `call` is invalid afterwards.
- * A handler may choose RPC_INVALID_ARGUMENT, RPC_MALFORMED,
- * RPC_HANDLER_FAILED, RPC_DEADLINE_EXCEEDED, RPC_TOO_LARGE,
- * RPC_UNKNOWN_METHOD or RPC_UNKNOWN_SERVICE (the last two, say, for a
- * proxy passing on a backend's status). Returns 0, or -1 + EINVAL when
- * `status` is another one (RPC_OK, or a status only a client may set):
- * the call then ends all the same, with RPC_HANDLER_FAILED and
+ * caller sees both (vchan_rpc_client_status, vchan_rpc_client_message). This is
+ * an answer: the call is over and `call` is invalid afterwards. A handler may
+ * choose VCHAN_RPC_INVALID_ARGUMENT, VCHAN_RPC_MALFORMED,
+ * VCHAN_RPC_HANDLER_FAILED, VCHAN_RPC_DEADLINE_EXCEEDED, VCHAN_RPC_TOO_LARGE,
+ * VCHAN_RPC_UNKNOWN_METHOD or VCHAN_RPC_UNKNOWN_SERVICE (the last two, say, for
+ * a proxy passing on a backend's status). Returns 0, or -1 + EINVAL when
+ * `status` is another one (VCHAN_RPC_OK, or a status only a client may set):
+ * the call then ends all the same, with VCHAN_RPC_HANDLER_FAILED and
  * `message`. -1 + EINVAL also when `call` is NULL (nothing is answered).
  */
-int rpc_server_fail(void *call, enum rpc_status status, const char *message);
+VCHAN_API int vchan_rpc_server_fail(void *call, enum vchan_rpc_status status,
+				    const char *message);
 
 /* Milliseconds left before the deadline of the call named by `call` (the
  * closure data its handler was given; valid until the call is answered),
@@ -221,20 +281,21 @@ int rpc_server_fail(void *call, enum rpc_status status, const char *message);
  * Returns the time left (>= 0), or -1 + errno: ENOENT the call has no
  * deadline (the client gave none, or is older than deadlines on the
  * wire), EINVAL `call` is NULL. */
-int rpc_server_time_left(const void *call);
+VCHAN_API int vchan_rpc_server_time_left(const void *call);
 
 /* Accept clients at `address` (see the top of this file); call once per
  * address. A vchan listener serves one client domain at a time and offers
  * a fresh channel when its client has gone. Returns 0 or -1 + errno
  * (EINVAL bad address, EADDRINUSE, or an error of the transport). */
-int rpc_server_listen(struct rpc_server *srv, const char *address);
+VCHAN_API int vchan_rpc_server_listen(struct vchan_rpc_server *srv,
+				      const char *address);
 
 /* Number of connected clients. */
-size_t rpc_server_clients(const struct rpc_server *srv);
+VCHAN_API size_t vchan_rpc_server_clients(const struct vchan_rpc_server *srv);
 
 /* Close every listener and connection and free the server. Must not be
  * called from a handler. NULL is accepted. */
-void rpc_server_free(struct rpc_server *srv);
+VCHAN_API void vchan_rpc_server_free(struct vchan_rpc_server *srv);
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,7 @@
 /* Delay before trying again to offer a vchan that could not be created. */
 #define RETRY_S 0.1
 /* In every call a handler is given: catches closure data of another kind
- * handed to rpc_server_fail or rpc_server_time_left. */
+ * handed to vchan_rpc_server_fail or vchan_rpc_server_time_left. */
 #define SCALL_MAGIC 0x7270636bu
 
 struct service {
@@ -34,9 +34,9 @@ struct service {
 struct listener;
 
 struct sconn {
-	struct rpc_server *srv;
+	struct vchan_rpc_server *srv;
 	struct listener *lis; /* the vchan listener that offered it */
-	struct rpc_conn *conn;
+	struct vchan_rpc_conn *conn;
 	ev_io rio, wio;
 	ev_prepare spin; /* a vchan: spin for requests before the loop sleeps */
 	ev_idle again;	 /* ...and when one came, do not let it sleep */
@@ -49,9 +49,9 @@ struct sconn {
 
 struct scall {
 	uint32_t magic;
-	struct rpc_server *srv;
+	struct vchan_rpc_server *srv;
 	struct sconn *sc; /* NULL once the client has gone */
-	struct rpc_hdr h;
+	struct vchan_rpc_hdr h;
 	const ProtobufCMethodDescriptor *m;
 	ProtobufCMessage *req;
 	int64_t deadline_ns; /* CLOCK_MONOTONIC; -1: none */
@@ -59,8 +59,8 @@ struct scall {
 };
 
 struct listener {
-	struct rpc_server *srv;
-	struct rpc_addr addr;
+	struct vchan_rpc_server *srv;
+	struct vchan_rpc_addr addr;
 	int fd; /* socket listeners */
 	ev_io io;
 	ev_timer retry; /* vchan listeners */
@@ -69,9 +69,9 @@ struct listener {
 	struct listener *next;
 };
 
-struct rpc_server {
+struct vchan_rpc_server {
 	struct ev_loop *loop;
-	struct rpc_options opt;
+	struct vchan_rpc_options opt;
 	struct service *svcs;
 	size_t nsvcs;
 	struct listener *listeners;
@@ -84,10 +84,10 @@ static void offer_vchan(struct listener *l);
 
 static int throttled(const struct sconn *sc)
 {
-	const struct rpc_options *o = &sc->srv->opt;
+	const struct vchan_rpc_options *o = &sc->srv->opt;
 
 	return sc->pending >= o->max_in_flight ||
-	       rpc_conn_queued(sc->conn) > o->max_queued;
+	       vchan_rpc_conn_queued(sc->conn) > o->max_queued;
 }
 
 /* Run process() from the loop soon. */
@@ -104,7 +104,7 @@ static void update_watchers(struct sconn *sc)
 	struct ev_loop *loop = sc->srv->loop;
 	int want_w;
 
-	if (!rpc_conn_is_socket(sc->conn))
+	if (!vchan_rpc_conn_is_socket(sc->conn))
 		return;
 	/* A socket with unread data would wake a throttled reader again and
 	 * again: stop reading it until calls or bytes drain. */
@@ -112,7 +112,7 @@ static void update_watchers(struct sconn *sc)
 		ev_io_stop(loop, &sc->rio);
 	else if (!ev_is_active(&sc->rio))
 		ev_io_start(loop, &sc->rio);
-	want_w = rpc_conn_queued(sc->conn) > 0;
+	want_w = vchan_rpc_conn_queued(sc->conn) > 0;
 	if (want_w && !ev_is_active(&sc->wio))
 		ev_io_start(loop, &sc->wio);
 	else if (!want_w && ev_is_active(&sc->wio))
@@ -121,7 +121,7 @@ static void update_watchers(struct sconn *sc)
 
 static void close_sconn(struct sconn *sc)
 {
-	struct rpc_server *srv = sc->srv;
+	struct vchan_rpc_server *srv = sc->srv;
 	struct listener *l = sc->lis;
 
 	for (struct scall *k = srv->calls; k != NULL; k = k->next)
@@ -132,7 +132,7 @@ static void close_sconn(struct sconn *sc)
 	ev_prepare_stop(srv->loop, &sc->spin);
 	ev_idle_stop(srv->loop, &sc->again);
 	ev_timer_stop(srv->loop, &sc->kick);
-	rpc_conn_free(sc->conn);
+	vchan_rpc_conn_free(sc->conn);
 	if (sc->prev != NULL)
 		sc->prev->next = sc->next;
 	else
@@ -146,41 +146,41 @@ static void close_sconn(struct sconn *sc)
 	}
 }
 
-/* Queue a reply with status RPC_OK and `msg` (of packed size `size`). */
-static void send_reply(struct sconn *sc, const struct rpc_hdr *req,
+/* Queue a reply with status VCHAN_RPC_OK and `msg` (of packed size `size`). */
+static void send_reply(struct sconn *sc, const struct vchan_rpc_hdr *req,
 		       const ProtobufCMessage *msg, size_t size)
 {
-	struct rpc_hdr h = *req;
+	struct vchan_rpc_hdr h = *req;
 
-	h.kind = RPC_KIND_REPLY;
-	h.status = RPC_OK;
-	if (rpc_conn_queue(sc->conn, &h, msg, size) < 0)
-		rpc_conn_kill(sc->conn, RPC_PEER_GONE);
+	h.kind = VCHAN_RPC_KIND_REPLY;
+	h.status = VCHAN_RPC_OK;
+	if (vchan_rpc_conn_queue(sc->conn, &h, msg, size) < 0)
+		vchan_rpc_conn_kill(sc->conn, VCHAN_RPC_PEER_GONE);
 }
 
 /* Queue a failed reply: `status`, and `text` (NULL: none) as its body. */
-static void send_error(struct sconn *sc, const struct rpc_hdr *req, int status,
-		       const char *text)
+static void send_error(struct sconn *sc, const struct vchan_rpc_hdr *req,
+		       int status, const char *text)
 {
-	struct rpc_hdr h = *req;
-	size_t n = text != NULL ? strnlen(text, RPC_MESSAGE_MAX + 1) : 0;
+	struct vchan_rpc_hdr h = *req;
+	size_t n = text != NULL ? strnlen(text, VCHAN_RPC_MESSAGE_MAX + 1) : 0;
 
 	/* A long message is cut where a UTF-8 character starts, so that the
 	 * caller never gets half of one. */
-	if (n > RPC_MESSAGE_MAX) {
-		n = RPC_MESSAGE_MAX;
+	if (n > VCHAN_RPC_MESSAGE_MAX) {
+		n = VCHAN_RPC_MESSAGE_MAX;
 		while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
 			n--;
 	}
-	h.kind = RPC_KIND_REPLY;
+	h.kind = VCHAN_RPC_KIND_REPLY;
 	h.status = (uint16_t)status;
-	if (rpc_conn_queue_bytes(sc->conn, &h, text, n) < 0)
-		rpc_conn_kill(sc->conn, RPC_PEER_GONE);
+	if (vchan_rpc_conn_queue_bytes(sc->conn, &h, text, n) < 0)
+		vchan_rpc_conn_kill(sc->conn, VCHAN_RPC_PEER_GONE);
 }
 
 static void unlink_call(struct scall *k)
 {
-	struct rpc_server *srv = k->srv;
+	struct vchan_rpc_server *srv = k->srv;
 
 	if (k->prev != NULL)
 		k->prev->next = k->next;
@@ -197,9 +197,9 @@ static void finish(struct scall *k, const ProtobufCMessage *msg, int status,
 {
 	struct sconn *sc = k->sc;
 
-	if (sc != NULL && !rpc_conn_dead(sc->conn)) {
+	if (sc != NULL && !vchan_rpc_conn_dead(sc->conn)) {
 		size_t size = 0, max = sc->srv->opt.max_message;
-		char why[RPC_MESSAGE_MAX + 1];
+		char why[VCHAN_RPC_MESSAGE_MAX + 1];
 
 		if (msg == NULL) {
 			send_error(sc, &k->h, status, text);
@@ -208,12 +208,12 @@ static void finish(struct scall *k, const ProtobufCMessage *msg, int status,
 			snprintf(why, sizeof(why),
 				 "reply of %zu bytes above the limit of %zu",
 				 size, max);
-			send_error(sc, &k->h, RPC_TOO_LARGE, why);
+			send_error(sc, &k->h, VCHAN_RPC_TOO_LARGE, why);
 		} else {
 			send_reply(sc, &k->h, msg, size);
 		}
 		sc->pending--;
-		rpc_conn_flush(sc->conn);
+		vchan_rpc_conn_flush(sc->conn);
 		/* A late answer (from a timer of the handler's) may unblock
 		 * reading or reveal a dead connection: let process() see. */
 		if (sc->depth == 0)
@@ -229,22 +229,23 @@ static void finish(struct scall *k, const ProtobufCMessage *msg, int status,
 static void answer(const ProtobufCMessage *msg, void *data)
 {
 	struct scall *k = data;
-	char why[RPC_MESSAGE_MAX + 1];
+	char why[VCHAN_RPC_MESSAGE_MAX + 1];
 
 	if (msg == NULL) {
-		finish(k, NULL, RPC_HANDLER_FAILED, NULL);
+		finish(k, NULL, VCHAN_RPC_HANDLER_FAILED, NULL);
 		return;
 	}
 	if (msg->descriptor != k->m->output) {
 		snprintf(why, sizeof(why), "handler answered a %s, not a %s",
 			 msg->descriptor->name, k->m->output->name);
-		finish(k, NULL, RPC_HANDLER_FAILED, why);
+		finish(k, NULL, VCHAN_RPC_HANDLER_FAILED, why);
 		return;
 	}
-	finish(k, msg, RPC_OK, NULL);
+	finish(k, msg, VCHAN_RPC_OK, NULL);
 }
 
-int rpc_server_fail(void *call, enum rpc_status status, const char *message)
+int vchan_rpc_server_fail(void *call, enum vchan_rpc_status status,
+			  const char *message)
 {
 	struct scall *k = call;
 
@@ -255,8 +256,8 @@ int rpc_server_fail(void *call, enum rpc_status status, const char *message)
 	/* A status only a client sets would mislead the caller (a "peer
 	 * gone" that is not): the call fails all the same, as the handler
 	 * wanted, but with the one status that blames the handler. */
-	if (!rpc_status_sendable((int)status)) {
-		finish(k, NULL, RPC_HANDLER_FAILED, message);
+	if (!vchan_rpc_status_sendable((int)status)) {
+		finish(k, NULL, VCHAN_RPC_HANDLER_FAILED, message);
 		errno = EINVAL;
 		return -1;
 	}
@@ -264,7 +265,7 @@ int rpc_server_fail(void *call, enum rpc_status status, const char *message)
 	return 0;
 }
 
-int rpc_server_time_left(const void *call)
+int vchan_rpc_server_time_left(const void *call)
 {
 	const struct scall *k = call;
 	int64_t left;
@@ -277,11 +278,11 @@ int rpc_server_time_left(const void *call)
 		errno = ENOENT;
 		return -1;
 	}
-	left = k->deadline_ns - rpc_now_ns();
+	left = k->deadline_ns - vchan_rpc_now_ns();
 	return left > 0 ? (int)(left / 1000000) : 0;
 }
 
-static const struct service *find_service(const struct rpc_server *srv,
+static const struct service *find_service(const struct vchan_rpc_server *srv,
 					  uint32_t hash)
 {
 	for (size_t i = 0; i < srv->nsvcs; i++)
@@ -290,26 +291,26 @@ static const struct service *find_service(const struct rpc_server *srv,
 	return NULL;
 }
 
-static void dispatch(struct sconn *sc, const struct rpc_hdr *h,
+static void dispatch(struct sconn *sc, const struct vchan_rpc_hdr *h,
 		     const uint8_t *body)
 {
-	struct rpc_server *srv = sc->srv;
+	struct vchan_rpc_server *srv = sc->srv;
 	const struct service *s;
 	const ProtobufCServiceDescriptor *d;
 	struct scall *k;
-	char why[RPC_MESSAGE_MAX + 1];
+	char why[VCHAN_RPC_MESSAGE_MAX + 1];
 	int64_t dl, deadline = -1, now;
 	unsigned i;
 
-	if (h->kind != RPC_KIND_REQUEST) {
-		rpc_conn_kill(sc->conn, RPC_PROTOCOL_ERROR);
+	if (h->kind != VCHAN_RPC_KIND_REQUEST) {
+		vchan_rpc_conn_kill(sc->conn, VCHAN_RPC_PROTOCOL_ERROR);
 		return;
 	}
 	s = find_service(srv, h->service);
 	if (s == NULL) {
 		snprintf(why, sizeof(why), "no service of hash 0x%08x here",
 			 (unsigned)h->service);
-		send_error(sc, h, RPC_UNKNOWN_SERVICE, why);
+		send_error(sc, h, VCHAN_RPC_UNKNOWN_SERVICE, why);
 		return;
 	}
 	d = s->svc->descriptor;
@@ -319,36 +320,37 @@ static void dispatch(struct sconn *sc, const struct rpc_hdr *h,
 	if (i == d->n_methods) {
 		snprintf(why, sizeof(why), "%s has no method of hash 0x%08x",
 			 d->name, (unsigned)h->method);
-		send_error(sc, h, RPC_UNKNOWN_METHOD, why);
+		send_error(sc, h, VCHAN_RPC_UNKNOWN_METHOD, why);
 		return;
 	}
 	if (body == NULL) {
 		snprintf(why, sizeof(why),
 			 "request of %u bytes above the limit of %zu",
 			 (unsigned)h->len, srv->opt.max_message);
-		send_error(sc, h, RPC_TOO_LARGE, why);
+		send_error(sc, h, VCHAN_RPC_TOO_LARGE, why);
 		return;
 	}
 	/* The deadline counts from when the request was read: the time it
 	 * spent in transit cannot be known (the domains' clocks differ). A
 	 * call whose deadline has already passed (it waited behind slow
 	 * handlers) is not worth starting: its client has given up. */
-	dl = rpc_deadline_decode(h->status);
+	dl = vchan_rpc_deadline_decode(h->status);
 	if (dl >= 0) {
 		deadline = sc->read_ns + dl * 1000000;
-		now = rpc_now_ns();
+		now = vchan_rpc_now_ns();
 		if (now >= deadline) {
 			snprintf(why, sizeof(why),
 				 "deadline passed %lld ms before the call "
 				 "could start",
 				 (long long)((now - deadline) / 1000000));
-			send_error(sc, h, RPC_DEADLINE_EXCEEDED, why);
+			send_error(sc, h, VCHAN_RPC_DEADLINE_EXCEEDED, why);
 			return;
 		}
 	}
 	k = calloc(1, sizeof(*k));
 	if (k == NULL) {
-		send_error(sc, h, RPC_HANDLER_FAILED, "server out of memory");
+		send_error(sc, h, VCHAN_RPC_HANDLER_FAILED,
+			   "server out of memory");
 		return;
 	}
 	k->req =
@@ -357,7 +359,7 @@ static void dispatch(struct sconn *sc, const struct rpc_hdr *h,
 		free(k);
 		snprintf(why, sizeof(why), "request does not decode as %s",
 			 d->methods[i].input->name);
-		send_error(sc, h, RPC_MALFORMED, why);
+		send_error(sc, h, VCHAN_RPC_MALFORMED, why);
 		return;
 	}
 	k->magic = SCALL_MAGIC;
@@ -378,7 +380,7 @@ static void dispatch(struct sconn *sc, const struct rpc_hdr *h,
  * connection when it has ended. */
 static void process(struct sconn *sc)
 {
-	struct rpc_hdr h;
+	struct vchan_rpc_hdr h;
 	const uint8_t *body;
 	int more = 1, r = 0;
 
@@ -387,17 +389,18 @@ static void process(struct sconn *sc)
 		/* Whole frames still in the buffer (left there by a
 		 * throttle) came with the last read: take them before reading
 		 * again, so that read_ns is the time each one came. */
-		while (!throttled(sc) && !rpc_conn_dead(sc->conn) &&
-		       (r = rpc_conn_next(sc->conn, &h, &body)) > 0)
+		while (!throttled(sc) && !vchan_rpc_conn_dead(sc->conn) &&
+		       (r = vchan_rpc_conn_next(sc->conn, &h, &body)) > 0)
 			dispatch(sc, &h, body);
-		if (r < 0 || !more || throttled(sc) || rpc_conn_dead(sc->conn))
+		if (r < 0 || !more || throttled(sc) ||
+		    vchan_rpc_conn_dead(sc->conn))
 			break;
-		sc->read_ns = rpc_now_ns();
-		more = rpc_conn_fill(sc->conn);
+		sc->read_ns = vchan_rpc_now_ns();
+		more = vchan_rpc_conn_fill(sc->conn);
 	}
-	rpc_conn_flush(sc->conn);
+	vchan_rpc_conn_flush(sc->conn);
 	sc->depth--;
-	if (rpc_conn_dead(sc->conn)) {
+	if (vchan_rpc_conn_dead(sc->conn)) {
 		close_sconn(sc);
 		return;
 	}
@@ -410,7 +413,7 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	rpc_conn_events(sc->conn);
+	vchan_rpc_conn_events(sc->conn);
 	process(sc);
 }
 
@@ -428,7 +431,7 @@ static void spin_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct sconn *sc = w->data;
 
 	(void)revents;
-	if (!rpc_conn_spin(sc->conn))
+	if (!vchan_rpc_conn_spin(sc->conn))
 		return;
 	/* Keep the loop from sleeping after this (an active idle watcher
 	 * makes it only look), so that it comes back here and spins for the
@@ -443,7 +446,7 @@ static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	rpc_conn_flush(sc->conn);
+	vchan_rpc_conn_flush(sc->conn);
 	/* Room may end a throttle on replies: read what waits. */
 	process(sc);
 }
@@ -455,21 +458,21 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	process(w->data);
 }
 
-static struct sconn *add_sconn(struct rpc_server *srv, struct rpc_conn *conn,
-			       struct listener *l)
+static struct sconn *add_sconn(struct vchan_rpc_server *srv,
+			       struct vchan_rpc_conn *conn, struct listener *l)
 {
 	struct sconn *sc = calloc(1, sizeof(*sc));
 
 	if (sc == NULL) {
-		rpc_conn_free(conn);
+		vchan_rpc_conn_free(conn);
 		return NULL;
 	}
 	sc->srv = srv;
 	sc->lis = l;
 	sc->conn = conn;
-	ev_io_init(&sc->rio, rio_cb, rpc_conn_fd(conn), EV_READ);
+	ev_io_init(&sc->rio, rio_cb, vchan_rpc_conn_fd(conn), EV_READ);
 	sc->rio.data = sc;
-	ev_io_init(&sc->wio, wio_cb, rpc_conn_fd(conn), EV_WRITE);
+	ev_io_init(&sc->wio, wio_cb, vchan_rpc_conn_fd(conn), EV_WRITE);
 	sc->wio.data = sc;
 	ev_timer_init(&sc->kick, kick_cb, 0., 0.);
 	sc->kick.data = sc;
@@ -481,7 +484,7 @@ static struct sconn *add_sconn(struct rpc_server *srv, struct rpc_conn *conn,
 		srv->conns->prev = sc;
 	srv->conns = sc;
 	ev_io_start(srv->loop, &sc->rio);
-	if (!rpc_conn_is_socket(conn))
+	if (!vchan_rpc_conn_is_socket(conn))
 		ev_prepare_start(srv->loop, &sc->spin);
 	return sc;
 }
@@ -495,11 +498,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	for (;;) {
 		int fd =
 		    accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct rpc_conn *conn;
+		struct vchan_rpc_conn *conn;
 
 		if (fd < 0)
 			return; /* EAGAIN, or out of fds: the next wake-up */
-		conn = rpc_conn_from_fd(fd, l->srv->opt.max_message);
+		conn = vchan_rpc_conn_from_fd(fd, l->srv->opt.max_message);
 		if (conn != NULL)
 			add_sconn(l->srv, conn, NULL);
 	}
@@ -509,12 +512,13 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void offer_vchan(struct listener *l)
 {
 	struct vchan *vc;
-	struct rpc_conn *conn;
+	struct vchan_rpc_conn *conn;
 
 	vc =
 	    vchan_server_create(l->addr.domid, l->path, VCHAN_RING, VCHAN_RING);
-	conn = vc != NULL ? rpc_conn_from_vchan(vc, l->srv->opt.max_message)
-			  : NULL;
+	conn = vc != NULL
+		   ? vchan_rpc_conn_from_vchan(vc, l->srv->opt.max_message)
+		   : NULL;
 	if (conn != NULL)
 		l->cur = add_sconn(l->srv, conn, l);
 	if (l->cur == NULL && !ev_is_active(&l->retry)) {
@@ -541,7 +545,7 @@ static int listen_socket(struct listener *l)
 	socklen_t salen;
 	int family, e, one = 1;
 
-	if (l->addr.kind == RPC_ADDR_UNIX) {
+	if (l->addr.kind == VCHAN_RPC_ADDR_UNIX) {
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
 		strcpy(sun.sun_path, l->addr.name);
@@ -605,11 +609,11 @@ static int listen_vchan(struct listener *l)
 	{
 		struct vchan *vc = vchan_server_create(l->addr.domid, l->path,
 						       VCHAN_RING, VCHAN_RING);
-		struct rpc_conn *conn;
+		struct vchan_rpc_conn *conn;
 
 		if (vc == NULL)
 			return -1;
-		conn = rpc_conn_from_vchan(vc, l->srv->opt.max_message);
+		conn = vchan_rpc_conn_from_vchan(vc, l->srv->opt.max_message);
 		if (conn == NULL ||
 		    (l->cur = add_sconn(l->srv, conn, l)) == NULL) {
 			errno = ENOMEM;
@@ -619,7 +623,7 @@ static int listen_vchan(struct listener *l)
 	return 0;
 }
 
-int rpc_server_listen(struct rpc_server *srv, const char *address)
+int vchan_rpc_server_listen(struct vchan_rpc_server *srv, const char *address)
 {
 	struct listener *l;
 	int r;
@@ -633,11 +637,12 @@ int rpc_server_listen(struct rpc_server *srv, const char *address)
 		return -1;
 	l->srv = srv;
 	l->fd = -1;
-	if (rpc_addr_parse(address, &l->addr) < 0) {
+	if (vchan_rpc_addr_parse(address, &l->addr) < 0) {
 		free(l);
 		return -1;
 	}
-	r = l->addr.kind == RPC_ADDR_VCHAN ? listen_vchan(l) : listen_socket(l);
+	r = l->addr.kind == VCHAN_RPC_ADDR_VCHAN ? listen_vchan(l)
+						 : listen_socket(l);
 	if (r < 0) {
 		int e = errno;
 
@@ -650,7 +655,8 @@ int rpc_server_listen(struct rpc_server *srv, const char *address)
 	return 0;
 }
 
-int rpc_server_add_service(struct rpc_server *srv, ProtobufCService *svc)
+int vchan_rpc_server_add_service(struct vchan_rpc_server *srv,
+				 ProtobufCService *svc)
 {
 	const ProtobufCServiceDescriptor *d;
 	struct service *n, s;
@@ -662,7 +668,7 @@ int rpc_server_add_service(struct rpc_server *srv, ProtobufCService *svc)
 	}
 	d = svc->descriptor;
 	s.svc = svc;
-	s.hash = rpc_name_hash(d->name);
+	s.hash = vchan_rpc_name_hash(d->name);
 	if (find_service(srv, s.hash) != NULL) {
 		errno = EEXIST;
 		return -1;
@@ -672,7 +678,7 @@ int rpc_server_add_service(struct rpc_server *srv, ProtobufCService *svc)
 	if (s.method_hash == NULL)
 		return -1;
 	for (unsigned i = 0; i < d->n_methods; i++) {
-		s.method_hash[i] = rpc_name_hash(d->methods[i].name);
+		s.method_hash[i] = vchan_rpc_name_hash(d->methods[i].name);
 		/* Methods are found by hash: two alike would be ambiguous. */
 		for (unsigned j = 0; j < i; j++)
 			if (s.method_hash[j] == s.method_hash[i]) {
@@ -691,20 +697,20 @@ int rpc_server_add_service(struct rpc_server *srv, ProtobufCService *svc)
 	return 0;
 }
 
-size_t rpc_server_clients(const struct rpc_server *srv)
+size_t vchan_rpc_server_clients(const struct vchan_rpc_server *srv)
 {
 	size_t n = 0;
 
 	for (struct sconn *sc = srv->conns; sc != NULL; sc = sc->next)
-		if (!rpc_conn_waiting(sc->conn))
+		if (!vchan_rpc_conn_waiting(sc->conn))
 			n++;
 	return n;
 }
 
-struct rpc_server *rpc_server_new(struct ev_loop *loop,
-				  const struct rpc_options *opts)
+struct vchan_rpc_server *
+vchan_rpc_server_new(struct ev_loop *loop, const struct vchan_rpc_options *opts)
 {
-	struct rpc_server *srv;
+	struct vchan_rpc_server *srv;
 
 	if (loop == NULL ||
 	    (opts != NULL &&
@@ -720,11 +726,11 @@ struct rpc_server *rpc_server_new(struct ev_loop *loop,
 	if (opts != NULL)
 		srv->opt = *opts;
 	else
-		rpc_options_init(&srv->opt);
+		vchan_rpc_options_init(&srv->opt);
 	return srv;
 }
 
-void rpc_server_free(struct rpc_server *srv)
+void vchan_rpc_server_free(struct vchan_rpc_server *srv)
 {
 	if (srv == NULL)
 		return;
@@ -735,10 +741,10 @@ void rpc_server_free(struct rpc_server *srv)
 		if (l->fd >= 0) {
 			ev_io_stop(srv->loop, &l->io);
 			close(l->fd);
-			if (l->addr.kind == RPC_ADDR_UNIX)
+			if (l->addr.kind == VCHAN_RPC_ADDR_UNIX)
 				unlink(l->addr.name);
 		}
-		if (l->addr.kind == RPC_ADDR_VCHAN)
+		if (l->addr.kind == VCHAN_RPC_ADDR_VCHAN)
 			ev_timer_stop(srv->loop, &l->retry);
 		if (l->cur != NULL)
 			l->cur->lis = NULL;

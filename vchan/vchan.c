@@ -86,41 +86,53 @@ static void cpu_relax(void)
 #endif
 }
 
-static void free_handle(struct vchan *ch)
+/* Note a failed release: the first error is the one reported. */
+static void release(int rc, int *err)
 {
-	int saved = errno;
+	if (rc < 0 && *err == 0)
+		*err = errno;
+}
+
+/* Release everything and free the handle. Returns 0, or the errno of the
+ * first release that failed (errno itself is left as it was). */
+static int free_handle(struct vchan *ch)
+{
+	int saved = errno, err = 0;
 
 	if (ch->page != NULL) {
 		if (ch->server) {
 			if (ch->left != NULL)
-				vchan_gnt_unshare(ch->gnt, ch->left,
-						  ch->left_pages);
+				release(vchan_gnt_unshare(ch->gnt, ch->left,
+							  ch->left_pages),
+					&err);
 			if (ch->right != NULL)
-				vchan_gnt_unshare(ch->gnt, ch->right,
-						  ch->right_pages);
-			vchan_gnt_unshare(ch->gnt, ch->page, 1);
+				release(vchan_gnt_unshare(ch->gnt, ch->right,
+							  ch->right_pages),
+					&err);
+			release(vchan_gnt_unshare(ch->gnt, ch->page, 1), &err);
 		} else {
 			if (ch->left != NULL)
-				vchan_gnt_unmap(ch->gnt, ch->left,
-						ch->left_pages);
+				release(vchan_gnt_unmap(ch->gnt, ch->left,
+							ch->left_pages),
+					&err);
 			if (ch->right != NULL)
-				vchan_gnt_unmap(ch->gnt, ch->right,
-						ch->right_pages);
-			vchan_gnt_unmap(ch->gnt, ch->page, 1);
+				release(vchan_gnt_unmap(ch->gnt, ch->right,
+							ch->right_pages),
+					&err);
+			release(vchan_gnt_unmap(ch->gnt, ch->page, 1), &err);
 		}
 	}
 	if (ch->published)
-		vchan_xs_rm(ch->xs, ch->path);
-	if (ch->evt != NULL)
-		vchan_evt_close(ch->evt);
-	if (ch->gnt != NULL)
-		vchan_gnt_close(ch->gnt);
+		release(vchan_xs_rm(ch->xs, ch->path), &err);
+	release(vchan_evt_close(ch->evt), &err);
+	release(vchan_gnt_close(ch->gnt), &err);
 	if (ch->efd >= 0)
 		close(ch->efd);
-	vchan_xs_close(ch->xs);
+	release(vchan_xs_close(ch->xs), &err);
 	free(ch->path);
 	free(ch);
 	errno = saved;
+	return err;
 }
 
 static struct vchan *new_handle(int server)
@@ -243,7 +255,7 @@ static struct vchan *server_create(uint32_t peer, const char *path, unsigned lo,
 	nt.evt = ch->evt;
 	nt.port = ch->port;
 	nt.offset = offsetof(struct vchan_wire, srv_live);
-	ch->page = vchan_gnt_share(ch->gnt, peer, 1, 1, &ref, &nt);
+	ch->page = vchan_gnt_share(ch->gnt, peer, 1, &ref, 1, &nt);
 	if (ch->page == NULL)
 		goto fail;
 	page = ch->page;
@@ -251,8 +263,8 @@ static struct vchan *server_create(uint32_t peer, const char *path, unsigned lo,
 	/* The page is not published yet: writing the grant list straight
 	 * into it races with nobody. */
 	if (lay.left_pages != 0) {
-		ch->left = vchan_gnt_share(ch->gnt, peer, lay.left_pages, 1,
-					   page->grants, NULL);
+		ch->left = vchan_gnt_share(ch->gnt, peer, lay.left_pages,
+					   page->grants, 1, NULL);
 		if (ch->left == NULL)
 			goto fail;
 		ch->left_pages = lay.left_pages;
@@ -262,8 +274,8 @@ static struct vchan *server_create(uint32_t peer, const char *path, unsigned lo,
 	}
 	if (lay.right_pages != 0) {
 		ch->right =
-		    vchan_gnt_share(ch->gnt, peer, lay.right_pages, 1,
-				    page->grants + lay.left_pages, NULL);
+		    vchan_gnt_share(ch->gnt, peer, lay.right_pages,
+				    page->grants + lay.left_pages, 1, NULL);
 		if (ch->right == NULL)
 			goto fail;
 		ch->right_pages = lay.right_pages;
@@ -541,21 +553,29 @@ fail:
 
 int vchan_close(struct vchan *ch)
 {
+	int err = 0, rest;
+
 	if (ch == NULL)
 		return 0;
 	/* Keys first: a peer that sees us close finds them gone, and no new
 	 * client connects to a server on its way out. */
 	if (ch->published) {
-		vchan_xs_rm(ch->xs, ch->path);
+		release(vchan_xs_rm(ch->xs, ch->path), &err);
 		ch->published = 0;
 	}
 	if (ch->page != NULL) {
 		/* Say goodbye before the pages go: the peer may keep reading
 		 * what we wrote (its mappings stay valid). */
 		vchan_ring_close(&ch->ring);
-		vchan_evt_notify(ch->evt, ch->port);
+		release(vchan_evt_notify(ch->evt, ch->port), &err);
 	}
-	free_handle(ch);
+	rest = free_handle(ch);
+	if (err == 0)
+		err = rest;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
 	return 0;
 }
 
@@ -1032,11 +1052,19 @@ ssize_t vchan_buffer_space(struct vchan *ch)
 
 size_t vchan_read_size(const struct vchan *ch)
 {
+	if (ch == NULL) {
+		errno = EINVAL;
+		return 0;
+	}
 	return ch->ring.rd.size;
 }
 
 size_t vchan_write_size(const struct vchan *ch)
 {
+	if (ch == NULL) {
+		errno = EINVAL;
+		return 0;
+	}
 	return ch->ring.wr.size;
 }
 

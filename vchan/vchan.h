@@ -11,7 +11,9 @@
  * ring and the other way round.
  *
  * Conventions: functions return >= 0 on success and -1 (or NULL) with
- * errno set on failure. Functions that move data return 0 for "would block"
+ * errno set on failure; a NULL handle fails with EINVAL (the two size
+ * functions return 0 for it), except that vchan_close accepts NULL and
+ * returns 0. Functions that move data return 0 for "would block"
  * in non-blocking mode. Once the peer has broken the protocol (an
  * impossible index, a changed order, a garbage live byte) the channel is
  * poisoned: every later call fails with EPROTO. A handle is not
@@ -27,6 +29,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+
+/* VCHAN_API marks the functions the library exports; it is built with
+ * -fvisibility=hidden, so nothing else is seen outside it. */
+#ifndef VCHAN_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define VCHAN_API __attribute__((visibility("default")))
+#else
+#define VCHAN_API
+#endif
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,16 +67,17 @@ enum vchan_state {
  * before the client connects.
  * Returns a handle (free it with vchan_close) or NULL + errno: EINVAL bad
  * argument, or an error of the grant, event or XenStore layer. */
-struct vchan *vchan_server_create(uint32_t peer, const char *path,
-				  size_t read_min, size_t write_min);
+VCHAN_API struct vchan *vchan_server_create(uint32_t peer, const char *path,
+					    size_t read_min, size_t write_min);
 
 /* As vchan_server_create with exact ring orders (log2 of the size, 10..20;
  * 10 and 11 are placed in the control page and may not both be the same).
  * For peers that need a particular layout and for tests. EINVAL when the
  * pair is not a valid layout. */
-struct vchan *vchan_server_create_orders(uint32_t peer, const char *path,
-					 unsigned read_order,
-					 unsigned write_order);
+VCHAN_API struct vchan *vchan_server_create_orders(uint32_t peer,
+						   const char *path,
+						   unsigned read_order,
+						   unsigned write_order);
 
 /* Connect to the server of domain `server` published at `path`, waiting up
  * to `timeout_ms` milliseconds (-1: forever, 0: do not wait) for its keys to
@@ -79,40 +92,44 @@ struct vchan *vchan_server_create_orders(uint32_t peer, const char *path,
  * timeout (on Xen a missing key under a directory we may not read looks
  * the same as a key we may not read, so this is waited out), EINVAL bad
  * argument, or an error of the layers below. */
-struct vchan *vchan_client_connect(uint32_t server, const char *path,
-				   int timeout_ms);
+VCHAN_API struct vchan *vchan_client_connect(uint32_t server, const char *path,
+					     int timeout_ms);
 
 /* Close the channel and free the handle. The peer is told at once and can
  * still read everything written before. A server also removes its
- * XenStore path. Returns 0; NULL is accepted. */
-int vchan_close(struct vchan *ch);
+ * XenStore path. The handle is always freed. Returns 0 (also for NULL), or
+ * -1 + errno when releasing something failed (the XenStore path, a page
+ * or the event channel: the error of the first that failed). */
+VCHAN_API int vchan_close(struct vchan *ch);
 
 /* Stream read: copy up to `len` bytes. Blocking mode waits until at least
  * one byte is there. Returns the bytes read, 0 when none are ready
  * (non-blocking) or len is 0, -1 + errno: EPIPE the peer closed and every
  * byte it wrote has been read (end of stream), EPROTO. */
-ssize_t vchan_read(struct vchan *ch, void *buf, size_t len);
+VCHAN_API ssize_t vchan_read(struct vchan *ch, void *buf, size_t len);
 
 /* Stream write. Blocking mode writes all `len` bytes, waiting for room;
  * non-blocking mode writes what fits. Returns the bytes written (possibly
  * fewer than len; 0 when the ring is full and non-blocking), -1 + errno:
  * EPIPE the peer has closed (no byte written by this call), EPROTO. */
-ssize_t vchan_write(struct vchan *ch, const void *buf, size_t len);
+VCHAN_API ssize_t vchan_write(struct vchan *ch, const void *buf, size_t len);
 
 /* vchan_read / vchan_write on a list of buffers (iovcnt 0..IOV_MAX). */
-ssize_t vchan_readv(struct vchan *ch, const struct iovec *iov, int iovcnt);
-ssize_t vchan_writev(struct vchan *ch, const struct iovec *iov, int iovcnt);
+VCHAN_API ssize_t vchan_readv(struct vchan *ch, const struct iovec *iov,
+			      int iovcnt);
+VCHAN_API ssize_t vchan_writev(struct vchan *ch, const struct iovec *iov,
+			       int iovcnt);
 
 /* Packet receive: all `len` bytes or none. Blocking mode waits until len
  * bytes are ready. Returns len, 0 when fewer are ready (non-blocking), -1
  * + errno: EMSGSIZE len exceeds the read ring, EPIPE the peer closed with
  * fewer than len bytes left, EPROTO. */
-ssize_t vchan_recv(struct vchan *ch, void *buf, size_t len);
+VCHAN_API ssize_t vchan_recv(struct vchan *ch, void *buf, size_t len);
 
 /* Packet send: all `len` bytes or none. Blocking mode waits for room.
  * Returns len, 0 when it does not fit now (non-blocking), -1 + errno:
  * EMSGSIZE len exceeds the write ring, EPIPE, EPROTO. */
-ssize_t vchan_send(struct vchan *ch, const void *buf, size_t len);
+VCHAN_API ssize_t vchan_send(struct vchan *ch, const void *buf, size_t len);
 
 /* Zero copy, write side: reserve `len` bytes (1..write ring size) of the
  * write ring, waiting for room in blocking mode. The space is described by
@@ -120,12 +137,12 @@ ssize_t vchan_send(struct vchan *ch, const void *buf, size_t len);
  * and is valid until vchan_commit or any other write call. Returns the
  * number of segments (1 or 2), 0 when there is no room (non-blocking), -1
  * + errno: EMSGSIZE, EPIPE, EPROTO. */
-int vchan_reserve(struct vchan *ch, size_t len, struct iovec seg[2]);
+VCHAN_API int vchan_reserve(struct vchan *ch, size_t len, struct iovec seg[2]);
 
 /* Publish the first `len` bytes of the reservation (len may be less than
  * reserved; the rest is dropped). Returns 0 or -1 + errno: EINVAL len
  * exceeds the reservation, EPROTO. */
-int vchan_commit(struct vchan *ch, size_t len);
+VCHAN_API int vchan_commit(struct vchan *ch, size_t len);
 
 /* Zero copy, read side: describe the bytes ready to read, waiting in
  * blocking mode until at least `min` (1..read ring size) are. Returns the
@@ -133,23 +150,24 @@ int vchan_commit(struct vchan *ch, size_t len);
  * than min are ready (non-blocking), -1 + errno: EMSGSIZE, EPIPE (closed
  * with fewer than min left), EPROTO. The bytes stay in shared memory that
  * a hostile peer may still change: copy before validating. */
-int vchan_peek(struct vchan *ch, size_t min, struct iovec seg[2]);
+VCHAN_API int vchan_peek(struct vchan *ch, size_t min, struct iovec seg[2]);
 
 /* Release `len` bytes from the front (at most what vchan_peek described).
  * Returns 0 or -1 + errno: EINVAL, EPROTO. */
-int vchan_consume(struct vchan *ch, size_t len);
+VCHAN_API int vchan_consume(struct vchan *ch, size_t len);
 
 /* Bytes ready to read now, or -1 + EPROTO. Also asks the peer for an event
  * when more arrive. */
-ssize_t vchan_data_ready(struct vchan *ch);
+VCHAN_API ssize_t vchan_data_ready(struct vchan *ch);
 
 /* Bytes that can be written now, or -1 + EPROTO. Also asks the peer for
  * an event when it frees space. */
-ssize_t vchan_buffer_space(struct vchan *ch);
+VCHAN_API ssize_t vchan_buffer_space(struct vchan *ch);
 
-/* Sizes of the read and write rings in bytes. */
-size_t vchan_read_size(const struct vchan *ch);
-size_t vchan_write_size(const struct vchan *ch);
+/* Sizes of the read and write rings in bytes, or 0 + EINVAL when ch is
+ * NULL. */
+VCHAN_API size_t vchan_read_size(const struct vchan *ch);
+VCHAN_API size_t vchan_write_size(const struct vchan *ch);
 
 /* Wait for something to happen: data to read, room to write after a short
  * write, a peer connecting or leaving. Consumes pending events. Waits up
@@ -157,7 +175,7 @@ size_t vchan_write_size(const struct vchan *ch);
  * first within the spin budget. Returns 1 when something may have
  * happened, 0 on timeout, -1 + errno (EPROTO, EINTR, or an event layer
  * error). */
-int vchan_wait(struct vchan *ch, int timeout_ms);
+VCHAN_API int vchan_wait(struct vchan *ch, int timeout_ms);
 
 /* For an event loop, just before it would sleep on vchan_fd: spin on the
  * shared indexes, within the spin budget (vchan_set_spin) and only as long
@@ -170,7 +188,7 @@ int vchan_wait(struct vchan *ch, int timeout_ms);
  * Returns 1 when something changed (go and read or write now instead of
  * sleeping), 0 when nothing did or spinning does not pay, -1 + EINVAL
  * when ch is NULL. */
-int vchan_spin(struct vchan *ch);
+VCHAN_API int vchan_spin(struct vchan *ch);
 
 /* The channel's pollable file descriptor: readable when an event is
  * pending. Owned by the handle: do not read or close it. For an event loop
@@ -179,17 +197,17 @@ int vchan_spin(struct vchan *ch);
  * vchan_wait(ch, 0) to consume the events, then retry the calls. Nothing
  * else consumes events in non-blocking mode, so none is lost between a
  * read and a write. */
-int vchan_fd(const struct vchan *ch);
+VCHAN_API int vchan_fd(const struct vchan *ch);
 
 /* The peer's state: VCHAN_WAITING, VCHAN_CONNECTED or VCHAN_CLOSED, or -1
  * + EPROTO when the channel is poisoned. Does not consume events: a peer's
  * sudden death (its live byte cleared and an event sent for it) may only
  * show after vchan_wait or a blocking call has consumed that event. */
-int vchan_is_open(struct vchan *ch);
+VCHAN_API int vchan_is_open(struct vchan *ch);
 
 /* Blocking (non-zero, the default) or non-blocking (0) data calls.
  * Returns 0, or -1 + EINVAL when ch is NULL. */
-int vchan_set_blocking(struct vchan *ch, int blocking);
+VCHAN_API int vchan_set_blocking(struct vchan *ch, int blocking);
 
 /* Spin up to `usec` microseconds on the shared indexes before sleeping on
  * the event channel (0: never spin). Spinning avoids a kernel wake-up, which
@@ -205,7 +223,7 @@ int vchan_set_blocking(struct vchan *ch, int blocking);
  * the CPU once (one sched_yield, no spinning) and looks again before each
  * sleep. The default is VCHAN_SPIN_DEFAULT_US.
  * Returns 0, or -1 + EINVAL when ch is NULL. */
-int vchan_set_spin(struct vchan *ch, unsigned usec);
+VCHAN_API int vchan_set_spin(struct vchan *ch, unsigned usec);
 
 #define VCHAN_SPIN_DEFAULT_US 200u
 

@@ -94,10 +94,11 @@ vchan_xs *vchan_xs_open(void)
 	}
 }
 
-void vchan_xs_close(vchan_xs *xs)
+int vchan_xs_close(vchan_xs *xs)
 {
 	if (xs != NULL)
 		xs->ops->close(xs);
+	return 0;
 }
 
 int vchan_xs_domid(vchan_xs *xs)

@@ -26,13 +26,24 @@
  * system (creating a longer one fails with ENAMETOOLONG).
  *
  * All functions return >= 0 (or a pointer) on success and -1 (or NULL) with
- * errno set on failure. A handle is not thread-safe.
+ * errno set on failure; a NULL handle fails with EINVAL, except that
+ * vchan_xs_close accepts NULL (and returns 0). A handle is not thread-safe.
  */
 #ifndef VCHAN_XS_H
 #define VCHAN_XS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* VCHAN_API marks the functions the library exports; it is built with
+ * -fvisibility=hidden, so nothing else is seen outside it. */
+#ifndef VCHAN_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define VCHAN_API __attribute__((visibility("default")))
+#else
+#define VCHAN_API
+#endif
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,14 +58,15 @@ struct vchan_xs_kv {
 
 /* Open a store handle. NULL + errno on failure (EINVAL bad environment,
  * ECONNREFUSED/ENOENT no xenstored). */
-vchan_xs *vchan_xs_open(void);
+VCHAN_API vchan_xs *vchan_xs_open(void);
 
-/* Close the handle and drop its watches. NULL is accepted. */
-void vchan_xs_close(vchan_xs *xs);
+/* Close the handle and drop its watches. The handle is always freed.
+ * Returns 0 (also for NULL); closing a store handle cannot fail. */
+VCHAN_API int vchan_xs_close(vchan_xs *xs);
 
 /* This process's domain id (the "domid" key on Xen, VCHAN_DOMID on the
  * simulator). Returns the domid or -1 + errno. */
-int vchan_xs_domid(vchan_xs *xs);
+VCHAN_API int vchan_xs_domid(vchan_xs *xs);
 
 /* Write the keys kv[0..n-1] under directory `dir` in one atomic step:
  * a reader sees all of them or none. The directory and each key get the
@@ -62,38 +74,40 @@ int vchan_xs_domid(vchan_xs *xs);
  * Returns 0 or -1 + errno: EINVAL bad path/key/value or a peer that is no
  * domain id (32752 and above are Xen's reserved ids), EACCES not allowed to
  * write there, EAGAIN the transaction kept conflicting. */
-int vchan_xs_publish(vchan_xs *xs, const char *dir,
-		     const struct vchan_xs_kv *kv, size_t n, uint32_t peer);
+VCHAN_API int vchan_xs_publish(vchan_xs *xs, const char *dir,
+			       const struct vchan_xs_kv *kv, size_t n,
+			       uint32_t peer);
 
 /* Read the value at `path`. Returns a malloc'd NUL-terminated copy (the
  * caller frees it; *len, when len is not NULL, gets its length) or NULL +
  * errno: ENOENT no such node, EACCES not readable by this domain, EINVAL
  * bad path. */
-char *vchan_xs_read(vchan_xs *xs, const char *path, size_t *len);
+VCHAN_API char *vchan_xs_read(vchan_xs *xs, const char *path, size_t *len);
 
 /* Remove `path` and everything under it. Returns 0 (also when it did not
  * exist) or -1 + errno (EACCES, EINVAL; as in xenstored, "/" cannot be
  * removed: EINVAL). */
-int vchan_xs_rm(vchan_xs *xs, const char *path);
+VCHAN_API int vchan_xs_rm(vchan_xs *xs, const char *path);
 
 /* Watch `path` and everything under it, existing or not yet. As XenStore
  * does, a first event fires at once. Events are read with
  * vchan_xs_read_watch; `token` (copied) is given back with each. Returns 0
  * or -1 + errno (EINVAL, EEXIST same path and token already watched). */
-int vchan_xs_watch(vchan_xs *xs, const char *path, const char *token);
+VCHAN_API int vchan_xs_watch(vchan_xs *xs, const char *path, const char *token);
 
 /* Stop a watch. Returns 0 or -1 + ENOENT. */
-int vchan_xs_unwatch(vchan_xs *xs, const char *path, const char *token);
+VCHAN_API int vchan_xs_unwatch(vchan_xs *xs, const char *path,
+			       const char *token);
 
 /* A file descriptor that is readable when a watch event may be pending.
  * Owned by the handle. */
-int vchan_xs_fd(vchan_xs *xs);
+VCHAN_API int vchan_xs_fd(vchan_xs *xs);
 
 /* Take one watch event without blocking. Returns 1 and sets *path (the
  * node that changed, or the watched path) and *token (both malloc'd, the
  * caller frees them), 0 when none is pending, -1 + errno. Events may be
  * coalesced; the caller re-reads what it needs. */
-int vchan_xs_read_watch(vchan_xs *xs, char **path, char **token);
+VCHAN_API int vchan_xs_read_watch(vchan_xs *xs, char **path, char **token);
 
 #ifdef __cplusplus
 }

@@ -32,18 +32,18 @@ static int key_ok(const char *key, void *data)
 
 	if (len > 0 && len <= STORAGE_KEY_MAX)
 		return 1;
-	rpc_server_fail(data, RPC_INVALID_ARGUMENT,
-			len == 0 ? "empty key" : "key too long");
+	vchan_rpc_server_fail(data, VCHAN_RPC_INVALID_ARGUMENT,
+			      len == 0 ? "empty key" : "key too long");
 	return 0;
 }
 
 /* The log could not be written or read: the caller learns why. */
 static void failed(void *data, const char *what)
 {
-	char msg[RPC_MESSAGE_MAX + 1];
+	char msg[VCHAN_RPC_MESSAGE_MAX + 1];
 
 	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
-	rpc_server_fail(data, RPC_HANDLER_FAILED, msg);
+	vchan_rpc_server_fail(data, VCHAN_RPC_HANDLER_FAILED, msg);
 }
 
 static void do_get(Storage__Storage_Service *s, const Storage__GetRequest *in,
@@ -123,7 +123,7 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath)
 {
 	struct store st = {.svc = STORAGE__STORAGE__INIT(do_)};
 	struct ev_loop *loop;
-	struct rpc_server *srv;
+	struct vchan_rpc_server *srv;
 	ev_signal term, intr;
 	size_t dropped = 0;
 	int rc = 1;
@@ -138,13 +138,14 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath)
 		fprintf(stderr, "storage: dropped a torn tail of %zu bytes\n",
 			dropped);
 	loop = ev_loop_new(EVFLAG_AUTO);
-	srv = loop != NULL ? rpc_server_new(loop, NULL) : NULL;
-	if (srv == NULL || rpc_server_add_service(srv, &st.svc.base) < 0) {
+	srv = loop != NULL ? vchan_rpc_server_new(loop, NULL) : NULL;
+	if (srv == NULL ||
+	    vchan_rpc_server_add_service(srv, &st.svc.base) < 0) {
 		fprintf(stderr, "storage: %s\n", strerror(errno));
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (rpc_server_listen(srv, addrs[i]) < 0) {
+		if (vchan_rpc_server_listen(srv, addrs[i]) < 0) {
 			fprintf(stderr, "storage: cannot listen at %s: %s\n",
 				addrs[i], strerror(errno));
 			goto out;
@@ -160,7 +161,7 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath)
 	ev_signal_stop(loop, &intr);
 	rc = 0;
 out:
-	rpc_server_free(srv);
+	vchan_rpc_server_free(srv);
 	if (loop != NULL)
 		ev_loop_destroy(loop);
 	kvlog_close(st.kv);

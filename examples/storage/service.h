@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 /* Longest key the service stores, in bytes; an empty or longer key is
- * refused with RPC_INVALID_ARGUMENT. */
+ * refused with VCHAN_RPC_INVALID_ARGUMENT. */
 #define STORAGE_KEY_MAX 1024
 
 /* Open the log at `logpath` (recovering it), serve Storage at the `n`

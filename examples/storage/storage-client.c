@@ -25,35 +25,34 @@ static int usage(void)
 	return 2;
 }
 
-static int call(ProtobufCService *svc, const char *method,
+static int call(struct vchan_rpc_client *cli, const char *method,
 		const ProtobufCMessage *req, ProtobufCMessage **rep)
 {
+	const ProtobufCServiceDescriptor *d = &storage__storage__descriptor;
 	const ProtobufCMethodDescriptor *m =
-	    protobuf_c_service_descriptor_get_method_by_name(svc->descriptor,
-							     method);
+	    protobuf_c_service_descriptor_get_method_by_name(d, method);
 	int st;
 
 	/* A vchan server offers a fresh channel only once it has seen its
 	 * previous client go: a client that comes right after may find the
 	 * old one, and its first call ends with "peer gone". Try again. */
 	for (int i = 0;; i++) {
-		st =
-		    rpc_call_sync(svc, (unsigned)(m - svc->descriptor->methods),
-				  req, -1, rep);
-		if (st != RPC_PEER_GONE || i == 20)
+		st = vchan_rpc_call_sync(cli, (unsigned)(m - d->methods), req,
+					 -1, rep);
+		if (st != VCHAN_RPC_PEER_GONE || i == 20)
 			break;
 		usleep(20000);
 	}
 
-	if (st != RPC_OK)
+	if (st != VCHAN_RPC_OK)
 		fprintf(stderr, "storage-client: %s: %s%s%s\n", method,
-			rpc_status_str((enum rpc_status)st),
-			*rpc_client_message(svc) ? ": " : "",
-			rpc_client_message(svc));
+			vchan_rpc_status_str((enum vchan_rpc_status)st),
+			*vchan_rpc_client_message(cli) ? ": " : "",
+			vchan_rpc_client_message(cli));
 	return st;
 }
 
-static int run(ProtobufCService *svc, int argc, char **argv)
+static int run(struct vchan_rpc_client *cli, int argc, char **argv)
 {
 	const char *op = argv[0];
 	ProtobufCMessage *rep = NULL;
@@ -64,7 +63,7 @@ static int run(ProtobufCService *svc, int argc, char **argv)
 		Storage__GetReply *r;
 
 		q.key = argv[1];
-		if (call(svc, "Get", &q.base, &rep) != RPC_OK)
+		if (call(cli, "Get", &q.base, &rep) != VCHAN_RPC_OK)
 			return 3;
 		r = (Storage__GetReply *)rep;
 		if (r->found)
@@ -77,13 +76,13 @@ static int run(ProtobufCService *svc, int argc, char **argv)
 		q.key = argv[1];
 		q.value.data = (uint8_t *)argv[2];
 		q.value.len = strlen(argv[2]);
-		if (call(svc, "Put", &q.base, &rep) != RPC_OK)
+		if (call(cli, "Put", &q.base, &rep) != VCHAN_RPC_OK)
 			return 3;
 	} else if (strcmp(op, "delete") == 0 && argc == 2) {
 		Storage__DeleteRequest q = STORAGE__DELETE_REQUEST__INIT;
 
 		q.key = argv[1];
-		if (call(svc, "Delete", &q.base, &rep) != RPC_OK)
+		if (call(cli, "Delete", &q.base, &rep) != VCHAN_RPC_OK)
 			return 3;
 		rc = ((Storage__DeleteReply *)rep)->existed ? 0 : 1;
 	} else if (strcmp(op, "list") == 0 && argc <= 2) {
@@ -91,7 +90,7 @@ static int run(ProtobufCService *svc, int argc, char **argv)
 		Storage__ListReply *r;
 
 		q.prefix = argc == 2 ? argv[1] : "";
-		if (call(svc, "List", &q.base, &rep) != RPC_OK)
+		if (call(cli, "List", &q.base, &rep) != VCHAN_RPC_OK)
 			return 3;
 		r = (Storage__ListReply *)rep;
 		for (size_t i = 0; i < r->n_keys; i++)
@@ -106,7 +105,7 @@ static int run(ProtobufCService *svc, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct ev_loop *loop;
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 	int rc;
 
 	if (argc < 3)
@@ -114,21 +113,21 @@ int main(int argc, char **argv)
 	loop = ev_loop_new(EVFLAG_AUTO);
 	if (loop == NULL)
 		return 3;
-	svc =
-	    rpc_client_new(loop, argv[1], &storage__storage__descriptor, NULL);
-	if (svc == NULL) {
+	cli = vchan_rpc_client_new(loop, argv[1], &storage__storage__descriptor,
+				   NULL);
+	if (cli == NULL) {
 		fprintf(stderr, "storage-client: bad address %s\n", argv[1]);
 		ev_loop_destroy(loop);
 		return 2;
 	}
-	if (rpc_client_connect(svc, 5000) < 0) {
+	if (vchan_rpc_client_connect(cli, 5000) < 0) {
 		fprintf(stderr, "storage-client: cannot reach %s: %s\n",
 			argv[1], strerror(errno));
 		rc = 3;
 	} else {
-		rc = run(svc, argc - 2, argv + 2);
+		rc = run(cli, argc - 2, argv + 2);
 	}
-	rpc_client_free(svc);
+	vchan_rpc_client_free(cli);
 	ev_loop_destroy(loop);
 	return rc;
 }

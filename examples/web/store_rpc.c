@@ -10,7 +10,7 @@
 #include "rpc/rpc.h"
 
 struct store {
-	ProtobufCService *cli;
+	struct vchan_rpc_client *cli;
 	size_t in_flight;
 	unsigned get, put, del, list; /* method indexes */
 };
@@ -37,7 +37,7 @@ struct store *store_open(struct ev_loop *loop, const char *address,
 			 int timeout_ms)
 {
 	struct store *st = calloc(1, sizeof(*st));
-	struct rpc_options o;
+	struct vchan_rpc_options o;
 
 	if (st == NULL)
 		return NULL;
@@ -47,10 +47,10 @@ struct store *store_open(struct ev_loop *loop, const char *address,
 		errno = EINVAL;
 		return NULL;
 	}
-	rpc_options_init(&o);
+	vchan_rpc_options_init(&o);
 	o.timeout_ms = timeout_ms;
-	st->cli =
-	    rpc_client_new(loop, address, &storage__storage__descriptor, &o);
+	st->cli = vchan_rpc_client_new(loop, address,
+				       &storage__storage__descriptor, &o);
 	if (st->cli == NULL) {
 		free(st);
 		return NULL;
@@ -60,15 +60,16 @@ struct store *store_open(struct ev_loop *loop, const char *address,
 
 int store_connect(struct store *st, int timeout_ms)
 {
-	return rpc_client_connect(st->cli, timeout_ms);
+	return vchan_rpc_client_connect(st->cli, timeout_ms);
 }
 
 void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	/* Calls in flight end (RPC_CANCELLED) inside rpc_client_free. */
-	rpc_client_free(st->cli);
+	/* Calls in flight end (VCHAN_RPC_CANCELLED) inside
+	 * vchan_rpc_client_free. */
+	vchan_rpc_client_free(st->cli);
 	free(st);
 }
 
@@ -77,25 +78,25 @@ size_t store_in_flight(const struct store *st)
 	return st->in_flight;
 }
 
-static enum store_status map(enum rpc_status s)
+static enum store_status map(enum vchan_rpc_status s)
 {
 	switch (s) {
-	case RPC_OK:
+	case VCHAN_RPC_OK:
 		return STORE_OK;
-	case RPC_DEADLINE_EXCEEDED:
+	case VCHAN_RPC_DEADLINE_EXCEEDED:
 		return STORE_TIMEOUT;
-	case RPC_INVALID_ARGUMENT:
+	case VCHAN_RPC_INVALID_ARGUMENT:
 		return STORE_INVALID;
-	case RPC_PEER_GONE:
-	case RPC_QUEUE_FULL:
-	case RPC_CANCELLED:
+	case VCHAN_RPC_PEER_GONE:
+	case VCHAN_RPC_QUEUE_FULL:
+	case VCHAN_RPC_CANCELLED:
 		return STORE_UNAVAILABLE;
 	default:
 		return STORE_FAILED;
 	}
 }
 
-static void done(enum rpc_status status, const ProtobufCMessage *reply,
+static void done(enum vchan_rpc_status status, const ProtobufCMessage *reply,
 		 void *data)
 {
 	struct op *op = data;
@@ -103,7 +104,7 @@ static void done(enum rpc_status status, const ProtobufCMessage *reply,
 
 	memset(&r, 0, sizeof(r));
 	r.status = map(status);
-	if (status == RPC_OK) {
+	if (status == VCHAN_RPC_OK) {
 		const ProtobufCMessageDescriptor *d = reply->descriptor;
 
 		if (d == &storage__get_reply__descriptor) {
@@ -137,7 +138,7 @@ static int call(struct store *st, unsigned idx, const ProtobufCMessage *req,
 	op->st = st;
 	op->cb = cb;
 	op->data = data;
-	if (rpc_call(st->cli, idx, req, -1, done, op) < 0) {
+	if (vchan_rpc_call(st->cli, idx, req, -1, done, op) < 0) {
 		free(op);
 		return -1;
 	}

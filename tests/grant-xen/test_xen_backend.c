@@ -603,16 +603,16 @@ static void test_gnt_args(void **state)
 					     .port = (uint32_t)port + 100,
 					     .offset = VCHAN_NOTIFY_NO_BYTE};
 
-	assert_einval_ptr(vchan_gnt_share(NULL, 1, 1, 1, refs, NULL));
-	assert_einval_ptr(vchan_gnt_share(h, 1, 0, 1, refs, NULL));
-	assert_einval_ptr(vchan_gnt_share(h, 1, 257, 1, refs, NULL));
-	assert_einval_ptr(vchan_gnt_share(h, 1, 1, 1, NULL, NULL));
-	assert_einval_ptr(vchan_gnt_share(h, 1, 2, 1, refs, &byte));
-	assert_einval_ptr(vchan_gnt_share(h, 1, 1, 1, refs, &far));
-	assert_einval_ptr(vchan_gnt_share(h, 1, 1, 0, refs, &byte));
-	assert_einval_ptr(vchan_gnt_share(h, 1, 1, 1, refs, &foreign));
-	assert_einval_ptr(vchan_gnt_share(h, 1, 1, 1, refs, &port0));
-	assert_einval_ptr(vchan_gnt_share(h, 1, 1, 1, refs, &unbound));
+	assert_einval_ptr(vchan_gnt_share(NULL, 1, 1, refs, 1, NULL));
+	assert_einval_ptr(vchan_gnt_share(h, 1, 0, refs, 1, NULL));
+	assert_einval_ptr(vchan_gnt_share(h, 1, 257, refs, 1, NULL));
+	assert_einval_ptr(vchan_gnt_share(h, 1, 1, NULL, 1, NULL));
+	assert_einval_ptr(vchan_gnt_share(h, 1, 2, refs, 1, &byte));
+	assert_einval_ptr(vchan_gnt_share(h, 1, 1, refs, 1, &far));
+	assert_einval_ptr(vchan_gnt_share(h, 1, 1, refs, 0, &byte));
+	assert_einval_ptr(vchan_gnt_share(h, 1, 1, refs, 1, &foreign));
+	assert_einval_ptr(vchan_gnt_share(h, 1, 1, refs, 1, &port0));
+	assert_einval_ptr(vchan_gnt_share(h, 1, 1, refs, 1, &unbound));
 
 	assert_einval_ptr(vchan_gnt_map(NULL, 1, 1, refs, 1, NULL));
 	assert_einval_ptr(vchan_gnt_map(h, 1, 0, refs, 1, NULL));
@@ -633,7 +633,7 @@ static void test_gnt_args(void **state)
 	assert_einval_int(vchan_gnt_unmap(h, NULL, 1));
 	assert_einval_int(vchan_gnt_unmap(h, page, 0));
 	assert_einval_int(vchan_gnt_unmap(h, page, 257));
-	assert_einval_int(vchan_gnt_close(NULL));
+	assert_int_equal(vchan_gnt_close(NULL), 0); /* accepted, as free() */
 
 	assert_int_equal(fx.calls, calls);
 	assert_int_equal(vchan_gnt_close(h), 0);
@@ -646,7 +646,7 @@ static void test_evt_args(void **state)
 	int port, calls;
 
 	(void)state;
-	assert_einval_int(vchan_evt_close(NULL));
+	assert_int_equal(vchan_evt_close(NULL), 0);
 	assert_einval_int(vchan_evt_fd(NULL));
 	assert_einval_int(vchan_evt_alloc_unbound(NULL, 1));
 	assert_einval_int(vchan_evt_bind(NULL, 1, 3));
@@ -680,7 +680,7 @@ static void test_share(void **state)
 	(void)state;
 	h = gnt();
 
-	a = vchan_gnt_share(h, 7, 3, 1, refs, NULL);
+	a = vchan_gnt_share(h, 7, 3, refs, 1, NULL);
 	assert_non_null(a);
 	assert_int_equal(fx.shr_opens, 1);
 	assert_int_equal(fx.tab_opens, 0);
@@ -695,13 +695,13 @@ static void test_share(void **state)
 	a[3 * PAGE - 1] = 1; /* the whole range is usable */
 
 	/* Any non-zero value means writable; Xen is told 0 or 1. */
-	b = vchan_gnt_share(h, 9, 1, 0, refs, NULL);
+	b = vchan_gnt_share(h, 9, 1, refs, 0, NULL);
 	assert_non_null(b);
 	assert_int_equal(fx.writable, 0);
 	assert_int_equal(fx.domid, 9);
 	assert_int_equal(fx.count, 1);
 
-	c = vchan_gnt_share(h, 2, VCHAN_GNT_MAX_PAGES, 1, refs, NULL);
+	c = vchan_gnt_share(h, 2, VCHAN_GNT_MAX_PAGES, refs, 1, NULL);
 	assert_non_null(c);
 	assert_int_equal(fx.count, VCHAN_GNT_MAX_PAGES);
 	assert_int_equal(refs[VCHAN_GNT_MAX_PAGES - 1],
@@ -741,7 +741,7 @@ static void test_share_notify(void **state)
 	assert_int_equal(port, 5);
 
 	struct vchan_unmap_notify both = {.evt = e, .port = 5, .offset = 21};
-	a = vchan_gnt_share(h, 3, 1, 1, &ref, &both);
+	a = vchan_gnt_share(h, 3, 1, &ref, 1, &both);
 	assert_non_null(a);
 	assert_int_equal(fx.share_notifies, 1);
 	assert_int_equal(fx.shares, 0);
@@ -755,7 +755,7 @@ static void test_share_notify(void **state)
 	/* No event handle: Xen is told "no port". */
 	struct vchan_unmap_notify byte_only = {
 	    .evt = NULL, .port = 5, .offset = 0};
-	b = vchan_gnt_share(h, 3, 1, 1, &ref, &byte_only);
+	b = vchan_gnt_share(h, 3, 1, &ref, 1, &byte_only);
 	assert_non_null(b);
 	assert_int_equal(fx.offset, 0);
 	assert_int_equal(fx.port, NO_PORT);
@@ -763,7 +763,7 @@ static void test_share_notify(void **state)
 	/* No byte: allowed on a read-only share; Xen is told "no offset". */
 	struct vchan_unmap_notify port_only = {
 	    .evt = e, .port = 5, .offset = VCHAN_NOTIFY_NO_BYTE};
-	c = vchan_gnt_share(h, 4, 1, 0, &ref, &port_only);
+	c = vchan_gnt_share(h, 4, 1, &ref, 0, &port_only);
 	assert_non_null(c);
 	assert_int_equal(fx.domid, 4);
 	assert_int_equal(fx.writable, 0);
@@ -789,7 +789,7 @@ static void test_share_ref_zero(void **state)
 
 	fx.zero_ref_at = 2; /* refs[1] comes back 0 */
 	errno = 0;
-	assert_null(vchan_gnt_share(h, 1, 3, 1, refs, NULL));
+	assert_null(vchan_gnt_share(h, 1, 3, refs, 1, NULL));
 	assert_int_equal(errno, EIO);
 	assert_int_equal(fx.shares, 1);
 	/* The pages were given back to Xen, with what Xen handed out. */
@@ -800,7 +800,7 @@ static void test_share_ref_zero(void **state)
 	struct vchan_unmap_notify n = {.evt = NULL,
 				       .offset = VCHAN_NOTIFY_NO_BYTE};
 	errno = 0;
-	assert_null(vchan_gnt_share(h, 1, 1, 1, refs, &n));
+	assert_null(vchan_gnt_share(h, 1, 1, refs, 1, &n));
 	assert_int_equal(errno, EIO);
 	assert_int_equal(fx.unshares, 2);
 	assert_int_equal(fx.released_count[1], 1);
@@ -918,7 +918,7 @@ static void test_unknown_region(void **state)
 
 	(void)state;
 	h = gnt();
-	s = vchan_gnt_share(h, 1, 2, 1, refs, NULL);
+	s = vchan_gnt_share(h, 1, 2, refs, 1, NULL);
 	m = vchan_gnt_map(h, 1, 2, refs, 1, NULL);
 	assert_non_null(s);
 	assert_non_null(m);
@@ -953,8 +953,8 @@ static void test_close_releases(void **state)
 	struct vchan_unmap_notify n = {
 	    .evt = e, .port = (uint32_t)port, .offset = 21};
 
-	got[0] = vchan_gnt_share(h, 1, 2, 1, refs, NULL);
-	got[1] = vchan_gnt_share(h, 1, 1, 1, refs, &n);
+	got[0] = vchan_gnt_share(h, 1, 2, refs, 1, NULL);
+	got[1] = vchan_gnt_share(h, 1, 1, refs, 1, &n);
 	got[2] = vchan_gnt_map(h, 1, 4, refs, 0, NULL);
 	got[3] = vchan_gnt_map(h, 1, 1, refs, 1, &n);
 	for (int i = 0; i < 4; i++)
@@ -993,10 +993,10 @@ static void test_open_failures(void **state)
 	fx.shr_open_err = ENOENT;
 	capture_begin(&c);
 	errno = 0;
-	assert_null(vchan_gnt_share(h, 1, 1, 1, refs, NULL));
+	assert_null(vchan_gnt_share(h, 1, 1, refs, 1, NULL));
 	assert_int_equal(errno, ENOENT);
 	errno = 0;
-	assert_null(vchan_gnt_share(h, 1, 1, 1, refs, NULL));
+	assert_null(vchan_gnt_share(h, 1, 1, refs, 1, NULL));
 	assert_int_equal(errno, ENOENT);
 	capture_end(&c, out, sizeof(out));
 	assert_int_equal(fx.shr_opens, 2); /* retried: the module may load */
@@ -1049,7 +1049,7 @@ static void test_call_failures(void **state)
 
 	fx.share_err = ENOSPC;
 	errno = 0;
-	assert_null(vchan_gnt_share(h, 1, 2, 1, refs, NULL));
+	assert_null(vchan_gnt_share(h, 1, 2, refs, 1, NULL));
 	assert_int_equal(errno, ENOSPC);
 	fx.map_err = ENOENT;
 	errno = 0;

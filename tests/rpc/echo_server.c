@@ -116,21 +116,21 @@ static void term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 }
 
 int echo_serve(const char *const *addrs, size_t n,
-	       const struct rpc_options *opts)
+	       const struct vchan_rpc_options *opts)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct echo_ctx e = {.svc = RPCTEST__ECHO__INIT(do_)};
-	struct rpc_server *srv;
+	struct vchan_rpc_server *srv;
 	ev_signal sig;
 
 	if (loop == NULL)
 		return 1;
 	e.loop = loop;
-	srv = rpc_server_new(loop, opts);
-	if (srv == NULL || rpc_server_add_service(srv, &e.svc.base) < 0)
+	srv = vchan_rpc_server_new(loop, opts);
+	if (srv == NULL || vchan_rpc_server_add_service(srv, &e.svc.base) < 0)
 		return 1;
 	for (size_t i = 0; i < n; i++)
-		if (rpc_server_listen(srv, addrs[i]) < 0) {
+		if (vchan_rpc_server_listen(srv, addrs[i]) < 0) {
 			fprintf(stderr, "listen %s: %s\n", addrs[i],
 				strerror(errno));
 			return 1;
@@ -139,7 +139,7 @@ int echo_serve(const char *const *addrs, size_t n,
 	ev_signal_start(loop, &sig);
 	ev_run(loop, 0);
 	ev_signal_stop(loop, &sig);
-	rpc_server_free(srv);
+	vchan_rpc_server_free(srv);
 	while (e.later != NULL) {
 		struct later *l = e.later;
 

@@ -18,11 +18,11 @@ struct ctx {
 
 struct result {
 	int done;
-	enum rpc_status status;
+	enum vchan_rpc_status status;
 	char text[64];
 	uint32_t seq;
 	size_t blob;
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 };
 
 /* The closure the stubs call: records what came and how the call ended. */
@@ -31,7 +31,7 @@ static void on_reply(const Rpctest__EchoReply *r, void *data)
 	struct result *res = data;
 
 	res->done++;
-	res->status = rpc_client_status(res->svc);
+	res->status = vchan_rpc_client_status(res->cli);
 	if (r != NULL) {
 		snprintf(res->text, sizeof(res->text), "%s", r->text);
 		res->seq = r->seq;
@@ -48,16 +48,17 @@ static int run_until(struct ev_loop *loop, const int *done, int want)
 	return *done >= want;
 }
 
-static void free_res(enum rpc_status st, const ProtobufCMessage *m, void *data)
+static void free_res(enum vchan_rpc_status st, const ProtobufCMessage *m,
+		     void *data)
 {
 	int *n = data;
 
 	(void)m;
-	if (st == RPC_QUEUE_FULL)
+	if (st == VCHAN_RPC_QUEUE_FULL)
 		n[1]++;
-	else if (st == RPC_OK)
+	else if (st == VCHAN_RPC_OK)
 		n[2]++;
-	else if (st == RPC_CANCELLED)
+	else if (st == VCHAN_RPC_CANCELLED)
 		n[3]++;
 	n[0]++;
 }
@@ -86,31 +87,32 @@ static const ProtobufCServiceDescriptor *make_v2(const char *name)
 /* A vchan listener offers a fresh channel once it has seen its previous
  * client go: a new client that comes at once may find the old one, whose
  * calls end with "peer gone". Wait until a call goes through. */
-static int ready(ProtobufCService *svc, unsigned echo)
+static int ready(struct vchan_rpc_client *cli, unsigned echo)
 {
 	Rpctest__EchoRequest req = RPCTEST__ECHO_REQUEST__INIT;
 	int64_t end = tu_now_us() + (int64_t)tu_ms(5000) * 1000;
 	int st = -1;
 
 	while (tu_now_us() < end) {
-		st = rpc_call_sync(svc, echo, &req.base, 1000, NULL);
-		if (st == RPC_OK)
+		st = vchan_rpc_call_sync(cli, echo, &req.base, 1000, NULL);
+		if (st == VCHAN_RPC_OK)
 			return 1;
 		usleep(10000);
 	}
-	fprintf(stderr, "not ready: %s\n", rpc_status_str(st));
+	fprintf(stderr, "not ready: %s\n", vchan_rpc_status_str(st));
 	return 0;
 }
 
 /* The first call of a new client: see ready(). Returns its status once
  * it is not "peer gone". */
-static int first_call(ProtobufCService *svc, unsigned m,
+static int first_call(struct vchan_rpc_client *cli, unsigned m,
 		      const ProtobufCMessage *req)
 {
 	int64_t end = tu_now_us() + (int64_t)tu_ms(5000) * 1000;
 	int st;
 
-	while ((st = rpc_call_sync(svc, m, req, 1000, NULL)) == RPC_PEER_GONE &&
+	while ((st = vchan_rpc_call_sync(cli, m, req, 1000, NULL)) ==
+		   VCHAN_RPC_PEER_GONE &&
 	       tu_now_us() < end)
 		usleep(10000);
 	return st;
@@ -120,35 +122,37 @@ static int client(void *arg)
 {
 	struct ctx *c = arg;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 	Rpctest__EchoRequest req = RPCTEST__ECHO_REQUEST__INIT;
 	Rpctest__EchoReply *rep = NULL;
 	struct result res = {0};
-	struct rpc_options o;
+	struct vchan_rpc_options o;
 	int st;
 
 	CHECK(loop != NULL);
-	svc =
-	    rpc_client_new(loop, c->cli_addr, &rpctest__echo__descriptor, NULL);
-	CHECK(svc != NULL);
-	CHECK(rpc_client_connect(svc, tu_ms(5000)) == 0);
-	CHECK(rpc_client_is_connected(svc) == 1);
+	cli = vchan_rpc_client_new(loop, c->cli_addr,
+				   &rpctest__echo__descriptor, NULL);
+	CHECK(cli != NULL);
+	CHECK(vchan_rpc_client_connect(cli, tu_ms(5000)) == 0);
+	CHECK(vchan_rpc_client_is_connected(cli) == 1);
 
 	/* The generated stub, asynchronous. */
-	res.svc = svc;
+	res.cli = cli;
 	req.text = "hello";
 	req.seq = 42;
-	rpctest__echo__echo(svc, &req, on_reply, &res);
-	CHECK(rpc_client_in_flight(svc) == 1);
+	rpctest__echo__echo(vchan_rpc_client_service(cli), &req, on_reply,
+			    &res);
+	CHECK(vchan_rpc_client_in_flight(cli) == 1);
 	CHECK(run_until(loop, &res.done, 1));
-	CHECK(res.status == RPC_OK);
+	CHECK(res.status == VCHAN_RPC_OK);
 	CHECK(strcmp(res.text, "hello") == 0 && res.seq == 42);
 
 	/* Blocking call. */
 	req.text = "sync";
 	req.reply_size = 1000;
-	st = rpc_call_sync(svc, 0, &req.base, -1, (ProtobufCMessage **)&rep);
-	CHECK(st == RPC_OK && rep != NULL);
+	st = vchan_rpc_call_sync(cli, 0, &req.base, -1,
+				 (ProtobufCMessage **)&rep);
+	CHECK(st == VCHAN_RPC_OK && rep != NULL);
 	CHECK(strcmp(rep->text, "sync") == 0 && rep->blob.len == 1000);
 	CHECK(rep->blob.data[999] == (uint8_t)(999 * 7 + 42));
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
@@ -156,78 +160,91 @@ static int client(void *arg)
 
 	/* A handler that answers NULL. */
 	res.done = 0;
-	rpctest__echo__fail(svc, &req, on_reply, &res);
+	rpctest__echo__fail(vchan_rpc_client_service(cli), &req, on_reply,
+			    &res);
 	CHECK(run_until(loop, &res.done, 1));
-	CHECK(res.status == RPC_HANDLER_FAILED);
+	CHECK(res.status == VCHAN_RPC_HANDLER_FAILED);
 
 	/* A handler that answers later, and a deadline that comes first;
 	 * its late reply is dropped and the channel goes on. */
 	req.delay_ms = 30;
-	CHECK(rpc_call_sync(svc, 0, &req.base, 2000, NULL) == RPC_OK);
+	CHECK(vchan_rpc_call_sync(cli, 0, &req.base, 2000, NULL) ==
+	      VCHAN_RPC_OK);
 	req.delay_ms = 300;
-	st = rpc_call_sync(svc, 0, &req.base, 50, NULL);
-	CHECK(st == RPC_DEADLINE_EXCEEDED);
-	rpc_client_set_timeout(svc, 40);
+	st = vchan_rpc_call_sync(cli, 0, &req.base, 50, NULL);
+	CHECK(st == VCHAN_RPC_DEADLINE_EXCEEDED);
+	vchan_rpc_client_set_timeout(cli, 40);
 	res.done = 0;
-	rpctest__echo__echo(svc, &req, on_reply, &res);
+	rpctest__echo__echo(vchan_rpc_client_service(cli), &req, on_reply,
+			    &res);
 	CHECK(run_until(loop, &res.done, 1));
-	CHECK(res.status == RPC_DEADLINE_EXCEEDED);
-	rpc_client_set_timeout(svc, 5000);
+	CHECK(res.status == VCHAN_RPC_DEADLINE_EXCEEDED);
+	vchan_rpc_client_set_timeout(cli, 5000);
 	req.delay_ms = 0;
 	req.seq = 7;
 	res.done = 0;
-	rpctest__echo__echo(svc, &req, on_reply, &res);
+	rpctest__echo__echo(vchan_rpc_client_service(cli), &req, on_reply,
+			    &res);
 	CHECK(run_until(loop, &res.done, 1));
-	CHECK(res.status == RPC_OK && res.seq == 7);
+	CHECK(res.status == VCHAN_RPC_OK && res.seq == 7);
 
 	/* A reply larger than the server's limit (64 KiB there). */
 	req.reply_size = 100000;
-	CHECK(rpc_call_sync(svc, 0, &req.base, -1, NULL) == RPC_TOO_LARGE);
+	CHECK(vchan_rpc_call_sync(cli, 0, &req.base, -1, NULL) ==
+	      VCHAN_RPC_TOO_LARGE);
 	req.reply_size = 0;
 	/* A request larger than the server's limit but not the client's:
 	 * the server skips it and answers for it alone. */
 	req.blob.data = calloc(1, 200000);
 	CHECK(req.blob.data != NULL);
 	req.blob.len = 200000;
-	CHECK(rpc_call_sync(svc, 0, &req.base, -1, NULL) == RPC_TOO_LARGE);
-	CHECK(rpc_call_sync(svc, 0, &req.base, -1, NULL) == RPC_TOO_LARGE);
+	CHECK(vchan_rpc_call_sync(cli, 0, &req.base, -1, NULL) ==
+	      VCHAN_RPC_TOO_LARGE);
+	CHECK(vchan_rpc_call_sync(cli, 0, &req.base, -1, NULL) ==
+	      VCHAN_RPC_TOO_LARGE);
 	req.blob.len = 60000;
-	CHECK(rpc_call_sync(svc, 0, &req.base, -1, NULL) == RPC_OK);
+	CHECK(vchan_rpc_call_sync(cli, 0, &req.base, -1, NULL) == VCHAN_RPC_OK);
 	free(req.blob.data);
 	req.blob.data = NULL;
 	req.blob.len = 0;
-	rpc_client_free(svc);
+	vchan_rpc_client_free(cli);
 
 	/* Unknown service, unknown method, methods found by name. */
-	svc = rpc_client_new(loop, c->cli_addr, make_v2("rpctest.Echo"), NULL);
-	CHECK(svc != NULL);
-	CHECK(ready(svc, 1));
-	CHECK(rpc_call_sync(svc, 1, &req.base, -1, NULL) == RPC_OK);
-	CHECK(rpc_call_sync(svc, 0, &req.base, -1, NULL) == RPC_HANDLER_FAILED);
-	CHECK(rpc_call_sync(svc, 2, &req.base, -1, NULL) == RPC_UNKNOWN_METHOD);
-	CHECK(rpc_call_sync(svc, 1, &req.base, -1, NULL) == RPC_OK);
-	rpc_client_free(svc);
-	svc =
-	    rpc_client_new(loop, c->cli_addr, &rpctest__echo__descriptor, NULL);
-	CHECK(svc != NULL);
-	CHECK(ready(svc, 0));
-	rpc_client_free(svc);
-	svc = rpc_client_new(loop, c->cli_addr, make_v2("rpctest.Nope"), NULL);
-	CHECK(svc != NULL);
-	CHECK(first_call(svc, 1, &req.base) == RPC_UNKNOWN_SERVICE);
-	rpc_client_free(svc);
+	cli = vchan_rpc_client_new(loop, c->cli_addr, make_v2("rpctest.Echo"),
+				   NULL);
+	CHECK(cli != NULL);
+	CHECK(ready(cli, 1));
+	CHECK(vchan_rpc_call_sync(cli, 1, &req.base, -1, NULL) == VCHAN_RPC_OK);
+	CHECK(vchan_rpc_call_sync(cli, 0, &req.base, -1, NULL) ==
+	      VCHAN_RPC_HANDLER_FAILED);
+	CHECK(vchan_rpc_call_sync(cli, 2, &req.base, -1, NULL) ==
+	      VCHAN_RPC_UNKNOWN_METHOD);
+	CHECK(vchan_rpc_call_sync(cli, 1, &req.base, -1, NULL) == VCHAN_RPC_OK);
+	vchan_rpc_client_free(cli);
+	cli = vchan_rpc_client_new(loop, c->cli_addr,
+				   &rpctest__echo__descriptor, NULL);
+	CHECK(cli != NULL);
+	CHECK(ready(cli, 0));
+	vchan_rpc_client_free(cli);
+	cli = vchan_rpc_client_new(loop, c->cli_addr, make_v2("rpctest.Nope"),
+				   NULL);
+	CHECK(cli != NULL);
+	CHECK(first_call(cli, 1, &req.base) == VCHAN_RPC_UNKNOWN_SERVICE);
+	vchan_rpc_client_free(cli);
 
 	/* Limits on the client's side: too large to send, and a bounded
 	 * number of calls in flight. */
-	rpc_options_init(&o);
+	vchan_rpc_options_init(&o);
 	o.max_message = 1000;
 	o.max_in_flight = 4;
-	svc = rpc_client_new(loop, c->cli_addr, &rpctest__echo__descriptor, &o);
-	CHECK(svc != NULL);
-	CHECK(ready(svc, 0));
+	cli = vchan_rpc_client_new(loop, c->cli_addr,
+				   &rpctest__echo__descriptor, &o);
+	CHECK(cli != NULL);
+	CHECK(ready(cli, 0));
 	req.blob.data = calloc(1, 2000);
 	req.blob.len = 2000;
-	CHECK(rpc_call_sync(svc, 0, &req.base, -1, NULL) == RPC_TOO_LARGE);
+	CHECK(vchan_rpc_call_sync(cli, 0, &req.base, -1, NULL) ==
+	      VCHAN_RPC_TOO_LARGE);
 	free(req.blob.data);
 	req.blob.data = NULL;
 	req.blob.len = 0;
@@ -236,39 +253,74 @@ static int client(void *arg)
 
 		req.delay_ms = 20;
 		for (int i = 0; i < 10; i++)
-			CHECK(rpc_call(svc, 0, &req.base, -1, free_res, n) ==
-			      0);
-		CHECK(n[0] == 0); /* never from within rpc_call */
-		CHECK(rpc_client_in_flight(svc) == 4);
+			CHECK(vchan_rpc_call(cli, 0, &req.base, -1, free_res,
+					     n) == 0);
+		CHECK(n[0] == 0); /* never from within vchan_rpc_call */
+		CHECK(vchan_rpc_client_in_flight(cli) == 4);
 		CHECK(run_until(loop, &n[0], 10));
 		CHECK(n[1] == 6 && n[2] == 4);
 		/* Freed with calls in flight: they end as cancelled. */
 		memset(n, 0, sizeof(n));
 		for (int i = 0; i < 3; i++)
-			CHECK(rpc_call(svc, 0, &req.base, -1, free_res, n) ==
-			      0);
-		rpc_client_free(svc);
+			CHECK(vchan_rpc_call(cli, 0, &req.base, -1, free_res,
+					     n) == 0);
+		vchan_rpc_client_free(cli);
 		CHECK(n[0] == 3 && n[3] == 3);
 		req.delay_ms = 0;
 	}
 	/* Bad arguments are refused at once. */
-	svc =
-	    rpc_client_new(loop, c->cli_addr, &rpctest__echo__descriptor, NULL);
-	CHECK(svc != NULL);
+	cli = vchan_rpc_client_new(loop, c->cli_addr,
+				   &rpctest__echo__descriptor, NULL);
+	CHECK(cli != NULL);
 	errno = 0;
-	CHECK(rpc_call(svc, 5, &req.base, -1, free_res, NULL) == -1 &&
+	CHECK(vchan_rpc_call(cli, 5, &req.base, -1, free_res, NULL) == -1 &&
 	      errno == EINVAL);
 	{
 		Rpctest__EchoReply wrong = RPCTEST__ECHO_REPLY__INIT;
 
-		CHECK(rpc_call_sync(svc, 0, &wrong.base, -1, NULL) == -1);
+		CHECK(vchan_rpc_call_sync(cli, 0, &wrong.base, -1, NULL) == -1);
 	}
-	rpc_client_free(svc);
-	CHECK(rpc_client_new(loop, "vchan:x/y", &rpctest__echo__descriptor,
-			     NULL) == NULL &&
+	/* The service view and back: only a client's service converts. */
+	{
+		ProtobufCService *s = vchan_rpc_client_service(cli);
+		ProtobufCService other = {.descriptor =
+					      &rpctest__echo__descriptor};
+
+		CHECK(s != NULL && s->descriptor == &rpctest__echo__descriptor);
+		CHECK(vchan_rpc_client_of(s) == cli);
+		errno = 0;
+		CHECK(vchan_rpc_client_of(&other) == NULL && errno == EINVAL);
+		errno = 0;
+		CHECK(vchan_rpc_client_of(NULL) == NULL && errno == EINVAL);
+		errno = 0;
+		CHECK(vchan_rpc_client_service(NULL) == NULL &&
+		      errno == EINVAL);
+	}
+	vchan_rpc_client_free(cli);
+	/* NULL handles: refused with EINVAL, or harmless where documented. */
+	errno = 0;
+	CHECK(vchan_rpc_client_connect(NULL, 0) == -1 && errno == EINVAL);
+	errno = 0;
+	CHECK(vchan_rpc_call(NULL, 0, &req.base, -1, free_res, NULL) == -1 &&
 	      errno == EINVAL);
-	CHECK(rpc_client_new(loop, "bogus:1", &rpctest__echo__descriptor,
-			     NULL) == NULL &&
+	errno = 0;
+	CHECK(vchan_rpc_call_sync(NULL, 0, &req.base, -1, NULL) == -1 &&
+	      errno == EINVAL);
+	errno = 0;
+	CHECK(vchan_rpc_client_set_timeout(NULL, 10) == -1 && errno == EINVAL);
+	CHECK(vchan_rpc_client_is_connected(NULL) == 0);
+	CHECK(vchan_rpc_client_in_flight(NULL) == 0);
+	vchan_rpc_client_free(NULL);
+	/* protobuf_c_service_destroy on the service frees the client. */
+	cli = vchan_rpc_client_new(loop, c->cli_addr,
+				   &rpctest__echo__descriptor, NULL);
+	CHECK(cli != NULL);
+	protobuf_c_service_destroy(vchan_rpc_client_service(cli));
+	CHECK(vchan_rpc_client_new(loop, "vchan:x/y",
+				   &rpctest__echo__descriptor, NULL) == NULL &&
+	      errno == EINVAL);
+	CHECK(vchan_rpc_client_new(loop, "bogus:1", &rpctest__echo__descriptor,
+				   NULL) == NULL &&
 	      errno == EINVAL);
 	ev_loop_destroy(loop);
 	return 0;
@@ -278,9 +330,9 @@ static int server(void *arg)
 {
 	struct ctx *c = arg;
 	const char *a[1] = {c->srv_addr};
-	struct rpc_options o;
+	struct vchan_rpc_options o;
 
-	rpc_options_init(&o);
+	vchan_rpc_options_init(&o);
 	o.max_message = 64 * 1024;
 	return echo_serve(a, 1, &o);
 }
@@ -291,15 +343,16 @@ static int no_server(void *arg)
 	struct ctx *c = arg;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	Rpctest__EchoRequest req = RPCTEST__ECHO_REQUEST__INIT;
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 
 	CHECK(loop != NULL);
-	svc =
-	    rpc_client_new(loop, c->cli_addr, &rpctest__echo__descriptor, NULL);
-	CHECK(svc != NULL);
-	CHECK(rpc_call_sync(svc, 0, &req.base, -1, NULL) == RPC_PEER_GONE);
-	CHECK(rpc_client_connect(svc, 100) == -1);
-	rpc_client_free(svc);
+	cli = vchan_rpc_client_new(loop, c->cli_addr,
+				   &rpctest__echo__descriptor, NULL);
+	CHECK(cli != NULL);
+	CHECK(vchan_rpc_call_sync(cli, 0, &req.base, -1, NULL) ==
+	      VCHAN_RPC_PEER_GONE);
+	CHECK(vchan_rpc_client_connect(cli, 100) == -1);
+	vchan_rpc_client_free(cli);
 	ev_loop_destroy(loop);
 	return 0;
 }

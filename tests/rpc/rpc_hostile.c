@@ -40,8 +40,8 @@ static void hdr(uint8_t *p, int version, int kind, int status, uint32_t id,
 	p[2] = (uint8_t)status;
 	p[3] = (uint8_t)(status >> 8);
 	put32(p + 4, id);
-	put32(p + 8, rpc_name_hash(service));
-	put32(p + 12, rpc_name_hash(method));
+	put32(p + 8, vchan_rpc_name_hash(service));
+	put32(p + 12, vchan_rpc_name_hash(method));
 	put32(p + 16, len);
 }
 
@@ -96,17 +96,17 @@ static int closed_by_peer(int fd)
 static int expect_status(int fd, uint32_t id, const uint8_t *body, size_t len,
 			 int status)
 {
-	uint8_t h[RPC_HDR_SIZE], r[RPC_HDR_SIZE];
+	uint8_t h[VCHAN_RPC_HDR_SIZE], r[VCHAN_RPC_HDR_SIZE];
 	uint8_t *rest;
 	uint32_t rl;
 
-	hdr(h, 1, RPC_KIND_REQUEST, 0, id, "rpctest.Echo", "Echo",
+	hdr(h, 1, VCHAN_RPC_KIND_REQUEST, 0, id, "rpctest.Echo", "Echo",
 	    (uint32_t)len);
 	CHECK(write(fd, h, sizeof(h)) == (ssize_t)sizeof(h));
 	if (len > 0)
 		CHECK(write(fd, body, len) == (ssize_t)len);
 	CHECK(read_all(fd, r, sizeof(r)) == 0);
-	CHECK(r[0] == 1 && r[1] == RPC_KIND_REPLY && get32(r + 4) == id);
+	CHECK(r[0] == 1 && r[1] == VCHAN_RPC_KIND_REPLY && get32(r + 4) == id);
 	rl = get32(r + 16);
 	CHECK(rl < 1000);
 	rest = malloc(rl + 1);
@@ -122,10 +122,10 @@ static int expect_status(int fd, uint32_t id, const uint8_t *body, size_t len,
 static int server(void *arg)
 {
 	const char *a[1] = {srv_addr};
-	struct rpc_options o;
+	struct vchan_rpc_options o;
 
 	(void)arg;
-	rpc_options_init(&o);
+	vchan_rpc_options_init(&o);
 	o.max_message = 64 * 1024;
 	return echo_serve(a, 1, &o);
 }
@@ -133,7 +133,7 @@ static int server(void *arg)
 static int hostile_client(void)
 {
 	static uint8_t big[100000];
-	uint8_t garbage[32], h[RPC_HDR_SIZE];
+	uint8_t garbage[32], h[VCHAN_RPC_HDR_SIZE];
 	Rpctest__EchoRequest req = RPCTEST__ECHO_REQUEST__INIT;
 	uint8_t good[64];
 	size_t glen;
@@ -146,19 +146,19 @@ static int hostile_client(void)
 	/* A connection kept open through all of this: served throughout. */
 	keep = sock_connect(sock_path);
 	CHECK(keep >= 0);
-	CHECK(expect_status(keep, 1, good, glen, RPC_OK) == 0);
+	CHECK(expect_status(keep, 1, good, glen, VCHAN_RPC_OK) == 0);
 
 	/* Garbage protobuf: that call fails, the connection goes on. */
 	fd = sock_connect(sock_path);
 	CHECK(fd >= 0);
-	CHECK(expect_status(fd, 2, garbage, sizeof(garbage), RPC_MALFORMED) ==
-	      0);
-	CHECK(expect_status(fd, 3, good, glen, RPC_OK) == 0);
+	CHECK(expect_status(fd, 2, garbage, sizeof(garbage),
+			    VCHAN_RPC_MALFORMED) == 0);
+	CHECK(expect_status(fd, 3, good, glen, VCHAN_RPC_OK) == 0);
 	/* Above the server's limit: skipped and answered, then go on. */
-	CHECK(expect_status(fd, 4, big, sizeof(big), RPC_TOO_LARGE) == 0);
-	CHECK(expect_status(fd, 5, good, glen, RPC_OK) == 0);
+	CHECK(expect_status(fd, 4, big, sizeof(big), VCHAN_RPC_TOO_LARGE) == 0);
+	CHECK(expect_status(fd, 5, good, glen, VCHAN_RPC_OK) == 0);
 	/* A reply sent to a server: the connection ends. */
-	hdr(h, 1, RPC_KIND_REPLY, 0, 6, "rpctest.Echo", "Echo", 0);
+	hdr(h, 1, VCHAN_RPC_KIND_REPLY, 0, 6, "rpctest.Echo", "Echo", 0);
 	CHECK(write(fd, h, sizeof(h)) == (ssize_t)sizeof(h));
 	CHECK(closed_by_peer(fd));
 	close(fd);
@@ -166,7 +166,7 @@ static int hostile_client(void)
 	/* An unknown version: the connection ends. */
 	fd = sock_connect(sock_path);
 	CHECK(fd >= 0);
-	hdr(h, 2, RPC_KIND_REQUEST, 0, 1, "rpctest.Echo", "Echo", 0);
+	hdr(h, 2, VCHAN_RPC_KIND_REQUEST, 0, 1, "rpctest.Echo", "Echo", 0);
 	CHECK(write(fd, h, sizeof(h)) == (ssize_t)sizeof(h));
 	CHECK(closed_by_peer(fd));
 	close(fd);
@@ -181,7 +181,7 @@ static int hostile_client(void)
 	/* A length that lies (the body never comes), then the end. */
 	fd = sock_connect(sock_path);
 	CHECK(fd >= 0);
-	hdr(h, 1, RPC_KIND_REQUEST, 0, 1, "rpctest.Echo", "Echo", 1000);
+	hdr(h, 1, VCHAN_RPC_KIND_REQUEST, 0, 1, "rpctest.Echo", "Echo", 1000);
 	CHECK(write(fd, h, sizeof(h)) == (ssize_t)sizeof(h));
 	CHECK(write(fd, garbage, 10) == 10);
 	close(fd);
@@ -193,14 +193,15 @@ static int hostile_client(void)
 	/* A length far above any limit, the body never sent. */
 	fd = sock_connect(sock_path);
 	CHECK(fd >= 0);
-	hdr(h, 1, RPC_KIND_REQUEST, 0, 9, "rpctest.Echo", "Echo", 0xffffffffu);
+	hdr(h, 1, VCHAN_RPC_KIND_REQUEST, 0, 9, "rpctest.Echo", "Echo",
+	    0xffffffffu);
 	CHECK(write(fd, h, sizeof(h)) == (ssize_t)sizeof(h));
 	CHECK(read_all(fd, h, sizeof(h)) == 0);
-	CHECK(get32(h + 4) == 9 && (h[2] | h[3] << 8) == RPC_TOO_LARGE);
+	CHECK(get32(h + 4) == 9 && (h[2] | h[3] << 8) == VCHAN_RPC_TOO_LARGE);
 	close(fd);
 
 	/* The server still serves. */
-	CHECK(expect_status(keep, 10, good, glen, RPC_OK) == 0);
+	CHECK(expect_status(keep, 10, good, glen, VCHAN_RPC_OK) == 0);
 	close(keep);
 	return 0;
 }
@@ -209,10 +210,11 @@ static int hostile_client(void)
 
 struct one {
 	int done;
-	enum rpc_status st;
+	enum vchan_rpc_status st;
 };
 
-static void one_done(enum rpc_status st, const ProtobufCMessage *m, void *data)
+static void one_done(enum vchan_rpc_status st, const ProtobufCMessage *m,
+		     void *data)
 {
 	struct one *o = data;
 
@@ -224,7 +226,7 @@ static void one_done(enum rpc_status st, const ProtobufCMessage *m, void *data)
 /* Accept (once) and read one request; returns its id in *id. */
 static int take_request(int lfd, int *cfd, uint32_t *id)
 {
-	uint8_t h[RPC_HDR_SIZE], b[256];
+	uint8_t h[VCHAN_RPC_HDR_SIZE], b[256];
 
 	if (*cfd < 0) {
 		CHECK(tu_readable(lfd, tu_ms(5000)) == 1);
@@ -238,7 +240,7 @@ static int take_request(int lfd, int *cfd, uint32_t *id)
 	return 0;
 }
 
-static int run_call(struct ev_loop *loop, ProtobufCService *svc, int lfd,
+static int run_call(struct ev_loop *loop, struct vchan_rpc_client *cli, int lfd,
 		    int *cfd, const uint8_t *reply, size_t len, int patch_id,
 		    struct one *o)
 {
@@ -248,7 +250,7 @@ static int run_call(struct ev_loop *loop, ProtobufCService *svc, int lfd,
 	int64_t end;
 
 	o->done = 0;
-	CHECK(rpc_call(svc, 0, &req.base, 3000, one_done, o) == 0);
+	CHECK(vchan_rpc_call(cli, 0, &req.base, 3000, one_done, o) == 0);
 	/* Let the client connect and send. */
 	for (int i = 0; i < 5; i++)
 		ev_run(loop, EVRUN_NOWAIT);
@@ -269,8 +271,8 @@ static int fake_server(void)
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	char addr[256], path[200];
-	ProtobufCService *svc;
-	uint8_t r[RPC_HDR_SIZE + 8];
+	struct vchan_rpc_client *cli;
+	uint8_t r[VCHAN_RPC_HDR_SIZE + 8];
 	struct one o;
 	int lfd, cfd = -1;
 
@@ -283,41 +285,46 @@ static int fake_server(void)
 	CHECK(lfd >= 0);
 	CHECK(bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
 	CHECK(listen(lfd, 4) == 0);
-	svc = rpc_client_new(loop, addr, &rpctest__echo__descriptor, NULL);
-	CHECK(svc != NULL);
+	cli =
+	    vchan_rpc_client_new(loop, addr, &rpctest__echo__descriptor, NULL);
+	CHECK(cli != NULL);
 
 	/* A reply whose body does not decode. */
-	hdr(r, 1, RPC_KIND_REPLY, 0, 0, "rpctest.Echo", "Echo", 8);
-	memset(r + RPC_HDR_SIZE, 0xff, 8);
-	CHECK(run_call(loop, svc, lfd, &cfd, r, sizeof(r), 1, &o) == 0);
-	CHECK(o.st == RPC_MALFORMED);
+	hdr(r, 1, VCHAN_RPC_KIND_REPLY, 0, 0, "rpctest.Echo", "Echo", 8);
+	memset(r + VCHAN_RPC_HDR_SIZE, 0xff, 8);
+	CHECK(run_call(loop, cli, lfd, &cfd, r, sizeof(r), 1, &o) == 0);
+	CHECK(o.st == VCHAN_RPC_MALFORMED);
 	/* A status no version of the wire has. */
-	hdr(r, 1, RPC_KIND_REPLY, 999, 0, "rpctest.Echo", "Echo", 0);
-	CHECK(run_call(loop, svc, lfd, &cfd, r, RPC_HDR_SIZE, 1, &o) == 0);
-	CHECK(o.st == RPC_PROTOCOL_ERROR);
-	CHECK(rpc_client_is_connected(svc) == 1);
+	hdr(r, 1, VCHAN_RPC_KIND_REPLY, 999, 0, "rpctest.Echo", "Echo", 0);
+	CHECK(run_call(loop, cli, lfd, &cfd, r, VCHAN_RPC_HDR_SIZE, 1, &o) ==
+	      0);
+	CHECK(o.st == VCHAN_RPC_PROTOCOL_ERROR);
+	CHECK(vchan_rpc_client_is_connected(cli) == 1);
 	/* A reply naming another method: the connection is not to be
 	 * trusted any more. */
-	hdr(r, 1, RPC_KIND_REPLY, 0, 0, "rpctest.Echo", "Fail", 0);
-	CHECK(run_call(loop, svc, lfd, &cfd, r, RPC_HDR_SIZE, 1, &o) == 0);
-	CHECK(o.st == RPC_PROTOCOL_ERROR);
-	CHECK(rpc_client_is_connected(svc) == 0);
+	hdr(r, 1, VCHAN_RPC_KIND_REPLY, 0, 0, "rpctest.Echo", "Fail", 0);
+	CHECK(run_call(loop, cli, lfd, &cfd, r, VCHAN_RPC_HDR_SIZE, 1, &o) ==
+	      0);
+	CHECK(o.st == VCHAN_RPC_PROTOCOL_ERROR);
+	CHECK(vchan_rpc_client_is_connected(cli) == 0);
 	close(cfd);
 	cfd = -1;
 	/* An unknown version. */
-	hdr(r, 9, RPC_KIND_REPLY, 0, 0, "rpctest.Echo", "Echo", 0);
-	CHECK(run_call(loop, svc, lfd, &cfd, r, RPC_HDR_SIZE, 1, &o) == 0);
-	CHECK(o.st == RPC_PROTOCOL_ERROR);
+	hdr(r, 9, VCHAN_RPC_KIND_REPLY, 0, 0, "rpctest.Echo", "Echo", 0);
+	CHECK(run_call(loop, cli, lfd, &cfd, r, VCHAN_RPC_HDR_SIZE, 1, &o) ==
+	      0);
+	CHECK(o.st == VCHAN_RPC_PROTOCOL_ERROR);
 	close(cfd);
 	cfd = -1;
 	/* A header cut short, then the server goes. */
-	hdr(r, 1, RPC_KIND_REPLY, 0, 0, "rpctest.Echo", "Echo", 0);
+	hdr(r, 1, VCHAN_RPC_KIND_REPLY, 0, 0, "rpctest.Echo", "Echo", 0);
 	o.done = 0;
 	{
 		Rpctest__EchoRequest req = RPCTEST__ECHO_REQUEST__INIT;
 		uint32_t id;
 
-		CHECK(rpc_call(svc, 0, &req.base, 3000, one_done, &o) == 0);
+		CHECK(vchan_rpc_call(cli, 0, &req.base, 3000, one_done, &o) ==
+		      0);
 		for (int i = 0; i < 5; i++)
 			ev_run(loop, EVRUN_NOWAIT);
 		CHECK(take_request(lfd, &cfd, &id) == 0);
@@ -325,9 +332,9 @@ static int fake_server(void)
 		close(cfd);
 		while (!o.done)
 			ev_run(loop, EVRUN_ONCE);
-		CHECK(o.st == RPC_PEER_GONE);
+		CHECK(o.st == VCHAN_RPC_PEER_GONE);
 	}
-	rpc_client_free(svc);
+	vchan_rpc_client_free(cli);
 	close(lfd);
 	unlink(path);
 	ev_loop_destroy(loop);

@@ -21,7 +21,7 @@ struct ctx {
 };
 
 struct load {
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 	int sending;
 	uint32_t sent, ok, gone, other;
 	int64_t first_gone, last_gone;
@@ -32,18 +32,19 @@ static void send_one(struct load *l);
 static void on_reply(const Rpctest__EchoReply *r, void *data)
 {
 	struct load *l = data;
-	enum rpc_status st = rpc_client_status(l->svc);
+	enum vchan_rpc_status st = vchan_rpc_client_status(l->cli);
 
 	if (r != NULL) {
 		l->ok++;
-	} else if (st == RPC_PEER_GONE) {
+	} else if (st == VCHAN_RPC_PEER_GONE) {
 		if (l->gone++ == 0)
 			l->first_gone = tu_now_us();
 		l->last_gone = tu_now_us();
 		l->sending = 0;
 	} else {
 		if (l->other++ == 0)
-			fprintf(stderr, "unexpected: %s\n", rpc_status_str(st));
+			fprintf(stderr, "unexpected: %s\n",
+				vchan_rpc_status_str(st));
 	}
 	if (l->sending)
 		send_one(l);
@@ -57,7 +58,8 @@ static void send_one(struct load *l)
 	req.seq = l->sent++;
 	/* Answers take a little while: calls are surely in flight. */
 	req.delay_ms = req.seq % 3;
-	rpctest__echo__echo(l->svc, &req, on_reply, l);
+	rpctest__echo__echo(vchan_rpc_client_service(l->cli), &req, on_reply,
+			    l);
 }
 
 static int run_loop(struct ev_loop *loop, struct load *l,
@@ -75,7 +77,7 @@ static int enough(struct load *l)
 	return l->ok >= 2000;
 }
 
-/* Every call sent has had its callback. rpc_client_in_flight alone is not
+/* Every call sent has had its callback. vchan_rpc_client_in_flight alone is not
  * enough: a call started on a connection that has just died (a write found
  * it gone while earlier replies were still being handled) is never queued,
  * so it is not in flight, yet its callback ("peer gone") is still to come
@@ -88,12 +90,12 @@ static int all_called(const struct load *l)
 static int all_ended(struct load *l)
 {
 	return l->gone > 0 && all_called(l) &&
-	       rpc_client_in_flight(l->svc) == 0;
+	       vchan_rpc_client_in_flight(l->cli) == 0;
 }
 
 static int all_ok(struct load *l)
 {
-	return all_called(l) && rpc_client_in_flight(l->svc) == 0 &&
+	return all_called(l) && vchan_rpc_client_in_flight(l->cli) == 0 &&
 	       l->ok >= 1000;
 }
 
@@ -108,12 +110,12 @@ static int client(void *arg)
 	int tries = 0;
 
 	CHECK(loop != NULL);
-	l.svc =
-	    rpc_client_new(loop, c->cli_addr, &rpctest__echo__descriptor, NULL);
-	CHECK(l.svc != NULL);
+	l.cli = vchan_rpc_client_new(loop, c->cli_addr,
+				     &rpctest__echo__descriptor, NULL);
+	CHECK(l.cli != NULL);
 	/* Deadlines far away: "peer gone" must come from the loss. */
-	rpc_client_set_timeout(l.svc, 15000);
-	CHECK(rpc_client_connect(l.svc, tu_ms(5000)) == 0);
+	vchan_rpc_client_set_timeout(l.cli, 15000);
+	CHECK(vchan_rpc_client_connect(l.cli, tu_ms(5000)) == 0);
 	l.sending = 1;
 	for (int i = 0; i < IN_FLIGHT; i++)
 		send_one(&l);
@@ -130,19 +132,20 @@ static int client(void *arg)
 	CHECK(l.other == 0);
 	CHECK(l.ok + l.gone == l.sent);
 	CHECK(l.last_gone - t0 < (int64_t)tu_ms(5000) * 1000);
-	CHECK(rpc_client_is_connected(l.svc) == 0);
+	CHECK(vchan_rpc_client_is_connected(l.cli) == 0);
 	/* Down: a call ends with "peer gone" at once. */
-	CHECK(rpc_call_sync(l.svc, 0, &req.base, -1, NULL) == RPC_PEER_GONE);
+	CHECK(vchan_rpc_call_sync(l.cli, 0, &req.base, -1, NULL) ==
+	      VCHAN_RPC_PEER_GONE);
 	CHECK(tu_send(&c->ch, 1, &msg, 1) == 0);
 	/* The server comes back: the next calls connect again. */
 	t0 = tu_now_us();
 	for (;;) {
-		int st = rpc_call_sync(l.svc, 0, &req.base, 1000, NULL);
+		int st = vchan_rpc_call_sync(l.cli, 0, &req.base, 1000, NULL);
 
 		tries++;
-		if (st == RPC_OK)
+		if (st == VCHAN_RPC_OK)
 			break;
-		CHECK(st == RPC_PEER_GONE);
+		CHECK(st == VCHAN_RPC_PEER_GONE);
 		CHECK(tu_now_us() - t0 < (int64_t)tu_ms(10000) * 1000);
 		usleep(10000);
 	}
@@ -160,7 +163,7 @@ static int client(void *arg)
 	l.sending = 0;
 	CHECK(run_loop(loop, &l, all_ok));
 	CHECK(l.gone == 0 && l.other == 0 && l.ok == l.sent);
-	rpc_client_free(l.svc);
+	vchan_rpc_client_free(l.cli);
 	ev_loop_destroy(loop);
 	return 0;
 }

@@ -20,7 +20,7 @@ struct ctx {
 };
 
 struct load {
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 	uint32_t sent, ok, bad;
 	uint8_t *seen;
 };
@@ -35,7 +35,8 @@ static void on_reply(const Rpctest__EchoReply *r, void *data)
 	    r->blob.len != r->seq % 64) {
 		if (l->bad++ == 0)
 			fprintf(stderr, "bad reply: %s\n",
-				rpc_status_str(rpc_client_status(l->svc)));
+				vchan_rpc_status_str(
+				    vchan_rpc_client_status(l->cli)));
 	} else {
 		l->seen[r->seq] = 1;
 		l->ok++;
@@ -51,7 +52,8 @@ static void send_one(struct load *l)
 	req.text = "load";
 	req.seq = l->sent++;
 	req.reply_size = req.seq % 64;
-	rpctest__echo__echo(l->svc, &req, on_reply, l);
+	rpctest__echo__echo(vchan_rpc_client_service(l->cli), &req, on_reply,
+			    l);
 }
 
 static int client(void *arg)
@@ -64,21 +66,22 @@ static int client(void *arg)
 	CHECK(loop != NULL);
 	l.seen = calloc(CALLS, 1);
 	CHECK(l.seen != NULL);
-	l.svc = rpc_client_new(loop, c->addr, &rpctest__echo__descriptor, NULL);
-	CHECK(l.svc != NULL);
-	CHECK(rpc_client_connect(l.svc, tu_ms(5000)) == 0);
+	l.cli = vchan_rpc_client_new(loop, c->addr, &rpctest__echo__descriptor,
+				     NULL);
+	CHECK(l.cli != NULL);
+	CHECK(vchan_rpc_client_connect(l.cli, tu_ms(5000)) == 0);
 	t0 = tu_now_us();
 	for (int i = 0; i < IN_FLIGHT; i++)
 		send_one(&l);
-	CHECK(rpc_client_in_flight(l.svc) == IN_FLIGHT);
+	CHECK(vchan_rpc_client_in_flight(l.cli) == IN_FLIGHT);
 	while (l.ok + l.bad < CALLS &&
 	       tu_now_us() - t0 < (int64_t)tu_ms(LIMIT_MS) * 1000)
 		ev_run(loop, EVRUN_ONCE);
 	fprintf(stderr, "%s: %u ok, %u bad in %.0f ms\n", c->addr, l.ok, l.bad,
 		(double)(tu_now_us() - t0) / 1e3);
 	CHECK(l.ok == CALLS && l.bad == 0);
-	CHECK(rpc_client_in_flight(l.svc) == 0);
-	rpc_client_free(l.svc);
+	CHECK(vchan_rpc_client_in_flight(l.cli) == 0);
+	vchan_rpc_client_free(l.cli);
 	free(l.seen);
 	ev_loop_destroy(loop);
 	return 0;

@@ -19,9 +19,9 @@
  * return 0 (1 on a setup error). Echo echoes text and seq, answers after
  * delay_ms when set (from a timer), with reply_size bytes of blob; Fail
  * answers NULL. `opts` may be NULL. Writes "ready\n"-free: callers wait by
- * connecting with rpc_client_connect. */
+ * connecting with vchan_rpc_client_connect. */
 int echo_serve(const char *const *addrs, size_t n,
-	       const struct rpc_options *opts);
+	       const struct vchan_rpc_options *opts);
 
 /* The test's private directory (VCHAN_TEST_TMP, else /tmp) joined with
  * `name`, for Unix socket paths. */

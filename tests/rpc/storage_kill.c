@@ -37,15 +37,15 @@ static int writer(void *arg)
 {
 	struct tu_chan *ch = arg;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 	char key[32], val[128];
 	int st;
 
 	CHECK(loop != NULL);
-	svc = rpc_client_new(loop, "vchan:3/storage",
-			     &storage__storage__descriptor, NULL);
-	CHECK(svc != NULL);
-	CHECK(rpc_client_connect(svc, tu_ms(5000)) == 0);
+	cli = vchan_rpc_client_new(loop, "vchan:3/storage",
+				   &storage__storage__descriptor, NULL);
+	CHECK(cli != NULL);
+	CHECK(vchan_rpc_client_connect(cli, tu_ms(5000)) == 0);
 	for (uint32_t i = 0;; i++) {
 		Storage__PutRequest q = STORAGE__PUT_REQUEST__INIT;
 
@@ -54,13 +54,13 @@ static int writer(void *arg)
 		q.key = key;
 		q.value.data = (uint8_t *)val;
 		q.value.len = strlen(val);
-		st = rpc_call_sync(svc, 1, &q.base, -1, NULL);
-		if (st != RPC_OK)
+		st = vchan_rpc_call_sync(cli, 1, &q.base, -1, NULL);
+		if (st != VCHAN_RPC_OK)
 			break;
 		CHECK(tu_send(ch, 1, &i, sizeof(i)) == 0);
 	}
-	CHECK(st == RPC_PEER_GONE);
-	rpc_client_free(svc);
+	CHECK(st == VCHAN_RPC_PEER_GONE);
+	vchan_rpc_client_free(cli);
 	ev_loop_destroy(loop);
 	return 0;
 }
@@ -73,25 +73,26 @@ static int reader(void *arg)
 {
 	struct check *c = arg;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 	char key[32], val[128];
 	Storage__GetReply *g;
 	Storage__ListReply *l;
 	Storage__DeleteReply *d;
 
 	CHECK(loop != NULL);
-	svc = rpc_client_new(loop, "vchan:3/storage",
-			     &storage__storage__descriptor, NULL);
-	CHECK(svc != NULL);
-	CHECK(rpc_client_connect(svc, tu_ms(5000)) == 0);
+	cli = vchan_rpc_client_new(loop, "vchan:3/storage",
+				   &storage__storage__descriptor, NULL);
+	CHECK(cli != NULL);
+	CHECK(vchan_rpc_client_connect(cli, tu_ms(5000)) == 0);
 	for (uint32_t i = 0; i <= c->acked; i++) {
 		Storage__GetRequest q = STORAGE__GET_REQUEST__INIT;
 
 		snprintf(key, sizeof(key), "k%u", i);
 		value_of(val, sizeof(val), i);
 		q.key = key;
-		CHECK(rpc_call_sync(svc, 0, &q.base, -1,
-				    (ProtobufCMessage **)&g) == RPC_OK);
+		CHECK(vchan_rpc_call_sync(cli, 0, &q.base, -1,
+					  (ProtobufCMessage **)&g) ==
+		      VCHAN_RPC_OK);
 		if (!g->found || g->value.len != strlen(val) ||
 		    memcmp(g->value.data, val, g->value.len) != 0)
 			fprintf(stderr, "lost %s\n", key);
@@ -105,23 +106,27 @@ static int reader(void *arg)
 		Storage__GetRequest gq = STORAGE__GET_REQUEST__INIT;
 
 		q.key = "k1";
-		CHECK(rpc_call_sync(svc, 2, &q.base, -1,
-				    (ProtobufCMessage **)&d) == RPC_OK);
+		CHECK(vchan_rpc_call_sync(cli, 2, &q.base, -1,
+					  (ProtobufCMessage **)&d) ==
+		      VCHAN_RPC_OK);
 		CHECK(d->existed);
 		protobuf_c_message_free_unpacked(&d->base, NULL);
-		CHECK(rpc_call_sync(svc, 2, &q.base, -1,
-				    (ProtobufCMessage **)&d) == RPC_OK);
+		CHECK(vchan_rpc_call_sync(cli, 2, &q.base, -1,
+					  (ProtobufCMessage **)&d) ==
+		      VCHAN_RPC_OK);
 		CHECK(!d->existed);
 		protobuf_c_message_free_unpacked(&d->base, NULL);
 		gq.key = "k1";
-		CHECK(rpc_call_sync(svc, 0, &gq.base, -1,
-				    (ProtobufCMessage **)&g) == RPC_OK);
+		CHECK(vchan_rpc_call_sync(cli, 0, &gq.base, -1,
+					  (ProtobufCMessage **)&g) ==
+		      VCHAN_RPC_OK);
 		CHECK(!g->found);
 		protobuf_c_message_free_unpacked(&g->base, NULL);
 		/* k1 is gone: k10..k19 (and k100.. when written) remain. */
 		lq.prefix = "k1";
-		CHECK(rpc_call_sync(svc, 3, &lq.base, -1,
-				    (ProtobufCMessage **)&l) == RPC_OK);
+		CHECK(vchan_rpc_call_sync(cli, 3, &lq.base, -1,
+					  (ProtobufCMessage **)&l) ==
+		      VCHAN_RPC_OK);
 		CHECK(l->n_keys >= 10);
 		CHECK(strcmp(l->keys[0], "k10") == 0);
 		for (size_t i = 1; i < l->n_keys; i++)
@@ -129,7 +134,7 @@ static int reader(void *arg)
 			      strncmp(l->keys[i], "k1", 2) == 0);
 		protobuf_c_message_free_unpacked(&l->base, NULL);
 	}
-	rpc_client_free(svc);
+	vchan_rpc_client_free(cli);
 	ev_loop_destroy(loop);
 	return 0;
 }

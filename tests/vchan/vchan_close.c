@@ -3,7 +3,9 @@
  *   all read, then the stream ends (EPIPE), in both directions;
  * - the server's XenStore path is gone once it has closed;
  * - SIGKILL of either side: the other sees the channel closed within
- *   100 ms, once blocked in a read, once polling the fd. */
+ *   100 ms, once blocked in a read, once polling the fd;
+ * - a NULL handle: vchan_close accepts it, every other call refuses it with
+ *   EINVAL. */
 #include "config.h"
 
 #include <signal.h>
@@ -255,9 +257,46 @@ static int run_kill(const char *name, int kill_client, int polls)
 	return 0;
 }
 
+/* -1 + EINVAL from `call`. */
+#define REFUSED(call) (errno = 0, (call) == -1 && errno == EINVAL)
+
+static int null_handle(void)
+{
+	uint8_t b[1];
+	struct iovec iov = {.iov_base = b, .iov_len = sizeof(b)}, seg[2];
+
+	errno = 0;
+	CHECK(vchan_close(NULL) == 0 && errno == 0);
+	errno = 0;
+	CHECK(vchan_read_size(NULL) == 0 && errno == EINVAL);
+	errno = 0;
+	CHECK(vchan_write_size(NULL) == 0 && errno == EINVAL);
+	CHECK(REFUSED(vchan_read(NULL, b, 1)));
+	CHECK(REFUSED(vchan_write(NULL, b, 1)));
+	CHECK(REFUSED(vchan_readv(NULL, &iov, 1)));
+	CHECK(REFUSED(vchan_writev(NULL, &iov, 1)));
+	CHECK(REFUSED(vchan_recv(NULL, b, 1)));
+	CHECK(REFUSED(vchan_send(NULL, b, 1)));
+	CHECK(REFUSED(vchan_reserve(NULL, 1, seg)));
+	CHECK(REFUSED(vchan_commit(NULL, 0)));
+	CHECK(REFUSED(vchan_peek(NULL, 1, seg)));
+	CHECK(REFUSED(vchan_consume(NULL, 0)));
+	CHECK(REFUSED(vchan_data_ready(NULL)));
+	CHECK(REFUSED(vchan_buffer_space(NULL)));
+	CHECK(REFUSED(vchan_wait(NULL, 0)));
+	CHECK(REFUSED(vchan_spin(NULL)));
+	CHECK(REFUSED(vchan_fd(NULL)));
+	CHECK(REFUSED(vchan_is_open(NULL)));
+	CHECK(REFUSED(vchan_set_blocking(NULL, 0)));
+	CHECK(REFUSED(vchan_set_spin(NULL, 0)));
+	return 0;
+}
+
 int main(void)
 {
 	int fails = 0;
+
+	fails += null_handle();
 
 	fails += run_pair("close_a", a_server, a_client);
 	fails += run_pair("close_b", b_server, b_client);

@@ -159,14 +159,14 @@ static int hostile_server(void *arg)
 	nt.evt = evt;
 	nt.port = (uint32_t)port;
 	nt.offset = offsetof(struct vchan_wire, srv_live);
-	pg = vchan_gnt_share(gnt, CLI_DOMID, 1, 1, &ref, &nt);
+	pg = vchan_gnt_share(gnt, CLI_DOMID, 1, &ref, 1, &nt);
 	CHECK(pg != NULL);
-	lb = lay.left_pages ? vchan_gnt_share(gnt, CLI_DOMID, lay.left_pages, 1,
-					      pg->grants, NULL)
+	lb = lay.left_pages ? vchan_gnt_share(gnt, CLI_DOMID, lay.left_pages,
+					      pg->grants, 1, NULL)
 			    : (uint8_t *)pg + lay.left_offset;
 	rb = lay.right_pages
-		 ? vchan_gnt_share(gnt, CLI_DOMID, lay.right_pages, 1,
-				   pg->grants + lay.left_pages, NULL)
+		 ? vchan_gnt_share(gnt, CLI_DOMID, lay.right_pages,
+				   pg->grants + lay.left_pages, 1, NULL)
 		 : (uint8_t *)pg + lay.right_offset;
 	CHECK(lb != NULL && rb != NULL);
 	ring_of(&left, &pg->left, lb, c->lo);

@@ -255,22 +255,23 @@ static void on_term(struct ev_loop *loop, ev_signal *w, int revents)
 /* Serve Echo on both addresses until SIGTERM. Returns the exit status. */
 static int serve(const char *unix_addr, int want_vchan, int want_unix)
 {
-	Rpctest__Echo_Service svc = RPCTEST__ECHO__INIT(bench_);
+	Rpctest__Echo_Service cli = RPCTEST__ECHO__INIT(bench_);
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct rpc_server *srv = loop ? rpc_server_new(loop, NULL) : NULL;
+	struct vchan_rpc_server *srv =
+	    loop ? vchan_rpc_server_new(loop, NULL) : NULL;
 	char vaddr[64];
 	ev_signal sig;
 	int rc = 1;
 
 	snprintf(vaddr, sizeof(vaddr), "vchan:%u/%s", BENCH_CLI_DOMID,
 		 RPC_PORT);
-	if (srv == NULL || rpc_server_add_service(srv, &svc.base) < 0)
+	if (srv == NULL || vchan_rpc_server_add_service(srv, &cli.base) < 0)
 		goto out;
-	if (want_vchan && rpc_server_listen(srv, vaddr) < 0) {
+	if (want_vchan && vchan_rpc_server_listen(srv, vaddr) < 0) {
 		perror("vchan-bench rpc server: listen vchan");
 		goto out;
 	}
-	if (want_unix && rpc_server_listen(srv, unix_addr) < 0) {
+	if (want_unix && vchan_rpc_server_listen(srv, unix_addr) < 0) {
 		perror("vchan-bench rpc server: listen unix");
 		goto out;
 	}
@@ -280,7 +281,7 @@ static int serve(const char *unix_addr, int want_vchan, int want_unix)
 	ev_signal_stop(loop, &sig);
 	rc = 0;
 out:
-	rpc_server_free(srv);
+	vchan_rpc_server_free(srv);
 	if (loop != NULL)
 		ev_loop_destroy(loop);
 	return rc;
@@ -289,7 +290,7 @@ out:
 /* ---- the client ---- */
 
 struct load {
-	ProtobufCService *svc;
+	struct vchan_rpc_client *cli;
 	struct ev_loop *loop;
 	uint8_t payload[RPC_SIZE];
 	uint32_t next, total, done, bad;
@@ -303,7 +304,7 @@ static void check_reply(struct load *l, const Rpctest__EchoReply *r)
 {
 	if (r == NULL) {
 		snprintf(l->why, sizeof(l->why), "call failed: %s",
-			 rpc_status_str(rpc_client_status(l->svc)));
+			 vchan_rpc_status_str(vchan_rpc_client_status(l->cli)));
 	} else if (r->seq >= l->total || l->seen[r->seq]) {
 		snprintf(l->why, sizeof(l->why), "reply of unknown call %u",
 			 r->seq);
@@ -343,7 +344,8 @@ static void send_next(struct load *l)
 	l->payload[0] = (uint8_t)req.seq;
 	req.blob.data = l->payload;
 	req.blob.len = RPC_SIZE;
-	rpctest__echo__echo(l->svc, &req, on_reply, l);
+	rpctest__echo__echo(vchan_rpc_client_service(l->cli), &req, on_reply,
+			    l);
 }
 
 /* `total` calls with `in_flight` at once; with one in flight each call's
@@ -414,8 +416,9 @@ static void measure_addr(const char *addr, int quick, int res)
 			access(addr + 5, F_OK) != 0;
 	     i++)
 		usleep(10000);
-	l.svc = rpc_client_new(l.loop, addr, &rpctest__echo__descriptor, NULL);
-	if (l.svc == NULL || rpc_client_connect(l.svc, 10000) < 0) {
+	l.cli = vchan_rpc_client_new(l.loop, addr, &rpctest__echo__descriptor,
+				     NULL);
+	if (l.cli == NULL || vchan_rpc_client_connect(l.cli, 10000) < 0) {
 		bench_report(res, "E %s: connect: %s", addr, strerror(errno));
 		goto out;
 	}
@@ -439,7 +442,7 @@ static void measure_addr(const char *addr, int quick, int res)
 		     (unsigned long long)lat[(uint64_t)lat_calls * 99 / 100],
 		     rate_calls);
 out:
-	rpc_client_free(l.svc);
+	vchan_rpc_client_free(l.cli);
 	if (l.loop != NULL)
 		ev_loop_destroy(l.loop);
 	free(l.seen);

@@ -49,7 +49,7 @@ static int make_notify(uint32_t offset, uint32_t port,
 }
 
 void *vchan_sim_dropin_share(vchan_gnt *g, uint32_t peer, uint32_t count,
-			     int writable, uint32_t *refs,
+			     uint32_t *refs, int writable,
 			     uint32_t notify_offset, uint32_t notify_port)
 {
 	const struct vchan_unmap_notify *use;
@@ -57,7 +57,7 @@ void *vchan_sim_dropin_share(vchan_gnt *g, uint32_t peer, uint32_t count,
 
 	if (make_notify(notify_offset, notify_port, &n, &use) < 0)
 		return NULL;
-	return vchan_gnt_share(g, peer, count, writable, refs, use);
+	return vchan_gnt_share(g, peer, count, refs, writable, use);
 }
 
 int vchan_sim_dropin_unshare(vchan_gnt *g, void *addr, uint32_t count)

@@ -26,7 +26,7 @@ int vchan_sim_dropin_gnt_close(vchan_gnt *g);
 /* vchan_gnt_share, the notification naming a port of any open xenevtchn
  * handle of this process (EINVAL when none has it). */
 void *vchan_sim_dropin_share(vchan_gnt *g, uint32_t peer, uint32_t count,
-			     int writable, uint32_t *refs,
+			     uint32_t *refs, int writable,
 			     uint32_t notify_offset, uint32_t notify_port);
 int vchan_sim_dropin_unshare(vchan_gnt *g, void *addr, uint32_t count);
 void *vchan_sim_dropin_map(vchan_gnt *g, uint32_t domid, uint32_t count,

@@ -205,8 +205,8 @@ void *xengntshr_share_pages(xengntshr_handle *xgs, uint32_t domid, int count,
 		errno = EINVAL;
 		return NULL;
 	}
-	return vchan_sim_dropin_share(xgs->g, domid, (uint32_t)count, writable_,
-				      refs, DROPIN_NONE, DROPIN_NONE);
+	return vchan_sim_dropin_share(xgs->g, domid, (uint32_t)count, refs,
+				      writable_, DROPIN_NONE, DROPIN_NONE);
 }
 
 void *xengntshr_share_page_notify(xengntshr_handle *xgs, uint32_t domid,
@@ -214,7 +214,7 @@ void *xengntshr_share_page_notify(xengntshr_handle *xgs, uint32_t domid,
 				  uint32_t notify_offset,
 				  evtchn_port_t notify_port)
 {
-	return vchan_sim_dropin_share(xgs->g, domid, 1, writable_, ref,
+	return vchan_sim_dropin_share(xgs->g, domid, 1, ref, writable_,
 				      notify_offset, notify_port);
 }
 
