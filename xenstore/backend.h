@@ -45,5 +45,9 @@ vchan_xs *vchan_xs_embedded_open(void);
 #ifdef HAVE_XEN
 vchan_xs *vchan_xs_libxs_open(void);
 #endif
+#ifdef HAVE_PV
+/* The unikernel's backend: XenStore's ring of this PV domain (pv.c). */
+vchan_xs *vchan_xs_pv_open(void);
+#endif
 
 #endif
