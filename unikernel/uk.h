@@ -12,8 +12,9 @@
  * Besides this header the program has a C library subset (see
  * docs/unikernel.md): musl's string, ctype, stdlib conversion and format
  * functions, malloc/free/calloc/realloc, printf/fprintf/puts to the domain
- * console (stdout and stderr both), clock_gettime(CLOCK_MONOTONIC and
- * CLOCK_REALTIME, both Xen system time), nanosleep/usleep, sched_yield,
+ * console (stdout and stderr both), clock_gettime (CLOCK_MONOTONIC: Xen
+ * system time; CLOCK_REALTIME: Xen's wall clock; CLOCK_BOOTTIME: since the
+ * domain's first instruction), time, nanosleep/usleep, sched_yield,
  * poll() on the descriptors that vchan_fd() and friends return, exit(),
  * abort() and assert(). There are no files, sockets, threads or signals.
  */
@@ -32,9 +33,6 @@ uint64_t uk_now_ns(void);
 
 /* Nanoseconds from the domain's first instruction to now. */
 uint64_t uk_uptime_ns(void);
-
-/* This domain's id, read from XenStore at boot (-1 if that failed). */
-int uk_domid(void);
 
 /* Bytes of memory the domain was given, and bytes still free for malloc
  * and pages. */
