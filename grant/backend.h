@@ -52,5 +52,9 @@ vchan_evt *vchan_evt_sim_open(void);
 vchan_gnt *vchan_gnt_xen_open(void);
 vchan_evt *vchan_evt_xen_open(void);
 #endif
+#ifdef HAVE_PV
+vchan_gnt *vchan_gnt_pv_open(void);
+vchan_evt *vchan_evt_pv_open(void);
+#endif
 
 #endif

@@ -10,6 +10,13 @@
 #include "common/env.h"
 #include "grant/backend.h"
 
+#ifdef HAVE_PV
+/* Inside a unikernel there is one platform and no environment. */
+int vchan_backend_select(void)
+{
+	return VCHAN_BACKEND_PV;
+}
+#else
 int vchan_backend_select(void)
 {
 	int b = vchan_env_backend();
@@ -25,6 +32,7 @@ int vchan_backend_select(void)
 #endif
 	return b;
 }
+#endif
 
 vchan_gnt *vchan_gnt_open(void)
 {
@@ -34,6 +42,10 @@ vchan_gnt *vchan_gnt_open(void)
 #ifdef HAVE_XEN
 	case VCHAN_BACKEND_XEN:
 		return vchan_gnt_xen_open();
+#endif
+#ifdef HAVE_PV
+	case VCHAN_BACKEND_PV:
+		return vchan_gnt_pv_open();
 #endif
 	default:
 		return NULL;
@@ -48,6 +60,10 @@ vchan_evt *vchan_evt_open(void)
 #ifdef HAVE_XEN
 	case VCHAN_BACKEND_XEN:
 		return vchan_evt_xen_open();
+#endif
+#ifdef HAVE_PV
+	case VCHAN_BACKEND_PV:
+		return vchan_evt_pv_open();
 #endif
 	default:
 		return NULL;

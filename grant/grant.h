@@ -47,7 +47,12 @@ extern "C" {
 typedef struct vchan_gnt vchan_gnt; /* grant handle: shares and maps */
 typedef struct vchan_evt vchan_evt; /* event channel handle: one fd */
 
-enum vchan_backend { VCHAN_BACKEND_XEN = 1, VCHAN_BACKEND_SIM = 2 };
+/* pv: inside a unikernel (unikernel/), the only backend there. */
+enum vchan_backend {
+	VCHAN_BACKEND_XEN = 1,
+	VCHAN_BACKEND_SIM = 2,
+	VCHAN_BACKEND_PV = 3
+};
 
 /* The backend the environment selects (enum vchan_backend), or -1 with
  * errno EINVAL and a message on stderr when VCHAN_PLATFORM is invalid. */

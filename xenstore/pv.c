@@ -27,6 +27,8 @@
  * test, so it uses only standard C, the runtime's pv.h and Xen's public
  * headers; in particular it prints nothing: callers report errors. The
  * runtime's allocator need not set errno, so ENOMEM is set here. */
+#include "config.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -67,6 +67,13 @@ static int name_ok(const char *name)
 	return *p == '\0';
 }
 
+#ifdef HAVE_PV
+/* Inside a unikernel: the domain's own XenStore ring, and nothing else. */
+vchan_xs *vchan_xs_open(void)
+{
+	return vchan_xs_pv_open();
+}
+#else
 vchan_xs *vchan_xs_open(void)
 {
 	const char *xsd;
@@ -93,6 +100,7 @@ vchan_xs *vchan_xs_open(void)
 		return NULL;
 	}
 }
+#endif
 
 int vchan_xs_close(vchan_xs *xs)
 {
