@@ -315,4 +315,193 @@ else
 	result destroy FAIL "$detail"
 	diag
 fi
+
+# --- Unikernels: vchan-echo.xen and the test images, PV domains with no
+# Linux inside, booted by xl from /boot.
+
+# uk_start NAME IMAGE MEMORY EXTRA: create the domain; sets U to its id
+# (empty when it has already ended: a short program may be gone at once).
+uk_start() {
+	cat >/etc/xen/$1.cfg <<-CFG
+		name = "$1"
+		type = "pv"
+		kernel = "/boot/$2"
+		memory = $3
+		extra = "$4"
+		on_poweroff = "destroy"
+		on_crash = "preserve"
+	CFG
+	rm -f /var/log/xen/console/guest-$1.log
+	U=
+	xl create /etc/xen/$1.cfg >/tmp/xl-$1.log 2>&1 || return 1
+	U=$(xl domid $1 2>/dev/null) || U=
+}
+
+# uk_log NAME: the domain's console so far.
+uk_log() {
+	tr -d '\r' </var/log/xen/console/guest-$1.log 2>/dev/null
+}
+
+# uk_await NAME TEXT COUNT SECONDS: wait until the console shows TEXT at
+# least COUNT times.
+uk_await() {
+	end=$(($(secs) + $4))
+	until [ "$(uk_log $1 | grep -c "$2")" -ge "$3" ]; do
+		[ "$(secs)" -gt "$end" ] && return 1
+		usleep 100000
+	done
+}
+
+# uk_state NAME: xl's state column (r, b, p, s, c, d letters).
+uk_state() {
+	xl list $1 2>/dev/null | awk 'NR == 2 { print $5 }'
+}
+
+uk_diag() {
+	uk_log $1 | tail -12 | sed "s/^/xentest-diag $1: /"
+	sed "s/^/xentest-diag $1 xl: /" /tmp/xl-$1.log 2>/dev/null | tail -5
+}
+
+# uk_echo NAME BYTES CMD...: one side of an exchange with an echoing
+# unikernel; pass when the command exited 0 and got back what it sent.
+uk_echo() {
+	name=$1
+	use_input "$2" /tmp/in
+	shift 2
+	t0=$(now)
+	r=$(xfer hold $name "$@")
+	t1=$(now)
+	took=$(echo "$t1 $t0" | awk '{printf "%.1f s", $1 - $2}')
+	if [ "$(field rc "$r")" = 0 ] && [ "$(field in "$r")" = "$(field out "$r")" ]; then
+		result $name PASS "$(echo "$SIZE" | awk '{ if ($1 >= 1048576) printf "%d MiB", $1 / 1048576; else printf "%d KiB", $1 / 1024 }') echoed by the unikernel, sha256 equal, $took"
+	else
+		result $name FAIL "after $took: $r"
+		return 1
+	fi
+}
+
+# uk-boot: the echo server comes up in 8 MiB and publishes its channel;
+# its guest-side time from the first instruction comes from the image
+# itself (CLOCK_BOOTTIME there counts from it, in Xen system time). It
+# then serves two clients: our vchan-cat and Xen's vchan-socket-proxy.
+size=$(stat -c %s /boot/vchan-echo.xen)
+t0=$(now)
+if uk_start ukecho vchan-echo.xen 8 "serve 0 ue -r 1M -w 1M -n 2 -t 120" &&
+	uk_await ukecho "channel published" 1 30; then
+	t1=$(now)
+	ms=$(uk_log ukecho | sed -n 's/.*published at .* after \([0-9]*\) ms.*/\1/p' | head -1)
+	result uk-boot PASS "vchan-echo.xen ($((size / 1024)) KiB image, memory=8) published its channel ${ms} ms after its first instruction (guest time), $(echo "$t1 $t0" | awk '{printf "%.1f", $1 - $2}') s after xl create began"
+	uk_echo uk-cat-srv-1m $BIG vchan-cat -q -p -t 30 $U ue || uk_diag ukecho
+	if uk_await ukecho "channel published" 2 30; then
+		uk_echo uk-proxy-srv $BIG vchan-socket-proxy $U /local/domain/$U/data/vchan/0/ue - || uk_diag ukecho
+	else
+		result uk-proxy-srv FAIL "vchan-echo did not serve a second time"
+		uk_diag ukecho
+	fi
+else
+	result uk-boot FAIL "no channel published: $(uk_log ukecho | tail -3 | tr '\n' ' ') $(cat /tmp/xl-ukecho.log)"
+	uk_diag ukecho
+fi
+xl destroy ukecho 2>/dev/null
+
+# In-page rings: 1 KiB each way.
+if uk_start ukecho1k vchan-echo.xen 8 "serve 0 u1k -r 1K -w 1K -t 120" &&
+	uk_await ukecho1k "channel published" 1 30; then
+	uk_echo uk-cat-srv-1k $SMALL vchan-cat -q -p -t 30 $U u1k || uk_diag ukecho1k
+else
+	result uk-cat-srv-1k FAIL "no channel published"
+	uk_diag ukecho1k
+fi
+xl destroy ukecho1k 2>/dev/null
+
+# The unikernel as client: our vchan-cat serves in dom0 (1 MiB rings),
+# then Xen's vchan-socket-proxy (libxenvchan's 1 and 2 KiB rings). The
+# client waits for the server's keys by itself (-t).
+if uk_start ukcli vchan-echo.xen 8 "connect 0 uc -t 120"; then
+	uk_echo uk-cat-cli $BIG vchan-cat -q -p -l -r 1M -w 1M $U uc || uk_diag ukcli
+else
+	result uk-cat-cli FAIL "xl create: $(cat /tmp/xl-ukcli.log)"
+fi
+xl destroy ukcli 2>/dev/null
+if uk_start ukcli2 vchan-echo.xen 8 "connect 0 up -t 120"; then
+	uk_echo uk-proxy-cli $SMALL vchan-socket-proxy -m server $U /local/domain/0/data/vchan/$U/up - || uk_diag ukcli2
+else
+	result uk-proxy-cli FAIL "xl create: $(cat /tmp/xl-ukcli2.log)"
+fi
+xl destroy ukcli2 2>/dev/null
+
+# xl destroy of an echoing unikernel mid-transfer: dom0's vchan-cat ends
+# with status 5 (peer vanished) within 1 s.
+rm -f /tmp/rc.kd /tmp/err.kd
+if uk_start ukdestroy vchan-echo.xen 8 "serve 0 kd -t 120" &&
+	uk_await ukdestroy "channel published" 1 30; then
+	stream kd -t 30 $U kd &
+	end=$(($(secs) + 60))
+	until moving kd; do
+		[ "$(secs)" -gt "$end" ] && break
+		usleep 100000
+	done
+	if moving kd; then
+		t0=$(now)
+		xl destroy ukdestroy
+		t1=$(now)
+		wait
+		set -- $(cat /tmp/rc.kd 2>/dev/null) none 0
+		late=$(echo "$2 $t1" | awk '{printf "%.2f", $1 - $2}')
+		detail="destroy took $(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}') s; vchan-cat: status $1 at $late s after it ($(err_text /tmp/err.kd 2))"
+		if [ "$1" = 5 ] && [ "$(echo "$late" | awk '{print ($1 <= 1.0)}')" = 1 ]; then
+			result uk-destroy PASS "$detail"
+		else
+			result uk-destroy FAIL "$detail"
+		fi
+	else
+		result uk-destroy FAIL "the transfer never moved ($(err_text /tmp/err.kd 2))"
+		uk_diag ukdestroy
+		xl destroy ukdestroy
+		wait
+	fi
+else
+	result uk-destroy FAIL "no channel published"
+	uk_diag ukdestroy
+fi
+
+# A NULL dereference: the dump on the console, and the domain crashed
+# (kept by on_crash = "preserve").
+if uk_start ukfault uk-fault.xen 8 "" && uk_await ukfault "backtrace" 1 30; then
+	end=$(($(secs) + 20))
+	until uk_state ukfault | grep -q c; do
+		[ "$(secs)" -gt "$end" ] && break
+		usleep 100000
+	done
+	state=$(uk_state ukfault)
+	vec=$(uk_log ukfault | grep -m1 'fault: vector')
+	addr=$(uk_log ukfault | grep -m1 'faulting address')
+	if echo "$vec" | grep -q 'vector 14' && echo "$addr" | grep -q 'address: 0x0 ' &&
+		echo "$state" | grep -q c; then
+		result uk-fault PASS "state $state; ${vec#unikernel: }; $addr"
+	else
+		result uk-fault FAIL "state '$state'; '$vec'; '$addr'"
+		uk_diag ukfault
+	fi
+else
+	result uk-fault FAIL "no fault dump"
+	uk_diag ukfault
+fi
+xl destroy ukfault 2>/dev/null
+
+# Allocate until ENOMEM in 16 MiB: at least 85 % of the memory is had.
+if uk_start ukmem uk-memory.xen 16 "" && uk_await ukmem "uk-memory:" 1 60; then
+	line=$(uk_log ukmem | grep -m1 'uk-memory:')
+	pct=$(echo "$line" | sed -n 's/.*(\([0-9]*\)%).*/\1/p')
+	if echo "$line" | grep -q 'then ENOMEM' && [ "${pct:-0}" -ge 85 ]; then
+		result uk-memory PASS "${line#uk-memory: }"
+	else
+		result uk-memory FAIL "$line"
+		uk_diag ukmem
+	fi
+else
+	result uk-memory FAIL "no report"
+	uk_diag ukmem
+fi
+xl destroy ukmem 2>/dev/null
 finish

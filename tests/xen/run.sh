@@ -40,7 +40,9 @@ die() {
 
 # The checks dom0 must report, in order.
 checks=(self-1m-1m self-1k-1m dom0srv-domUcli-1m domUsrv-dom0cli-1m dom0srv-domUcli-1k domUsrv-dom0cli-1k
-	proxy-cli-in-domU proxy-srv-in-dom0 rpc bench destroy)
+	proxy-cli-in-domU proxy-srv-in-dom0 rpc bench destroy
+	uk-boot uk-cat-srv-1m uk-proxy-srv uk-cat-srv-1k uk-cat-cli uk-proxy-cli
+	uk-destroy uk-fault uk-memory)
 
 host_tools() {
 	local missing=() p
@@ -164,6 +166,11 @@ images() {
 	done
 	mkdir -p "$work/dom0/boot" "$work/dom0/etc/xen"
 	cp "$cache"/root/boot/vmlinuz-* "$work/dom0/boot/vmlinuz"
+	# The unikernels (configure --enable-unikernel; ./run builds them).
+	for x in vchan-echo.xen tests/unikernel/uk-fault.xen tests/unikernel/uk-memory.xen; do
+		[ -f "$build/$x" ] || die "no $build/$x: build with the unikernel (configure --enable-unikernel, needs musl-dev)"
+		cp "$build/$x" "$work/dom0/boot/"
+	done
 	cp "$work/domU.cpio.gz" "$work/dom0/boot/domU.cpio.gz"
 	echo 'autoballoon="off"' >"$work/dom0/etc/xen/xl.conf"
 	cat >"$work/dom0/etc/xen/domu.cfg" <<-'CFG'
