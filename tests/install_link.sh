@@ -192,5 +192,39 @@ if [ -f "$dest$pkgconfigdir/vchan-rpc.pc" ]; then
 		echo "no libtirpc: <rpc/rpc.h> and <vchan/rpc.h> together not tried"
 	fi
 fi
+# The same channel program as a unikernel image, against the installed
+# runtime (vchan-unikernel.pc): it must link, hold Xen's ELF notes and
+# pass the installed system-call check. (Booting it takes Xen: tests/xen.)
+# The user's CFLAGS are not a kernel's, so they are not passed here.
+if [ -f "$top_builddir/libvchan-unikernel.a" ]; then
+	if ! env -u MAKEFLAGS -u MFLAGS $MAKE -C "$top_builddir" install-unikernel \
+		DESTDIR="$dest" >"$work/install-uk.log" 2>&1; then
+		tail -n 20 "$work/install-uk.log"
+		echo "install_link: make install-unikernel failed"
+		fail=1
+	else
+		sed -E "s#^(prefix|exec_prefix|libdir|includedir)=/#\1=$dest/#" \
+			"$dest$pkgconfigdir/vchan-unikernel.pc" >"$work/pc/vchan-unikernel.pc"
+		ukdir=$($PKG_CONFIG --variable=ukdir vchan-unikernel)
+		# shellcheck disable=SC2046
+		if ! $CC -std=gnu11 -Wall -Wextra -Werror -O2 -o "$work/chan.xen" "$work/chan.c" \
+			$($PKG_CONFIG --cflags --libs vchan-unikernel) >"$work/cc.log" 2>&1; then
+			head -n 20 "$work/cc.log"
+			echo "install_link: chan.xen did not build"
+			fail=1
+		elif [ "$(readelf -n "$work/chan.xen" | grep -c '^ *Xen ')" -lt 8 ]; then
+			readelf -n "$work/chan.xen" | head -n 20
+			echo "install_link: chan.xen lacks Xen's ELF notes (entry, hypercall page...)"
+			fail=1
+		elif ! python3 "$ukdir/check-syscalls" "$work/chan.xen"; then
+			echo "install_link: chan.xen holds a reachable system call"
+			fail=1
+		else
+			echo "unikernel: chan.xen linked against the installed runtime"
+		fi
+	fi
+else
+	echo "the unikernel is not built here (configure --enable-unikernel): its install not tried"
+fi
 [ $fail -eq 0 ] && echo "install_link: every program built and ran"
 exit $fail

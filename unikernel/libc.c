@@ -5,8 +5,9 @@
  * Which musl members may be linked is checked after the link by
  * check-syscalls.py: no function that can be reached from the entry
  * point or the trap handlers may hold a `syscall` instruction. The
- * overrides below exist to keep that true: stdio's write/seek/close and
- * its FILE and internal locks, exit and abort, time, sleeping and poll. */
+ * overrides below exist to keep that true: stdio's write/seek/close, its
+ * FILE and internal locks and single-character output, exit and abort,
+ * time, sleeping and poll. */
 #include "config.h"
 
 #include <errno.h>
@@ -106,6 +107,33 @@ int __lockfile(FILE *f)
 void __unlockfile(FILE *f)
 {
 	(void)f;
+}
+
+/* musl's single-character functions carry an inline FILE lock that wakes
+ * waiters with a futex system call; ours go through fwrite, whose lock is
+ * __lockfile above. */
+int fputc(int c, FILE *f)
+{
+	unsigned char ch = (unsigned char)c;
+
+	return fwrite(&ch, 1, 1, f) == 1 ? ch : EOF;
+}
+
+int putc(int c, FILE *f)
+{
+	return fputc(c, f);
+}
+
+int _IO_putc(int c, FILE *f);
+
+int _IO_putc(int c, FILE *f)
+{
+	return fputc(c, f);
+}
+
+int putchar(int c)
+{
+	return fputc(c, stdout);
 }
 
 /* --- ending the program. */
