@@ -184,6 +184,8 @@ int main(int argc, char **argv)
 	rc = parse(argc, argv, &o);
 	if (rc != 0)
 		return rc;
+	printf("vchan-echo: started %llu ms after boot\n",
+	       (unsigned long long)ms_since_boot());
 	xs = vchan_xs_open();
 	self = xs != NULL ? vchan_xs_domid(xs) : -1;
 	vchan_xs_close(xs);
