@@ -140,6 +140,36 @@ static void mark(uint64_t pfn, int used)
 		mm.used[pfn / 64] &= ~(1ull << (pfn % 64));
 }
 
+/* Map pfns [from, to) at their addresses, a level-1 table's worth of
+ * entries per hypercall. Tables are taken before the batch that needs them
+ * and the batch is sent at each 2 MiB boundary, so a table page is always
+ * one that is mapped already (take_boot memsets it). */
+static int map_range(uint64_t from, uint64_t to)
+{
+	static mmu_update_t batch[512];
+	unsigned n = 0;
+
+	for (uint64_t pfn = from; pfn < to; pfn++) {
+		uint64_t *pte = need_pte(pfn << 12, take_boot);
+
+		if (pte == NULL)
+			return -1;
+		if (!(*pte & PTE_P)) {
+			batch[n].ptr = pte_maddr(pte);
+			batch[n].val = (uk_pfn_to_mfn(pfn) << 12) | PROT_DATA;
+			n++;
+		}
+		if (n > 0 && (((pfn + 1) & 511) == 0 || pfn + 1 == to)) {
+			if (uk_hypercall(__HYPERVISOR_mmu_update,
+					 (unsigned long)batch, n, 0, DOMID_SELF,
+					 0) < 0)
+				return -1;
+			n = 0;
+		}
+	}
+	return 0;
+}
+
 int uk_mm_init(void)
 {
 	start_info_t *si = uk_rt.si;
@@ -150,17 +180,8 @@ int uk_mm_init(void)
 	 * stack after them is free: boot.S left it). */
 	uk_rt.first_free = pt_end;
 	boot_next = pt_end;
-	for (pfn = pt_end; pfn < uk_rt.nr_pages; pfn++) {
-		uint64_t *pte = need_pte(pfn << 12, take_boot);
-
-		if (pte == NULL)
-			return -1;
-		if (*pte & PTE_P)
-			continue;
-		if (mmu_update(pte_maddr(pte),
-			       (uk_pfn_to_mfn(pfn) << 12) | PROT_DATA) < 0)
-			return -1;
-	}
+	if (map_range(pt_end, uk_rt.nr_pages) < 0)
+		return -1;
 
 	/* The allocator's bitmap, then everything below it is taken. */
 	words = (uk_rt.nr_pages + 63) / 64;

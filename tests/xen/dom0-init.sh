@@ -91,6 +91,19 @@ check_pair() {
 	fi
 }
 
+# stream TAG ARGS...: vchan-cat sends zeros endlessly (for the destroy
+# checks), its status and end time in /tmp/rc.TAG; moving TAG: it has
+# received bytes (its -p reports).
+stream() { # TAG ARGS...
+	tag=$1
+	shift
+	timeout 120 vchan-cat -q -p "$@" </dev/zero >/dev/null 2>/tmp/err.$tag
+	echo "$? $(now)" >/tmp/rc.$tag
+}
+moving() { # TAG: its last report shows bytes received
+	tr '\r' '\n' </tmp/err.$1 2>/dev/null | grep -q 'received [1-9]'
+}
+
 # What the kernel and the domU said lately, after a failed check.
 diag() {
 	dmesg | tail -15 | sed 's/^/xentest-diag dom0: /'
@@ -456,15 +469,6 @@ xl destroy ukmem 2>/dev/null
 # must exit with status 5 (peer vanished) within 1 s of the destroy.
 # Both must be seen moving data first (their -p reports), or the check
 # would prove nothing about a channel that was never open.
-stream() { # TAG ARGS...
-	tag=$1
-	shift
-	timeout 120 vchan-cat -q -p "$@" </dev/zero >/dev/null 2>/tmp/err.$tag
-	echo "$? $(now)" >/tmp/rc.$tag
-}
-moving() { # TAG: its last report shows bytes received
-	tr '\r' '\n' </tmp/err.$1 2>/dev/null | grep -q 'received [1-9]'
-}
 rm -f /tmp/rc.k1 /tmp/rc.k2 /tmp/err.k1 /tmp/err.k2
 stream k1 -l $D k1 &
 stream k2 -t 60 $D k2 &
