@@ -40,9 +40,9 @@ die() {
 
 # The checks dom0 must report, in order.
 checks=(self-1m-1m self-1k-1m dom0srv-domUcli-1m domUsrv-dom0cli-1m dom0srv-domUcli-1k domUsrv-dom0cli-1k
-	proxy-cli-in-domU proxy-srv-in-dom0 rpc bench destroy
+	proxy-cli-in-domU proxy-srv-in-dom0 rpc bench
 	uk-boot uk-cat-srv-1m uk-proxy-srv uk-cat-srv-1k uk-cat-cli uk-proxy-cli
-	uk-destroy uk-fault uk-memory)
+	uk-destroy uk-fault uk-memory destroy)
 
 host_tools() {
 	local missing=() p
@@ -199,11 +199,18 @@ boot_once() {
 	[ "$left" -gt 30 ] || left=30
 	log "booting Xen under QEMU (TCG, at most $left s)"
 	: >"$work/serial.log"
+	# Two emulated CPUs for Xen, one vCPU for dom0. With two, dom0's
+	# kernel finds its TSCs unsynchronized under TCG and runs its SMP
+	# timekeeping through that: the one hang seen in this rig stopped
+	# its boot there, right after "Switched to clocksource xen". With
+	# one, that path is gone, dom0 and a guest fit the two emulated
+	# CPUs, and a run takes as long (371 s against 383 s side by side
+	# on a loaded host).
 	timeout --foreground -k 10 "$left" qemu-system-x86_64 \
 		-machine q35,accel=tcg -cpu qemu64 -smp 2 -m 2048 \
 		-display none -monitor none -serial stdio -no-reboot \
 		-kernel "$cache/xen" \
-		-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all" \
+		-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 loglvl=all guest_loglvl=all" \
 		-initrd "$kernel console=hvc0 earlyprintk=xen,$work/dom0.cpio.gz" \
 		</dev/null >"$work/serial.log" 2>&1 &
 	qpid=$!
