@@ -22,8 +22,101 @@ struct entry {
 	size_t len;
 };
 
-struct kvlog {
+/* ---- Storage: every access to the log's bytes goes through these. (On a
+ * block device the same five operations would be sectors; only io_open is
+ * a file-system matter.) */
+
+struct logfile {
 	int fd;
+};
+
+static int io_size(const struct logfile *f, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(f->fd, &st) < 0)
+		return -1;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Read exactly n bytes at `off`. The file ending first is EIO: the caller
+ * asked for bytes that io_size said were there. */
+static int io_read_at(const struct logfile *f, uint64_t off, void *buf,
+		      size_t n)
+{
+	uint8_t *p = buf;
+
+	while (n > 0) {
+		ssize_t r = pread(f->fd, p, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += r;
+		off += (uint64_t)r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Write all n bytes at `off`. */
+static int io_write_at(struct logfile *f, uint64_t off, const void *buf,
+		       size_t n)
+{
+	const uint8_t *p = buf;
+
+	while (n > 0) {
+		ssize_t w = pwrite(f->fd, p, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += w;
+		off += (uint64_t)w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Make what was written (and the file's size) durable. */
+static int io_sync(struct logfile *f)
+{
+	return fdatasync(f->fd);
+}
+
+static int io_truncate(struct logfile *f, uint64_t size)
+{
+	return ftruncate(f->fd, (off_t)size);
+}
+
+static void io_close(struct logfile *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
+
+/* Open the log, creating it when missing. */
+static int io_open(struct logfile *f, const char *path)
+{
+	f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	return f->fd < 0 ? -1 : 0;
+}
+
+/* ---- The map and its log. */
+
+struct kvlog {
+	struct logfile f;
+	uint64_t end; /* where the next record goes */
 	struct entry *e;
 	size_t n, cap;
 };
@@ -138,24 +231,19 @@ static int replay(struct kvlog *kv, const uint8_t *p, size_t n)
 
 static int load(struct kvlog *kv, size_t *dropped)
 {
-	struct stat st;
+	uint64_t fsize;
 	uint8_t *buf;
 	size_t off = 0, size;
 
-	if (fstat(kv->fd, &st) < 0)
+	if (io_size(&kv->f, &fsize) < 0)
 		return -1;
-	size = (size_t)st.st_size;
+	size = (size_t)fsize;
 	buf = malloc(size ? size : 1);
 	if (buf == NULL)
 		return -1;
-	for (size_t got = 0; got < size;) {
-		ssize_t r = pread(kv->fd, buf + got, size - got, (off_t)got);
-
-		if (r <= 0) {
-			free(buf);
-			return -1;
-		}
-		got += (size_t)r;
+	if (io_read_at(&kv->f, 0, buf, size) < 0) {
+		free(buf);
+		return -1;
 	}
 	while (size - off >= 8) {
 		uint32_t len = get32(buf + off), crc = get32(buf + off + 4);
@@ -171,10 +259,10 @@ static int load(struct kvlog *kv, size_t *dropped)
 	if (dropped != NULL)
 		*dropped = size - off;
 	/* Cut the torn tail so that new records follow the last whole one. */
-	if (off < size &&
-	    (ftruncate(kv->fd, (off_t)off) < 0 || fsync(kv->fd) < 0))
+	if (off < size && (io_truncate(&kv->f, off) < 0 || io_sync(&kv->f) < 0))
 		return -1;
-	return lseek(kv->fd, (off_t)off, SEEK_SET) < 0 ? -1 : 0;
+	kv->end = off;
+	return 0;
 }
 
 struct kvlog *kvlog_open(const char *path, size_t *dropped)
@@ -183,8 +271,8 @@ struct kvlog *kvlog_open(const char *path, size_t *dropped)
 
 	if (kv == NULL)
 		return NULL;
-	kv->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (kv->fd < 0 || load(kv, dropped) < 0) {
+	kv->f.fd = -1;
+	if (io_open(&kv->f, path) < 0 || load(kv, dropped) < 0) {
 		int e = errno;
 
 		kvlog_close(kv);
@@ -198,8 +286,7 @@ void kvlog_close(struct kvlog *kv)
 {
 	if (kv == NULL)
 		return;
-	if (kv->fd >= 0)
-		close(kv->fd);
+	io_close(&kv->f);
 	for (size_t i = 0; i < kv->n; i++) {
 		free(kv->e[i].key);
 		free(kv->e[i].val);
@@ -224,12 +311,10 @@ static int append(struct kvlog *kv, int op, const char *key, const uint8_t *val,
 {
 	size_t klen = strlen(key), n = 8 + 5 + klen + len;
 	uint8_t *r = malloc(n);
-	off_t at = lseek(kv->fd, 0, SEEK_END);
-	size_t done = 0;
 
-	if (r == NULL || at < 0 || n - 8 > MAX_RECORD) {
+	if (r == NULL || n - 8 > MAX_RECORD) {
 		free(r);
-		errno = r == NULL || at < 0 ? errno : EFBIG;
+		errno = r == NULL ? ENOMEM : EFBIG;
 		return -1;
 	}
 	r[8] = (uint8_t)op;
@@ -239,22 +324,14 @@ static int append(struct kvlog *kv, int op, const char *key, const uint8_t *val,
 		memcpy(r + 13 + klen, val, len);
 	put32(r, (uint32_t)(n - 8));
 	put32(r + 4, crc32(r + 8, n - 8));
-	while (done < n) {
-		ssize_t w = write(kv->fd, r + done, n - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		done += (size_t)w;
-	}
-	if (fdatasync(kv->fd) < 0)
+	if (io_write_at(&kv->f, kv->end, r, n) < 0 || io_sync(&kv->f) < 0)
 		goto fail;
 	free(r);
+	kv->end += n;
 	return 0;
 fail:
 	free(r);
-	if (ftruncate(kv->fd, at) < 0) {
+	if (io_truncate(&kv->f, kv->end) < 0) {
 		/* Replay will drop the torn record anyway. */
 	}
 	return -1;
