@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,8 +24,8 @@ struct entry {
 };
 
 /* ---- Storage: every access to the log's bytes goes through these. (On a
- * block device the same five operations would be sectors; only io_open is
- * a file-system matter.) */
+ * block device the same five operations would be sectors; only io_open and
+ * sync_dir are file-system matters.) */
 
 struct logfile {
 	int fd;
@@ -105,11 +106,45 @@ static void io_close(struct logfile *f)
 	f->fd = -1;
 }
 
-/* Open the log, creating it when missing. */
+/* fsync the directory that holds `path`: a file just created (or renamed
+ * there) can otherwise vanish at a crash, whatever was synced inside it. */
+static int sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	size_t n;
+	int fd, r, e;
+
+	if (slash == NULL) {
+		strcpy(dir, ".");
+	} else {
+		n = slash == path ? 1 : (size_t)(slash - path);
+		if (n >= sizeof(dir)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+/* Open the log, creating it when missing. The directory is synced every
+ * time, not only after a creation: an earlier open may have created the
+ * file and then failed before its own sync. */
 static int io_open(struct logfile *f, const char *path)
 {
 	f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	return f->fd < 0 ? -1 : 0;
+	if (f->fd < 0)
+		return -1;
+	return sync_dir(path);
 }
 
 /* ---- The map and its log. */

@@ -4,9 +4,10 @@
  * Each change is one record: u32 length, u32 CRC-32 of the payload, then
  * the payload (u8 op 1 = put, 2 = delete; u32 key length; key; value), all
  * little-endian. A change is durable once kvlog_put/kvlog_delete return
- * (the file is fsync'd). On open the log is replayed; a record cut short or
- * with a bad CRC (a write torn by a crash) ends the log, and the file is
- * truncated there. */
+ * (the file is fdatasync'd, and its directory is fsync'd when the log is
+ * opened, so that a new log's name survives a crash too). On open the log
+ * is replayed; a record cut short or with a bad CRC (a write torn by a
+ * crash) ends the log, and the file is truncated there. */
 #ifndef STORAGE_KVLOG_H
 #define STORAGE_KVLOG_H
 
