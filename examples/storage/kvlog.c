@@ -197,7 +197,9 @@ static int apply_put(struct kvlog *kv, const char *key, size_t klen,
 
 	if (v == NULL)
 		return -1;
-	memcpy(v, val, len);
+	/* An empty value may come as NULL (protobuf-c's empty bytes). */
+	if (len > 0)
+		memcpy(v, val, len);
 	k = strndup(key, klen);
 	if (k == NULL) {
 		free(v);
