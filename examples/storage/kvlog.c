@@ -152,6 +152,7 @@ static int io_open(struct logfile *f, const char *path)
 struct kvlog {
 	struct logfile f;
 	uint64_t end; /* where the next record goes */
+	int broken;   /* a failed append could not be undone */
 	struct entry *e;
 	size_t n, cap;
 };
@@ -342,16 +343,29 @@ const uint8_t *kvlog_get(const struct kvlog *kv, const char *key, size_t *len)
 	return e->val;
 }
 
-/* Append one record and fsync it. On failure the file is cut back. */
+/* Append one record and make it durable. A failed append is cut back off:
+ * left there, it would be a torn record in the middle of the log once
+ * later records followed it, and the next recovery would cut them with it.
+ * When the cut fails too, the log is broken: no record may follow. */
 static int append(struct kvlog *kv, int op, const char *key, const uint8_t *val,
 		  size_t len)
 {
-	size_t klen = strlen(key), n = 8 + 5 + klen + len;
-	uint8_t *r = malloc(n);
+	size_t klen = strlen(key), n;
+	uint8_t *r;
+	int e;
 
-	if (r == NULL || n - 8 > MAX_RECORD) {
-		free(r);
-		errno = r == NULL ? ENOMEM : EFBIG;
+	if (kv->broken) {
+		errno = EIO;
+		return -1;
+	}
+	if (klen > MAX_RECORD - 5 || len > MAX_RECORD - 5 - klen) {
+		errno = EFBIG;
+		return -1;
+	}
+	n = 8 + 5 + klen + len;
+	r = malloc(n);
+	if (r == NULL) {
+		errno = ENOMEM;
 		return -1;
 	}
 	r[8] = (uint8_t)op;
@@ -361,16 +375,16 @@ static int append(struct kvlog *kv, int op, const char *key, const uint8_t *val,
 		memcpy(r + 13 + klen, val, len);
 	put32(r, (uint32_t)(n - 8));
 	put32(r + 4, crc32(r + 8, n - 8));
-	if (io_write_at(&kv->f, kv->end, r, n) < 0 || io_sync(&kv->f) < 0)
-		goto fail;
-	free(r);
-	kv->end += n;
-	return 0;
-fail:
-	free(r);
-	if (io_truncate(&kv->f, kv->end) < 0) {
-		/* Replay will drop the torn record anyway. */
+	if (io_write_at(&kv->f, kv->end, r, n) == 0 && io_sync(&kv->f) == 0) {
+		free(r);
+		kv->end += n;
+		return 0;
 	}
+	e = errno;
+	free(r);
+	if (io_truncate(&kv->f, kv->end) < 0 || io_sync(&kv->f) < 0)
+		kv->broken = 1;
+	errno = e;
 	return -1;
 }
 

@@ -28,7 +28,13 @@ void kvlog_close(struct kvlog *kv);
 const uint8_t *kvlog_get(const struct kvlog *kv, const char *key, size_t *len);
 
 /* Store or remove, durably. Return 0 (kvlog_delete: 1 when the key
- * existed) or -1 + errno (the map is unchanged). */
+ * existed) or -1 + errno (the map is unchanged): EFBIG a record above
+ * 64 MiB, ENOMEM, the error of a failed write or sync, or EIO once a
+ * failed append could not be undone. In that last case the end of the
+ * file holds part of a record that was not acknowledged; a record written
+ * after it would be cut with it at the next recovery, so every later Put
+ * and Delete fails with EIO until the log is opened again (which cuts the
+ * torn part off). */
 int kvlog_put(struct kvlog *kv, const char *key, const uint8_t *val,
 	      size_t len);
 int kvlog_delete(struct kvlog *kv, const char *key);

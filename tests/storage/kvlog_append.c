@@ -1,15 +1,139 @@
-/* tests/storage/kvlog_append.c - appends to the log. An empty value
- * (from a NULL pointer) is stored and read back, before and after a
- * reopen. */
+/* tests/storage/kvlog_append.c - a failed append leaves no garbage that
+ * later records would follow. When a write fails part-way and the
+ * truncate that should undo it fails too, every later Put and Delete is
+ * refused with EIO (none is acknowledged behind the garbage) until the log
+ * is opened again, which cuts the torn part off; every acknowledged record
+ * survives. The same when a sync fails and so does the undo's. When the
+ * undo works, the log goes on. An empty value (from a
+ * NULL pointer) is stored and read back. */
 #include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "examples/storage/kvlog.h"
 #include "tests/storage/tkv.h"
+
+static int has(struct kvlog *kv, const char *key, const char *val)
+{
+	size_t len;
+	const uint8_t *v = kvlog_get(kv, key, &len);
+
+	if (val == NULL) {
+		CHECK(v == NULL);
+		return 0;
+	}
+	if (v == NULL)
+		fprintf(stderr, "lost %s\n", key);
+	CHECK(v != NULL && len == strlen(val) && memcmp(v, val, len) == 0);
+	return 0;
+}
+
+static int put(struct kvlog *kv, const char *key, const char *val)
+{
+	return kvlog_put(kv, key, (const uint8_t *)val, strlen(val));
+}
+
+static long long size_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* The write fails after 5 bytes and so does the truncate. */
+static int undo_fails(const char *path)
+{
+	size_t dropped;
+	struct kvlog *kv = kvlog_open(path, NULL);
+	long long before;
+
+	CHECK(kv != NULL);
+	CHECK(put(kv, "a", "1") == 0 && put(kv, "b", "2") == 0);
+	before = size_of(path);
+	tkv.write_fail = 1;
+	tkv.write_part = 5;
+	tkv.truncate_fail = 1;
+	CHECK(put(kv, "c", "3") == -1 && errno == EIO);
+	tkv.write_fail = 0;
+	tkv.truncate_fail = 0;
+	CHECK(size_of(path) == before + 5);
+	/* Acknowledged now, this would be cut with the garbage later. */
+	errno = 0;
+	if (put(kv, "d", "4") == 0)
+		fprintf(stderr, "a put after the garbage was acknowledged\n");
+	CHECK(errno == EIO);
+	CHECK(kvlog_delete(kv, "a") == -1 && errno == EIO);
+	CHECK(has(kv, "a", "1") == 0 && has(kv, "c", NULL) == 0 &&
+	      has(kv, "d", NULL) == 0);
+	CHECK(size_of(path) == before + 5);
+	kvlog_close(kv);
+	/* Reopened: the torn part is cut, the log takes changes again. */
+	kv = kvlog_open(path, &dropped);
+	CHECK(kv != NULL);
+	CHECK(dropped == 5 && size_of(path) == before);
+	CHECK(has(kv, "a", "1") == 0 && has(kv, "b", "2") == 0 &&
+	      has(kv, "c", NULL) == 0);
+	CHECK(put(kv, "e", "5") == 0);
+	kvlog_close(kv);
+	kv = kvlog_open(path, &dropped);
+	CHECK(kv != NULL && dropped == 0);
+	CHECK(has(kv, "e", "5") == 0 && has(kv, "b", "2") == 0);
+	kvlog_close(kv);
+	return 0;
+}
+
+/* A failed write or sync that is undone: the log goes on. */
+static int undone(const char *path)
+{
+	size_t dropped;
+	struct kvlog *kv = kvlog_open(path, NULL);
+	long long before;
+
+	CHECK(kv != NULL);
+	before = size_of(path);
+	tkv.write_fail = 1;
+	tkv.write_part = 7;
+	CHECK(put(kv, "f", "6") == -1 && errno == EIO);
+	CHECK(size_of(path) == before && has(kv, "f", NULL) == 0);
+	/* The record's sync fails, the undo's works. */
+	tkv.sync_fail = 1;
+	CHECK(put(kv, "g", "7") == -1 && errno == EIO);
+	CHECK(size_of(path) == before && has(kv, "g", NULL) == 0);
+	CHECK(put(kv, "h", "8") == 0 && has(kv, "h", "8") == 0);
+	kvlog_close(kv);
+	kv = kvlog_open(path, &dropped);
+	CHECK(kv != NULL && dropped == 0);
+	CHECK(has(kv, "h", "8") == 0 && has(kv, "e", "5") == 0 &&
+	      has(kv, "f", NULL) == 0 && has(kv, "g", NULL) == 0);
+	kvlog_close(kv);
+	return 0;
+}
+
+/* The record's sync fails and so does the undo's: whether the cut is on
+ * disk is unknown, so no record may follow. */
+static int sync_undo_fails(const char *path)
+{
+	struct kvlog *kv = kvlog_open(path, NULL);
+
+	CHECK(kv != NULL);
+	tkv.sync_fail = 2;
+	CHECK(put(kv, "i", "9") == -1 && errno == EIO);
+	tkv.sync_fail = 0;
+	errno = 0;
+	CHECK(put(kv, "j", "10") == -1 && errno == EIO);
+	CHECK(has(kv, "i", NULL) == 0 && has(kv, "j", NULL) == 0);
+	kvlog_close(kv);
+	kv = kvlog_open(path, NULL);
+	CHECK(kv != NULL);
+	CHECK(has(kv, "j", NULL) == 0 && has(kv, "h", "8") == 0);
+	CHECK(put(kv, "j", "10") == 0);
+	kvlog_close(kv);
+	return 0;
+}
 
 /* An empty value from a NULL pointer (what protobuf-c hands over for an
  * empty bytes field). */
@@ -37,7 +161,8 @@ int main(void)
 
 	CHECK(tkv_tmpdir(dir, sizeof(dir)) == 0);
 	snprintf(path, sizeof(path), "%s/kv.log", dir);
-	if (empty_value(path) == 0)
+	if (undo_fails(path) == 0 && undone(path) == 0 &&
+	    sync_undo_fails(path) == 0 && empty_value(path) == 0)
 		rc = 0;
 	tkv_rmtree(dir);
 	return rc;
