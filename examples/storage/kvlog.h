@@ -5,9 +5,25 @@
  * the payload (u8 op 1 = put, 2 = delete; u32 key length; key; value), all
  * little-endian. A change is durable once kvlog_put/kvlog_delete return
  * (the file is fdatasync'd, and its directory is fsync'd when the log is
- * opened, so that a new log's name survives a crash too). On open the log
- * is replayed; a record cut short or with a bad CRC (a write torn by a
- * crash) ends the log, and the file is truncated there. */
+ * opened, so that a new log's name survives a crash too).
+ *
+ * Recovery (kvlog_open) replays the records in order. A record is valid
+ * when its header is whole, its length is at most 64 MiB, its payload is
+ * all there and matches its CRC, and the payload is well formed with an op
+ * this version knows. Replay stops at the first record that is not valid:
+ *  - When the file ends inside that record (its header or its payload is
+ *    cut short) and no valid record starts within those last bytes, they
+ *    are an append torn by a crash, never acknowledged: they are cut off
+ *    (the only change recovery ever makes to the file). When a whole
+ *    valid record does start within them (as one may inside a value a
+ *    client chose), recovery does not guess: that is the next case.
+ *  - Anything else (a bad CRC, a malformed payload, an unknown op, a
+ *    length that cannot be right) is corruption or a newer format: the
+ *    open fails with EBADMSG, says where and why, and changes nothing.
+ *    Every later record may still be good: kvlog_repair moves the bad
+ *    parts aside and keeps them.
+ * An open that fails for any other reason (ENOMEM, an I/O error) changes
+ * nothing either. */
 #ifndef STORAGE_KVLOG_H
 #define STORAGE_KVLOG_H
 
@@ -16,10 +32,19 @@
 
 struct kvlog;
 
+/* What kvlog_open found. */
+struct kvlog_status {
+	uint64_t dropped; /* bytes of a torn final record cut off */
+	uint64_t offset;  /* EBADMSG: where the bad part starts */
+	char why[160];	  /* EBADMSG: what is wrong there */
+};
+
 /* Open (creating) the log at `path` and replay it. Returns the map or
- * NULL + errno. *dropped, when not NULL, gets the bytes of torn tail cut
- * off. */
-struct kvlog *kvlog_open(const char *path, size_t *dropped);
+ * NULL + errno: EBADMSG the log holds a record that is not valid and is
+ * not a torn end (st->offset and st->why say which; the file is left as
+ * it was), ENOMEM, or the error of a failed system call. `st` may be
+ * NULL. */
+struct kvlog *kvlog_open(const char *path, struct kvlog_status *st);
 
 void kvlog_close(struct kvlog *kv);
 
@@ -43,5 +68,20 @@ int kvlog_delete(struct kvlog *kv, const char *key);
  * pointers owned by the map (valid until the next change); free the array
  * only. Returns NULL + ENOMEM, or an array (possibly of 0) */
 const char **kvlog_list(const struct kvlog *kv, const char *prefix, size_t *n);
+
+/* Repair the log at `path`, which must not be open: every valid record is
+ * kept, in order, and every other byte (a bad record, a torn end, records
+ * of an op this version does not know) is moved aside to a new file next
+ * to the log, `path`.bad (or `path`.bad.1, .2, ... when that exists),
+ * which gets the bad parts one after the other. note(arg, offset, len,
+ * why) is called for each part (may be NULL). The side file is made
+ * durable before the log is replaced (atomically, by a rename).
+ * Returns the number of parts moved (0: nothing was wrong, nothing was
+ * changed) or -1 + errno (nothing was changed). `aside` gets the side
+ * file's path when parts were moved. */
+int kvlog_repair(const char *path, char *aside, size_t aside_size,
+		 void (*note)(void *arg, uint64_t offset, uint64_t len,
+			      const char *why),
+		 void *arg);
 
 #endif

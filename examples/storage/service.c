@@ -125,18 +125,30 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath)
 	struct ev_loop *loop;
 	struct vchan_rpc_server *srv;
 	ev_signal term, intr;
-	size_t dropped = 0;
+	struct kvlog_status ls;
 	int rc = 1;
 
-	st.kv = kvlog_open(logpath, &dropped);
+	st.kv = kvlog_open(logpath, &ls);
+	if (st.kv == NULL && errno == EBADMSG) {
+		fprintf(stderr,
+			"storage: refusing to start: %s is damaged at offset "
+			"%llu: %s.\nstorage: nothing was changed; "
+			"`storage-server --repair %s` moves the damaged part "
+			"aside and keeps every valid record.\n",
+			logpath, (unsigned long long)ls.offset, ls.why,
+			logpath);
+		return 1;
+	}
 	if (st.kv == NULL) {
 		fprintf(stderr, "storage: cannot open %s: %s\n", logpath,
 			strerror(errno));
 		return 1;
 	}
-	if (dropped > 0)
-		fprintf(stderr, "storage: dropped a torn tail of %zu bytes\n",
-			dropped);
+	if (ls.dropped > 0)
+		fprintf(stderr,
+			"storage: cut off a record torn at the end of the "
+			"log (%llu bytes, never acknowledged)\n",
+			(unsigned long long)ls.dropped);
 	loop = ev_loop_new(EVFLAG_AUTO);
 	srv = loop != NULL ? vchan_rpc_server_new(loop, NULL) : NULL;
 	if (srv == NULL ||
@@ -166,4 +178,40 @@ out:
 		ev_loop_destroy(loop);
 	kvlog_close(st.kv);
 	return rc;
+}
+
+static void note_part(void *arg, uint64_t offset, uint64_t len, const char *why)
+{
+	uint64_t *aside_at = arg;
+
+	fprintf(stderr,
+		"storage: moved aside: %llu bytes at offset %llu (%s), now at "
+		"offset %llu of the side file\n",
+		(unsigned long long)len, (unsigned long long)offset, why,
+		(unsigned long long)*aside_at);
+	*aside_at += len;
+}
+
+int storage_repair(const char *logpath)
+{
+	char aside[4096];
+	uint64_t aside_at = 0;
+	int parts =
+	    kvlog_repair(logpath, aside, sizeof(aside), note_part, &aside_at);
+
+	if (parts < 0) {
+		fprintf(stderr, "storage: cannot repair %s: %s\n", logpath,
+			strerror(errno));
+		return 1;
+	}
+	if (parts == 0)
+		fprintf(stderr, "storage: %s is sound: nothing to repair\n",
+			logpath);
+	else
+		fprintf(stderr,
+			"storage: %s repaired: %d damaged part%s (%llu bytes) "
+			"moved to %s, every valid record kept\n",
+			logpath, parts, parts == 1 ? "" : "s",
+			(unsigned long long)aside_at, aside);
+	return 0;
 }

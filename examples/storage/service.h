@@ -10,7 +10,13 @@
 
 /* Open the log at `logpath` (recovering it), serve Storage at the `n`
  * rpc addresses until SIGTERM or SIGINT, then close everything. Returns 0,
- * or 1 after printing why it could not start. */
+ * or 1 after printing why it could not start: a damaged log (see
+ * kvlog.h) is refused with the offset and the cause, unchanged. */
 int storage_serve(const char *const *addrs, size_t n, const char *logpath);
+
+/* Repair the log at `logpath` (kvlog_repair), printing each part moved
+ * aside. Returns 0 (repaired, or nothing to repair) or 1 after printing
+ * why not. */
+int storage_repair(const char *logpath);
 
 #endif

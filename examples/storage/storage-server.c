@@ -1,21 +1,52 @@
 /* examples/storage/storage-server.c - serve a key-value store.
  *
  *   storage-server LOGFILE ADDRESS...
+ *   storage-server --repair LOGFILE
  *
  * e.g. `VCHAN_DOMID=1 storage-server /var/lib/kv.log vchan:2/storage
- * unix:/run/kv.sock`. Stops on SIGTERM or SIGINT. */
+ * unix:/run/kv.sock`. Stops on SIGTERM or SIGINT.
+ *
+ * On start the log is replayed (examples/storage/kvlog.h). A record that
+ * the end of the file cuts short is an append torn by a crash, never
+ * acknowledged: it is cut off. Any other damage (a checksum that does not
+ * match, a malformed record, an operation this version does not know) is
+ * not the server's to decide: it refuses to start, names the offset and
+ * the cause, and changes nothing. `--repair` then moves every damaged part
+ * aside to LOGFILE.bad (or LOGFILE.bad.N when that exists) and keeps every
+ * valid record, in order; the server starts normally afterwards. */
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "examples/storage/service.h"
 
+static const char usage[] =
+    "usage: storage-server LOGFILE ADDRESS...\n"
+    "       storage-server --repair LOGFILE\n"
+    "Serve the Storage service (Get, Put, Delete, List) from LOGFILE at\n"
+    "each ADDRESS: vchan:CLIENT_DOMID/PORT, unix:PATH or tcp:HOST:PORT.\n"
+    "\n"
+    "On start the log is replayed. A record cut short by the end of the\n"
+    "file (an append torn by a crash, never acknowledged) is cut off. Any\n"
+    "other damage (a bad checksum, a malformed record, an operation this\n"
+    "version does not know) stops the server with its offset and cause,\n"
+    "and nothing is changed.\n"
+    "\n"
+    "  --repair  move every damaged part of LOGFILE aside to LOGFILE.bad\n"
+    "            (or LOGFILE.bad.N), keep every valid record, and exit\n"
+    "  --help    show this text\n";
+
 int main(int argc, char **argv)
 {
-	if (argc < 3) {
-		fprintf(stderr, "usage: storage-server LOGFILE ADDRESS...\n"
-				"ADDRESS: vchan:CLIENT_DOMID/PORT, unix:PATH, "
-				"tcp:HOST:PORT\n");
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "--repair") == 0)
+		return storage_repair(argv[2]);
+	if (argc < 3 || argv[1][0] == '-') {
+		fputs(usage, stderr);
 		return 2;
 	}
 	return storage_serve((const char *const *)argv + 2, (size_t)argc - 2,

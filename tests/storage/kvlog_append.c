@@ -47,7 +47,7 @@ static long long size_of(const char *path)
 /* The write fails after 5 bytes and so does the truncate. */
 static int undo_fails(const char *path)
 {
-	size_t dropped;
+	struct kvlog_status st;
 	struct kvlog *kv = kvlog_open(path, NULL);
 	long long before;
 
@@ -72,15 +72,15 @@ static int undo_fails(const char *path)
 	CHECK(size_of(path) == before + 5);
 	kvlog_close(kv);
 	/* Reopened: the torn part is cut, the log takes changes again. */
-	kv = kvlog_open(path, &dropped);
+	kv = kvlog_open(path, &st);
 	CHECK(kv != NULL);
-	CHECK(dropped == 5 && size_of(path) == before);
+	CHECK(st.dropped == 5 && size_of(path) == before);
 	CHECK(has(kv, "a", "1") == 0 && has(kv, "b", "2") == 0 &&
 	      has(kv, "c", NULL) == 0);
 	CHECK(put(kv, "e", "5") == 0);
 	kvlog_close(kv);
-	kv = kvlog_open(path, &dropped);
-	CHECK(kv != NULL && dropped == 0);
+	kv = kvlog_open(path, &st);
+	CHECK(kv != NULL && st.dropped == 0);
 	CHECK(has(kv, "e", "5") == 0 && has(kv, "b", "2") == 0);
 	kvlog_close(kv);
 	return 0;
@@ -89,7 +89,7 @@ static int undo_fails(const char *path)
 /* A failed write or sync that is undone: the log goes on. */
 static int undone(const char *path)
 {
-	size_t dropped;
+	struct kvlog_status st;
 	struct kvlog *kv = kvlog_open(path, NULL);
 	long long before;
 
@@ -105,8 +105,8 @@ static int undone(const char *path)
 	CHECK(size_of(path) == before && has(kv, "g", NULL) == 0);
 	CHECK(put(kv, "h", "8") == 0 && has(kv, "h", "8") == 0);
 	kvlog_close(kv);
-	kv = kvlog_open(path, &dropped);
-	CHECK(kv != NULL && dropped == 0);
+	kv = kvlog_open(path, &st);
+	CHECK(kv != NULL && st.dropped == 0);
 	CHECK(has(kv, "h", "8") == 0 && has(kv, "e", "5") == 0 &&
 	      has(kv, "f", NULL) == 0 && has(kv, "g", NULL) == 0);
 	kvlog_close(kv);
