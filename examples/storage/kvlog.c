@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OP_PUT	  1
@@ -29,6 +31,8 @@
  * more than this many bytes gives up and calls it corruption: refusing to
  * start is safe, cutting is not. */
 #define SEARCH_BUDGET (256u << 20)
+/* Slots in a new map's index. */
+#define SLOTS_MIN 64u
 
 static uint32_t crc32(const uint8_t *p, size_t n)
 {
@@ -398,12 +402,16 @@ static int torn_end(struct reader *r, uint64_t off, struct rec *rec)
 	return 0;
 }
 
-/* ---- The map. */
+/* ---- The index: open addressing with linear probing over a dense array
+ * of entries. A hand-written table rather than a library's because its
+ * hash is keyed (SipHash-1-3 with a random key per map): any RPC client
+ * picks the keys, and with an unkeyed hash it could pick thousands that
+ * collide and make every lookup a scan. */
 
 struct entry {
-	char *key;
-	uint8_t *val;
-	size_t len;
+	uint64_t hash;
+	char *key; /* the key, a NUL, then the value: one allocation */
+	size_t klen, vlen;
 };
 
 struct kvlog {
@@ -412,71 +420,248 @@ struct kvlog {
 	int broken;   /* a failed append could not be undone */
 	struct entry *e;
 	size_t n, cap;
+	size_t *slot; /* 0: empty, else an index into e, plus 1 */
+	size_t mask;  /* slots - 1; the table is at most half full */
+	uint64_t k0, k1;
 };
 
-static struct entry *find(const struct kvlog *kv, const char *key)
+static uint64_t rotl(uint64_t x, int b)
 {
-	for (size_t i = 0; i < kv->n; i++)
-		if (strcmp(kv->e[i].key, key) == 0)
-			return &kv->e[i];
-	return NULL;
+	return (x << b) | (x >> (64 - b));
 }
 
-static int apply_put(struct kvlog *kv, const char *key, size_t klen,
-		     const uint8_t *val, size_t len)
+static void sipround(uint64_t v[4])
 {
-	uint8_t *v = malloc(len ? len : 1);
-	struct entry *e;
-	char *k;
+	v[0] += v[1];
+	v[1] = rotl(v[1], 13) ^ v[0];
+	v[0] = rotl(v[0], 32);
+	v[2] += v[3];
+	v[3] = rotl(v[3], 16) ^ v[2];
+	v[0] += v[3];
+	v[3] = rotl(v[3], 21) ^ v[0];
+	v[2] += v[1];
+	v[1] = rotl(v[1], 17) ^ v[2];
+	v[2] = rotl(v[2], 32);
+}
 
-	if (v == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	/* An empty value may come as NULL (protobuf-c's empty bytes). */
-	if (len > 0)
-		memcpy(v, val, len);
-	k = strndup(key, klen);
-	if (k == NULL) {
-		free(v);
-		errno = ENOMEM;
-		return -1;
-	}
-	e = find(kv, k);
-	if (e != NULL) {
-		free(k);
-		free(e->val);
-		e->val = v;
-		e->len = len;
-		return 0;
-	}
-	if (kv->n == kv->cap) {
-		size_t cap = kv->cap ? kv->cap * 2 : 64;
-		struct entry *ne = realloc(kv->e, cap * sizeof(*ne));
+static uint64_t key_hash(const struct kvlog *kv, const char *key, size_t n)
+{
+	const uint8_t *p = (const uint8_t *)key;
+	uint64_t v[4] = {
+	    kv->k0 ^ 0x736f6d6570736575ull, kv->k1 ^ 0x646f72616e646f6dull,
+	    kv->k0 ^ 0x6c7967656e657261ull, kv->k1 ^ 0x7465646279746573ull};
+	uint64_t m, b = (uint64_t)n << 56;
+	size_t i;
 
-		if (ne == NULL) {
-			free(k);
-			free(v);
-			errno = ENOMEM;
-			return -1;
+	for (i = 0; n - i >= 8; i += 8) {
+		m = 0;
+		for (int k = 0; k < 8; k++)
+			m |= (uint64_t)p[i + (size_t)k] << (8 * k);
+		v[3] ^= m;
+		sipround(v);
+		v[0] ^= m;
+	}
+	for (int k = 0; i < n; i++, k++)
+		b |= (uint64_t)p[i] << (8 * k);
+	v[3] ^= b;
+	sipround(v);
+	v[0] ^= b;
+	v[2] ^= 0xff;
+	sipround(v);
+	sipround(v);
+	sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* The hash key. Without the kernel's randomness (it never fails on Linux
+ * once booted) the clock still keeps collisions from being precomputed. */
+static void seed(struct kvlog *kv)
+{
+	uint64_t k[2];
+	struct timespec ts;
+
+	if (getrandom(k, sizeof(k), GRND_NONBLOCK) == (ssize_t)sizeof(k)) {
+		kv->k0 = k[0];
+		kv->k1 = k[1];
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	kv->k0 = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^
+		 (uint64_t)(uintptr_t)kv;
+	kv->k1 =
+	    (uint64_t)ts.tv_sec * 0xc2b2ae3d27d4eb4full ^ (uint64_t)getpid();
+}
+
+/* The slot that holds `key` (*found = 1), or the empty one where it would
+ * go (*found = 0). */
+static size_t probe(const struct kvlog *kv, const char *key, size_t klen,
+		    uint64_t h, int *found)
+{
+	for (size_t i = (size_t)h & kv->mask;; i = (i + 1) & kv->mask) {
+		const struct entry *e;
+
+		if (kv->slot[i] == 0) {
+			*found = 0;
+			return i;
 		}
-		kv->e = ne;
-		kv->cap = cap;
+		e = &kv->e[kv->slot[i] - 1];
+		if (e->hash == h && e->klen == klen &&
+		    memcmp(e->key, key, klen) == 0) {
+			*found = 1;
+			return i;
+		}
 	}
-	kv->e[kv->n++] = (struct entry){k, v, len};
+}
+
+/* Rebuild the index with `slots` slots (a power of two). Returns 0 or -1 +
+ * ENOMEM (the old index stays). */
+static int rehash(struct kvlog *kv, size_t slots)
+{
+	size_t *s = calloc(slots, sizeof(*s)), mask = slots - 1;
+
+	if (s == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (size_t i = 0; i < kv->n; i++) {
+		size_t j = (size_t)kv->e[i].hash & mask;
+
+		while (s[j] != 0)
+			j = (j + 1) & mask;
+		s[j] = i + 1;
+	}
+	free(kv->slot);
+	kv->slot = s;
+	kv->mask = mask;
 	return 0;
 }
 
-static int apply_delete(struct kvlog *kv, const char *key)
+/* Room for one more entry, so that adding it cannot fail. Returns 0 or -1
+ * + ENOMEM (the map is unchanged either way). */
+static int reserve_one(struct kvlog *kv)
 {
-	struct entry *e = find(kv, key);
+	if (kv->n == kv->cap) {
+		size_t cap = kv->cap * 2;
+		struct entry *e;
 
-	if (e == NULL)
+		if (cap > SIZE_MAX / sizeof(*e)) {
+			errno = ENOMEM;
+			return -1;
+		}
+		e = realloc(kv->e, cap * sizeof(*e));
+		if (e == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		kv->e = e;
+		kv->cap = cap;
+	}
+	if ((kv->n + 1) * 2 > kv->mask + 1) {
+		if (kv->mask + 1 > SIZE_MAX / 2 / sizeof(size_t)) {
+			errno = ENOMEM;
+			return -1;
+		}
+		return rehash(kv, (kv->mask + 1) * 2);
+	}
+	return 0;
+}
+
+/* Empty slot i, moving later entries of its cluster back so that every
+ * entry stays reachable from its home slot (no tombstones). */
+static void unslot(struct kvlog *kv, size_t i)
+{
+	size_t j = i;
+
+	kv->slot[i] = 0;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & kv->mask;
+		if (kv->slot[j] == 0)
+			return;
+		home = (size_t)kv->e[kv->slot[j] - 1].hash & kv->mask;
+		/* An entry whose home lies after the hole stays. */
+		if (((j - home) & kv->mask) < ((j - i) & kv->mask))
+			continue;
+		kv->slot[i] = kv->slot[j];
+		kv->slot[j] = 0;
+		i = j;
+	}
+}
+
+/* Remove the entry in slot `pos`; the last entry takes its place in the
+ * dense array. */
+static void remove_at(struct kvlog *kv, size_t pos)
+{
+	size_t idx = kv->slot[pos] - 1, last = kv->n - 1;
+
+	free(kv->e[idx].key);
+	unslot(kv, pos);
+	if (idx != last) {
+		size_t j = (size_t)kv->e[last].hash & kv->mask;
+
+		while (kv->slot[j] != last + 1)
+			j = (j + 1) & kv->mask;
+		kv->slot[j] = idx + 1;
+		kv->e[idx] = kv->e[last];
+	}
+	kv->n--;
+}
+
+/* A put made ready: everything it needs is allocated, so that once its
+ * record is durable, applying it cannot fail. */
+struct change {
+	uint64_t hash;
+	size_t pos;
+	int found;
+	char *block;
+	size_t klen, vlen;
+};
+
+static int prepare_put(struct kvlog *kv, const char *key, size_t klen,
+		       const uint8_t *val, size_t vlen, struct change *c)
+{
+	if (klen > SIZE_MAX - 1 - vlen) {
+		errno = ENOMEM;
+		return -1;
+	}
+	c->block = malloc(klen + 1 + vlen);
+	if (c->block == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(c->block, key, klen);
+	c->block[klen] = '\0';
+	if (vlen > 0)
+		memcpy(c->block + klen + 1, val, vlen);
+	c->klen = klen;
+	c->vlen = vlen;
+	c->hash = key_hash(kv, key, klen);
+	c->pos = probe(kv, key, klen, c->hash, &c->found);
+	if (c->found)
 		return 0;
-	free(e->key);
-	free(e->val);
-	*e = kv->e[--kv->n];
-	return 1;
+	if (reserve_one(kv) < 0) {
+		free(c->block);
+		return -1;
+	}
+	/* The index may have grown: find the free slot again. */
+	c->pos = probe(kv, key, klen, c->hash, &c->found);
+	return 0;
+}
+
+static void commit_put(struct kvlog *kv, const struct change *c)
+{
+	struct entry *e;
+
+	if (c->found) {
+		e = &kv->e[kv->slot[c->pos] - 1];
+		free(e->key);
+		e->key = c->block;
+		e->vlen = c->vlen;
+		return;
+	}
+	kv->e[kv->n++] = (struct entry){c->hash, c->block, c->klen, c->vlen};
+	kv->slot[c->pos] = kv->n;
 }
 
 /* Apply a valid record's payload. Returns 0 or -1 + ENOMEM. */
@@ -484,18 +669,20 @@ static int apply(struct kvlog *kv, const uint8_t *p, uint32_t len)
 {
 	uint32_t klen = get32(p + 1);
 	const char *key = (const char *)p + PAYLOAD_MIN;
-	char *k;
+	struct change c;
+	size_t pos;
+	int found;
 
-	if (p[0] == OP_PUT)
-		return apply_put(kv, key, klen, p + PAYLOAD_MIN + klen,
-				 len - PAYLOAD_MIN - klen);
-	k = strndup(key, klen);
-	if (k == NULL) {
-		errno = ENOMEM;
-		return -1;
+	if (p[0] == OP_DELETE) {
+		pos = probe(kv, key, klen, key_hash(kv, key, klen), &found);
+		if (found)
+			remove_at(kv, pos);
+		return 0;
 	}
-	apply_delete(kv, k);
-	free(k);
+	if (prepare_put(kv, key, klen, p + PAYLOAD_MIN + klen,
+			len - PAYLOAD_MIN - klen, &c) < 0)
+		return -1;
+	commit_put(kv, &c);
 	return 0;
 }
 
@@ -567,6 +754,13 @@ struct kvlog *kvlog_open(const char *path, struct kvlog_status *st)
 		return NULL;
 	}
 	kv->f.fd = -1;
+	seed(kv);
+	kv->cap = SLOTS_MIN / 2;
+	kv->e = malloc(kv->cap * sizeof(*kv->e));
+	if (kv->e == NULL || rehash(kv, SLOTS_MIN) < 0) {
+		errno = ENOMEM;
+		goto fail;
+	}
 	if (io_open(&kv->f, path) < 0 || replay(kv, st) < 0)
 		goto fail;
 	return kv;
@@ -582,22 +776,25 @@ void kvlog_close(struct kvlog *kv)
 	if (kv == NULL)
 		return;
 	io_close(&kv->f);
-	for (size_t i = 0; i < kv->n; i++) {
+	for (size_t i = 0; i < kv->n; i++)
 		free(kv->e[i].key);
-		free(kv->e[i].val);
-	}
 	free(kv->e);
+	free(kv->slot);
 	free(kv);
 }
 
 const uint8_t *kvlog_get(const struct kvlog *kv, const char *key, size_t *len)
 {
-	const struct entry *e = find(kv, key);
+	size_t klen = strlen(key), pos;
+	const struct entry *e;
+	int found;
 
-	if (e == NULL)
+	pos = probe(kv, key, klen, key_hash(kv, key, klen), &found);
+	if (!found)
 		return NULL;
-	*len = e->len;
-	return e->val;
+	e = &kv->e[kv->slot[pos] - 1];
+	*len = e->vlen;
+	return (const uint8_t *)e->key + e->klen + 1;
 }
 
 /* ---- Changes. */
@@ -650,18 +847,37 @@ static int append(struct kvlog *kv, int op, const char *key, size_t klen,
 
 int kvlog_put(struct kvlog *kv, const char *key, const uint8_t *val, size_t len)
 {
-	if (append(kv, OP_PUT, key, strlen(key), val, len) < 0)
+	struct change c;
+
+	if (kv->broken) {
+		errno = EIO;
 		return -1;
-	return apply_put(kv, key, strlen(key), val, len);
+	}
+	if (prepare_put(kv, key, strlen(key), val, len, &c) < 0)
+		return -1;
+	if (append(kv, OP_PUT, key, c.klen, val, len) < 0) {
+		int e = errno;
+
+		free(c.block);
+		errno = e;
+		return -1;
+	}
+	commit_put(kv, &c);
+	return 0;
 }
 
 int kvlog_delete(struct kvlog *kv, const char *key)
 {
-	if (find(kv, key) == NULL)
+	size_t klen = strlen(key), pos;
+	int found;
+
+	pos = probe(kv, key, klen, key_hash(kv, key, klen), &found);
+	if (!found)
 		return 0;
-	if (append(kv, OP_DELETE, key, strlen(key), NULL, 0) < 0)
+	if (append(kv, OP_DELETE, key, klen, NULL, 0) < 0)
 		return -1;
-	return apply_delete(kv, key);
+	remove_at(kv, pos);
+	return 1;
 }
 
 static int cmp_str(const void *a, const void *b)

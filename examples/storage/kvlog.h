@@ -23,7 +23,10 @@
  *    Every later record may still be good: kvlog_repair moves the bad
  *    parts aside and keeps them.
  * An open that fails for any other reason (ENOMEM, an I/O error) changes
- * nothing either. */
+ * nothing either.
+ *
+ * The map is indexed by a hash table with a per-map random key: Get, Put
+ * and Delete cost O(1) whatever keys the clients chose, and replay O(n). */
 #ifndef STORAGE_KVLOG_H
 #define STORAGE_KVLOG_H
 
