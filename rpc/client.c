@@ -346,6 +346,10 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (vchan_rpc_conn_dead(c->conn))
 			drop_conn(c, (enum vchan_rpc_status)vchan_rpc_conn_dead(
 					 c->conn));
+		else if (vchan_rpc_conn_eof(c->conn))
+			/* The replies that came have been delivered: the
+			 * server sends no more. */
+			drop_conn(c, VCHAN_RPC_PEER_GONE);
 	}
 	leave(c);
 }

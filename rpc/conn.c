@@ -30,6 +30,7 @@ struct vchan_rpc_conn {
 	int fd;
 	size_t max_message;
 	int dead; /* 0 or the vchan_rpc_status it ended with */
+	int eof;  /* the peer sends no more (it may still read) */
 	uint8_t *in;
 	size_t in_off, in_len, in_cap; /* unparsed bytes: [in_off, in_len) */
 	size_t skip;		       /* body bytes still to discard */
@@ -336,7 +337,7 @@ void vchan_rpc_conn_events(struct vchan_rpc_conn *c)
 
 int vchan_rpc_conn_spin(struct vchan_rpc_conn *c)
 {
-	if (c->vc == NULL || c->dead)
+	if (c->vc == NULL || c->dead || c->eof)
 		return 0;
 	return vchan_spin(c->vc) == 1;
 }
@@ -344,6 +345,11 @@ int vchan_rpc_conn_spin(struct vchan_rpc_conn *c)
 int vchan_rpc_conn_dead(const struct vchan_rpc_conn *c)
 {
 	return c->dead;
+}
+
+int vchan_rpc_conn_eof(const struct vchan_rpc_conn *c)
+{
+	return c->eof;
 }
 
 void vchan_rpc_conn_kill(struct vchan_rpc_conn *c, int status)
@@ -433,7 +439,7 @@ int vchan_rpc_conn_fill(struct vchan_rpc_conn *c)
 {
 	size_t need;
 
-	if (c->dead)
+	if (c->dead || c->eof)
 		return 0;
 	if (c->in_off > 0) {
 		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
@@ -451,6 +457,14 @@ int vchan_rpc_conn_fill(struct vchan_rpc_conn *c)
 
 		if (n == 0)
 			return 0;
+		/* The end of the stream is not the end of the connection:
+		 * frames that came before it (maybe in this very call) are
+		 * still to be taken and answered, and a socket's peer that
+		 * only shut down its writing side still reads. */
+		if (n < 0 && errno == EPIPE) {
+			c->eof = 1;
+			return 0;
+		}
 		if (n < 0) {
 			vchan_rpc_conn_kill(c, errno == EPROTO
 						   ? VCHAN_RPC_PROTOCOL_ERROR

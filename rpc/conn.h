@@ -99,9 +99,16 @@ int vchan_rpc_conn_waiting(struct vchan_rpc_conn *c);
 void vchan_rpc_conn_events(struct vchan_rpc_conn *c);
 
 /* Read what is there into the input buffer. Returns 1 when the buffer
- * filled up (call again after taking frames), 0 when everything was read
- * or the peer has gone (see vchan_rpc_conn_dead). */
+ * filled up (call again after taking frames), 0 when everything was read,
+ * the stream has ended (see vchan_rpc_conn_eof) or the peer has gone (see
+ * vchan_rpc_conn_dead). */
 int vchan_rpc_conn_fill(struct vchan_rpc_conn *c);
+
+/* 1 once the peer's stream has ended (a socket's EOF, a vchan closed and
+ * drained): nothing more will come, but the frames in the buffer are
+ * still to be taken, and the connection can still be written (a socket
+ * peer may have shut down only its writing side). Else 0. */
+int vchan_rpc_conn_eof(const struct vchan_rpc_conn *c);
 
 /* Take the next whole frame. Returns 1 with *h and *body (valid until the
  * next fill or next call; NULL when the body exceeded max_message and is

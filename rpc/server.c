@@ -107,8 +107,9 @@ static void update_watchers(struct sconn *sc)
 	if (!vchan_rpc_conn_is_socket(sc->conn))
 		return;
 	/* A socket with unread data would wake a throttled reader again and
-	 * again: stop reading it until calls or bytes drain. */
-	if (throttled(sc))
+	 * again: stop reading it until calls or bytes drain. One at its end
+	 * stays readable for good. */
+	if (throttled(sc) || vchan_rpc_conn_eof(sc->conn))
 		ev_io_stop(loop, &sc->rio);
 	else if (!ev_is_active(&sc->rio))
 		ev_io_start(loop, &sc->rio);
@@ -377,18 +378,21 @@ static void dispatch(struct sconn *sc, const struct vchan_rpc_hdr *h,
 }
 
 /* Read and answer what can be, write what is queued; close the
- * connection when it has ended. */
+ * connection when it has ended: when it is dead, or when the peer's
+ * stream has ended and every whole frame in it has been answered. */
 static void process(struct sconn *sc)
 {
 	struct vchan_rpc_hdr h;
 	const uint8_t *body;
-	int more = 1, r = 0;
+	int more = 1, r;
 
 	sc->depth++;
 	for (;;) {
 		/* Whole frames still in the buffer (left there by a
 		 * throttle) came with the last read: take them before reading
-		 * again, so that read_ns is the time each one came. */
+		 * again, so that read_ns is the time each one came. r ends 0
+		 * when the buffer holds no whole frame. */
+		r = 1;
 		while (!throttled(sc) && !vchan_rpc_conn_dead(sc->conn) &&
 		       (r = vchan_rpc_conn_next(sc->conn, &h, &body)) > 0)
 			dispatch(sc, &h, body);
@@ -400,10 +404,16 @@ static void process(struct sconn *sc)
 	}
 	vchan_rpc_conn_flush(sc->conn);
 	sc->depth--;
-	if (vchan_rpc_conn_dead(sc->conn)) {
+	if (vchan_rpc_conn_dead(sc->conn) ||
+	    (vchan_rpc_conn_eof(sc->conn) && r == 0 && sc->pending == 0 &&
+	     vchan_rpc_conn_queued(sc->conn) == 0)) {
 		close_sconn(sc);
 		return;
 	}
+	/* The flush lifted the throttle that held frames back: take them
+	 * from the loop (no read may come to wake us for them). */
+	if (r > 0 && !throttled(sc))
+		kick(sc);
 	update_watchers(sc);
 }
 
