@@ -339,7 +339,9 @@ int vchan_rpc_conn_spin(struct vchan_rpc_conn *c)
 {
 	if (c->vc == NULL || c->dead || c->eof)
 		return 0;
-	return vchan_spin(c->vc) == 1;
+	/* A poisoned channel (-1) needs looking at now too: the read that
+	 * follows ends the connection. */
+	return vchan_spin(c->vc) != 0;
 }
 
 int vchan_rpc_conn_dead(const struct vchan_rpc_conn *c)

@@ -759,6 +759,17 @@ static int epipe(void)
 	return -1;
 }
 
+/* A poisoned channel fails every call with EPROTO, whatever its arguments
+ * (a size above the ring, a zero length) and before any spin: the peer
+ * broke the protocol, and nothing else is worth telling the caller. */
+static int poisoned(const struct vchan *ch)
+{
+	if (!ch->ring.poisoned)
+		return 0;
+	errno = EPROTO;
+	return 1;
+}
+
 static int iov_total(const struct iovec *iov, int iovcnt, size_t *total)
 {
 	size_t t = 0;
@@ -870,6 +881,8 @@ ssize_t vchan_readv(struct vchan *ch, const struct iovec *iov, int iovcnt)
 {
 	size_t total;
 
+	if (ch != NULL && poisoned(ch))
+		return -1;
 	if (ch == NULL || iov_total(iov, iovcnt, &total) < 0) {
 		errno = EINVAL;
 		return -1;
@@ -883,6 +896,8 @@ ssize_t vchan_writev(struct vchan *ch, const struct iovec *iov, int iovcnt)
 {
 	size_t total;
 
+	if (ch != NULL && poisoned(ch))
+		return -1;
 	if (ch == NULL || iov_total(iov, iovcnt, &total) < 0) {
 		errno = EINVAL;
 		return -1;
@@ -911,6 +926,8 @@ ssize_t vchan_recv(struct vchan *ch, void *buf, size_t len)
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	size_t total;
 
+	if (ch != NULL && poisoned(ch))
+		return -1;
 	if (ch == NULL || iov_total(&iov, 1, &total) < 0) {
 		errno = EINVAL;
 		return -1;
@@ -925,6 +942,8 @@ ssize_t vchan_send(struct vchan *ch, const void *buf, size_t len)
 	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
 	size_t total;
 
+	if (ch != NULL && poisoned(ch))
+		return -1;
 	if (ch == NULL || iov_total(&iov, 1, &total) < 0) {
 		errno = EINVAL;
 		return -1;
@@ -938,6 +957,8 @@ int vchan_reserve(struct vchan *ch, size_t len, struct iovec seg[2])
 {
 	struct stall s = {0};
 
+	if (ch != NULL && poisoned(ch))
+		return -1;
 	if (ch == NULL || seg == NULL || len == 0) {
 		errno = EINVAL;
 		return -1;
@@ -990,6 +1011,8 @@ int vchan_peek(struct vchan *ch, size_t min, struct iovec seg[2])
 {
 	struct stall s = {0};
 
+	if (ch != NULL && poisoned(ch))
+		return -1;
 	if (ch == NULL || seg == NULL || min == 0) {
 		errno = EINVAL;
 		return -1;
@@ -1035,6 +1058,8 @@ ssize_t vchan_data_ready(struct vchan *ch)
 		errno = EINVAL;
 		return -1;
 	}
+	if (poisoned(ch))
+		return -1;
 	vchan_ring_request(&ch->ring, VCHAN_RING_NOTIFY_WRITE);
 	return vchan_ring_ready(&ch->ring);
 }
@@ -1045,6 +1070,8 @@ ssize_t vchan_buffer_space(struct vchan *ch)
 		errno = EINVAL;
 		return -1;
 	}
+	if (poisoned(ch))
+		return -1;
 	vchan_ring_request(&ch->ring, VCHAN_RING_NOTIFY_READ);
 	ch->want_space = 1;
 	return vchan_ring_space(&ch->ring);
@@ -1075,6 +1102,8 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 	long ready, space = 0;
 	int prev, st, n;
 
+	if (ch != NULL && poisoned(ch))
+		return -1;
 	if (ch == NULL || timeout_ms < -1) {
 		errno = EINVAL;
 		return -1;
@@ -1117,6 +1146,8 @@ int vchan_spin(struct vchan *ch)
 		errno = EINVAL;
 		return -1;
 	}
+	if (poisoned(ch))
+		return -1;
 	if (ch->want_space)
 		bits |= VCHAN_RING_NOTIFY_READ;
 	now = now_ns();

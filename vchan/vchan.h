@@ -16,8 +16,10 @@
  * returns 0. Functions that move data return 0 for "would block"
  * in non-blocking mode. Once the peer has broken the protocol (an
  * impossible index, a changed order, a garbage live byte) the channel is
- * poisoned: every later call fails with EPROTO. A handle is not
- * thread-safe.
+ * poisoned: every later call fails with EPROTO, before it looks at its
+ * other arguments (so a size above the ring is EPROTO too, not EMSGSIZE)
+ * and without spinning. Only vchan_close, vchan_fd, the ring sizes and the
+ * two settings still work. A handle is not thread-safe.
  *
  * Errors common to the data functions: EPROTO (poisoned), EPIPE (the peer
  * has closed and nothing more can come or go), EINVAL (bad argument).
@@ -186,8 +188,9 @@ VCHAN_API int vchan_wait(struct vchan *ch, int timeout_ms);
  * call); when it gives up, the requests that were pending are made again,
  * so the fd still becomes readable for whatever the loop sleeps on.
  * Returns 1 when something changed (go and read or write now instead of
- * sleeping), 0 when nothing did or spinning does not pay, -1 + EINVAL
- * when ch is NULL. */
+ * sleeping), 0 when nothing did or spinning does not pay, -1 + errno:
+ * EPROTO the channel is poisoned (go and read: the read says so too),
+ * EINVAL ch is NULL. */
 VCHAN_API int vchan_spin(struct vchan *ch);
 
 /* The channel's pollable file descriptor: readable when an event is
