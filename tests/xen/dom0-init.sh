@@ -448,6 +448,28 @@ else
 fi
 xl destroy ukfault 2>/dev/null
 
+# A bad extra= line: the usage names the problem on the console, and the
+# domain ends as crashed (status 2), never serving or hanging.
+if uk_start ukbad vchan-echo.xen 8 "serve zero echo" && uk_await ukbad "exit status 2" 1 30; then
+	why=$(uk_log ukbad | grep -m1 '^vchan-echo: ')
+	end=$(($(secs) + 20))
+	until uk_state ukbad | grep -q c; do
+		[ "$(secs)" -gt "$end" ] && break
+		usleep 100000
+	done
+	state=$(uk_state ukbad)
+	if echo "$why" | grep -q "bad domain id 'zero'" && echo "$state" | grep -q c; then
+		result uk-badarg PASS "state $state; console: $why"
+	else
+		result uk-badarg FAIL "state '$state'; console: $why"
+		uk_diag ukbad
+	fi
+else
+	result uk-badarg FAIL "no exit status on the console"
+	uk_diag ukbad
+fi
+xl destroy ukbad 2>/dev/null
+
 # Allocate until ENOMEM in 16 MiB: at least 85 % of the memory is had.
 if uk_start ukmem uk-memory.xen 16 "" && uk_await ukmem "uk-memory:" 1 60; then
 	line=$(uk_log ukmem | grep -m1 'uk-memory:')

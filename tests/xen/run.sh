@@ -42,7 +42,7 @@ die() {
 checks=(self-1m-1m self-1k-1m dom0srv-domUcli-1m domUsrv-dom0cli-1m dom0srv-domUcli-1k domUsrv-dom0cli-1k
 	proxy-cli-in-domU proxy-srv-in-dom0 rpc bench
 	uk-boot uk-cat-srv-1m uk-proxy-srv uk-cat-srv-1k uk-cat-cli uk-proxy-cli
-	uk-destroy uk-fault uk-memory destroy)
+	uk-destroy uk-fault uk-badarg uk-memory destroy)
 
 host_tools() {
 	local missing=() p
