@@ -934,13 +934,17 @@ static void run_rows(struct run *r)
 	     "../../../examples/tls-terminator/tls-terminator", NULL}};
 	static const char *const ex_env[3] = {
 	    "VCHAN_BENCH_STORAGE", "VCHAN_BENCH_WEB", "VCHAN_BENCH_TERMINATOR"};
+	static const char *const ex_inst[3] = {
+	    PKGLIBEXECDIR "/examples/storage-server",
+	    PKGLIBEXECDIR "/examples/web",
+	    PKGLIBEXECDIR "/examples/tls-terminator"};
 	char ex[3][PATH_MAX];
 
-	/* The web example's programs are not installed: found in the build
-	 * tree next to ours, or named by the environment. */
+	/* The web example's programs: named by the environment, else in the
+	 * build tree next to ours, else installed. */
 	for (int i = 0; i < 3; i++)
 		if (r->o.want_mode[MODE_E2E] &&
-		    find_prog(ex[i], ex_env[i], ex_rel[i], ""))
+		    find_prog(ex[i], ex_env[i], ex_rel[i], ex_inst[i]))
 			xo.prog[i] = ex[i];
 
 	if (r->o.want_mode[MODE_RPC]) {
