@@ -47,6 +47,16 @@ struct sim_port_hdr {
 	uint32_t unused;
 };
 
+/* The first message on a bound pair's connection, binder to listener, with
+ * the pending-bits page (a memfd) attached as SCM_RIGHTS. */
+#define SIM_HELLO_VERSION 1
+struct sim_hello {
+	uint32_t magic; /* SIM_PORT_MAGIC */
+	uint32_t version;
+	uint32_t domid; /* the binder's */
+	uint32_t port;	/* the binder's local port */
+};
+
 enum { SIM_REC_ADD = 1, SIM_REC_DEL = 2 };
 
 /* "When I go, clear byte `offset` of page `page` of g.<owner>.<block>". */

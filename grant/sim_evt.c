@@ -32,20 +32,11 @@
 
 #include "grant/sim.h"
 
-#define HELLO_VERSION 1
-
 enum port_state {
 	PORT_UNBOUND, /* listening for the remote's bind */
 	PORT_HELLO,   /* connection accepted, waiting for the binder's hello */
 	PORT_BOUND,
 	PORT_CLOSED, /* the peer went away */
-};
-
-struct hello {
-	uint32_t magic;
-	uint32_t version;
-	uint32_t domid;
-	uint32_t port;
 };
 
 struct port {
@@ -246,7 +237,7 @@ static int sim_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
 	struct sim_evt *e = to_sim(h);
 	struct sim_port_hdr hdr;
 	struct sockaddr_un a;
-	struct hello hi;
+	struct sim_hello hi;
 	char name[64];
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -299,8 +290,8 @@ static int sim_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
 	p->bits = map_bits(memfd);
 	if (p->bits == NULL)
 		goto fail;
-	hi = (struct hello){SIM_PORT_MAGIC, HELLO_VERSION, e->ctx.domid,
-			    p->local};
+	hi = (struct sim_hello){SIM_PORT_MAGIC, SIM_HELLO_VERSION, e->ctx.domid,
+				p->local};
 	memset(&cbuf, 0, sizeof(cbuf));
 	cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
@@ -423,7 +414,7 @@ static void read_hello(struct sim_evt *e, struct port *p)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cbuf;
-	struct hello hi;
+	struct sim_hello hi;
 	struct iovec iov = {&hi, sizeof(hi)};
 	struct msghdr msg = {.msg_iov = &iov,
 			     .msg_iovlen = 1,
@@ -441,7 +432,7 @@ static void read_hello(struct sim_evt *e, struct port *p)
 	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 		memcpy(&memfd, CMSG_DATA(cm), sizeof(int));
 	if (n == sizeof(hi) && hi.magic == SIM_PORT_MAGIC &&
-	    hi.version == HELLO_VERSION && hi.domid == p->remote_dom &&
+	    hi.version == SIM_HELLO_VERSION && hi.domid == p->remote_dom &&
 	    hi.port != 0 && memfd >= 0)
 		p->bits = map_bits(memfd);
 	if (memfd >= 0)
