@@ -224,11 +224,19 @@ static int sim_alloc_unbound(vchan_evt *h, uint32_t remote)
 	return (int)p->local;
 }
 
+/* Map a pair's pending bits. The binder makes the page and seals it
+ * before passing it on; the listener maps it only after checking the seal
+ * (sim_check_pages): the bits are touched by every notify, and a page
+ * the binder could shrink would be a SIGBUS for the listener to take at
+ * the binder's whim. */
 static _Atomic uint32_t *map_bits(int fd)
 {
-	void *m = mmap(NULL, VCHAN_PAGE_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, fd, 0);
+	void *m;
 
+	if (sim_check_pages(fd, VCHAN_PAGE_SIZE) < 0)
+		return NULL;
+	m = mmap(NULL, VCHAN_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 0);
 	return m == MAP_FAILED ? NULL : (_Atomic uint32_t *)m;
 }
 
@@ -284,8 +292,8 @@ static int sim_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
 		errno = EINVAL;
 		goto fail;
 	}
-	memfd = memfd_create("vchan-evt", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, VCHAN_PAGE_SIZE) < 0)
+	memfd = sim_new_pages("vchan-evt", VCHAN_PAGE_SIZE);
+	if (memfd < 0)
 		goto fail;
 	p->bits = map_bits(memfd);
 	if (p->bits == NULL)
@@ -394,7 +402,7 @@ static void apply_records(struct sim_evt *e, uint32_t dom, uint32_t port)
 			    same_target(&recs[i], &recs[j]))
 				live = 0;
 		if (live)
-			sim_clear_byte(&e->ctx, &recs[i]);
+			sim_clear_byte(&recs[i]);
 	}
 	free(recs);
 }
