@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +50,7 @@ struct port {
 	int side; /* index of our pending bit: 0 listener, 1 binder */
 	_Atomic uint32_t *bits; /* shared pending bits, NULL until known */
 	int fired;		/* an event is waiting for vchan_evt_pending */
+	int owed; /* PORT_HELLO: we notified; tell the binder once known */
 };
 
 struct sim_evt {
@@ -336,6 +336,7 @@ static void drop_conn(struct sim_evt *e, struct port *p)
 	close(p->connfd);
 	p->connfd = -1;
 	p->state = PORT_CLOSED;
+	p->owed = 0; /* the next binder gets only what comes after it */
 	if (p->side != 0)
 		return;
 	if (p->bits != NULL)
@@ -415,6 +416,18 @@ static void mark_closed(struct sim_evt *e, struct port *p)
 	p->fired = 1;
 }
 
+/* Tell the peer of a bound port: set its bit, and write a byte only when
+ * the bit was clear (a byte already on its way stands for this event). The
+ * exchange is sequentially consistent, a full barrier: whatever the caller
+ * stored before notifying is visible before the peer can see the bit. */
+static void kick(struct port *p)
+{
+	if (atomic_exchange(&p->bits[1 - p->side], 1) != 0)
+		return;
+	/* A failure means the peer is gone, which its EOF will tell us. */
+	(void)send(p->connfd, "n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* The first message of a binder: who it is, and the pending-bits page. */
 static void read_hello(struct sim_evt *e, struct port *p)
 {
@@ -453,6 +466,10 @@ static void read_hello(struct sim_evt *e, struct port *p)
 	}
 	p->remote_port = hi.port;
 	p->state = PORT_BOUND;
+	if (p->owed) {
+		p->owed = 0;
+		kick(p);
+	}
 }
 
 /* A binder connected to our unbound port: take the connection. */
@@ -547,13 +564,6 @@ static int sim_pending(vchan_evt *h)
 	}
 }
 
-static int wait_readable(int fd, int ms)
-{
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-
-	return poll(&pfd, 1, ms) > 0;
-}
-
 /* Block until an event comes. The common handle (one port, bound, as a
  * vchan has) sleeps in recv on the port's socket, which wakes with the
  * event's byte: one system call per wake-up instead of poll, epoll_wait
@@ -601,22 +611,22 @@ static int sim_notify(vchan_evt *h, uint32_t port)
 		accept_conn(e, p);
 	if (p->state == PORT_HELLO)
 		read_hello(e, p);
-	/* The binder sends its hello right after connecting: wait for it
-	 * rather than drop the event. */
-	if (p->state == PORT_HELLO && wait_readable(p->connfd, 1000))
-		read_hello(e, p);
 	switch (p->state) {
 	case PORT_BOUND:
-		/* Set the peer's bit; a byte only when it was clear. */
-		if (atomic_exchange(&p->bits[1 - p->side], 1) != 0)
-			return 0;
-		break;
+		kick(p);
+		return 0;
+	case PORT_HELLO:
+		/* Connected, hello not here yet: the binder's bind has not
+		 * returned (it sends the hello first), so Xen could drop
+		 * this event. Keep it pending instead, as Xen's bit keeps
+		 * one on a bound port, for read_hello to deliver: never
+		 * wait here, or a client that connects and stays silent
+		 * would stall every notify of ours. */
+		p->owed = 1;
+		return 0;
 	default:
 		return 0; /* nobody to tell: dropped, as Xen does */
 	}
-	/* A failure means the peer is gone, which its EOF will tell us. */
-	(void)send(p->connfd, "n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	return 0;
 }
 
 static int sim_unbind(vchan_evt *h, uint32_t port)

@@ -1112,6 +1112,67 @@ static int rogue_hello(int fd, int memfd)
 	return sendmsg(fd, &msg, MSG_NOSIGNAL) == sizeof(hi) ? 0 : -1;
 }
 
+/* A client that connects to a port's socket and never says hello must not
+ * stall the port's holder: notifies return at once (they waited up to 1 s
+ * each), the events wait for the hello as one pending event, as Xen's
+ * pending bit keeps them, and the port works once the hello comes. */
+static void test_silent_binder(void **state)
+{
+	const int kicks = 10;
+	vchan_evt *e = vchan_evt_open();
+	_Atomic uint32_t *bits;
+	int64_t t0, took;
+	int port, fd, memfd;
+	char b;
+
+	(void)state;
+	assert_non_null(e);
+	port = vchan_evt_alloc_unbound(e, CLIENT);
+	assert_true(port > 0);
+	fd = rogue_connect(SERVER, (uint32_t)port);
+	assert_true(fd >= 0);
+	/* The port takes the connection and waits for its hello. */
+	assert_int_equal(vchan_evt_pending(e), 0);
+	t0 = tu_now_us();
+	for (int i = 0; i < kicks; i++)
+		assert_int_equal(vchan_evt_notify(e, (uint32_t)port), 0);
+	took = tu_now_us() - t0;
+	print_message("%d notifies before the hello took %lld us\n", kicks,
+		      (long long)took);
+	/* A bound on behaviour, not speed: each notify used to wait 1 s. */
+	assert_true(took < 2000000);
+	memfd = memfd_create("rogue-bits", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(memfd >= 0);
+	assert_int_equal(ftruncate(memfd, VCHAN_PAGE_SIZE), 0);
+	assert_int_equal(fcntl(memfd, F_ADD_SEALS,
+			       F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+			 0);
+	bits = mmap(NULL, VCHAN_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    memfd, 0);
+	assert_true(bits != MAP_FAILED);
+	assert_int_equal(rogue_hello(fd, memfd), 0);
+	close(memfd);
+	/* The hello is taken: the kicks before it are one event now. */
+	assert_int_equal(vchan_evt_pending(e), 0);
+	assert_int_equal(tu_readable(fd, 5000), 1);
+	assert_int_equal(recv(fd, &b, 1, MSG_DONTWAIT), 1);
+	assert_int_equal(atomic_exchange(&bits[1], 0), 1);
+	assert_int_equal(tu_readable(fd, 0), 0);
+	/* An event the other way. */
+	atomic_store(&bits[0], 1);
+	assert_int_equal(send(fd, "n", 1, MSG_NOSIGNAL), 1);
+	assert_int_equal(wait_event(e), port);
+	assert_int_equal(vchan_evt_pending(e), 0);
+	/* It leaves: an event, and the port waits for a binder again. */
+	close(fd);
+	assert_int_equal(wait_event(e), port);
+	fd = rogue_connect(SERVER, (uint32_t)port);
+	assert_true(fd >= 0);
+	close(fd);
+	munmap((void *)bits, VCHAN_PAGE_SIZE);
+	assert_int_equal(vchan_evt_close(e), 0);
+}
+
 /* A binder whose pending-bits page could shrink is refused: the holder of
  * the port would die with SIGBUS at its next notify once it shrank. */
 static void test_unsealed_bits(void **state)
@@ -1169,6 +1230,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_truncating_sharer, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_truncating_mapper, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_silent_binder, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_unsealed_bits, setup,
 					    teardown),
