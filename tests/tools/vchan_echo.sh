@@ -9,7 +9,9 @@ cat=${top_builddir:-.}/tools/vchan-cat/vchan-cat
 tmp=${VCHAN_TEST_TMP:-$(mktemp -d)}
 fails=0
 pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done' EXIT
+. "${top_srcdir:-.}/tests/proc.sh"
+# Each background process ends with what it started (timeout's command).
+trap 'proc_kill_tree "${pids[@]}"' EXIT
 # VCHAN_TEST_WRAPPER (valgrind) applies to the program under test.
 wrap=${VCHAN_TEST_WRAPPER:-}
 
