@@ -10,9 +10,8 @@ here=${top_srcdir:-.}/tests
 tmp=${VCHAN_TEST_TMP:-$(mktemp -d)}/leftovers
 mkdir -p "$tmp"
 fails=0
-victim=
-# Whatever happens here, the victim does not outlive this test.
-trap '[ -n "$victim" ] && kill -9 "$victim" 2>/dev/null' EXIT
+# Whatever happens here, the victims do not outlive this test.
+trap 'kill -9 $(cat "$tmp"/victim* 2>/dev/null) 2>/dev/null' EXIT
 
 check() { # name expected actual
 	if [ "$2" = "$3" ]; then
@@ -56,7 +55,11 @@ cat >"$tmp/clean.sh" <<'EOS'
 sleep 0.2 &
 wait
 EOS
-chmod +x "$tmp/leaks.sh" "$tmp/straggler.sh" "$tmp/clean.sh"
+# The leaking test with the cleanup the interop tests use: the timeout(1)
+# goes with its command (tests/proc.sh).
+sed 's|^kill -9 \$t$|. "$2/proc.sh"; proc_kill_tree $t|' "$tmp/leaks.sh" \
+	>"$tmp/tree.sh"
+chmod +x "$tmp/leaks.sh" "$tmp/straggler.sh" "$tmp/clean.sh" "$tmp/tree.sh"
 
 VCHAN_TEST_WRAPPER= VCHAN_OUTLIVED_WAIT=5 \
 	"$here/harness.sh" "$tmp/leaks.sh" "$tmp/victim" 2>"$tmp/leaks.err"
@@ -67,6 +70,14 @@ check "leak: the test fails" 1 $rc
 check "leak: the harness says so" 1 "$(grep -c 'left processes running' "$tmp/leaks.err")"
 check "leak: the orphan is named" 1 "$(grep -c "^  $victim sleep 600" "$tmp/leaks.err")"
 check "leak: the orphan is gone" 1 "$(ended "${victim:-0}")"
+
+VCHAN_TEST_WRAPPER= VCHAN_OUTLIVED_WAIT=5 \
+	"$here/harness.sh" "$tmp/tree.sh" "$tmp/victim2" "$here" 2>"$tmp/tree.err"
+rc=$?
+cat "$tmp/tree.err"
+check "proc_kill_tree: passes" 0 $rc
+check "proc_kill_tree: nothing left" "" "$(cat "$tmp/tree.err")"
+check "proc_kill_tree: the command is gone" 1 "$(ended "$(cat "$tmp/victim2")")"
 
 VCHAN_TEST_WRAPPER= "$here/harness.sh" "$tmp/straggler.sh" 2>"$tmp/straggler.err"
 check "straggler: passes" 0 $?
