@@ -28,7 +28,12 @@
  * fds around: a share's memfd stays in its owner, and a mapper opens it as
  * /proc/<pid>/fd/<fd> (sim_gnt_meta), which needs the owner in the same pid
  * namespace and dumpable, as ordinary processes of one user are. The
- * pending bits travel in the binder's hello (struct sim_hello). */
+ * pending bits travel in the binder's hello (struct sim_hello).
+ *
+ * Any name here may be something else than the file it should be: a peer
+ * can put a FIFO there, whose open for reading would wait for a writer for
+ * ever. Every file a peer names is opened with O_NONBLOCK (which changes
+ * nothing for a regular file) and checked before it is used. */
 #ifndef VCHAN_GRANT_SIM_H
 #define VCHAN_GRANT_SIM_H
 

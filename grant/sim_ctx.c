@@ -50,7 +50,8 @@ static void sweep(int dirfd)
 		    !S_ISREG(st.st_mode) ||
 		    now - st.st_mtime < SIM_STALE_SECONDS)
 			continue;
-		f = openat(dirfd, n, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		f = openat(dirfd, n,
+			   O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (f < 0)
 			continue;
 		/* An exclusive lock succeeds only when no holder is left. */
@@ -150,7 +151,8 @@ void sim_clear_byte(const struct sim_rec *r)
 		/* A new open file: ours may be read-only. The file is the
 		 * pages themselves, so the write is seen through every
 		 * mapping of them. */
-		fd = openat(dirfd(d), de->d_name, O_WRONLY | O_CLOEXEC);
+		fd = openat(dirfd(d), de->d_name,
+			    O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 		if (fd < 0)
 			continue;
 		if (pwrite(fd, &zero, 1,

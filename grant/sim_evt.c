@@ -263,7 +263,8 @@ static int sim_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
 
 	/* The remote port must exist and be meant for us. */
 	snprintf(name, sizeof(name), "e.%u.%u", remote, remote_port);
-	fd = openat(e->ctx.dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(e->ctx.dirfd, name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		errno = EINVAL;
 		return -1;
@@ -374,7 +375,8 @@ static void apply_records(struct sim_evt *e, uint32_t dom, uint32_t port)
 	int fd;
 
 	snprintf(name, sizeof(name), "e.%u.%u", dom, port);
-	fd = openat(e->ctx.dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(e->ctx.dirfd, name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return; /* it closed cleanly: nothing registered is left */
 	if (fstat(fd, &st) < 0 ||

@@ -221,14 +221,26 @@ static int open_pages(const struct sim_gnt_meta *m, uint32_t block,
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)m->pid, (int)m->fd);
-	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	/* Looked at before it is opened: the owner's fd may be anything. The
+	 * open does not wait either, should it have become a FIFO since. */
+	if (stat(path, &st) < 0) {
+		if (errno == ESRCH)
+			errno = ENOENT;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		errno = EPROTO;
+		return -1;
+	}
+	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+			    O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == ESRCH)
 			errno = ENOENT;
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_dev != m->dev ||
-	    (uint64_t)st.st_ino != m->ino) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_dev != m->dev || (uint64_t)st.st_ino != m->ino) {
 		close(fd);
 		errno = ENOENT;
 		return -1;
@@ -259,7 +271,8 @@ static int map_run(struct sim_gnt *g, uint32_t domid, uint32_t block,
 	int fd, pfd = -1, err = 0;
 
 	gnt_name(name, sizeof(name), domid, block);
-	fd = openat(g->ctx.dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(g->ctx.dirfd, name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return errno;
 	if (pread(fd, &meta, sizeof(meta), 0) != sizeof(meta) ||

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1208,6 +1209,89 @@ static void test_unsealed_bits(void **state)
 	assert_int_equal(vchan_evt_close(e), 0);
 }
 
+/* A path in the simulator's directory. */
+static void sim_path(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", getenv("VCHAN_SIM_DIR"), name);
+}
+
+/* Child of test_fifo_names: each call must fail, and at once. */
+static int child_fifo_names(void *arg)
+{
+	vchan_gnt *g = vchan_gnt_open();
+	vchan_evt *e = vchan_evt_open();
+	uint32_t ref;
+	int r = 0;
+
+	(void)arg;
+	if (g == NULL || e == NULL)
+		return 10;
+	ref = 777u << 8;
+	errno = 0;
+	if (vchan_gnt_map(g, SERVER, 1, &ref, 0, NULL) != NULL ||
+	    errno != ENOENT)
+		r = 11;
+	ref = 778u << 8;
+	errno = 0;
+	if (r == 0 && (vchan_gnt_map(g, SERVER, 1, &ref, 0, NULL) != NULL ||
+		       (errno != EPROTO && errno != ENOENT)))
+		r = 12;
+	errno = 0;
+	if (r == 0 &&
+	    (vchan_evt_bind(e, SERVER, 4242) != -1 || errno != EINVAL))
+		r = 13;
+	vchan_evt_close(e);
+	vchan_gnt_close(g);
+	return r;
+}
+
+/* A peer can put a FIFO wherever we open a file it names: a share's file,
+ * a port's file, the pages a share's description points at. Opening a FIFO
+ * for reading waits for a writer, for ever: each must fail at once. */
+static void test_fifo_names(void **state)
+{
+	struct sim_gnt_meta meta = {.magic = SIM_GNT_MAGIC,
+				    .owner = SERVER,
+				    .peer = CLIENT,
+				    .writable = 1,
+				    .count = 1};
+	char share[600], fake[600], port[600], fifo[600];
+	struct stat st;
+	int fd, pfd;
+	pid_t pid;
+
+	(void)state;
+	sim_path(share, sizeof(share), "g.1.777");
+	sim_path(fake, sizeof(fake), "g.1.778");
+	sim_path(port, sizeof(port), "e.1.4242");
+	sim_path(fifo, sizeof(fifo), "fifo");
+	assert_int_equal(mkfifo(share, 0600), 0);
+	assert_int_equal(mkfifo(port, 0600), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* A share described as our fd of a FIFO (opened both ways: that
+	 * does not wait), held as its owner holds a share. */
+	pfd = open(fifo, O_RDWR | O_CLOEXEC);
+	assert_true(pfd >= 0);
+	assert_int_equal(fstat(pfd, &st), 0);
+	meta.pid = (int32_t)getpid();
+	meta.fd = pfd;
+	meta.dev = (uint64_t)st.st_dev;
+	meta.ino = (uint64_t)st.st_ino;
+	fd = open(fake, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH), 0);
+	assert_int_equal(pwrite(fd, &meta, sizeof(meta), 0), sizeof(meta));
+	pid = tu_spawn(CLIENT, child_fifo_names, NULL);
+	assert_true(pid > 0);
+	assert_int_equal(tu_wait(pid, TIMEOUT_MS), 0);
+	close(fd);
+	close(pfd);
+	unlink(share);
+	unlink(fake);
+	unlink(port);
+	unlink(fifo);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1235,6 +1319,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_unsealed_bits, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_fifo_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mapper_killed, setup,
 					    teardown_killed),
 	    cmocka_unit_test_setup_teardown(test_sharer_killed, setup,
