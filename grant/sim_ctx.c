@@ -173,8 +173,9 @@ int sim_new_pages(const char *name, off_t size)
 	if (fd < 0)
 		return -1;
 	/* A fresh memfd reads as zeros. Sealed before anyone else can see
-	 * it; F_SEAL_SEAL keeps others from adding seals (F_SEAL_WRITE would
-	 * make the pages read-only under our feet). */
+	 * it; F_SEAL_SEAL keeps others from adding seals of their own (with
+	 * F_SEAL_FUTURE_WRITE a peer could refuse every later writable
+	 * mapping of the pages, and the byte clears of unmap notices). */
 	if (ftruncate(fd, size) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) <
 		0) {
