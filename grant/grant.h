@@ -108,7 +108,9 @@ VCHAN_API int vchan_gnt_unshare(vchan_gnt *h, void *addr, uint32_t count);
  * Returns the mapping (owned by the handle until vchan_gnt_unmap) or NULL +
  * errno: EINVAL bad argument, ENOENT no such grant (on xen also: no
  * /dev/xen/gntdev), EPERM the grant is for another domain or is read-only
- * and a writable mapping was asked for. */
+ * and a writable mapping was asked for, EPROTO (sim) the granting domain's
+ * pages are not sealed against shrinking, so touching them could kill us
+ * with SIGBUS. */
 VCHAN_API void *vchan_gnt_map(vchan_gnt *h, uint32_t peer, uint32_t count,
 			      const uint32_t *refs, int writable,
 			      const struct vchan_unmap_notify *notify);

@@ -7,9 +7,12 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,7 +50,8 @@ static void sweep(int dirfd)
 		    !S_ISREG(st.st_mode) ||
 		    now - st.st_mtime < SIM_STALE_SECONDS)
 			continue;
-		f = openat(dirfd, n, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		f = openat(dirfd, n,
+			   O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (f < 0)
 			continue;
 		/* An exclusive lock succeeds only when no holder is left. */
@@ -118,23 +122,84 @@ int sim_claim(struct sim_ctx *c, const char *name, int lock_op)
 	return fd;
 }
 
-void sim_clear_byte(struct sim_ctx *c, const struct sim_rec *r)
+void sim_clear_byte(const struct sim_rec *r)
 {
 	static const char zero;
-	char name[64];
-	int fd;
+	char want[96], link[128];
+	struct dirent *de;
+	DIR *d;
 
 	if (r->offset >= VCHAN_PAGE_SIZE || r->page >= VCHAN_GNT_MAX_PAGES)
 		return;
-	snprintf(name, sizeof(name), "g.%u.%u", r->owner, r->block);
-	fd = openat(c->dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	snprintf(want, sizeof(want), "/memfd:" SIM_GNT_MEMFD " (deleted)",
+		 r->owner, r->block);
+	/* The share's owner may be the one that died, taking its fd and the
+	 * way to the memfd through /proc with it: the survivor's own fd is
+	 * the one sure to be there. Only memfds this process checked at map
+	 * time (sim_gnt.c) or made itself carry such a name. */
+	d = opendir("/proc/self/fd");
+	if (d == NULL)
 		return;
-	/* The file is the pages themselves: a write here is seen through every
-	 * mapping of it. */
-	if (pwrite(fd, &zero, 1,
-		   (off_t)(1 + r->page) * VCHAN_PAGE_SIZE + r->offset) != 1) {
-		/* Nothing more to do: the share is gone or the disk is full. */
+	while ((de = readdir(d)) != NULL) {
+		ssize_t n =
+		    readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		int fd;
+
+		if (n < 0 || (size_t)n != strlen(want) ||
+		    memcmp(link, want, (size_t)n) != 0)
+			continue;
+		/* A new open file: ours may be read-only. The file is the
+		 * pages themselves, so the write is seen through every
+		 * mapping of them. */
+		fd = openat(dirfd(d), de->d_name,
+			    O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		if (fd < 0)
+			continue;
+		if (pwrite(fd, &zero, 1,
+			   (off_t)r->page * VCHAN_PAGE_SIZE + r->offset) != 1) {
+			/* The page is not there (the owner's share was
+			 * smaller): nothing to clear. */
+		}
+		close(fd);
+		break;
 	}
-	close(fd);
+	closedir(d);
+}
+
+int sim_new_pages(const char *name, off_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING), err;
+
+	if (fd < 0)
+		return -1;
+	/* A fresh memfd reads as zeros. Sealed before anyone else can see
+	 * it; F_SEAL_SEAL keeps others from adding seals of their own (with
+	 * F_SEAL_FUTURE_WRITE a peer could refuse every later writable
+	 * mapping of the pages, and the byte clears of unmap notices). */
+	if (ftruncate(fd, size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) <
+		0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+int sim_check_pages(int fd, off_t size)
+{
+	struct statfs fs;
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	/* Checked once: a seal cannot be removed, so what holds now holds
+	 * for as long as anyone maps the file. */
+	if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size < size || fstatfs(fd, &fs) < 0 ||
+	    fs.f_type != TMPFS_MAGIC) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
 }

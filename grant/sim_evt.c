@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,20 +31,11 @@
 
 #include "grant/sim.h"
 
-#define HELLO_VERSION 1
-
 enum port_state {
 	PORT_UNBOUND, /* listening for the remote's bind */
 	PORT_HELLO,   /* connection accepted, waiting for the binder's hello */
 	PORT_BOUND,
 	PORT_CLOSED, /* the peer went away */
-};
-
-struct hello {
-	uint32_t magic;
-	uint32_t version;
-	uint32_t domid;
-	uint32_t port;
 };
 
 struct port {
@@ -60,6 +50,7 @@ struct port {
 	int side; /* index of our pending bit: 0 listener, 1 binder */
 	_Atomic uint32_t *bits; /* shared pending bits, NULL until known */
 	int fired;		/* an event is waiting for vchan_evt_pending */
+	int owed; /* PORT_HELLO: we notified; tell the binder once known */
 };
 
 struct sim_evt {
@@ -233,11 +224,19 @@ static int sim_alloc_unbound(vchan_evt *h, uint32_t remote)
 	return (int)p->local;
 }
 
+/* Map a pair's pending bits. The binder makes the page and seals it
+ * before passing it on; the listener maps it only after checking the seal
+ * (sim_check_pages): the bits are touched by every notify, and a page
+ * the binder could shrink would be a SIGBUS for the listener to take at
+ * the binder's whim. */
 static _Atomic uint32_t *map_bits(int fd)
 {
-	void *m = mmap(NULL, VCHAN_PAGE_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, fd, 0);
+	void *m;
 
+	if (sim_check_pages(fd, VCHAN_PAGE_SIZE) < 0)
+		return NULL;
+	m = mmap(NULL, VCHAN_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 0);
 	return m == MAP_FAILED ? NULL : (_Atomic uint32_t *)m;
 }
 
@@ -246,7 +245,7 @@ static int sim_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
 	struct sim_evt *e = to_sim(h);
 	struct sim_port_hdr hdr;
 	struct sockaddr_un a;
-	struct hello hi;
+	struct sim_hello hi;
 	char name[64];
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -264,7 +263,8 @@ static int sim_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
 
 	/* The remote port must exist and be meant for us. */
 	snprintf(name, sizeof(name), "e.%u.%u", remote, remote_port);
-	fd = openat(e->ctx.dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(e->ctx.dirfd, name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		errno = EINVAL;
 		return -1;
@@ -293,14 +293,14 @@ static int sim_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
 		errno = EINVAL;
 		goto fail;
 	}
-	memfd = memfd_create("vchan-evt", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, VCHAN_PAGE_SIZE) < 0)
+	memfd = sim_new_pages("vchan-evt", VCHAN_PAGE_SIZE);
+	if (memfd < 0)
 		goto fail;
 	p->bits = map_bits(memfd);
 	if (p->bits == NULL)
 		goto fail;
-	hi = (struct hello){SIM_PORT_MAGIC, HELLO_VERSION, e->ctx.domid,
-			    p->local};
+	hi = (struct sim_hello){SIM_PORT_MAGIC, SIM_HELLO_VERSION, e->ctx.domid,
+				p->local};
 	memset(&cbuf, 0, sizeof(cbuf));
 	cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
@@ -337,6 +337,7 @@ static void drop_conn(struct sim_evt *e, struct port *p)
 	close(p->connfd);
 	p->connfd = -1;
 	p->state = PORT_CLOSED;
+	p->owed = 0; /* the next binder gets only what comes after it */
 	if (p->side != 0)
 		return;
 	if (p->bits != NULL)
@@ -374,7 +375,8 @@ static void apply_records(struct sim_evt *e, uint32_t dom, uint32_t port)
 	int fd;
 
 	snprintf(name, sizeof(name), "e.%u.%u", dom, port);
-	fd = openat(e->ctx.dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(e->ctx.dirfd, name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return; /* it closed cleanly: nothing registered is left */
 	if (fstat(fd, &st) < 0 ||
@@ -403,7 +405,7 @@ static void apply_records(struct sim_evt *e, uint32_t dom, uint32_t port)
 			    same_target(&recs[i], &recs[j]))
 				live = 0;
 		if (live)
-			sim_clear_byte(&e->ctx, &recs[i]);
+			sim_clear_byte(&recs[i]);
 	}
 	free(recs);
 }
@@ -416,6 +418,18 @@ static void mark_closed(struct sim_evt *e, struct port *p)
 	p->fired = 1;
 }
 
+/* Tell the peer of a bound port: set its bit, and write a byte only when
+ * the bit was clear (a byte already on its way stands for this event). The
+ * exchange is sequentially consistent, a full barrier: whatever the caller
+ * stored before notifying is visible before the peer can see the bit. */
+static void kick(struct port *p)
+{
+	if (atomic_exchange(&p->bits[1 - p->side], 1) != 0)
+		return;
+	/* A failure means the peer is gone, which its EOF will tell us. */
+	(void)send(p->connfd, "n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* The first message of a binder: who it is, and the pending-bits page. */
 static void read_hello(struct sim_evt *e, struct port *p)
 {
@@ -423,7 +437,7 @@ static void read_hello(struct sim_evt *e, struct port *p)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cbuf;
-	struct hello hi;
+	struct sim_hello hi;
 	struct iovec iov = {&hi, sizeof(hi)};
 	struct msghdr msg = {.msg_iov = &iov,
 			     .msg_iovlen = 1,
@@ -441,7 +455,7 @@ static void read_hello(struct sim_evt *e, struct port *p)
 	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 		memcpy(&memfd, CMSG_DATA(cm), sizeof(int));
 	if (n == sizeof(hi) && hi.magic == SIM_PORT_MAGIC &&
-	    hi.version == HELLO_VERSION && hi.domid == p->remote_dom &&
+	    hi.version == SIM_HELLO_VERSION && hi.domid == p->remote_dom &&
 	    hi.port != 0 && memfd >= 0)
 		p->bits = map_bits(memfd);
 	if (memfd >= 0)
@@ -454,6 +468,10 @@ static void read_hello(struct sim_evt *e, struct port *p)
 	}
 	p->remote_port = hi.port;
 	p->state = PORT_BOUND;
+	if (p->owed) {
+		p->owed = 0;
+		kick(p);
+	}
 }
 
 /* A binder connected to our unbound port: take the connection. */
@@ -548,13 +566,6 @@ static int sim_pending(vchan_evt *h)
 	}
 }
 
-static int wait_readable(int fd, int ms)
-{
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-
-	return poll(&pfd, 1, ms) > 0;
-}
-
 /* Block until an event comes. The common handle (one port, bound, as a
  * vchan has) sleeps in recv on the port's socket, which wakes with the
  * event's byte: one system call per wake-up instead of poll, epoll_wait
@@ -602,22 +613,22 @@ static int sim_notify(vchan_evt *h, uint32_t port)
 		accept_conn(e, p);
 	if (p->state == PORT_HELLO)
 		read_hello(e, p);
-	/* The binder sends its hello right after connecting: wait for it
-	 * rather than drop the event. */
-	if (p->state == PORT_HELLO && wait_readable(p->connfd, 1000))
-		read_hello(e, p);
 	switch (p->state) {
 	case PORT_BOUND:
-		/* Set the peer's bit; a byte only when it was clear. */
-		if (atomic_exchange(&p->bits[1 - p->side], 1) != 0)
-			return 0;
-		break;
+		kick(p);
+		return 0;
+	case PORT_HELLO:
+		/* Connected, hello not here yet: the binder's bind has not
+		 * returned (it sends the hello first), so Xen could drop
+		 * this event. Keep it pending instead, as Xen's bit keeps
+		 * one on a bound port, for read_hello to deliver: never
+		 * wait here, or a client that connects and stays silent
+		 * would stall every notify of ours. */
+		p->owed = 1;
+		return 0;
 	default:
 		return 0; /* nobody to tell: dropped, as Xen does */
 	}
-	/* A failure means the peer is gone, which its EOF will tell us. */
-	(void)send(p->connfd, "n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	return 0;
 }
 
 static int sim_unbind(vchan_evt *h, uint32_t port)

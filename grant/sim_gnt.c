@@ -1,9 +1,13 @@
 /* grant/sim_gnt.c - shared pages between processes (sim backend).
  *
- * A share is one file g.<owner>.<block> (see sim.h) that the owner maps and
- * holds a shared flock on; a peer maps pages of it by grant reference. The
- * peer opens the file read-only for a read-only mapping, so the kernel
- * itself refuses writes (and mprotect) through it. */
+ * A share is a sealed memfd of its pages that the owner maps, described by
+ * a file g.<owner>.<block> (see sim.h) that the owner holds a shared flock
+ * on; a peer maps pages of it by grant reference, opening the owner's
+ * memfd through /proc. The peer opens it read-only for a read-only
+ * mapping, so the kernel itself refuses writes (and mprotect) through it.
+ * A mapping keeps its fds of the memfds open: when the owner dies, they are
+ * the survivor's way to clear the byte its unmap notification names
+ * (sim_clear_byte). */
 #include "config.h"
 
 #include <errno.h>
@@ -15,6 +19,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "grant/sim.h"
@@ -28,6 +33,10 @@ struct region {
 	struct sim_rec rec; /* the page and byte the notification names */
 	struct vchan_unmap_notify notify;
 	int has_notify;
+	/* The memfds of the pages, one per run of pages from one share (a
+	 * share: its own), fds[0] the one of the first page. */
+	uint32_t nfds;
+	int fds[];
 };
 
 struct sim_gnt {
@@ -64,15 +73,23 @@ static int arm_notify(struct region *r, const struct vchan_unmap_notify *n,
 }
 
 /* The region goes away: what Xen's gntalloc/gntdev do on unmap. With
- * `by_file` the byte is cleared through the share's file instead of the
+ * `by_file` the byte is cleared through the share's memfd instead of the
  * region's address, which its user may have unmapped already. */
-static void fire_notify(struct sim_gnt *g, struct region *r, int by_file)
+static void fire_notify(struct region *r, int by_file)
 {
+	static const char zero;
+
 	if (!r->has_notify)
 		return;
-	if (r->notify.offset != VCHAN_NOTIFY_NO_BYTE && by_file)
-		sim_clear_byte(&g->ctx, &r->rec);
-	else if (r->notify.offset != VCHAN_NOTIFY_NO_BYTE)
+	if (r->notify.offset != VCHAN_NOTIFY_NO_BYTE && by_file) {
+		/* A notify names one page, the first; rec.page is its index
+		 * in its share, which is what fds[0] holds. */
+		if (pwrite(r->fds[0], &zero, 1,
+			   (off_t)r->rec.page * VCHAN_PAGE_SIZE +
+			       r->notify.offset) != 1) {
+			/* Not possible for a page we map writable. */
+		}
+	} else if (r->notify.offset != VCHAN_NOTIFY_NO_BYTE)
 		((volatile uint8_t *)r->addr)[r->notify.offset] = 0;
 	/* The cleared byte must be visible before the peer is woken. */
 	atomic_thread_fence(memory_order_seq_cst);
@@ -85,18 +102,36 @@ static void fire_notify(struct sim_gnt *g, struct region *r, int by_file)
 	(void)vchan_evt_notify(r->notify.evt, r->notify.port);
 }
 
-static void release(struct sim_gnt *g, struct region *r)
+static struct region *new_region(uint32_t nfds)
+{
+	struct region *r = calloc(1, sizeof(*r) + nfds * sizeof(int));
+
+	if (r == NULL)
+		return NULL;
+	r->lockfd = -1;
+	return r;
+}
+
+/* Forget a region whose pages are unmapped (by us or by its user). */
+static void free_region(struct sim_gnt *g, struct region *r)
 {
 	char name[64];
 
-	fire_notify(g, r, 0);
-	munmap(r->addr, (size_t)r->count * VCHAN_PAGE_SIZE);
 	if (r->share) {
 		gnt_name(name, sizeof(name), g->ctx.domid, r->rec.block);
 		unlinkat(g->ctx.dirfd, name, 0);
 		close(r->lockfd);
 	}
+	for (uint32_t i = 0; i < r->nfds; i++)
+		close(r->fds[i]);
 	free(r);
+}
+
+static void release(struct sim_gnt *g, struct region *r)
+{
+	fire_notify(r, 0);
+	munmap(r->addr, (size_t)r->count * VCHAN_PAGE_SIZE);
+	free_region(g, r);
 }
 
 static void *sim_share(vchan_gnt *h, uint32_t peer, uint32_t count,
@@ -104,16 +139,20 @@ static void *sim_share(vchan_gnt *h, uint32_t peer, uint32_t count,
 		       const struct vchan_unmap_notify *notify)
 {
 	struct sim_gnt *g = to_sim(h);
-	struct sim_gnt_meta meta = {SIM_GNT_MAGIC, g->ctx.domid, peer,
-				    writable != 0, count};
-	struct region *r = calloc(1, sizeof(*r));
+	struct sim_gnt_meta meta = {.magic = SIM_GNT_MAGIC,
+				    .owner = g->ctx.domid,
+				    .peer = peer,
+				    .writable = writable != 0,
+				    .count = count};
+	struct region *r = new_region(1);
+	size_t len = (size_t)count * VCHAN_PAGE_SIZE;
 	uint32_t block = 0;
-	char name[64];
+	struct stat st;
+	char name[64], memname[64];
 	int err;
 
 	if (r == NULL)
 		return NULL;
-	r->lockfd = -1;
 	for (int tries = 0; tries < 64 && r->lockfd < 0; tries++) {
 		block = sim_random(&g->ctx, SIM_MAX_BLOCK);
 		gnt_name(name, sizeof(name), g->ctx.domid, block);
@@ -130,17 +169,29 @@ static void *sim_share(vchan_gnt *h, uint32_t peer, uint32_t count,
 	r->share = 1;
 	r->count = count;
 	r->rec.block = block;
-	/* A fresh file reads as zeros: the pages start zeroed, as on Xen. */
-	if (ftruncate(r->lockfd, (off_t)(1 + count) * VCHAN_PAGE_SIZE) < 0 ||
-	    pwrite(r->lockfd, &meta, sizeof(meta), 0) != sizeof(meta))
+	/* Described only once the pages exist: a mapper that finds the file
+	 * still empty takes it for no grant at all. */
+	snprintf(memname, sizeof(memname), SIM_GNT_MEMFD, g->ctx.domid, block);
+	r->fds[0] = sim_new_pages(memname, (off_t)len);
+	if (r->fds[0] < 0)
 		goto fail;
+	r->nfds = 1;
+	if (fstat(r->fds[0], &st) < 0)
+		goto fail;
+	meta.pid = (int32_t)getpid();
+	meta.fd = r->fds[0];
+	meta.dev = (uint64_t)st.st_dev;
+	meta.ino = (uint64_t)st.st_ino;
+	if (pwrite(r->lockfd, &meta, sizeof(meta), 0) != sizeof(meta)) {
+		errno = EIO;
+		goto fail;
+	}
 	r->addr =
-	    mmap(NULL, (size_t)count * VCHAN_PAGE_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_SHARED, r->lockfd, VCHAN_PAGE_SIZE);
+	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fds[0], 0);
 	if (r->addr == MAP_FAILED)
 		goto fail;
 	if (arm_notify(r, notify, g->ctx.domid, block, 0) < 0) {
-		munmap(r->addr, (size_t)count * VCHAN_PAGE_SIZE);
+		munmap(r->addr, len);
 		goto fail;
 	}
 	for (uint32_t i = 0; i < count; i++)
@@ -150,31 +201,83 @@ static void *sim_share(vchan_gnt *h, uint32_t peer, uint32_t count,
 	return r->addr;
 fail:
 	err = errno;
-	unlinkat(g->ctx.dirfd, name, 0);
-	close(r->lockfd);
-	free(r);
+	free_region(g, r);
 	errno = err;
 	return NULL;
 }
 
-/* Map pages [first, first + n) of one share of `domid` at `at`. */
+/* Open the pages of the share `m` describes, as the owner's process holds
+ * them, and check them: the fd it names must still be that memfd (a dead
+ * owner's number may have been reused), and we map nothing that could
+ * shrink under us, whatever the owner wrote into its file. Returns the fd
+ * or -1 + errno: ENOENT the owner is gone, EPROTO not sealed pages of the
+ * size the share claims, or why /proc refused. */
+static int open_pages(const struct sim_gnt_meta *m, uint32_t block,
+		      int writable)
+{
+	char path[64], want[96], link[128];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)m->pid, (int)m->fd);
+	/* Looked at before it is opened: the owner's fd may be anything. The
+	 * open does not wait either, should it have become a FIFO since. */
+	if (stat(path, &st) < 0) {
+		if (errno == ESRCH)
+			errno = ENOENT;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		errno = EPROTO;
+		return -1;
+	}
+	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+			    O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ESRCH)
+			errno = ENOENT;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_dev != m->dev || (uint64_t)st.st_ino != m->ino) {
+		close(fd);
+		errno = ENOENT;
+		return -1;
+	}
+	/* Its name is what sim_clear_byte will look for among our fds. */
+	snprintf(want, sizeof(want), "/memfd:" SIM_GNT_MEMFD " (deleted)",
+		 m->owner, block);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link));
+	if (n < 0 || (size_t)n != strlen(want) ||
+	    memcmp(link, want, (size_t)n) != 0 ||
+	    sim_check_pages(fd, (off_t)m->count * VCHAN_PAGE_SIZE) < 0) {
+		close(fd);
+		errno = EPROTO;
+		return -1;
+	}
+	return fd;
+}
+
+/* Map pages [first, first + n) of one share of `domid` at `at`. Returns 0
+ * with the pages' memfd in *pagefd, or an errno. */
 static int map_run(struct sim_gnt *g, uint32_t domid, uint32_t block,
-		   uint32_t first, uint32_t n, int writable, void *at)
+		   uint32_t first, uint32_t n, int writable, void *at,
+		   int *pagefd)
 {
 	struct sim_gnt_meta meta;
-	struct stat st;
 	char name[64];
-	int fd, err = 0;
+	int fd, pfd = -1, err = 0;
 
 	gnt_name(name, sizeof(name), domid, block);
 	fd = openat(g->ctx.dirfd, name,
-		    (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
-		return errno == ENOENT ? ENOENT : errno;
+		return errno;
 	if (pread(fd, &meta, sizeof(meta), 0) != sizeof(meta) ||
-	    meta.magic != SIM_GNT_MAGIC || fstat(fd, &st) < 0 ||
-	    meta.count > VCHAN_GNT_MAX_PAGES ||
-	    st.st_size < (off_t)(1 + meta.count) * VCHAN_PAGE_SIZE)
+	    meta.magic != SIM_GNT_MAGIC || meta.owner != domid ||
+	    meta.count > VCHAN_GNT_MAX_PAGES)
 		err = ENOENT;
 	else if (meta.peer != g->ctx.domid || (writable && !meta.writable))
 		err = EPERM;
@@ -182,12 +285,17 @@ static int map_run(struct sim_gnt *g, uint32_t domid, uint32_t block,
 		err = ENOENT;
 	else if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 		err = ENOENT; /* nobody holds it: its owner is gone */
+	else if ((pfd = open_pages(&meta, block, writable)) < 0)
+		err = errno;
 	else if (mmap(at, (size_t)n * VCHAN_PAGE_SIZE,
 		      writable ? PROT_READ | PROT_WRITE : PROT_READ,
-		      MAP_SHARED | MAP_FIXED, fd,
-		      (off_t)(1 + first) * VCHAN_PAGE_SIZE) == MAP_FAILED)
+		      MAP_SHARED | MAP_FIXED, pfd,
+		      (off_t)first * VCHAN_PAGE_SIZE) == MAP_FAILED)
 		err = errno;
 	close(fd);
+	if (err != 0 && pfd >= 0)
+		close(pfd);
+	*pagefd = err == 0 ? pfd : -1;
 	return err;
 }
 
@@ -197,7 +305,7 @@ static void *sim_map(vchan_gnt *h, uint32_t peer, uint32_t count,
 {
 	struct sim_gnt *g = to_sim(h);
 	size_t len = (size_t)count * VCHAN_PAGE_SIZE;
-	struct region *r = calloc(1, sizeof(*r));
+	struct region *r = new_region(count);
 	char *base;
 	int err = 0;
 
@@ -220,17 +328,19 @@ static void *sim_map(vchan_gnt *h, uint32_t peer, uint32_t count,
 		err = block == 0 || block >= SIM_MAX_BLOCK
 			  ? ENOENT
 			  : map_run(g, peer, block, page, n, writable,
-				    base + (size_t)i * VCHAN_PAGE_SIZE);
+				    base + (size_t)i * VCHAN_PAGE_SIZE,
+				    &r->fds[r->nfds]);
+		if (err == 0)
+			r->nfds++;
 	}
 	r->addr = base;
 	r->count = count;
-	r->lockfd = -1;
 	if (err == 0 &&
 	    arm_notify(r, notify, peer, refs[0] >> 8, refs[0] & 0xff) < 0)
 		err = errno;
 	if (err != 0) {
 		munmap(base, len);
-		free(r);
+		free_region(g, r);
 		errno = err;
 		return NULL;
 	}
@@ -284,20 +394,13 @@ static int sim_gnt_close(vchan_gnt *h)
 int sim_gnt_close_unmapped(vchan_gnt *h)
 {
 	struct sim_gnt *g = to_sim(h);
-	char name[64];
 
 	while (g->regions != NULL) {
 		struct region *r = g->regions;
 
 		g->regions = r->next;
-		fire_notify(g, r, 1);
-		if (r->share) {
-			gnt_name(name, sizeof(name), g->ctx.domid,
-				 r->rec.block);
-			unlinkat(g->ctx.dirfd, name, 0);
-			close(r->lockfd);
-		}
-		free(r);
+		fire_notify(r, 1);
+		free_region(g, r);
 	}
 	sim_ctx_close(&g->ctx);
 	free(g);

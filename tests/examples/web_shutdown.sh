@@ -4,8 +4,10 @@
 # there after they are started again.
 top_srcdir=${top_srcdir:-.}
 . "$top_srcdir/tests/examples/lib.sh"
+. "$top_srcdir/tests/proc.sh"
 test_setup
-trap 'kill_all; [ -n "${cpid:-}" ] && kill "$cpid" 2>/dev/null; rm -rf "$W"' EXIT
+# The client is a subshell running python: the whole tree goes.
+trap 'kill_all; [ -n "${cpid:-}" ] && proc_kill_tree "$cpid"; rm -rf "$W"' EXIT
 
 start_storage
 start_web

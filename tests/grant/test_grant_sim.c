@@ -2,22 +2,29 @@
  * that play separate domains. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "grant/grant.h"
+#include "grant/sim.h"
 #include "tests/testutil.h"
 
 #define SERVER	   1
@@ -865,6 +872,426 @@ static void test_stale_state(void **state)
 	share_pages(c, 1);
 }
 
+/* Shrink to nothing every file of the simulator's directory whose name
+ * starts with `prefix`, as any process of the simulated host can. Returns
+ * how many shrank. */
+static int truncate_sim_files(const char *prefix)
+{
+	const char *dir = getenv("VCHAN_SIM_DIR");
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	if (dir == NULL || (d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		int fd;
+
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		fd = openat(dirfd(d), de->d_name,
+			    O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (ftruncate(fd, 0) == 0)
+			n++;
+		close(fd);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Shrink to nothing every memfd process `pid` holds, reopened through
+ * /proc (its link reads "/memfd:NAME (deleted)"). Only memfds: the
+ * process's other files include the test's log. Returns how many shrank. */
+static int truncate_memfds(pid_t pid)
+{
+	char path[64], link[256];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		ssize_t len =
+		    readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		int fd;
+
+		if (len < 7 || strncmp(link, "/memfd:", 7) != 0)
+			continue;
+		fd = openat(dirfd(d), de->d_name, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (ftruncate(fd, 0) == 0)
+			n++;
+		close(fd);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Child of the truncation tests: the honest side, domain CLIENT. c->arg 1:
+ * it maps the parent's pages, 0: it shares pages with the parent; either
+ * way it binds the parent's port. Once the parent has done its worst, it
+ * reads and writes every byte and exchanges an event each way. */
+static int child_honest(void *arg)
+{
+	struct ctx *c = arg;
+	vchan_gnt *g = vchan_gnt_open();
+	vchan_evt *e = vchan_evt_open();
+	const size_t half = VCHAN_PAGE_SIZE / 2;
+	struct offer o;
+	uint8_t *p;
+	char b;
+	int local;
+
+	/* The test runner's handler is inherited: a SIGBUS must kill this
+	 * process, as it would kill any program, for the parent to see it. */
+	signal(SIGBUS, SIG_DFL);
+	if (g == NULL || e == NULL || tu_recv(&c->ch, 1, &o, sizeof(o)) < 0)
+		return 10;
+	local = vchan_evt_bind(e, SERVER, o.port);
+	p = c->arg ? vchan_gnt_map(g, SERVER, o.count, o.refs, 1, NULL)
+		   : vchan_gnt_share(g, SERVER, o.count, o.refs, 1, NULL);
+	if (local <= 0 || p == NULL)
+		return 11;
+	if (tu_send(&c->ch, 1, &o, sizeof(o)) < 0 ||
+	    tu_recv(&c->ch, 1, &b, 1) < 0)
+		return 12;
+	for (uint32_t pg = 0; pg < o.count; pg++) {
+		uint8_t *page = p + (size_t)pg * VCHAN_PAGE_SIZE;
+
+		for (uint32_t i = 0; i < half; i++)
+			if (page[i] != pattern(pg, i, 1))
+				return 13;
+		for (uint32_t i = half; i < VCHAN_PAGE_SIZE; i++)
+			page[i] = pattern(pg, i, 2);
+	}
+	if (vchan_evt_notify(e, (uint32_t)local) < 0 ||
+	    tu_send(&c->ch, 1, "w", 1) < 0)
+		return 14;
+	if (wait_event(e) != local)
+		return 15;
+	if ((c->arg ? vchan_gnt_unmap(g, p, o.count)
+		    : vchan_gnt_unshare(g, p, o.count)) < 0)
+		return 16;
+	vchan_gnt_close(g);
+	vchan_evt_close(e);
+	return 0;
+}
+
+/* A hostile domain shrinks everything it can reach that backs the pages
+ * it shares (parent_shares) or maps, and the pending bits of the event
+ * channel between them: the simulator's files, its own memfds and the
+ * honest child's. The child must not die (SIGBUS, before sealed pages):
+ * its data stays, and events still flow both ways. */
+static void truncating_peer(struct ctx *c, int parent_shares)
+{
+	const uint32_t count = 4;
+	const size_t half = VCHAN_PAGE_SIZE / 2;
+	vchan_evt *e = vchan_evt_open();
+	vchan_gnt *g = vchan_gnt_open();
+	uint8_t *p = NULL;
+	int port, shrank;
+	pid_t pid;
+	char b;
+
+	assert_non_null(e);
+	assert_non_null(g);
+	c->arg = parent_shares;
+	pid = tu_spawn(CLIENT, child_honest, c);
+	assert_true(pid > 0);
+	port = vchan_evt_alloc_unbound(e, CLIENT);
+	assert_true(port > 0);
+	c->offer.count = count;
+	c->offer.port = (uint32_t)port;
+	if (parent_shares) {
+		p = vchan_gnt_share(g, CLIENT, count, c->offer.refs, 1, NULL);
+		assert_non_null(p);
+	}
+	assert_int_equal(tu_send(&c->ch, 0, &c->offer, sizeof(c->offer)), 0);
+	assert_int_equal(tu_recv(&c->ch, 0, &c->offer, sizeof(c->offer)), 0);
+	if (!parent_shares) {
+		p = vchan_gnt_map(g, CLIENT, count, c->offer.refs, 1, NULL);
+		assert_non_null(p);
+	}
+	for (uint32_t pg = 0; pg < count; pg++)
+		for (uint32_t i = 0; i < half; i++)
+			p[(size_t)pg * VCHAN_PAGE_SIZE + i] = pattern(pg, i, 1);
+	/* The child has bound: take its hello before the attack. */
+	while (vchan_evt_pending(e) > 0)
+		;
+	shrank = truncate_sim_files("g.") + truncate_memfds(getpid()) +
+		 truncate_memfds(pid);
+	print_message("%s: the hostile side shrank %d files\n",
+		      parent_shares ? "sharer" : "mapper", shrank);
+	assert_int_equal(tu_send(&c->ch, 0, "t", 1), 0);
+	if (tu_recv(&c->ch, 0, &b, 1) < 0) {
+		/* No word from the child: say how it ended. */
+		assert_int_equal(tu_wait(pid, TIMEOUT_MS), 0);
+		fail_msg("the honest side went silent");
+	}
+	assert_int_equal(wait_event(e), port);
+	for (uint32_t pg = 0; pg < count; pg++) {
+		const uint8_t *page = p + (size_t)pg * VCHAN_PAGE_SIZE;
+
+		for (uint32_t i = 0; i < half; i++)
+			assert_int_equal(page[i], pattern(pg, i, 1));
+		for (uint32_t i = half; i < VCHAN_PAGE_SIZE; i++)
+			assert_int_equal(page[i], pattern(pg, i, 2));
+	}
+	assert_int_equal(vchan_evt_notify(e, (uint32_t)port), 0);
+	assert_int_equal(tu_wait(pid, TIMEOUT_MS), 0);
+	if (parent_shares)
+		assert_int_equal(vchan_gnt_unshare(g, p, count), 0);
+	else
+		assert_int_equal(vchan_gnt_unmap(g, p, count), 0);
+	assert_int_equal(vchan_gnt_close(g), 0);
+	assert_int_equal(vchan_evt_close(e), 0);
+}
+
+static void test_truncating_sharer(void **state)
+{
+	truncating_peer(*state, 1);
+}
+static void test_truncating_mapper(void **state)
+{
+	truncating_peer(*state, 0);
+}
+
+/* Connect to the listening socket of port `port` of domain `dom` as a
+ * binder does, saying nothing yet. Returns the socket or -1. */
+static int rogue_connect(uint32_t dom, uint32_t port)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int dfd =
+	    open(getenv("VCHAN_SIM_DIR"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (dfd < 0 || fd < 0)
+		goto fail;
+	/* Through the directory's fd: sun_path is short. */
+	snprintf(a.sun_path, sizeof(a.sun_path),
+		 "/proc/self/fd/%d/e.%u.%u.sock", dfd, dom, port);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		goto fail;
+	close(dfd);
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return -1;
+}
+
+/* Say hello as domain CLIENT's port 4242 would, with `memfd` as the
+ * pending-bits page. Returns 0 or -1. */
+static int rogue_hello(int fd, int memfd)
+{
+	struct sim_hello hi = {SIM_PORT_MAGIC, SIM_HELLO_VERSION, CLIENT, 4242};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {&hi, sizeof(hi)};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf.buf,
+			     .msg_controllen = sizeof(cbuf.buf)};
+	struct cmsghdr *cm;
+
+	memset(&cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
+	return sendmsg(fd, &msg, MSG_NOSIGNAL) == sizeof(hi) ? 0 : -1;
+}
+
+/* A client that connects to a port's socket and never says hello must not
+ * stall the port's holder: notifies return at once (they waited up to 1 s
+ * each), the events wait for the hello as one pending event, as Xen's
+ * pending bit keeps them, and the port works once the hello comes. */
+static void test_silent_binder(void **state)
+{
+	const int kicks = 10;
+	vchan_evt *e = vchan_evt_open();
+	_Atomic uint32_t *bits;
+	int64_t t0, took;
+	int port, fd, memfd;
+	char b;
+
+	(void)state;
+	assert_non_null(e);
+	port = vchan_evt_alloc_unbound(e, CLIENT);
+	assert_true(port > 0);
+	fd = rogue_connect(SERVER, (uint32_t)port);
+	assert_true(fd >= 0);
+	/* The port takes the connection and waits for its hello. */
+	assert_int_equal(vchan_evt_pending(e), 0);
+	t0 = tu_now_us();
+	for (int i = 0; i < kicks; i++)
+		assert_int_equal(vchan_evt_notify(e, (uint32_t)port), 0);
+	took = tu_now_us() - t0;
+	print_message("%d notifies before the hello took %lld us\n", kicks,
+		      (long long)took);
+	/* A bound on behaviour, not speed: each notify used to wait 1 s. */
+	assert_true(took < 2000000);
+	memfd = memfd_create("rogue-bits", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(memfd >= 0);
+	assert_int_equal(ftruncate(memfd, VCHAN_PAGE_SIZE), 0);
+	assert_int_equal(fcntl(memfd, F_ADD_SEALS,
+			       F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+			 0);
+	bits = mmap(NULL, VCHAN_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    memfd, 0);
+	assert_true(bits != MAP_FAILED);
+	assert_int_equal(rogue_hello(fd, memfd), 0);
+	close(memfd);
+	/* The hello is taken: the kicks before it are one event now. */
+	assert_int_equal(vchan_evt_pending(e), 0);
+	assert_int_equal(tu_readable(fd, 5000), 1);
+	assert_int_equal(recv(fd, &b, 1, MSG_DONTWAIT), 1);
+	assert_int_equal(atomic_exchange(&bits[1], 0), 1);
+	assert_int_equal(tu_readable(fd, 0), 0);
+	/* An event the other way. */
+	atomic_store(&bits[0], 1);
+	assert_int_equal(send(fd, "n", 1, MSG_NOSIGNAL), 1);
+	assert_int_equal(wait_event(e), port);
+	assert_int_equal(vchan_evt_pending(e), 0);
+	/* It leaves: an event, and the port waits for a binder again. */
+	close(fd);
+	assert_int_equal(wait_event(e), port);
+	fd = rogue_connect(SERVER, (uint32_t)port);
+	assert_true(fd >= 0);
+	close(fd);
+	munmap((void *)bits, VCHAN_PAGE_SIZE);
+	assert_int_equal(vchan_evt_close(e), 0);
+}
+
+/* A binder whose pending-bits page could shrink is refused: the holder of
+ * the port would die with SIGBUS at its next notify once it shrank. */
+static void test_unsealed_bits(void **state)
+{
+	vchan_evt *e = vchan_evt_open();
+	int port, fd, memfd;
+	char b;
+
+	(void)state;
+	assert_non_null(e);
+	port = vchan_evt_alloc_unbound(e, CLIENT);
+	assert_true(port > 0);
+	fd = rogue_connect(SERVER, (uint32_t)port);
+	assert_true(fd >= 0);
+	memfd = memfd_create("rogue-bits", MFD_CLOEXEC);
+	assert_true(memfd >= 0);
+	assert_int_equal(ftruncate(memfd, VCHAN_PAGE_SIZE), 0);
+	assert_int_equal(rogue_hello(fd, memfd), 0);
+	assert_int_equal(ftruncate(memfd, 0), 0);
+	close(memfd);
+	/* The notify takes the hello and refuses it: the event is dropped,
+	 * and the binder's leaving is one. */
+	assert_int_equal(vchan_evt_notify(e, (uint32_t)port), 0);
+	assert_int_equal(vchan_evt_pending(e), port);
+	assert_int_equal(vchan_evt_pending(e), 0);
+	assert_int_equal(tu_readable(fd, 5000), 1);
+	assert_int_equal(recv(fd, &b, 1, MSG_DONTWAIT), 0);
+	close(fd);
+	/* and the port waits for a binder again */
+	fd = rogue_connect(SERVER, (uint32_t)port);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(vchan_evt_close(e), 0);
+}
+
+/* A path in the simulator's directory. */
+static void sim_path(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", getenv("VCHAN_SIM_DIR"), name);
+}
+
+/* Child of test_fifo_names: each call must fail, and at once. */
+static int child_fifo_names(void *arg)
+{
+	vchan_gnt *g = vchan_gnt_open();
+	vchan_evt *e = vchan_evt_open();
+	uint32_t ref;
+	int r = 0;
+
+	(void)arg;
+	if (g == NULL || e == NULL)
+		return 10;
+	ref = 777u << 8;
+	errno = 0;
+	if (vchan_gnt_map(g, SERVER, 1, &ref, 0, NULL) != NULL ||
+	    errno != ENOENT)
+		r = 11;
+	ref = 778u << 8;
+	errno = 0;
+	if (r == 0 && (vchan_gnt_map(g, SERVER, 1, &ref, 0, NULL) != NULL ||
+		       (errno != EPROTO && errno != ENOENT)))
+		r = 12;
+	errno = 0;
+	if (r == 0 &&
+	    (vchan_evt_bind(e, SERVER, 4242) != -1 || errno != EINVAL))
+		r = 13;
+	vchan_evt_close(e);
+	vchan_gnt_close(g);
+	return r;
+}
+
+/* A peer can put a FIFO wherever we open a file it names: a share's file,
+ * a port's file, the pages a share's description points at. Opening a FIFO
+ * for reading waits for a writer, for ever: each must fail at once. */
+static void test_fifo_names(void **state)
+{
+	struct sim_gnt_meta meta = {.magic = SIM_GNT_MAGIC,
+				    .owner = SERVER,
+				    .peer = CLIENT,
+				    .writable = 1,
+				    .count = 1};
+	char share[600], fake[600], port[600], fifo[600];
+	struct stat st;
+	int fd, pfd;
+	pid_t pid;
+
+	(void)state;
+	sim_path(share, sizeof(share), "g.1.777");
+	sim_path(fake, sizeof(fake), "g.1.778");
+	sim_path(port, sizeof(port), "e.1.4242");
+	sim_path(fifo, sizeof(fifo), "fifo");
+	assert_int_equal(mkfifo(share, 0600), 0);
+	assert_int_equal(mkfifo(port, 0600), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* A share described as our fd of a FIFO (opened both ways: that
+	 * does not wait), held as its owner holds a share. */
+	pfd = open(fifo, O_RDWR | O_CLOEXEC);
+	assert_true(pfd >= 0);
+	assert_int_equal(fstat(pfd, &st), 0);
+	meta.pid = (int32_t)getpid();
+	meta.fd = pfd;
+	meta.dev = (uint64_t)st.st_dev;
+	meta.ino = (uint64_t)st.st_ino;
+	fd = open(fake, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH), 0);
+	assert_int_equal(pwrite(fd, &meta, sizeof(meta), 0), sizeof(meta));
+	pid = tu_spawn(CLIENT, child_fifo_names, NULL);
+	assert_true(pid > 0);
+	assert_int_equal(tu_wait(pid, TIMEOUT_MS), 0);
+	close(fd);
+	close(pfd);
+	unlink(share);
+	unlink(fake);
+	unlink(port);
+	unlink(fifo);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -884,6 +1311,15 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_sharer_unshares, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_truncating_sharer, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_truncating_mapper, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_silent_binder, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_unsealed_bits, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_fifo_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mapper_killed, setup,
 					    teardown_killed),
 	    cmocka_unit_test_setup_teardown(test_sharer_killed, setup,

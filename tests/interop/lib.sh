@@ -6,6 +6,7 @@ set -u
 VS=$top_builddir/tools/vchan-sim/vchan-sim
 XVCHAN=$top_builddir/tests/interop/xvchan
 XS_PUBLISH=$top_builddir/tests/interop/xs_publish
+. "$top_srcdir/tests/proc.sh"
 WORK=${VCHAN_TEST_TMP:-$(mktemp -d)}/interop
 mkdir -p "$WORK"
 PIDS=
@@ -20,15 +21,15 @@ fail() {
 	exit 1
 }
 
-# Remember a background process for the cleanup.
+# Remember a background process for the cleanup, which ends it with
+# everything it started (the program under a timeout(1), say).
 track() {
 	PIDS="$PIDS $1"
 }
 
 cleanup() {
-	for p in $PIDS; do
-		kill -9 "$p" 2>/dev/null
-	done
+	# shellcheck disable=SC2086
+	proc_kill_tree $PIDS
 	"$VS" xenstored --stop >/dev/null 2>&1
 }
 trap cleanup EXIT

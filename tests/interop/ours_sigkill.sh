@@ -50,19 +50,18 @@ run_case() {
 	srv=$last
 	start_end $client client 1 "$path" -1 -1
 	cli=$last
-	# Our end (one of the two) says when the first byte has come from
-	# the other: from then on both are connected. Let data flow for a
-	# moment more; both must still be running, and both must have moved
-	# data (checked on the survivor's report below).
-	if [ $server = ours ]; then ours_err=$WORK/$n.server.err; else ours_err=$WORK/$n.client.err; fi
+	# Each end says when the first byte has come from the other: once
+	# both have, both are connected and have moved data (checked on the
+	# survivor's report below), however long a loaded machine took to
+	# start them. Both must still be running then.
 	i=0
-	until grep -q '^receiving$' "$ours_err" 2>/dev/null; do
+	until grep -q '^receiving$' "$WORK/$n.server.err" 2>/dev/null &&
+		grep -q '^receiving$' "$WORK/$n.client.err" 2>/dev/null; do
 		i=$((i + 1))
-		[ $i -le $((limit_ms / 20)) ] ||
-			fail "case $n: no data flowed: $(cat "$WORK/$n.server.err" "$WORK/$n.client.err")"
+		[ $i -le 1200 ] ||
+			fail "case $n: no data flowed in 60 s: $(cat "$WORK/$n.server.err" "$WORK/$n.client.err")"
 		sleep 0.05
 	done
-	sleep 0.3
 	kill -0 $srv 2>/dev/null && kill -0 $cli 2>/dev/null ||
 		fail "case $n: an end exited before the kill: $(cat "$WORK/$n.server.err" "$WORK/$n.client.err")"
 	if [ $2 = client ]; then

@@ -14,25 +14,39 @@ for victim in client server; do
 		n=$((n + 1))
 		path=/local/domain/1/data/vchan/2/kill$n
 		set -- $rings
+		# Files of this case alone: a background job truncates its
+		# files only once it runs, so reused names could show the
+		# previous case's words for a while.
+		srv_out=$WORK/$n.srv.out srv_err=$WORK/$n.srv.err
+		cli_out=$WORK/$n.cli.out cli_err=$WORK/$n.cli.err
 		# Not under timeout(1), so $! is the xvchan process itself
 		# (vchan-sim run execs it); the cleanup trap bounds them.
 		"$VS" run --domid 1 -- "$XVCHAN" server 2 "$path" "$1" "$2" -1 -1 \
-			>"$WORK/srv.out" 2>"$WORK/srv.err" &
+			>"$srv_out" 2>"$srv_err" &
 		srv=$!
 		track $srv
 		wait_keys "$path"
 		"$VS" run --domid 2 -- "$XVCHAN" client 1 "$path" -1 -1 \
-			>"$WORK/cli.out" 2>"$WORK/cli.err" &
+			>"$cli_out" 2>"$cli_err" &
 		cli=$!
 		track $cli
-		# Let data flow for a moment: both must still be running.
-		sleep "$(awk "BEGIN { print 0.5 * $TF }")"
+		# Until data flows both ways (each end says so when its first
+		# byte comes), however long a loaded machine takes to start
+		# them: both must still be running then.
+		i=0
+		until grep -q '^receiving$' "$srv_err" 2>/dev/null &&
+			grep -q '^receiving$' "$cli_err" 2>/dev/null; do
+			i=$((i + 1))
+			[ $i -le 600 ] ||
+				fail "no data flowed in 60 s: $(cat "$srv_err" "$cli_err")"
+			sleep 0.1
+		done
 		kill -0 $srv 2>/dev/null && kill -0 $cli 2>/dev/null ||
-			fail "an end exited before the kill: $(cat "$WORK/srv.err" "$WORK/cli.err")"
+			fail "an end exited before the kill: $(cat "$srv_err" "$cli_err")"
 		if [ $victim = client ]; then
-			dead=$cli survivor=$srv out=$WORK/srv.out
+			dead=$cli survivor=$srv out=$srv_out
 		else
-			dead=$srv survivor=$cli out=$WORK/cli.out
+			dead=$srv survivor=$cli out=$cli_out
 		fi
 		t0=$(date +%s%N)
 		kill -9 $dead

@@ -6,7 +6,9 @@ cat=${top_builddir:-.}/tools/vchan-cat/vchan-cat
 tmp=${VCHAN_TEST_TMP:-$(mktemp -d)}
 fails=0
 pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done' EXIT
+. "${top_srcdir:-.}/tests/proc.sh"
+# Each background process ends with what it started (timeout's command).
+trap 'proc_kill_tree "${pids[@]}"' EXIT
 # VCHAN_TEST_WRAPPER (valgrind) applies to our own program here.
 vc() { ${VCHAN_TEST_WRAPPER:-} "$cat" "$@"; }
 
@@ -108,7 +110,12 @@ VCHAN_DOMID=1 "$cat" -q -l -t 1 2 lonely </dev/null 2>/dev/null
 check "server timeout: 4" 4 $?
 check "timeouts took about 2 s" 1 $(($(date +%s) - start <= 5))
 
-# Wait (at most 60 s) until file $1 contains $2.
+# Wait (at most 60 s) until file $1 contains $2. The file must be new to
+# the process that writes it: a background job truncates its output files
+# only once it runs, so a file an earlier process wrote to may still show
+# that one's words for a while (the stale-keys case below once took the
+# previous server's "waiting" for its own, and killed its server before
+# that had published anything).
 await() {
 	for _ in $(seq 600); do
 		grep -q "$2" "$1" 2>/dev/null && return 0
@@ -120,10 +127,10 @@ await() {
 
 # a domain the server did not publish for may not connect, even when it
 # names the server's path itself
-VCHAN_DOMID=1 timeout 30 "$cat" -l -t 10 2 private </dev/null >/dev/null 2>"$tmp/srv.err" &
+VCHAN_DOMID=1 timeout 30 "$cat" -l -t 10 2 private </dev/null >/dev/null 2>"$tmp/private.err" &
 s=$!
 pids+=($s)
-await "$tmp/srv.err" waiting
+await "$tmp/private.err" waiting
 VCHAN_DOMID=3 "$cat" -t 1 1 /local/domain/1/data/vchan/2/private </dev/null 2>"$tmp/err"
 check "foreign domain: 3" 3 $?
 grep -q "denied" "$tmp/err"
@@ -132,10 +139,10 @@ kill $s 2>/dev/null
 wait $s 2>/dev/null
 
 # keys left behind by a killed server: a clear "gone", not a hang
-VCHAN_DOMID=1 timeout 60 "$cat" -l 2 stale </dev/null >/dev/null 2>"$tmp/srv.err" &
+VCHAN_DOMID=1 timeout 60 "$cat" -l 2 stale </dev/null >/dev/null 2>"$tmp/stale.err" &
 s=$!
 pids+=($s)
-await "$tmp/srv.err" waiting
+await "$tmp/stale.err" waiting
 pkill -9 -P $s
 wait $s 2>/dev/null
 VCHAN_DOMID=2 "$cat" -t 0 1 stale </dev/null 2>"$tmp/err"

@@ -220,6 +220,11 @@ int main(int argc, char **argv)
 			printf("vchan-echo: channel published at %s after "
 			       "%llu ms\n",
 			       path, (unsigned long long)ms_since_boot());
+			/* Said when it happens, also into a file or a pipe
+			 * (block-buffered): whoever watches for the offer,
+			 * a client or a test, learns of it now, not at our
+			 * exit. */
+			fflush(stdout);
 			if (await_client(ch, o.timeout_s) < 0) {
 				fprintf(stderr,
 					"vchan-echo: no client from domain "
@@ -256,6 +261,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		printf("vchan-echo: peer closed after %lld bytes echoed\n", n);
+		fflush(stdout);
 	} while (o.serve && (o.count == 0 || ++served < o.count));
 	free(buf);
 	return 0;
