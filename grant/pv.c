@@ -18,9 +18,9 @@
 #include "unikernel/pv.h"
 
 /* Xen reserves the first references of a table for its tool stack. */
-#define FIRST_REF 8u
+#define FIRST_REF      8u
 #define REFS_PER_FRAME (VCHAN_PAGE_SIZE / sizeof(grant_entry_v1_t))
-#define MAX_BOUND 64u
+#define MAX_BOUND      64u
 
 struct gnt_table {
 	grant_entry_v1_t *entries; /* mapped at a range of max_frames pages */
@@ -85,8 +85,8 @@ static int table_grow(uint32_t frames)
 		errno = ENOSPC;
 		return -1;
 	}
-	refs = realloc(table->free_refs,
-		       frames * REFS_PER_FRAME * sizeof(*refs));
+	refs =
+	    realloc(table->free_refs, frames * REFS_PER_FRAME * sizeof(*refs));
 	if (refs == NULL)
 		return -1;
 	table->free_refs = refs;
@@ -96,8 +96,8 @@ static int table_grow(uint32_t frames)
 			return -1;
 	/* The new frames' references are free; push them highest first so
 	 * that low ones go out first. */
-	for (uint32_t r = frames * REFS_PER_FRAME; r-- > table->frames *
-							   REFS_PER_FRAME;)
+	for (uint32_t r = frames * REFS_PER_FRAME;
+	     r-- > table->frames * REFS_PER_FRAME;)
 		if (r >= FIRST_REF)
 			refs[table->nfree++] = r;
 	table->frames = frames;
@@ -122,8 +122,8 @@ static int table_open(void)
 		return -1;
 	table->max_frames = q.max_nr_frames < 64 ? q.max_nr_frames : 64;
 	table->entries = uk_va_alloc(table->max_frames);
-	if (table->entries == NULL || table_grow(q.nr_frames ? q.nr_frames
-							     : 1) < 0) {
+	if (table->entries == NULL ||
+	    table_grow(q.nr_frames ? q.nr_frames : 1) < 0) {
 		/* The addresses stay reserved: Xen may have mapped frames. */
 		free(table->free_refs);
 		free(table);
@@ -193,13 +193,14 @@ static struct region *new_region(struct pv_gnt *g, void *addr, uint32_t count,
 	return r;
 }
 
-static struct region *take_region(struct pv_gnt *g, void *addr,
-				  uint32_t count, int mapped)
+static struct region *take_region(struct pv_gnt *g, void *addr, uint32_t count,
+				  int mapped)
 {
 	for (struct region **p = &g->regions; *p != NULL; p = &(*p)->next) {
 		struct region *r = *p;
 
-		if (r->addr == addr && r->count == count && r->mapped == mapped) {
+		if (r->addr == addr && r->count == count &&
+		    r->mapped == mapped) {
 			*p = r->next;
 			return r;
 		}
@@ -265,7 +266,8 @@ static void *pv_share(vchan_gnt *h, uint32_t peer, uint32_t count,
 		if (ref_alloc(&r->refs[i]) < 0)
 			goto fail;
 		e = &table->entries[r->refs[i]];
-		e->frame = (uint32_t)uk_virt_to_mfn(pages + i * VCHAN_PAGE_SIZE);
+		e->frame =
+		    (uint32_t)uk_virt_to_mfn(pages + i * VCHAN_PAGE_SIZE);
 		e->domid = (domid_t)peer;
 		/* Frame and domain before the flags that make them live. */
 		__atomic_store_n(&e->flags,
@@ -301,8 +303,8 @@ static int unmap_pages(struct region *r, uint32_t n)
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct gnttab_unmap_grant_ref u = {
-		    .host_addr = (uint64_t)(uintptr_t)r->addr +
-				 i * VCHAN_PAGE_SIZE,
+		    .host_addr =
+			(uint64_t)(uintptr_t)r->addr + i * VCHAN_PAGE_SIZE,
 		    .handle = r->handles[i]};
 
 		if (gnttab_op(GNTTABOP_unmap_grant_ref, &u, 1) < 0 ||

@@ -44,7 +44,8 @@ static int wait_room(struct xencons_interface *c, uint32_t want_free)
 		uint32_t cons = __atomic_load_n(&c->out_cons, __ATOMIC_ACQUIRE);
 		uint32_t used = c->out_prod - cons;
 
-		if (used <= sizeof(c->out) && sizeof(c->out) - used >= want_free)
+		if (used <= sizeof(c->out) &&
+		    sizeof(c->out) - used >= want_free)
 			return 0;
 		uk_evtchn_send(p);
 		uk_evtchn_take(p);
@@ -95,6 +96,6 @@ void uk_printk(const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	uk_console_write(buf, (size_t)n < sizeof(buf) ? (size_t)n
-						      : sizeof(buf) - 1);
+	uk_console_write(buf,
+			 (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }

@@ -34,9 +34,9 @@ int uk_evtchn_alloc_unbound(uint32_t remote)
 {
 	evtchn_alloc_unbound_t op = {.dom = DOMID_SELF,
 				     .remote_dom = (domid_t)remote};
-	long rc = uk_hypercall(__HYPERVISOR_event_channel_op,
-			       EVTCHNOP_alloc_unbound, (unsigned long)&op, 0,
-			       0, 0);
+	long rc =
+	    uk_hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound,
+			 (unsigned long)&op, 0, 0, 0);
 
 	if (rc < 0)
 		return xen_err(rc);
@@ -78,8 +78,8 @@ int uk_evtchn_close(uint32_t port)
 
 static unsigned long *pending_word(uint32_t port)
 {
-	return (unsigned long *)&uk_rt.shared->evtchn_pending[port /
-							      BITS_PER_WORD];
+	return (unsigned long *)&uk_rt.shared
+	    ->evtchn_pending[port / BITS_PER_WORD];
 }
 
 int uk_evtchn_pending(uint32_t port)
@@ -98,8 +98,7 @@ int uk_evtchn_take(uint32_t port)
 	if (port >= sizeof(uk_rt.shared->evtchn_pending) * 8)
 		return 0;
 	/* Atomic: Xen sets bits of the same word from another CPU. */
-	return (__atomic_fetch_and(pending_word(port), ~bit,
-				   __ATOMIC_SEQ_CST) &
+	return (__atomic_fetch_and(pending_word(port), ~bit, __ATOMIC_SEQ_CST) &
 		bit) != 0;
 }
 

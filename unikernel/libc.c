@@ -259,8 +259,8 @@ int poll(struct pollfd *pfd, nfds_t n, int timeout_ms)
 			if (r < 0)
 				pfd[i].revents = POLLNVAL;
 			else if (r > 0)
-				pfd[i].revents =
-				    (short)(pfd[i].events & (POLLIN | POLLRDNORM));
+				pfd[i].revents = (short)(pfd[i].events &
+							 (POLLIN | POLLRDNORM));
 			if (pfd[i].revents != 0)
 				ready++;
 			else if (pfd[i].fd >= 0)

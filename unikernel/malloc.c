@@ -18,11 +18,11 @@
 #include "unikernel/pv.h"
 #include "unikernel/rt.h"
 
-#define HDR 16u
-#define MAGIC 0x4b55u /* "UK" */
-#define MIN_SHIFT 5u  /* 32-byte blocks */
-#define CLASSES 7u    /* 32 .. 2048 */
-#define LARGE 0xffu
+#define HDR	  16u
+#define MAGIC	  0x4b55u /* "UK" */
+#define MIN_SHIFT 5u	  /* 32-byte blocks */
+#define CLASSES	  7u	  /* 32 .. 2048 */
+#define LARGE	  0xffu
 
 struct hdr {
 	uint16_t magic;
@@ -76,7 +76,8 @@ static void *alloc_small(unsigned cls)
 		if (page == NULL)
 			return NULL;
 		for (size_t off = 0; off < UK_PAGE; off += size) {
-			struct free_block *nb = (struct free_block *)(page + off);
+			struct free_block *nb =
+			    (struct free_block *)(page + off);
 
 			nb->h.magic = MAGIC;
 			nb->h.cls = (uint8_t)cls;

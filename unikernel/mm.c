@@ -18,27 +18,27 @@
 #include "unikernel/rt.h"
 #include "unikernel/uk.h"
 
-#define PTE_P 0x001ull
-#define PTE_RW 0x002ull
-#define PTE_USER 0x004ull
-#define PTE_A 0x020ull
-#define PTE_D 0x040ull
-#define PTE_PSE 0x080ull
-#define PTE_NX (1ull << 63)
+#define PTE_P	  0x001ull
+#define PTE_RW	  0x002ull
+#define PTE_USER  0x004ull
+#define PTE_A	  0x020ull
+#define PTE_D	  0x040ull
+#define PTE_PSE	  0x080ull
+#define PTE_NX	  (1ull << 63)
 #define PTE_FRAME 0x000ffffffffff000ull
 /* Data pages, and tables (a 64-bit PV kernel runs in ring 3). */
-#define PROT_DATA (PTE_P | PTE_RW | PTE_USER | PTE_A | PTE_D)
+#define PROT_DATA  (PTE_P | PTE_RW | PTE_USER | PTE_A | PTE_D)
 #define PROT_TABLE (PTE_P | PTE_RW | PTE_USER | PTE_A | PTE_D)
 
 /* Foreign mappings live here: 4 GiB up, 256 MiB of addresses (enough for
  * 64 grant table frames and a few hundred channels of 1 MiB rings). */
-#define VA_BASE 0x100000000ull
+#define VA_BASE	 0x100000000ull
 #define VA_PAGES 65536u
 
 static struct {
-	uint64_t *used;	  /* bitmap over pfns: 1 = not free */
+	uint64_t *used; /* bitmap over pfns: 1 = not free */
 	uint64_t nfree;
-	uint64_t hint;	  /* where the next search starts */
+	uint64_t hint; /* where the next search starts */
 	uint64_t va_used[VA_PAGES / 64];
 } mm;
 
@@ -173,7 +173,8 @@ static int map_range(uint64_t from, uint64_t to)
 int uk_mm_init(void)
 {
 	start_info_t *si = uk_rt.si;
-	uint64_t pt_end = uk_virt_to_pfn((void *)si->pt_base) + si->nr_pt_frames;
+	uint64_t pt_end =
+	    uk_virt_to_pfn((void *)si->pt_base) + si->nr_pt_frames;
 	uint64_t pfn, words, map_pages;
 
 	/* The builder's block: everything up to its page tables (the boot
@@ -235,8 +236,7 @@ void *uk_pages_alloc(size_t count)
 {
 	int64_t first;
 
-	if (count == 0 || count > mm.nfree ||
-	    (first = find_run(count)) < 0) {
+	if (count == 0 || count > mm.nfree || (first = find_run(count)) < 0) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -296,7 +296,8 @@ void *uk_va_alloc(size_t count)
 		/* Tables for the range first: a grant map needs the
 		 * level-1 entry to exist. */
 		for (uint64_t j = first; j <= i; j++)
-			if (need_pte(VA_BASE + j * UK_PAGE, take_page) == NULL) {
+			if (need_pte(VA_BASE + j * UK_PAGE, take_page) ==
+			    NULL) {
 				errno = ENOMEM;
 				return NULL;
 			}

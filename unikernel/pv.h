@@ -16,10 +16,10 @@ uint64_t uk_now_ns(void);
 
 /* This domain's start_info values. */
 struct xenstore_domain_interface *uk_xs_ring(void); /* mapped XenStore ring */
-uint32_t uk_xs_port(void);			     /* its event channel */
+uint32_t uk_xs_port(void);			    /* its event channel */
 
 /* Event channels (ports are Xen's local port numbers). */
-int uk_evtchn_alloc_unbound(uint32_t remote); /* the port, or -1 */
+int uk_evtchn_alloc_unbound(uint32_t remote);		   /* the port, or -1 */
 int uk_evtchn_bind(uint32_t remote, uint32_t remote_port); /* local port */
 int uk_evtchn_send(uint32_t port);
 int uk_evtchn_close(uint32_t port);

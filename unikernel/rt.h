@@ -16,10 +16,10 @@
 struct uk_rt {
 	start_info_t *si;
 	shared_info_t *shared;
-	uint64_t boot_ns;     /* Xen system time at our first instruction */
-	unsigned long *p2m;   /* pfn -> mfn (start_info's mfn_list) */
+	uint64_t boot_ns;   /* Xen system time at our first instruction */
+	unsigned long *p2m; /* pfn -> mfn (start_info's mfn_list) */
 	uint64_t nr_pages;
-	uint64_t first_free;  /* first pfn after the builder's block */
+	uint64_t first_free; /* first pfn after the builder's block */
 	int domid;
 	char cmdline[1024];
 };

@@ -30,8 +30,7 @@ static uint64_t scale(uint64_t delta, uint32_t mul, int8_t shift)
 
 uint64_t uk_now_ns(void)
 {
-	volatile struct vcpu_time_info *t =
-	    &uk_rt.shared->vcpu_info[0].time;
+	volatile struct vcpu_time_info *t = &uk_rt.shared->vcpu_info[0].time;
 	uint32_t version, mul;
 	uint64_t tsc_stamp, system;
 	int8_t shift;

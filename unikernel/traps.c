@@ -21,15 +21,18 @@ struct uk_regs {
 
 void uk_trap(struct uk_regs *r);
 
-#define TRAPS(X)                                                         \
-	X(0, "divide error") X(1, "debug") X(2, "NMI") X(3, "breakpoint") \
-	X(4, "overflow") X(5, "bound range") X(6, "invalid opcode")       \
-	X(7, "device not available") X(8, "double fault")                 \
-	X(9, "coprocessor segment overrun") X(10, "invalid TSS")          \
-	X(11, "segment not present") X(12, "stack fault")                 \
-	X(13, "general protection") X(14, "page fault")                   \
-	X(16, "x87 floating point") X(17, "alignment check")              \
-	X(18, "machine check") X(19, "SIMD floating point")
+#define TRAPS(X)                                                               \
+	X(0, "divide error")                                                   \
+	X(1, "debug") X(2, "NMI") X(3, "breakpoint") X(4, "overflow")          \
+	    X(5, "bound range") X(6, "invalid opcode")                         \
+		X(7, "device not available") X(8, "double fault")              \
+		    X(9, "coprocessor segment overrun") X(10, "invalid TSS")   \
+			X(11, "segment not present") X(12, "stack fault")      \
+			    X(13, "general protection") X(14, "page fault")    \
+				X(16, "x87 floating point")                    \
+				    X(17, "alignment check")                   \
+					X(18, "machine check")                 \
+					    X(19, "SIMD floating point")
 
 #define DECLARE(v, name) void uk_trap_##v(void);
 TRAPS(DECLARE)
@@ -38,8 +41,8 @@ TRAPS(DECLARE)
 static const char *trap_name(uint64_t v)
 {
 	switch (v) {
-#define NAME(n, name)  \
-	case n:        \
+#define NAME(n, name)                                                          \
+	case n:                                                                \
 		return name;
 		TRAPS(NAME)
 #undef NAME
@@ -53,11 +56,11 @@ void uk_traps_init(void)
 	 * a zero entry ends the table. Breakpoint may be raised from ring 3
 	 * (int3), where a PV kernel runs. */
 	static trap_info_t table[] = {
-#define ENTRY(v, name) {v, (v) == 3 ? 3 : 0, FLAT_KERNEL_CS, \
-			(unsigned long)uk_trap_##v},
+#define ENTRY(v, name)                                                         \
+	{v, (v) == 3 ? 3 : 0, FLAT_KERNEL_CS, (unsigned long)uk_trap_##v},
 	    TRAPS(ENTRY)
 #undef ENTRY
-	    {0, 0, 0, 0}};
+		{0, 0, 0, 0}};
 
 	if (uk_hypercall(__HYPERVISOR_set_trap_table, (unsigned long)table, 0,
 			 0, 0, 0) < 0)
@@ -119,9 +122,8 @@ void uk_trap(struct uk_regs *r)
 	uk_printk("r9  %016lx r10 %016lx r11 %016lx r12 %016lx\n",
 		  (unsigned long)r->r9, (unsigned long)r->r10,
 		  (unsigned long)r->r11, (unsigned long)r->r12);
-	uk_printk("r13 %016lx r14 %016lx r15 %016lx\n",
-		  (unsigned long)r->r13, (unsigned long)r->r14,
-		  (unsigned long)r->r15);
+	uk_printk("r13 %016lx r14 %016lx r15 %016lx\n", (unsigned long)r->r13,
+		  (unsigned long)r->r14, (unsigned long)r->r15);
 	backtrace(r->rbp);
 	uk_shutdown(SHUTDOWN_crash);
 }

@@ -174,8 +174,8 @@ static int await_client(struct vchan *ch, long timeout_s)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.rsize = 65536, .wsize = 65536, .count = 1,
-			 .timeout_s = 60};
+	struct opts o = {
+	    .rsize = 65536, .wsize = 65536, .count = 1, .timeout_s = 60};
 	char path[256], *buf;
 	unsigned long served = 0;
 	vchan_xs *xs;
@@ -190,8 +190,9 @@ int main(int argc, char **argv)
 	self = xs != NULL ? vchan_xs_domid(xs) : -1;
 	vchan_xs_close(xs);
 	if (self < 0) {
-		fprintf(stderr, "vchan-echo: cannot read this domain's id "
-				"from XenStore: %s\n",
+		fprintf(stderr,
+			"vchan-echo: cannot read this domain's id "
+			"from XenStore: %s\n",
 			strerror(errno));
 		return 1;
 	}
