@@ -8,10 +8,12 @@
 
 #include "examples/web/http.h"
 
+/* strchr finds the terminator of its string: NUL is no tchar. */
 static int is_tchar(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	       (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /* Trim spaces and tabs around [*s, *e). */
@@ -95,12 +97,15 @@ int http_parse(const char *buf, size_t len, struct http_request *r)
 			break;
 		}
 	if (end == NULL) {
-		/* A stray byte that cannot start a request line says early
-		 * that this is not HTTP. */
+		/* A control byte, which no part of a head may hold but a
+		 * tab in a header value, says early that this is not HTTP.
+		 * No more than that: a head that arrives in pieces must not
+		 * be refused for bytes the whole head may hold (a tab, or
+		 * bytes above 0x7e in a header value). */
 		for (size_t i = 0; i < len && i < HTTP_HEAD_MAX; i++) {
 			unsigned char c = (unsigned char)buf[i];
 
-			if (c != '\r' && c != '\n' && (c < ' ' || c >= 0x7f))
+			if (c < ' ' && c != '\t' && c != '\r' && c != '\n')
 				return -400;
 		}
 		return len >= HTTP_HEAD_MAX ? -431 : 0;
