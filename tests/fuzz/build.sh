@@ -42,3 +42,4 @@ harness() {
 
 harness http "$src/examples/web/http.c"
 harness mux "$src/examples/mux/mux.c" "$src/examples/common/buf.c"
+harness ring "$src/vchan/ring.c"
