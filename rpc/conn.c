@@ -19,7 +19,6 @@
 
 #include "rpc/rpc.h"
 #include "vchan/vchan.h"
-#include "xenstore/xs.h"
 
 /* Read in chunks of at least this much, so that many small frames cost one
  * read call. */
@@ -207,20 +206,9 @@ struct vchan_rpc_conn *vchan_rpc_conn_from_vchan(struct vchan *vc,
 static struct vchan_rpc_conn *open_vchan(const struct vchan_rpc_addr *a,
 					 int timeout_ms, size_t max_message)
 {
-	char path[256];
-	vchan_xs *xs = vchan_xs_open();
-	struct vchan *vc;
-	int self;
+	struct vchan *vc =
+	    vchan_client_connect_port(a->domid, a->name, timeout_ms);
 
-	if (xs == NULL)
-		return NULL;
-	self = vchan_xs_domid(xs);
-	vchan_xs_close(xs);
-	if (self < 0)
-		return NULL;
-	snprintf(path, sizeof(path), "/local/domain/%u/data/vchan/%d/%s",
-		 (unsigned)a->domid, self, a->name);
-	vc = vchan_client_connect(a->domid, path, timeout_ms);
 	if (vc == NULL)
 		return NULL;
 	return vchan_rpc_conn_from_vchan(vc, max_message);

@@ -15,7 +15,6 @@
 #include "rpc/conn.h"
 #include "rpc/rpc.h"
 #include "vchan/vchan.h"
-#include "xenstore/xs.h"
 
 /* Ring sizes of a vchan listener's channels, each way. */
 #define VCHAN_RING (64u * 1024)
@@ -64,7 +63,6 @@ struct listener {
 	int fd; /* socket listeners */
 	ev_io io;
 	ev_timer retry; /* vchan listeners */
-	char path[256];
 	struct sconn *cur;
 	struct listener *next;
 };
@@ -524,8 +522,8 @@ static void offer_vchan(struct listener *l)
 	struct vchan *vc;
 	struct vchan_rpc_conn *conn;
 
-	vc =
-	    vchan_server_create(l->addr.domid, l->path, VCHAN_RING, VCHAN_RING);
+	vc = vchan_server_create_port(l->addr.domid, l->addr.name, VCHAN_RING,
+				      VCHAN_RING);
 	conn = vc != NULL
 		   ? vchan_rpc_conn_from_vchan(vc, l->srv->opt.max_message)
 		   : NULL;
@@ -602,23 +600,12 @@ fail:
 
 static int listen_vchan(struct listener *l)
 {
-	vchan_xs *xs = vchan_xs_open();
-	int self;
-
-	if (xs == NULL)
-		return -1;
-	self = vchan_xs_domid(xs);
-	vchan_xs_close(xs);
-	if (self < 0)
-		return -1;
-	snprintf(l->path, sizeof(l->path), "/local/domain/%d/data/vchan/%u/%s",
-		 self, (unsigned)l->addr.domid, l->addr.name);
 	ev_timer_init(&l->retry, retry_cb, RETRY_S, 0.);
 	l->retry.data = l;
 	l->cur = NULL;
 	{
-		struct vchan *vc = vchan_server_create(l->addr.domid, l->path,
-						       VCHAN_RING, VCHAN_RING);
+		struct vchan *vc = vchan_server_create_port(
+		    l->addr.domid, l->addr.name, VCHAN_RING, VCHAN_RING);
 		struct vchan_rpc_conn *conn;
 
 		if (vc == NULL)

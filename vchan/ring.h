@@ -41,10 +41,9 @@ struct vchan_wire_ring {
 	uint32_t prod;
 };
 
-/* The control page, as libxenvchan lays it out (see DESIGN.md "Wire
- * facts"). "left" is written by the client and read by the server,
- * "right" the other way. grants[] lists the left ring's pages, then the
- * right ring's. */
+/* The control page, as libxenvchan lays it out (docs/vchan-wire.md).
+ * "left" is written by the client and read by the server, "right" the
+ * other way. grants[] lists the left ring's pages, then the right ring's. */
 struct vchan_wire {
 	struct vchan_wire_ring left;
 	struct vchan_wire_ring right;

@@ -223,33 +223,104 @@ static void check_peer(struct vchan *ch)
 			 __ATOMIC_SEQ_CST);
 }
 
-static struct vchan *server_create(uint32_t peer, const char *path, unsigned lo,
-				   unsigned ro)
+/* A XenStore node name fit to be a port: 1..VCHAN_PORT_MAX bytes of
+ * [A-Za-z0-9_@-]. */
+static int port_ok(const char *port)
+{
+	size_t n;
+
+	if (port == NULL)
+		return 0;
+	for (n = 0; port[n] != '\0'; n++) {
+		char c = port[n];
+
+		if (n == VCHAN_PORT_MAX)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '@' ||
+		      c == '-'))
+			return 0;
+	}
+	return n > 0;
+}
+
+/* vchan_path, asking `xs` (or, when NULL, a handle of its own) for our
+ * domain id where VCHAN_DOMID_SELF stands. */
+static int build_path(vchan_xs *xs, char *buf, size_t size, uint32_t owner,
+		      uint32_t peer, const char *port)
+{
+	int n;
+
+	if (buf == NULL || !port_ok(port) ||
+	    (owner > VCHAN_DOMID_SELF || peer > VCHAN_DOMID_SELF)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (owner == VCHAN_DOMID_SELF || peer == VCHAN_DOMID_SELF) {
+		vchan_xs *own = xs != NULL ? xs : vchan_xs_open();
+		int self = own != NULL ? vchan_xs_domid(own) : -1;
+		int e = errno;
+
+		if (own != xs)
+			vchan_xs_close(own);
+		if (self < 0) {
+			errno = e;
+			return -1;
+		}
+		if (owner == VCHAN_DOMID_SELF)
+			owner = (uint32_t)self;
+		if (peer == VCHAN_DOMID_SELF)
+			peer = (uint32_t)self;
+	}
+	n = snprintf(buf, size, "/local/domain/%u/data/vchan/%u/%s",
+		     (unsigned)owner, (unsigned)peer, port);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return n;
+}
+
+int vchan_path(char *buf, size_t size, uint32_t owner, uint32_t peer,
+	       const char *port)
+{
+	return build_path(NULL, buf, size, owner, peer, port);
+}
+
+static struct vchan *server_create(uint32_t peer, const char *path,
+				   const char *port, unsigned lo, unsigned ro)
 {
 	struct vchan_layout lay;
 	struct vchan_unmap_notify nt;
 	struct vchan_wire *page;
 	struct vchan *ch;
 	uint32_t ref;
-	char sref[16], sevt[16];
+	char sref[16], sevt[16], buf[VCHAN_PATH_MAX];
 	struct vchan_xs_kv kv[2] = {{KEY_REF, sref}, {KEY_EVT, sevt}};
 	void *left, *right;
-	int port;
+	int evport;
 
-	if (path == NULL || vchan_ring_layout(lo, ro, &lay) < 0) {
+	if ((path == NULL && (!port_ok(port) || peer >= VCHAN_DOMID_SELF)) ||
+	    vchan_ring_layout(lo, ro, &lay) < 0) {
 		errno = EINVAL;
 		return NULL;
 	}
 	ch = new_handle(1);
 	if (ch == NULL)
 		return NULL;
+	if (path == NULL) {
+		if (build_path(ch->xs, buf, sizeof(buf), VCHAN_DOMID_SELF, peer,
+			       port) < 0)
+			goto fail;
+		path = buf;
+	}
 	ch->path = strdup(path);
 	if (ch->path == NULL)
 		goto fail;
-	port = vchan_evt_alloc_unbound(ch->evt, peer);
-	if (port < 0)
+	evport = vchan_evt_alloc_unbound(ch->evt, peer);
+	if (evport < 0)
 		goto fail;
-	ch->port = (uint32_t)port;
+	ch->port = (uint32_t)evport;
 
 	/* If we die, the peer sees srv_live cleared and gets an event. */
 	nt.evt = ch->evt;
@@ -306,14 +377,28 @@ struct vchan *vchan_server_create(uint32_t peer, const char *path,
 
 	if (vchan_ring_orders(read_min, write_min, &lo, &ro) < 0)
 		return NULL;
-	return server_create(peer, path, lo, ro);
+	return server_create(peer, path, NULL, lo, ro);
 }
 
 struct vchan *vchan_server_create_orders(uint32_t peer, const char *path,
 					 unsigned read_order,
 					 unsigned write_order)
 {
-	return server_create(peer, path, read_order, write_order);
+	return server_create(peer, path, NULL, read_order, write_order);
+}
+
+struct vchan *vchan_server_create_port(uint32_t peer, const char *port,
+				       size_t read_min, size_t write_min)
+{
+	unsigned lo, ro;
+
+	if (!port_ok(port)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (vchan_ring_orders(read_min, write_min, &lo, &ro) < 0)
+		return NULL;
+	return server_create(peer, NULL, port, lo, ro);
 }
 
 /* A XenStore value that must be a decimal u32 other than 0. */
@@ -460,8 +545,10 @@ static int page_on_offer(struct vchan *ch, uint32_t server, uint32_t ref)
 	return 0;
 }
 
-struct vchan *vchan_client_connect(uint32_t server, const char *path,
-				   int timeout_ms)
+/* vchan_client_connect at `path`, or when it is NULL at the usual path of
+ * port name `pname`. */
+static struct vchan *client_connect(uint32_t server, const char *path,
+				    const char *pname, int timeout_ms)
 {
 	struct vchan_layout lay;
 	struct vchan_unmap_notify nt;
@@ -470,15 +557,23 @@ struct vchan *vchan_client_connect(uint32_t server, const char *path,
 	unsigned lo, ro;
 	struct vchan *ch;
 	void *left, *right;
+	char buf[VCHAN_PATH_MAX];
 	int port;
 
-	if (path == NULL || timeout_ms < -1) {
+	if ((path == NULL && (!port_ok(pname) || server >= VCHAN_DOMID_SELF)) ||
+	    timeout_ms < -1) {
 		errno = EINVAL;
 		return NULL;
 	}
 	ch = new_handle(0);
 	if (ch == NULL)
 		return NULL;
+	if (path == NULL) {
+		if (build_path(ch->xs, buf, sizeof(buf), server,
+			       VCHAN_DOMID_SELF, pname) < 0)
+			goto fail;
+		path = buf;
+	}
 	if (wait_keys(ch->xs, path, timeout_ms, &ref, &evport) < 0)
 		goto fail;
 	if (page_on_offer(ch, server, ref) < 0)
@@ -549,6 +644,18 @@ struct vchan *vchan_client_connect(uint32_t server, const char *path,
 fail:
 	free_handle(ch);
 	return NULL;
+}
+
+struct vchan *vchan_client_connect(uint32_t server, const char *path,
+				   int timeout_ms)
+{
+	return client_connect(server, path, NULL, timeout_ms);
+}
+
+struct vchan *vchan_client_connect_port(uint32_t server, const char *port,
+					int timeout_ms)
+{
+	return client_connect(server, NULL, port, timeout_ms);
 }
 
 int vchan_close(struct vchan *ch)

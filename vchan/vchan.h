@@ -59,7 +59,8 @@ enum vchan_state {
 #define VCHAN_RING_SIZE_MAX (1u << 20)
 
 /* Create a server for domain `peer` and publish it under XenStore `path`
- * (usually /local/domain/<own id>/data/vchan/<peer>/<name>), readable by
+ * (usually /local/domain/<own id>/data/vchan/<peer>/<name>: see
+ * vchan_path and vchan_server_create_port), readable by
  * `peer` only. The rings hold at least `read_min` bytes (client to server)
  * and `write_min` bytes (server to client), at most VCHAN_RING_SIZE_MAX
  * each; sizes are chosen as libxenvchan chooses them (rings of 1 KiB and
@@ -96,6 +97,45 @@ VCHAN_API struct vchan *vchan_server_create_orders(uint32_t peer,
  * argument, or an error of the layers below. */
 VCHAN_API struct vchan *vchan_client_connect(uint32_t server, const char *path,
 					     int timeout_ms);
+
+/* Xen's DOMID_SELF: in vchan_path, "this domain". Ids from here up are
+ * reserved by Xen and name no domain. */
+#define VCHAN_DOMID_SELF UINT32_C(0x7FF0)
+
+/* Longest port name, and a buffer size that holds any path vchan_path
+ * builds (terminating NUL included). */
+#define VCHAN_PORT_MAX 255u
+#define VCHAN_PATH_MAX 320u
+
+/* Build the usual XenStore path of a channel,
+ * "/local/domain/<owner>/data/vchan/<peer>/<port>", into buf (size bytes):
+ * `owner` is the server's domain, `peer` its client's. Either may be
+ * VCHAN_DOMID_SELF, which is replaced by this domain's id (learnt from the
+ * XenStore layer: only then does the call open a store handle). `port` is
+ * a XenStore node name: 1..VCHAN_PORT_MAX bytes of [A-Za-z0-9_@-].
+ * Returns the length of the path (without the NUL) or -1 + errno: EINVAL
+ * a bad port name, a reserved domain id, or buf NULL; ENAMETOOLONG the
+ * path does not fit in size bytes (VCHAN_PATH_MAX always does); or an
+ * error of the XenStore layer when looking up this domain's id. */
+VCHAN_API int vchan_path(char *buf, size_t size, uint32_t owner, uint32_t peer,
+			 const char *port);
+
+/* vchan_server_create at the usual path for a port name, as Qubes'
+ * libvchan_server_init(domain, port, ...) does:
+ * /local/domain/<own id>/data/vchan/<peer>/<port>. Returns a handle or
+ * NULL + errno as vchan_server_create, and EINVAL for a port name that
+ * vchan_path refuses or a reserved peer id. */
+VCHAN_API struct vchan *vchan_server_create_port(uint32_t peer,
+						 const char *port,
+						 size_t read_min,
+						 size_t write_min);
+
+/* vchan_client_connect to the server of domain `server` at the usual path
+ * for a port name: /local/domain/<server>/data/vchan/<own id>/<port>.
+ * Returns a handle or NULL + errno as vchan_client_connect, and EINVAL for
+ * a port name that vchan_path refuses or a reserved server id. */
+VCHAN_API struct vchan *
+vchan_client_connect_port(uint32_t server, const char *port, int timeout_ms);
 
 /* Close the channel and free the handle. The peer is told at once and can
  * still read everything written before. A server also removes its

@@ -42,7 +42,7 @@
 #include "examples/common/stop.h"
 #include "examples/mux/link.h"
 #include "examples/mux/mux.h"
-#include "xenstore/xs.h"
+#include "vchan/vchan.h"
 
 #define HANDSHAKE_S 10.0
 #define IDLE_S	    60.0
@@ -571,9 +571,8 @@ int main(int argc, char **argv)
 	const char *lspec = "127.0.0.1:8443", *dir = "tls-state";
 	const char *port = "http", *ready = NULL;
 	struct term t;
-	vchan_xs *xs;
 	char *end;
-	int opt, self, lport = 0;
+	int opt, lport = 0;
 
 	memset(&t, 0, sizeof(t));
 	t.max_conns = 1000;
@@ -614,15 +613,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	net_raise_nofile();
-	xs = vchan_xs_open();
-	self = xs ? vchan_xs_domid(xs) : -1;
-	vchan_xs_close(xs);
-	if (self < 0) {
-		perror("tls-terminator: own domain id");
+	if (vchan_path(t.path, sizeof(t.path), t.web, VCHAN_DOMID_SELF, port) <
+	    0) {
+		perror("tls-terminator: channel path");
 		return 1;
 	}
-	snprintf(t.path, sizeof(t.path), "/local/domain/%u/data/vchan/%d/%s",
-		 t.web, self, port);
 	signal(SIGPIPE, SIG_IGN);
 	t.ctx = tls_setup(dir);
 	if (t.ctx == NULL) {

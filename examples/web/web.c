@@ -42,7 +42,6 @@
 #include "examples/web/http.h"
 #include "examples/web/store.h"
 #include "vchan/vchan.h"
-#include "xenstore/xs.h"
 
 #define KEY_MAX 256
 /* Ring sizes of the channel, each way. */
@@ -718,9 +717,8 @@ int main(int argc, char **argv)
 {
 	const char *port = "http", *address = "vchan:1/storage";
 	const char *lspec = NULL, *portfile = NULL;
-	int timeout_ms = 5000, opt, self, lport = 0;
+	int timeout_ms = 5000, opt, lport = 0;
 	struct web w;
-	vchan_xs *xs;
 	char *end;
 
 	memset(&w, 0, sizeof(w));
@@ -762,15 +760,11 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	xs = vchan_xs_open();
-	self = xs ? vchan_xs_domid(xs) : -1;
-	vchan_xs_close(xs);
-	if (self < 0) {
-		perror("web: own domain id");
+	if (vchan_path(w.path, sizeof(w.path), VCHAN_DOMID_SELF, w.peer, port) <
+	    0) {
+		perror("web: channel path");
 		return 1;
 	}
-	snprintf(w.path, sizeof(w.path), "/local/domain/%d/data/vchan/%u/%s",
-		 self, w.peer, port);
 	signal(SIGPIPE, SIG_IGN);
 	if (lspec != NULL) {
 		net_raise_nofile();

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Debian's real xenstored on the simulator: our xenstore/ layer (its
 # libxenstore backend) publishes keys that Debian's xenstore-utils see, with
-# the permissions DESIGN.md names ({owner: none, peer: read}, the owner being
+# the permissions docs/vchan-wire.md names ({owner: none, peer: read}, the owner being
 # the publishing domain), and reads what xenstore-write wrote.
 . "${top_srcdir:-.}/tests/interop/lib.sh"
 

@@ -36,7 +36,6 @@
 #include "tools/vchan-bench/bench.h"
 #include "tools/vchan-bench/transport.h"
 #include "vchan/vchan.h"
-#include "xenstore/xs.h"
 
 #define HDR_LEN 64
 #define PORT	"vchan-bench"
@@ -127,26 +126,6 @@ static int write_all(struct vchan *ch, const void *buf, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
-}
-
-/* The channel's path: the server is domain `srv`, its client `cli`. */
-static void chan_path(char *buf, size_t size, uint32_t srv, uint32_t cli)
-{
-	snprintf(buf, size,
-		 "/local/domain/%" PRIu32 "/data/vchan/%" PRIu32 "/" PORT, srv,
-		 cli);
-}
-
-static int own_domid(void)
-{
-	vchan_xs *xs = vchan_xs_open();
-	int d;
-
-	if (xs == NULL)
-		return -1;
-	d = vchan_xs_domid(xs);
-	vchan_xs_close(xs);
-	return d;
 }
 
 static int64_t ms_left(uint64_t deadline)
@@ -307,16 +286,11 @@ static int peer_side(uint32_t peer, struct pair *p, unsigned wait_s,
 		     int res_srv, int res_cli)
 {
 	struct peer_ep pe = {.ep = {&pe_ops, &pe}};
-	char path[128], hdr[HDR_LEN] = "";
-	int self = own_domid(), r;
+	char path[VCHAN_PATH_MAX], hdr[HDR_LEN] = "";
+	int r;
 	const struct bench_job *j = &p->job;
 
-	if (self < 0) {
-		bench_report(res_cli, "E own domain id: %s", strerror(errno));
-		return -1;
-	}
-	chan_path(path, sizeof(path), (uint32_t)self, peer);
-	pe.ch = vchan_server_create(peer, path, p->ring, p->ring);
+	pe.ch = vchan_server_create_port(peer, PORT, p->ring, p->ring);
 	if (pe.ch == NULL) {
 		bench_report(res_cli,
 			     "E vchan server for domain %" PRIu32 ": %s", peer,
@@ -330,11 +304,16 @@ static int peer_side(uint32_t peer, struct pair *p, unsigned wait_s,
 		 j->notify_gap_us, spin_of(p));
 	if (await_state(pe.ch, VCHAN_CONNECTED,
 			bench_now_ns() + (uint64_t)wait_s * 1000000000u) < 0) {
+		int e = errno;
+
+		if (vchan_path(path, sizeof(path), VCHAN_DOMID_SELF, peer,
+			       PORT) < 0)
+			strcpy(path, PORT);
 		bench_report(res_cli,
 			     "E domain %" PRIu32 " did not connect within %u "
-			     "s (is `vchan-bench --serve %d` running there?): "
-			     "%s",
-			     peer, wait_s, self, strerror(errno));
+			     "s to %s (is `vchan-bench --serve` running "
+			     "there?): %s",
+			     peer, wait_s, path, strerror(e));
 		vchan_close(pe.ch);
 		return -1;
 	}
@@ -383,15 +362,12 @@ pid_t bench_peer_spawn(uint32_t peer, struct pair *p, unsigned wait_s,
 
 int bench_peer_quit(uint32_t peer)
 {
-	char path[128], hdr[HDR_LEN] = "VB1 quit";
-	int self = own_domid(), r;
+	char hdr[HDR_LEN] = "VB1 quit";
+	int r;
 	struct vchan *ch;
 	uint64_t deadline = bench_now_ns() + QUIT_MS * 1000000ull;
 
-	if (self < 0)
-		return -1;
-	chan_path(path, sizeof(path), (uint32_t)self, peer);
-	ch = vchan_server_create(peer, path, 1024, 1024);
+	ch = vchan_server_create_port(peer, PORT, 1024, 1024);
 	if (ch == NULL)
 		return -1;
 	/* It reads the header and closes: wait for that, so the header is
@@ -514,16 +490,9 @@ static int serve_one(struct vchan *ch, unsigned *jobs)
 
 int bench_peer_serve(uint32_t peer, unsigned idle_s)
 {
-	char path[128];
-	int self = own_domid();
 	unsigned jobs = 0;
 	uint64_t deadline;
 
-	if (self < 0) {
-		say("own domain id: %s", strerror(errno));
-		return -1;
-	}
-	chan_path(path, sizeof(path), peer, (uint32_t)self);
 	deadline = bench_now_ns() + (uint64_t)idle_s * 1000000000u;
 	for (;;) {
 		struct vchan *ch;
@@ -535,8 +504,8 @@ int bench_peer_serve(uint32_t peer, unsigned idle_s)
 			    peer, idle_s, jobs);
 			return -1;
 		}
-		ch = vchan_client_connect(
-		    peer, path, left > INT32_MAX ? INT32_MAX : (int)left);
+		ch = vchan_client_connect_port(
+		    peer, PORT, left > INT32_MAX ? INT32_MAX : (int)left);
 		if (ch == NULL) {
 			/* The keys of a measurement that was killed before
 			 * its server could remove them: the next one

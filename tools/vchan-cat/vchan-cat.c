@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "vchan/vchan.h"
-#include "xenstore/xs.h"
 
 /* Exit codes, documented in vchan-cat(1). */
 enum {
@@ -220,25 +219,19 @@ static void report(struct stats *s, int final)
 /* XenStore path of the channel, from our domid and the options. */
 static void channel_path(const struct opts *o, char *buf, size_t size)
 {
-	vchan_xs *xs;
-	int self;
-
 	if (o->port[0] == '/') {
 		if (snprintf(buf, size, "%s", o->port) >= (int)size)
 			die(EXIT_USAGE, "port path too long");
 		return;
 	}
-	xs = vchan_xs_open();
-	if (xs == NULL)
-		die(EXIT_OTHER, "cannot open XenStore: %s", strerror(errno));
-	self = vchan_xs_domid(xs);
-	vchan_xs_close(xs);
-	if (self < 0)
+	/* The name first, with ids that need no store: a store that cannot
+	 * be opened (a bad platform, say) is no usage error. */
+	if (vchan_path(buf, size, 0, 0, o->port) < 0)
+		die(EXIT_USAGE, "bad port '%s': %s", o->port, strerror(errno));
+	if (vchan_path(buf, size, o->listen ? VCHAN_DOMID_SELF : o->domid,
+		       o->listen ? o->domid : VCHAN_DOMID_SELF, o->port) < 0)
 		die(EXIT_OTHER, "cannot tell our domain id: %s",
 		    strerror(errno));
-	snprintf(buf, size, "/local/domain/%u/data/vchan/%u/%s",
-		 o->listen ? (unsigned)self : o->domid,
-		 o->listen ? o->domid : (unsigned)self, o->port);
 }
 
 static int poll_one(int fd, short events, int timeout_ms)

@@ -22,7 +22,6 @@
 #include <time.h>
 
 #include "vchan/vchan.h"
-#include "xenstore/xs.h"
 
 #define BUF_SIZE 65536
 
@@ -176,20 +175,26 @@ int main(int argc, char **argv)
 {
 	struct opts o = {
 	    .rsize = 65536, .wsize = 65536, .count = 1, .timeout_s = 60};
-	char path[256], *buf;
+	char path[VCHAN_PATH_MAX], *buf;
 	unsigned long served = 0;
-	vchan_xs *xs;
-	int self, rc;
+	int rc;
 
 	rc = parse(argc, argv, &o);
 	if (rc != 0)
 		return rc;
 	printf("vchan-echo: started %llu ms after boot\n",
 	       (unsigned long long)ms_since_boot());
-	xs = vchan_xs_open();
-	self = xs != NULL ? vchan_xs_domid(xs) : -1;
-	vchan_xs_close(xs);
-	if (self < 0) {
+	/* The name first, with ids that need no store. */
+	if (vchan_path(path, sizeof(path), 0, 0, o.port) < 0) {
+		fprintf(stderr, "vchan-echo: bad port '%s': %s\n", o.port,
+			strerror(errno));
+		return 1;
+	}
+	/* The server is this domain when serving, PEER when connecting. */
+	if (vchan_path(path, sizeof(path),
+		       o.serve ? VCHAN_DOMID_SELF : (uint32_t)o.peer,
+		       o.serve ? (uint32_t)o.peer : VCHAN_DOMID_SELF,
+		       o.port) < 0) {
 		fprintf(stderr,
 			"vchan-echo: cannot read this domain's id "
 			"from XenStore: %s\n",
@@ -206,9 +211,6 @@ int main(int argc, char **argv)
 		long long n;
 
 		if (o.serve) {
-			snprintf(path, sizeof(path),
-				 "/local/domain/%d/data/vchan/%lu/%s", self,
-				 o.peer, o.port);
 			ch = vchan_server_create((uint32_t)o.peer, path,
 						 o.rsize, o.wsize);
 			if (ch == NULL) {
@@ -236,9 +238,6 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		} else {
-			snprintf(path, sizeof(path),
-				 "/local/domain/%lu/data/vchan/%d/%s", o.peer,
-				 self, o.port);
 			ch = vchan_client_connect(
 			    (uint32_t)o.peer, path,
 			    o.timeout_s > 0 ? (int)(o.timeout_s * 1000) : -1);
