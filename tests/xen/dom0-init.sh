@@ -315,6 +315,15 @@ uk_state() {
 	xl list $1 2>/dev/null | awk 'NR == 2 { print $5 }'
 }
 
+# uk_await_crash NAME SECONDS: wait until xl shows the domain crashed.
+uk_await_crash() {
+	end=$(($(secs) + $2))
+	until uk_state $1 | grep -q c; do
+		[ "$(secs)" -gt "$end" ] && return 1
+		usleep 100000
+	done
+}
+
 uk_diag() {
 	uk_log $1 | tail -12 | sed "s/^/xentest-diag $1: /"
 	sed "s/^/xentest-diag $1 xl: /" /tmp/xl-$1.log 2>/dev/null | tail -5
@@ -427,11 +436,7 @@ fi
 # A NULL dereference: the dump on the console, and the domain crashed
 # (kept by on_crash = "preserve").
 if uk_start ukfault uk-fault.xen 8 "" && uk_await ukfault "backtrace" 1 30; then
-	end=$(($(secs) + 20))
-	until uk_state ukfault | grep -q c; do
-		[ "$(secs)" -gt "$end" ] && break
-		usleep 100000
-	done
+	uk_await_crash ukfault 20
 	state=$(uk_state ukfault)
 	vec=$(uk_log ukfault | grep -m1 'fault: vector')
 	addr=$(uk_log ukfault | grep -m1 'faulting address')
@@ -452,11 +457,7 @@ xl destroy ukfault 2>/dev/null
 # domain ends as crashed (status 2), never serving or hanging.
 if uk_start ukbad vchan-echo.xen 8 "serve zero echo" && uk_await ukbad "exit status 2" 1 30; then
 	why=$(uk_log ukbad | grep -m1 '^vchan-echo: ')
-	end=$(($(secs) + 20))
-	until uk_state ukbad | grep -q c; do
-		[ "$(secs)" -gt "$end" ] && break
-		usleep 100000
-	done
+	uk_await_crash ukbad 20
 	state=$(uk_state ukbad)
 	if echo "$why" | grep -q "bad domain id 'zero'" && echo "$state" | grep -q c; then
 		result uk-badarg PASS "state $state; console: $why"
