@@ -11,6 +11,7 @@ for p in examples/storage/storage-server examples/web/web \
 	[ -x "$B/$p" ] || { echo "run-demo: $B/$p not built" >&2; exit 1; }
 done
 VCHAN_SIM_DIR=$W/sim # private, whatever the environment says
+mkdir -m 700 "$VCHAN_SIM_DIR"
 export VCHAN_SIM_DIR
 PY=: # lib.sh's client helper is not used here
 . "$top_srcdir/tests/examples/lib.sh"

@@ -16,6 +16,11 @@ int vchan_backend_select(void)
 {
 	return VCHAN_BACKEND_PV;
 }
+
+int vchan_platform_check(void)
+{
+	return VCHAN_BACKEND_PV;
+}
 #else
 int vchan_backend_select(void)
 {
@@ -31,6 +36,11 @@ int vchan_backend_select(void)
 	}
 #endif
 	return b;
+}
+
+int vchan_platform_check(void)
+{
+	return vchan_backend_select() < 0 ? -1 : vchan_env_check();
 }
 #endif
 

@@ -7,10 +7,13 @@
  *        one private directory.
  * The backend comes from VCHAN_PLATFORM (xen | sim), else "xen" when
  * /dev/xen/evtchn exists, else "sim". The sim backend also reads
- * VCHAN_SIM_DIR (its directory, default $XDG_RUNTIME_DIR/vchan-sim or
- * /tmp/vchan-sim-<uid>) and VCHAN_DOMID (this process's domain id, default 0).
+ * VCHAN_SIM_DIR (its directory, which must exist, be owned by this user and
+ * have mode 0700; the default, $XDG_RUNTIME_DIR/vchan-sim or
+ * /tmp/vchan-sim-<uid>, is created when missing) and VCHAN_DOMID (this
+ * process's domain id, default 0).
  * A bad value makes the open calls fail with EINVAL and print one line on
- * stderr naming the variable and what it accepts.
+ * stderr naming the variable and what it accepts; a missing or shared
+ * VCHAN_SIM_DIR fails with ENOENT or EPERM, with one line naming it too.
  *
  * All functions return >= 0 (or a pointer) on success and -1 (or NULL) with
  * errno set on failure; a NULL handle fails with EINVAL, except that the
@@ -57,6 +60,19 @@ enum vchan_backend {
 /* The backend the environment selects (enum vchan_backend), or -1 with
  * errno EINVAL and a message on stderr when VCHAN_PLATFORM is invalid. */
 VCHAN_API int vchan_backend_select(void);
+
+/* Check the platform's whole environment before using it, as the open
+ * calls would, without opening anything: VCHAN_PLATFORM; on sim
+ * VCHAN_DOMID, VCHAN_SIM_DIR (the default directory is created when
+ * missing) and XENSTORED_PATH when set (it must exist); on xen, that this
+ * machine is a Xen domain (/dev/xen/evtchn exists). A program calls it
+ * first to report a bad environment in one line and stop.
+ * Returns the backend (enum vchan_backend), or -1 + errno after printing
+ * one line on stderr that names the variable at fault: EINVAL a bad value,
+ * ENOENT/ENOTDIR/EPERM VCHAN_SIM_DIR missing, not a directory or not
+ * private, ENODEV VCHAN_PLATFORM=xen on a machine without Xen, ENOSYS the
+ * xen backend was not built, or an error of stat or mkdir. */
+VCHAN_API int vchan_platform_check(void);
 
 /* Notify-on-unmap, as Xen's gntalloc/gntdev give it. When the share or map
  * goes away for any reason (unmap, close, exit, SIGKILL of its holder), the

@@ -16,6 +16,7 @@
 #include <xenevtchn.h>
 #include <xengnttab.h>
 
+#include "common/env.h"
 #include "grant/backend.h"
 
 /* The drivers take "no port" as all ones, and "no byte" too, which is
@@ -422,11 +423,12 @@ vchan_evt *vchan_evt_xen_open(void)
 	e->xce = xenevtchn_open(NULL, 0);
 	if (e->xce == NULL) {
 		err = errno;
-		fprintf(
-		    stderr,
-		    "vchan: cannot open /dev/xen/evtchn (%s): is this a Xen "
-		    "domain with the xen-evtchn module loaded?\n",
-		    strerror(err));
+		if (!vchan_env_xen_absent())
+			fprintf(stderr,
+				"vchan: cannot open /dev/xen/evtchn (%s): is "
+				"this a Xen domain with the xen-evtchn module "
+				"loaded?\n",
+				strerror(err));
 		free(e);
 		errno = err;
 		return NULL;

@@ -9,6 +9,7 @@ here=$(dirname "$0")
 limit=${VCHAN_TEST_TIMEOUT:-300}
 work=$(mktemp -d "${TMPDIR:-/tmp}/vchan-test.XXXXXX") || exit 99
 VCHAN_SIM_DIR=$work/sim
+mkdir -m 700 "$VCHAN_SIM_DIR" || exit 99
 VCHAN_PLATFORM=sim
 VCHAN_TEST_TMP=$work
 # Every process of the test inherits this tag, whatever becomes of its

@@ -112,6 +112,7 @@ libdir=/usr/lib/$triplet
 examples=$root/usr/libexec/vchan/examples
 
 export VCHAN_PLATFORM=sim VCHAN_SIM_DIR=$work/sim
+mkdir -m 700 "$VCHAN_SIM_DIR"
 unset XENSTORED_PATH VCHAN_DOMID
 
 # The installed programs, not ones found earlier along PATH.

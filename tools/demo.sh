@@ -7,6 +7,7 @@ cat=$build/tools/vchan-cat/vchan-cat
 work=$(mktemp -d /tmp/vchan-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export VCHAN_PLATFORM=sim VCHAN_SIM_DIR=$work/sim
+mkdir -m 700 "$VCHAN_SIM_DIR"
 
 say() { printf '\n== %s\n' "$*"; }
 

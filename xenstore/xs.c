@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
 #include "grant/grant.h"
 #include "xenstore/backend.h"
 
@@ -77,6 +78,9 @@ vchan_xs *vchan_xs_open(void)
 vchan_xs *vchan_xs_open(void)
 {
 	const char *xsd;
+#ifdef HAVE_XEN
+	vchan_xs *xs;
+#endif
 
 	switch (vchan_backend_select()) {
 	case VCHAN_BACKEND_SIM:
@@ -84,7 +88,11 @@ vchan_xs *vchan_xs_open(void)
 		if (xsd == NULL || *xsd == '\0')
 			return vchan_xs_embedded_open();
 #ifdef HAVE_XEN
-		return vchan_xs_libxs_open();
+		xs = vchan_xs_libxs_open();
+		/* EINVAL: VCHAN_DOMID, already reported. */
+		if (xs == NULL && errno != EINVAL && errno != ENOMEM)
+			vchan_env_xenstored_unreachable(xsd);
+		return xs;
 #else
 		fprintf(stderr, "vchan: XENSTORED_PATH is set but libxenstore "
 				"support was not built; unset it to use the "
@@ -94,7 +102,10 @@ vchan_xs *vchan_xs_open(void)
 #endif
 #ifdef HAVE_XEN
 	case VCHAN_BACKEND_XEN:
-		return vchan_xs_libxs_open();
+		xs = vchan_xs_libxs_open();
+		if (xs == NULL && errno != ENOMEM)
+			vchan_env_xen_absent();
+		return xs;
 #endif
 	default:
 		return NULL;

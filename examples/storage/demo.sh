@@ -7,6 +7,7 @@ bin=$build/examples/storage
 work=$(mktemp -d "${TMPDIR:-/tmp}/storage-demo.XXXXXX")
 VCHAN_PLATFORM=sim
 VCHAN_SIM_DIR=$work/sim
+mkdir -m 700 "$VCHAN_SIM_DIR"
 export VCHAN_PLATFORM VCHAN_SIM_DIR
 VCHAN_DOMID=1 "$bin/storage-server" "$work/kv.log" vchan:2/storage &
 srv=$!

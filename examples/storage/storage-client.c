@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "examples/storage/storage.pb-c.h"
+#include "grant/grant.h"
 #include "rpc/rpc.h"
 
 static int usage(void)
@@ -110,6 +111,9 @@ int main(int argc, char **argv)
 
 	if (argc < 3)
 		return usage();
+	/* A bad platform environment is one line, naming the variable. */
+	if (strncmp(argv[1], "vchan:", 6) == 0 && vchan_platform_check() < 0)
+		return 3;
 	loop = ev_loop_new(EVFLAG_AUTO);
 	if (loop == NULL)
 		return 3;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "examples/storage/service.h"
+#include "grant/grant.h"
 
 static const char usage[] =
     "usage: storage-server LOGFILE ADDRESS...\n"
@@ -49,6 +50,11 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	/* A bad platform environment is one line, naming the variable. */
+	for (int i = 2; i < argc; i++)
+		if (strncmp(argv[i], "vchan:", 6) == 0 &&
+		    vchan_platform_check() < 0)
+			return 1;
 	return storage_serve((const char *const *)argv + 2, (size_t)argc - 2,
 			     argv[1]);
 }

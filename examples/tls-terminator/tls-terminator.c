@@ -42,6 +42,7 @@
 #include "examples/common/stop.h"
 #include "examples/mux/link.h"
 #include "examples/mux/mux.h"
+#include "grant/grant.h"
 #include "vchan/vchan.h"
 
 #define HANDSHAKE_S 10.0
@@ -613,6 +614,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	net_raise_nofile();
+	/* A bad platform environment is one line, naming the variable. */
+	if (vchan_platform_check() < 0)
+		return 1;
 	if (vchan_path(t.path, sizeof(t.path), t.web, VCHAN_DOMID_SELF, port) <
 	    0) {
 		perror("tls-terminator: channel path");

@@ -41,6 +41,7 @@
 #include "examples/mux/mux.h"
 #include "examples/web/http.h"
 #include "examples/web/store.h"
+#include "grant/grant.h"
 #include "vchan/vchan.h"
 
 #define KEY_MAX 256
@@ -760,6 +761,9 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	/* A bad platform environment is one line, naming the variable. */
+	if (vchan_platform_check() < 0)
+		return 1;
 	if (vchan_path(w.path, sizeof(w.path), VCHAN_DOMID_SELF, w.peer, port) <
 	    0) {
 		perror("web: channel path");

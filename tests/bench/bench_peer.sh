@@ -20,7 +20,10 @@ fail() {
 : "${VCHAN_PLATFORM:=sim}"
 export VCHAN_PLATFORM
 [ "$VCHAN_PLATFORM" = sim ] || fail "needs the simulator (VCHAN_PLATFORM=sim)"
-[ -n "${VCHAN_SIM_DIR:-}" ] || VCHAN_SIM_DIR=$WORK/sim
+if [ -z "${VCHAN_SIM_DIR:-}" ]; then
+	VCHAN_SIM_DIR=$WORK/sim
+	mkdir -m 700 "$VCHAN_SIM_DIR" || fail "cannot create $VCHAN_SIM_DIR"
+fi
 export VCHAN_SIM_DIR
 
 # Small jobs: this proves the two ends meet and the data is checked, not

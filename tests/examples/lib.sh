@@ -14,7 +14,10 @@ test_setup() {
 	command -v python3 >/dev/null || { echo "needs python3" >&2; exit 77; }
 	B=${top_builddir:-.}
 	W=$(mktemp -d "${VCHAN_TEST_TMP:-/tmp}/web.XXXXXX")
-	VCHAN_SIM_DIR=${VCHAN_SIM_DIR:-$W/sim}
+	if [ -z "${VCHAN_SIM_DIR:-}" ]; then
+		VCHAN_SIM_DIR=$W/sim
+		mkdir -m 700 "$VCHAN_SIM_DIR"
+	fi
 	export VCHAN_SIM_DIR
 	trap 'kill_all; rm -rf "$W"' EXIT
 }

@@ -379,16 +379,24 @@ static void test_environment(void **state)
 	setenv("VCHAN_SIM_DIR", sub, 1);
 	assert_null(vchan_gnt_open());
 	assert_int_equal(errno, EPERM);
-	/* a missing one is created private */
+	/* a missing one is refused, and never created */
 	snprintf(sub, sizeof(sub), "%s/new/deeper", saved);
+	setenv("VCHAN_SIM_DIR", sub, 1);
+	errno = 0;
+	assert_null(vchan_gnt_open());
+	assert_int_equal(errno, ENOENT);
+	assert_null(vchan_evt_open());
+	assert_int_equal(errno, ENOENT);
+	snprintf(sub, sizeof(sub), "%s/new", saved);
+	assert_int_equal(access(sub, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+	/* one that exists, private, is taken as it is */
+	assert_int_equal(mkdir(sub, 0700), 0);
 	setenv("VCHAN_SIM_DIR", sub, 1);
 	vchan_gnt *g = vchan_gnt_open();
 	assert_non_null(g);
 	vchan_gnt_close(g);
 	setenv("VCHAN_SIM_DIR", saved, 1);
-	snprintf(sub, sizeof(sub), "%s/new/deeper", saved);
-	assert_int_equal(rmdir(sub), 0);
-	snprintf(sub, sizeof(sub), "%s/new", saved);
 	assert_int_equal(rmdir(sub), 0);
 	snprintf(sub, sizeof(sub), "%s/open", saved);
 	assert_int_equal(rmdir(sub), 0);

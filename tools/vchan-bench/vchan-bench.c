@@ -1573,6 +1573,8 @@ int main(int argc, char **argv)
 	/* --peer: the platform is the caller's (Xen, or a simulation that
 	 * the other domain shares). */
 	if (r.o.peer < 0) {
+		if (mkdir(sim, 0700) < 0)
+			die("cannot create the simulator's directory");
 		setenv("VCHAN_SIM_DIR", sim, 1);
 		setenv("VCHAN_PLATFORM", "sim", 1);
 		unsetenv("XENSTORED_PATH");

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grant/grant.h"
 #include "vchan/vchan.h"
 
 /* Exit codes, documented in vchan-cat(1). */
@@ -417,6 +418,10 @@ int main(int argc, char **argv)
 	int in_open = 1;
 
 	parse(argc, argv, &o);
+	/* A bad environment is one line, the library's, naming the
+	 * variable. */
+	if (vchan_platform_check() < 0)
+		exit(EXIT_OTHER);
 	signal(SIGPIPE, SIG_IGN);
 	channel_path(&o, path, sizeof(path));
 	ch = open_channel(&o, path);

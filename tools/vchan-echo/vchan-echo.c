@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "grant/grant.h"
 #include "vchan/vchan.h"
 
 #define BUF_SIZE 65536
@@ -182,6 +183,10 @@ int main(int argc, char **argv)
 	rc = parse(argc, argv, &o);
 	if (rc != 0)
 		return rc;
+	/* A bad environment is one line, the library's, naming the
+	 * variable. */
+	if (vchan_platform_check() < 0)
+		return 1;
 	printf("vchan-echo: started %llu ms after boot\n",
 	       (unsigned long long)ms_since_boot());
 	/* The name first, with ids that need no store. */
