@@ -527,10 +527,11 @@ int vchan_rpc_client_connect(struct vchan_rpc_client *c, int timeout_ms)
 		if (c->addr.kind != VCHAN_RPC_ADDR_VCHAN &&
 		    errno != ECONNREFUSED && errno != ENOENT)
 			return -1;
-		if (timeout_ms >= 0 && now_ms() >= end) {
-			errno = ETIMEDOUT;
+		/* Out of time: errno stays what the last attempt met (no
+		 * such socket, or refused), which says more than "timed
+		 * out"; with no time at all that was the only attempt. */
+		if (timeout_ms >= 0 && now_ms() >= end)
 			return -1;
-		}
 		/* Refused: the server is not (or no longer, or not yet
 		 * again) there. Try again shortly. */
 		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);

@@ -146,11 +146,15 @@ vchan_rpc_client_of(ProtobufCService *service);
 
 /* Connect now, waiting up to `timeout_ms` (-1: forever) for the server to
  * appear (for a vchan, its XenStore keys; for sockets, retrying a refused
- * connection every 20 ms). Blocks the loop meanwhile: meant for program
- * start. Returns 0 (also when already connected) or -1 + errno: ETIMEDOUT,
- * ECONNREFUSED, ENOENT, EINVAL client is NULL, ECANCELED a closure run
- * while dropping a connection still in progress freed the client (it is
- * gone), or an error of the transport. */
+ * connection every 20 ms). 0 makes one attempt: a missing socket or a
+ * refused connection fails at once. Blocks the loop meanwhile: meant for
+ * program start. Returns 0 (also when already connected) or -1 + errno,
+ * when the time is out the error of the last attempt: ENOENT no such
+ * socket (unix:), ECONNREFUSED nothing listens there, or a vchan server's
+ * keys name a channel that is gone, ETIMEDOUT no vchan server published its
+ * keys, or a TCP handshake did not finish; also EINVAL client is NULL,
+ * ECANCELED a closure run while dropping a connection still in progress
+ * freed the client (it is gone), or an error of the transport. */
 VCHAN_API int vchan_rpc_client_connect(struct vchan_rpc_client *client,
 				       int timeout_ms);
 

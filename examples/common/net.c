@@ -31,7 +31,7 @@ int net_listen(const char *spec, int *port)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;
 	if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res) != 0) {
-		errno = EINVAL;
+		errno = EADDRNOTAVAIL; /* no such host here */
 		return -1;
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,

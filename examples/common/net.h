@@ -5,7 +5,8 @@
 /* Listen on "HOST:PORT" (HOST may be empty for any address; PORT 0 lets
  * the kernel choose). The socket is non-blocking and close-on-exec.
  * Returns the socket and stores the port bound in *port, or -1 + errno
- * (EINVAL: not HOST:PORT, or the name does not resolve). */
+ * (EINVAL: not HOST:PORT; EADDRNOTAVAIL: the name does not resolve, or is
+ * not an address of this machine). */
 int net_listen(const char *spec, int *port);
 
 /* Write `port` and a newline to `path` as a whole: a reader sees either no

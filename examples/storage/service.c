@@ -13,6 +13,7 @@
 #include "examples/storage/kvlog.h"
 #include "examples/storage/storage.pb-c.h"
 #include "rpc/rpc.h"
+#include "xenstore/xs.h"
 
 struct store {
 	Storage__Storage_Service svc; /* first: handlers get it back */
@@ -119,6 +120,56 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* Every address is one the rpc layer can parse, or 0 after naming the
+ * first bad one. Parsed as a client's address (the same grammar), which
+ * has no side effect, unlike listening (a unix: listener takes over the
+ * path): nothing is touched before the arguments are known to be good. */
+static int addresses_ok(const char *const *addrs, size_t n)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	int ok = loop != NULL;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		struct vchan_rpc_client *c = vchan_rpc_client_new(
+		    loop, addrs[i], &storage__storage__descriptor, NULL);
+
+		if (c == NULL) {
+			fprintf(stderr,
+				"storage-server: bad address '%s': expected "
+				"vchan:CLIENT_DOMID/PORT, unix:PATH or "
+				"tcp:HOST:PORT\n",
+				addrs[i]);
+			ok = 0;
+		}
+		vchan_rpc_client_free(c);
+	}
+	if (loop != NULL)
+		ev_loop_destroy(loop);
+	return ok;
+}
+
+/* Say where clients find the server: a vchan listener's address names the
+ * client domain (vchan:CLIENT/PORT), its clients name this domain. */
+static void say_serving(const char *addr)
+{
+	unsigned client;
+	int self = -1, n = 0;
+
+	if (sscanf(addr, "vchan:%u/%n", &client, &n) == 1 && n > 0) {
+		vchan_xs *xs = vchan_xs_open();
+
+		self = xs != NULL ? vchan_xs_domid(xs) : -1;
+		vchan_xs_close(xs);
+	}
+	if (self >= 0)
+		fprintf(stderr,
+			"storage: serving at vchan:%d/%s for domain %u "
+			"(listening as %s)\n",
+			self, addr + n, client, addr);
+	else
+		fprintf(stderr, "storage: serving at %s\n", addr);
+}
+
 int storage_serve(const char *const *addrs, size_t n, const char *logpath)
 {
 	struct store st = {.svc = STORAGE__STORAGE__INIT(do_)};
@@ -128,6 +179,8 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath)
 	struct kvlog_status ls;
 	int rc = 1;
 
+	if (!addresses_ok(addrs, n))
+		return 2;
 	st.kv = kvlog_open(logpath, &ls);
 	if (st.kv == NULL && errno == EBADMSG) {
 		fprintf(stderr,
@@ -163,7 +216,7 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath)
 			goto out;
 		}
 	for (size_t i = 0; i < n; i++)
-		fprintf(stderr, "storage: serving at %s\n", addrs[i]);
+		say_serving(addrs[i]);
 	ev_signal_init(&term, stop_cb, SIGTERM);
 	ev_signal_init(&intr, stop_cb, SIGINT);
 	ev_signal_start(loop, &term);

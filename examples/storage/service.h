@@ -10,7 +10,8 @@
 
 /* Open the log at `logpath` (recovering it), serve Storage at the `n`
  * rpc addresses until SIGTERM or SIGINT, then close everything. Returns 0,
- * or 1 after printing why it could not start: a damaged log (see
+ * 2 after naming an address that does not parse (before anything is
+ * opened), or 1 after printing why it could not start: a damaged log (see
  * kvlog.h) is refused with the offset and the cause, unchanged. */
 int storage_serve(const char *const *addrs, size_t n, const char *logpath);
 

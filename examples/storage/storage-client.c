@@ -19,11 +19,45 @@
 #include "grant/grant.h"
 #include "rpc/rpc.h"
 
-static int usage(void)
+/* How long a vchan server may take to publish its channel. */
+#define VCHAN_WAIT_MS 5000
+
+enum {
+	EXIT_NOT_FOUND = 1,
+	EXIT_USAGE = 2,
+	EXIT_FAILED = 3,
+};
+
+static const char usage_text[] =
+    "usage: storage-client ADDRESS get KEY\n"
+    "       storage-client ADDRESS put KEY VALUE\n"
+    "       storage-client ADDRESS delete KEY\n"
+    "       storage-client ADDRESS list [PREFIX]\n"
+    "Call the Storage service at ADDRESS: vchan:SERVER_DOMID/PORT,\n"
+    "unix:PATH or tcp:HOST:PORT.\n"
+    "\n"
+    "  get KEY        print KEY's value\n"
+    "  put KEY VALUE  store VALUE under KEY (answered once it is on disk)\n"
+    "  delete KEY     remove KEY\n"
+    "  list [PREFIX]  print the keys that start with PREFIX (default: all),\n"
+    "                 one a line, sorted\n"
+    "  -h, --help     show this text\n"
+    "\n"
+    "A vchan server is waited for up to 5 s (its channel appears when it\n"
+    "starts); a socket is tried once. Each call has a deadline of 10 s.\n"
+    "Exit status: 0 done, 1 no such key (get, delete), 2 bad arguments,\n"
+    "3 the server could not be reached or the call failed.\n";
+
+static int usage(const char *why, const char *arg)
 {
-	fprintf(stderr, "usage: storage-client ADDRESS get KEY | put KEY VALUE "
-			"| delete KEY | list [PREFIX]\n");
-	return 2;
+	if (why != NULL)
+		fprintf(stderr, "storage-client: %s%s%s%s\n", why,
+			arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+	fputs("usage: storage-client ADDRESS get KEY | put KEY VALUE | delete "
+	      "KEY | list [PREFIX]\n"
+	      "Try 'storage-client --help'.\n",
+	      stderr);
+	return EXIT_USAGE;
 }
 
 static int call(struct vchan_rpc_client *cli, const char *method,
@@ -53,54 +87,126 @@ static int call(struct vchan_rpc_client *cli, const char *method,
 	return st;
 }
 
+static int not_found(const char *key)
+{
+	fprintf(stderr, "storage-client: %s: not found\n", key);
+	return EXIT_NOT_FOUND;
+}
+
+/* The command's arguments are right (argv[0] is the command). */
+static int command_ok(int argc, char **argv)
+{
+	static const struct {
+		const char *name, *args;
+		int min, max;
+	} cmds[] = {{"get", "KEY", 1, 1},
+		    {"put", "KEY VALUE", 2, 2},
+		    {"delete", "KEY", 1, 1},
+		    {"list", "[PREFIX]", 0, 1}};
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[0], cmds[i].name) != 0)
+			continue;
+		if (argc - 1 >= cmds[i].min && argc - 1 <= cmds[i].max)
+			return 1;
+		fprintf(stderr,
+			"storage-client: %s takes %s (given %d argument%s)\n",
+			cmds[i].name, cmds[i].args, argc - 1,
+			argc == 2 ? "" : "s");
+		usage(NULL, NULL);
+		return 0;
+	}
+	usage("unknown command", argv[0]);
+	return 0;
+}
+
 static int run(struct vchan_rpc_client *cli, int argc, char **argv)
 {
 	const char *op = argv[0];
 	ProtobufCMessage *rep = NULL;
 	int rc = 0;
 
-	if (strcmp(op, "get") == 0 && argc == 2) {
+	if (strcmp(op, "get") == 0) {
 		Storage__GetRequest q = STORAGE__GET_REQUEST__INIT;
 		Storage__GetReply *r;
 
 		q.key = argv[1];
 		if (call(cli, "Get", &q.base, &rep) != VCHAN_RPC_OK)
-			return 3;
+			return EXIT_FAILED;
 		r = (Storage__GetReply *)rep;
 		if (r->found)
 			printf("%.*s\n", (int)r->value.len,
 			       (const char *)r->value.data);
-		rc = r->found ? 0 : 1;
-	} else if (strcmp(op, "put") == 0 && argc == 3) {
+		else
+			rc = not_found(argv[1]);
+	} else if (strcmp(op, "put") == 0) {
 		Storage__PutRequest q = STORAGE__PUT_REQUEST__INIT;
 
 		q.key = argv[1];
 		q.value.data = (uint8_t *)argv[2];
 		q.value.len = strlen(argv[2]);
 		if (call(cli, "Put", &q.base, &rep) != VCHAN_RPC_OK)
-			return 3;
-	} else if (strcmp(op, "delete") == 0 && argc == 2) {
+			return EXIT_FAILED;
+	} else if (strcmp(op, "delete") == 0) {
 		Storage__DeleteRequest q = STORAGE__DELETE_REQUEST__INIT;
 
 		q.key = argv[1];
 		if (call(cli, "Delete", &q.base, &rep) != VCHAN_RPC_OK)
-			return 3;
-		rc = ((Storage__DeleteReply *)rep)->existed ? 0 : 1;
-	} else if (strcmp(op, "list") == 0 && argc <= 2) {
+			return EXIT_FAILED;
+		if (!((Storage__DeleteReply *)rep)->existed)
+			rc = not_found(argv[1]);
+	} else {
 		Storage__ListRequest q = STORAGE__LIST_REQUEST__INIT;
 		Storage__ListReply *r;
 
 		q.prefix = argc == 2 ? argv[1] : "";
 		if (call(cli, "List", &q.base, &rep) != VCHAN_RPC_OK)
-			return 3;
+			return EXIT_FAILED;
 		r = (Storage__ListReply *)rep;
 		for (size_t i = 0; i < r->n_keys; i++)
 			printf("%s\n", r->keys[i]);
-	} else {
-		return usage();
 	}
 	protobuf_c_message_free_unpacked(rep, NULL);
 	return rc;
+}
+
+/* Connect, or say why not: a vchan server is waited for (it publishes its
+ * channel when it starts); a socket is tried once, so that a wrong path or
+ * a server that is down shows at once, as what it is. */
+static int reach(struct vchan_rpc_client *cli, const char *addr)
+{
+	int is_vchan = strncmp(addr, "vchan:", 6) == 0;
+	int e;
+
+	if (vchan_rpc_client_connect(cli, is_vchan ? VCHAN_WAIT_MS : 0) == 0)
+		return 0;
+	/* A TCP handshake still under way after no time at all: give it
+	 * the time a vchan server gets. */
+	if (!is_vchan && errno == ETIMEDOUT &&
+	    vchan_rpc_client_connect(cli, VCHAN_WAIT_MS) == 0)
+		return 0;
+	e = errno;
+	if (e == ENOENT && strncmp(addr, "unix:", 5) == 0)
+		fprintf(stderr, "storage-client: %s: no such socket\n", addr);
+	else if (e == ECONNREFUSED && !is_vchan)
+		fprintf(stderr,
+			"storage-client: %s: connection refused (no server "
+			"listens there)\n",
+			addr);
+	else if (e == ECONNREFUSED)
+		fprintf(stderr,
+			"storage-client: %s: connection refused (the "
+			"server's channel is gone)\n",
+			addr);
+	else if (e == ETIMEDOUT && is_vchan)
+		fprintf(stderr,
+			"storage-client: %s: no server (none published this "
+			"channel within %d s)\n",
+			addr, VCHAN_WAIT_MS / 1000);
+	else
+		fprintf(stderr, "storage-client: %s: cannot connect: %s\n",
+			addr, strerror(e));
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -109,28 +215,37 @@ int main(int argc, char **argv)
 	struct vchan_rpc_client *cli;
 	int rc;
 
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (argc >= 2 && argv[1][0] == '-')
+		return usage("unknown option", argv[1]);
 	if (argc < 3)
-		return usage();
+		return usage(argc < 2 ? "no ADDRESS" : "no command", NULL);
+	if (!command_ok(argc - 2, argv + 2))
+		return EXIT_USAGE;
 	/* A bad platform environment is one line, naming the variable. */
 	if (strncmp(argv[1], "vchan:", 6) == 0 && vchan_platform_check() < 0)
-		return 3;
+		return EXIT_FAILED;
 	loop = ev_loop_new(EVFLAG_AUTO);
 	if (loop == NULL)
-		return 3;
+		return EXIT_FAILED;
 	cli = vchan_rpc_client_new(loop, argv[1], &storage__storage__descriptor,
 				   NULL);
 	if (cli == NULL) {
-		fprintf(stderr, "storage-client: bad address %s\n", argv[1]);
+		fprintf(stderr,
+			"storage-client: bad address '%s': expected "
+			"vchan:SERVER_DOMID/PORT, unix:PATH or tcp:HOST:PORT\n",
+			argv[1]);
 		ev_loop_destroy(loop);
-		return 2;
+		return EXIT_USAGE;
 	}
-	if (vchan_rpc_client_connect(cli, 5000) < 0) {
-		fprintf(stderr, "storage-client: cannot reach %s: %s\n",
-			argv[1], strerror(errno));
-		rc = 3;
-	} else {
+	if (reach(cli, argv[1]) < 0)
+		rc = EXIT_FAILED;
+	else
 		rc = run(cli, argc - 2, argv + 2);
-	}
 	vchan_rpc_client_free(cli);
 	ev_loop_destroy(loop);
 	return rc;

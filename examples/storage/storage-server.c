@@ -22,11 +22,14 @@
 #include "examples/storage/service.h"
 #include "grant/grant.h"
 
-static const char usage[] =
+static const char usage_text[] =
     "usage: storage-server LOGFILE ADDRESS...\n"
     "       storage-server --repair LOGFILE\n"
     "Serve the Storage service (Get, Put, Delete, List) from LOGFILE at\n"
-    "each ADDRESS: vchan:CLIENT_DOMID/PORT, unix:PATH or tcp:HOST:PORT.\n"
+    "each ADDRESS: vchan:CLIENT_DOMID/PORT (a channel for that client\n"
+    "domain, which reaches us as vchan:OUR_DOMID/PORT), unix:PATH or\n"
+    "tcp:HOST:PORT. LOGFILE is created when missing. Stops on SIGTERM or\n"
+    "SIGINT.\n"
     "\n"
     "On start the log is replayed. A record cut short by the end of the\n"
     "file (an append torn by a crash, never acknowledged) is cut off. Any\n"
@@ -36,20 +39,39 @@ static const char usage[] =
     "\n"
     "  --repair  move every damaged part of LOGFILE aside to LOGFILE.bad\n"
     "            (or LOGFILE.bad.N), keep every valid record, and exit\n"
-    "  --help    show this text\n";
+    "  -h, --help  show this text\n"
+    "\n"
+    "Exit status: 0 stopped by a signal, or repaired; 1 could not start\n"
+    "or repair; 2 bad arguments.\n";
+
+static int usage(const char *why, const char *arg)
+{
+	fprintf(stderr, "storage-server: %s%s%s%s\n", why, arg ? " '" : "",
+		arg ? arg : "", arg ? "'" : "");
+	fputs("usage: storage-server LOGFILE ADDRESS... | --repair LOGFILE\n"
+	      "Try 'storage-server --help'.\n",
+	      stderr);
+	return 2;
+}
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		fputs(usage, stdout);
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_text, stdout);
 		return 0;
 	}
-	if (argc == 3 && strcmp(argv[1], "--repair") == 0)
+	if (argc >= 2 && strcmp(argv[1], "--repair") == 0) {
+		if (argc != 3)
+			return usage("--repair takes one LOGFILE", NULL);
 		return storage_repair(argv[2]);
-	if (argc < 3 || argv[1][0] == '-') {
-		fputs(usage, stderr);
-		return 2;
 	}
+	if (argc >= 2 && argv[1][0] == '-')
+		return usage("unknown option", argv[1]);
+	if (argc < 3)
+		return usage(argc < 2 ? "no LOGFILE and ADDRESS"
+				      : "no ADDRESS to serve at",
+			     NULL);
 	/* A bad platform environment is one line, naming the variable. */
 	for (int i = 2; i < argc; i++)
 		if (strncmp(argv[i], "vchan:", 6) == 0 &&

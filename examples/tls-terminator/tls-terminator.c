@@ -13,6 +13,7 @@
  *
  * Usage: tls-terminator [-l HOST:PORT] [-d STATEDIR] [-p PORT] [-t SECS]
  *                       [-c MAXCONN] [-r READYFILE] WEB_DOMID
+ * (tls-terminator --help, man/tls-terminator.1)
  */
 #include "config.h"
 
@@ -37,6 +38,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "examples/common/args.h"
 #include "examples/common/buf.h"
 #include "examples/common/net.h"
 #include "examples/common/stop.h"
@@ -168,24 +170,69 @@ out:
 	return ok ? 0 : -1;
 }
 
+/* Why the last call failed, into buf: OpenSSL's newest error when it has
+ * one, else errno's. */
+static const char *why(char *buf, size_t size)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	if (e != 0)
+		ERR_error_string_n(e, buf, size);
+	else
+		snprintf(buf, size, "%s", strerror(errno));
+	return buf;
+}
+
+/* The TLS context, with the state directory's certificate and key (made
+ * when either is missing). NULL after one line on stderr saying what
+ * failed and why. */
 static SSL_CTX *tls_setup(const char *dir)
 {
-	char cert[4096], key[4096];
+	char cert[4096], key[4096], reason[256];
 	SSL_CTX *ctx;
+	struct stat st;
 
-	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-	snprintf(key, sizeof(key), "%s/key.pem", dir);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (snprintf(cert, sizeof(cert), "%s/cert.pem", dir) >=
+		(int)sizeof(cert) ||
+	    snprintf(key, sizeof(key), "%s/key.pem", dir) >= (int)sizeof(key)) {
+		fprintf(stderr, "tls-terminator: -d: '%s' is too long\n", dir);
 		return NULL;
+	}
+	/* The directory itself, never its parents. */
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr,
+			"tls-terminator: TLS setup failed: cannot create the "
+			"state directory %s: %s%s\n",
+			dir, strerror(errno),
+			errno == ENOENT ? " (its parent must exist)" : "");
+		return NULL;
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr,
+			"tls-terminator: TLS setup failed: the state directory "
+			"%s is not a directory\n",
+			dir);
+		return NULL;
+	}
 	if (access(cert, R_OK) != 0 || access(key, R_OK) != 0) {
-		if (make_cert(dir) < 0)
+		ERR_clear_error();
+		if (make_cert(dir) < 0) {
+			fprintf(stderr,
+				"tls-terminator: TLS setup failed: cannot "
+				"make a key and certificate in %s: %s\n",
+				dir, why(reason, sizeof(reason)));
 			return NULL;
+		}
 		fprintf(stderr, "tls-terminator: made a certificate in %s\n",
 			dir);
 	}
+	ERR_clear_error();
 	ctx = SSL_CTX_new(TLS_server_method());
-	if (ctx == NULL)
+	if (ctx == NULL) {
+		fprintf(stderr, "tls-terminator: TLS setup failed: %s\n",
+			why(reason, sizeof(reason)));
 		return NULL;
+	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
@@ -193,6 +240,10 @@ static SSL_CTX *tls_setup(const char *dir)
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
+		fprintf(stderr,
+			"tls-terminator: TLS setup failed: cannot use %s and "
+			"%s: %s (remove both to make new ones)\n",
+			cert, key, why(reason, sizeof(reason)));
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -560,59 +611,112 @@ static void begin_stop(void *ctx)
 	check_done(t);
 }
 
-static void usage(void)
+static const char USAGE[] =
+    "usage: tls-terminator [OPTIONS] WEB_DOMID\n"
+    "HTTPS on a TCP port: each TLS connection becomes one stream of a\n"
+    "single vchan to the web domain WEB_DOMID, which serves it. The key\n"
+    "never leaves this domain.\n"
+    "\n"
+    "  -l HOST:PORT  the TCP address to listen on; PORT 0 picks a free\n"
+    "                port (default: 127.0.0.1:8443)\n"
+    "  -d STATEDIR   where key.pem and cert.pem are kept: made on first\n"
+    "                run (a self-signed certificate for localhost and\n"
+    "                127.0.0.1, valid a year); STATEDIR is created, its\n"
+    "                parent must exist (default: tls-state, in the\n"
+    "                current directory)\n"
+    "  -p PORT       the channel's name: the web domain publishes it at\n"
+    "                /local/domain/WEB_DOMID/data/vchan/OUR_DOMID/PORT\n"
+    "                (default: http)\n"
+    "  -t SECS       how long a client waits for the web domain's answer\n"
+    "                before a 504, 0.001 to 86400 (default: 10)\n"
+    "  -c MAXCONN    most TLS clients at once, 1 to 1000000\n"
+    "                (default: 1000)\n"
+    "  -r READYFILE  write the TCP port to READYFILE once listening\n"
+    "                (default: none)\n"
+    "  -h, --help    show this text\n"
+    "\n"
+    "Stops on SIGTERM or SIGINT once the answers owed are written (at most\n"
+    "5 s). Exit status: 0 stopped, 1 could not start, 2 bad arguments.\n";
+
+/* After the line that names the bad argument. */
+static int usage_error(void)
 {
-	fprintf(stderr,
-		"usage: tls-terminator [-l HOST:PORT] [-d STATEDIR] [-p PORT] "
-		"[-t SECS] [-c MAXCONN] [-r READYFILE] WEB_DOMID\n");
+	fputs("usage: tls-terminator [-l HOST:PORT] [-d STATEDIR] [-p PORT] "
+	      "[-t SECS] [-c MAXCONN] [-r READYFILE] WEB_DOMID\n"
+	      "Try 'tls-terminator --help'.\n",
+	      stderr);
+	return 2;
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option LONGOPTS[] = {
+	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	const char *lspec = "127.0.0.1:8443", *dir = "tls-state";
 	const char *port = "http", *ready = NULL;
 	struct term t;
-	char *end;
 	int opt, lport = 0;
+	long v;
 
 	memset(&t, 0, sizeof(t));
 	t.max_conns = 1000;
 	t.resp_s = 10;
-	while ((opt = getopt(argc, argv, "l:d:p:t:c:r:h")) != -1) {
+	t.lfd = -1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":l:d:p:t:c:r:h", LONGOPTS,
+				  NULL)) != -1) {
 		switch (opt) {
 		case 'l':
+			if (args_hostport("tls-terminator", "-l", optarg) < 0)
+				return usage_error();
 			lspec = optarg;
 			break;
 		case 'd':
+			if (*optarg == '\0') {
+				fprintf(stderr, "tls-terminator: -d: an empty "
+						"directory name\n");
+				return usage_error();
+			}
 			dir = optarg;
 			break;
 		case 'p':
+			if (args_port("tls-terminator", "-p", optarg) < 0)
+				return usage_error();
 			port = optarg;
 			break;
 		case 't':
-			t.resp_s = atof(optarg);
+			if (args_double("tls-terminator", "-t", optarg, 0.001,
+					86400, &t.resp_s) < 0)
+				return usage_error();
 			break;
 		case 'c':
-			t.max_conns = (size_t)atoi(optarg);
+			if (args_long("tls-terminator", "-c", optarg, 1,
+				      1000000, &v) < 0)
+				return usage_error();
+			t.max_conns = (size_t)v;
 			break;
 		case 'r':
 			ready = optarg;
 			break;
+		case 'h':
+			fputs(USAGE, stdout);
+			return 0;
 		default:
-			usage();
-			return opt == 'h' ? 0 : 2;
+			args_getopt_error("tls-terminator", opt, argv);
+			return usage_error();
 		}
 	}
-	if (optind + 1 != argc || t.resp_s <= 0 || t.max_conns == 0) {
-		usage();
-		return 2;
+	if (optind >= argc) {
+		fprintf(stderr, "tls-terminator: no WEB_DOMID\n");
+		return usage_error();
 	}
-	errno = 0;
-	t.web = (uint32_t)strtoul(argv[optind], &end, 10);
-	if (*end != '\0' || errno != 0) {
-		usage();
-		return 2;
+	if (optind + 1 < argc) {
+		fprintf(stderr, "tls-terminator: unexpected argument '%s'\n",
+			argv[optind + 1]);
+		return usage_error();
 	}
+	if (args_domid("tls-terminator", "WEB_DOMID", argv[optind], &t.web) < 0)
+		return usage_error();
 	net_raise_nofile();
 	/* A bad platform environment is one line, naming the variable. */
 	if (vchan_platform_check() < 0)
@@ -623,18 +727,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	t.ctx = tls_setup(dir);
-	if (t.ctx == NULL) {
-		fprintf(stderr, "tls-terminator: TLS setup in %s failed\n",
-			dir);
-		ERR_print_errors_fp(stderr);
-		return 1;
-	}
+	/* Listen first: an address that cannot be had stops us before the
+	 * state directory is touched. */
 	t.lfd = net_listen(lspec, &lport);
 	if (t.lfd < 0) {
-		fprintf(stderr, "tls-terminator: cannot listen on %s: %s\n",
+		fprintf(stderr, "tls-terminator: -l: cannot listen on %s: %s\n",
 			lspec, strerror(errno));
-		SSL_CTX_free(t.ctx);
+		return 1;
+	}
+	t.ctx = tls_setup(dir);
+	if (t.ctx == NULL) {
+		close(t.lfd);
 		return 1;
 	}
 	t.loop = ev_loop_new(EVFLAG_AUTO);

@@ -18,7 +18,7 @@
  * The storage domain gone gives 502, too slow 504.
  *
  * Usage: web [-p PORT] [-s ADDRESS] [-t MS] [-c MAXCONN] [-L HOST:PORT]
- *            [-r PORTFILE] TERMINATOR_DOMID
+ *            [-r PORTFILE] TERMINATOR_DOMID      (web --help, man/web.1)
  */
 #include "config.h"
 
@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "examples/common/args.h"
 #include "examples/common/buf.h"
 #include "examples/common/net.h"
 #include "examples/common/stop.h"
@@ -707,60 +708,110 @@ static void begin_stop(void *ctx)
 	check_done(w);
 }
 
-static void usage(void)
+static const char USAGE[] =
+    "usage: web [OPTIONS] TERMINATOR_DOMID\n"
+    "Serve HTTP/1.1 over one vchan offered to the TLS terminator's domain\n"
+    "TERMINATOR_DOMID (each stream of the channel is one client\n"
+    "connection), with the data in the storage domain.\n"
+    "\n"
+    "  -p PORT       the channel's name: it is published at\n"
+    "                /local/domain/OUR_DOMID/data/vchan/TERMINATOR_DOMID/PORT\n"
+    "                (default: http)\n"
+    "  -s ADDRESS    the storage service: vchan:DOMID/PORT, unix:PATH or\n"
+    "                tcp:HOST:PORT (default: vchan:1/storage)\n"
+    "  -t MS         deadline of each storage call, and how long to wait\n"
+    "                for the storage service at start, in milliseconds,\n"
+    "                1 to 3600000 (default: 5000)\n"
+    "  -c MAXCONN    most client connections at once, streams and TCP\n"
+    "                together, 1 to 1000000 (default: 1024)\n"
+    "  -L HOST:PORT  also serve plain HTTP on this TCP address; PORT 0\n"
+    "                picks a free port (default: no TCP listener)\n"
+    "  -r PORTFILE   with -L: write the TCP port to PORTFILE once\n"
+    "                listening (default: none)\n"
+    "  -h, --help    show this text\n"
+    "\n"
+    "Stops on SIGTERM or SIGINT once the answers owed are sent (at most\n"
+    "5 s). Exit status: 0 stopped, 1 could not start, 2 bad arguments.\n";
+
+/* After the line that names the bad argument. */
+static int usage_error(void)
 {
-	fprintf(stderr, "usage: web [-p PORT] [-s ADDRESS] [-t MS] "
-			"[-c MAXCONN] [-L HOST:PORT] [-r PORTFILE] "
-			"TERMINATOR_DOMID\n");
+	fputs("usage: web [-p PORT] [-s ADDRESS] [-t MS] [-c MAXCONN] "
+	      "[-L HOST:PORT [-r PORTFILE]] TERMINATOR_DOMID\n"
+	      "Try 'web --help'.\n",
+	      stderr);
+	return 2;
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option LONGOPTS[] = {
+	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	const char *port = "http", *address = "vchan:1/storage";
 	const char *lspec = NULL, *portfile = NULL;
 	int timeout_ms = 5000, opt, lport = 0;
 	struct web w;
-	char *end;
+	long v;
 
 	memset(&w, 0, sizeof(w));
 	w.max_conns = 1024;
 	w.lfd = -1;
-	while ((opt = getopt(argc, argv, "p:s:t:c:L:r:h")) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":p:s:t:c:L:r:h", LONGOPTS,
+				  NULL)) != -1) {
 		switch (opt) {
 		case 'p':
+			if (args_port("web", "-p", optarg) < 0)
+				return usage_error();
 			port = optarg;
 			break;
 		case 's':
 			address = optarg;
 			break;
 		case 't':
-			timeout_ms = atoi(optarg);
+			if (args_long("web", "-t", optarg, 1, 3600000, &v) < 0)
+				return usage_error();
+			timeout_ms = (int)v;
 			break;
 		case 'c':
-			w.max_conns = (size_t)atoi(optarg);
+			if (args_long("web", "-c", optarg, 1, 1000000, &v) < 0)
+				return usage_error();
+			w.max_conns = (size_t)v;
 			break;
 		case 'L':
+			if (args_hostport("web", "-L", optarg) < 0)
+				return usage_error();
 			lspec = optarg;
 			break;
 		case 'r':
 			portfile = optarg;
 			break;
+		case 'h':
+			fputs(USAGE, stdout);
+			return 0;
 		default:
-			usage();
-			return opt == 'h' ? 0 : 2;
+			args_getopt_error("web", opt, argv);
+			return usage_error();
 		}
 	}
-	if (optind + 1 != argc || timeout_ms <= 0 || w.max_conns == 0 ||
-	    (portfile != NULL && lspec == NULL)) {
-		usage();
-		return 2;
+	if (optind >= argc) {
+		fprintf(stderr, "web: no TERMINATOR_DOMID\n");
+		return usage_error();
 	}
-	errno = 0;
-	w.peer = (uint32_t)strtoul(argv[optind], &end, 10);
-	if (*end != '\0' || errno != 0) {
-		usage();
-		return 2;
+	if (optind + 1 < argc) {
+		fprintf(stderr, "web: unexpected argument '%s'\n",
+			argv[optind + 1]);
+		return usage_error();
 	}
+	if (portfile != NULL && lspec == NULL) {
+		fprintf(stderr,
+			"web: -r: '%s' needs -L (it is the TCP "
+			"listener's port)\n",
+			portfile);
+		return usage_error();
+	}
+	if (args_domid("web", "TERMINATOR_DOMID", argv[optind], &w.peer) < 0)
+		return usage_error();
 	/* A bad platform environment is one line, naming the variable. */
 	if (vchan_platform_check() < 0)
 		return 1;
@@ -770,29 +821,37 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	w.loop = ev_loop_new(EVFLAG_AUTO);
+	if (w.loop == NULL) {
+		fprintf(stderr, "web: no event loop\n");
+		return 1;
+	}
+	/* The storage address is checked (parsed) before anything is
+	 * opened. */
+	w.st = store_open(w.loop, address, timeout_ms);
+	if (w.st == NULL) {
+		int bad_address = errno == EINVAL;
+
+		if (bad_address)
+			fprintf(stderr,
+				"web: -s: '%s' is not vchan:DOMID/PORT, "
+				"unix:PATH or tcp:HOST:PORT\n",
+				address);
+		else
+			perror("web: storage address");
+		ev_loop_destroy(w.loop);
+		return bad_address ? usage_error() : 1;
+	}
 	if (lspec != NULL) {
 		net_raise_nofile();
 		w.lfd = net_listen(lspec, &lport);
 		if (w.lfd < 0) {
-			fprintf(stderr, "web: cannot listen on %s: %s\n", lspec,
-				strerror(errno));
+			fprintf(stderr, "web: -L: cannot listen on %s: %s\n",
+				lspec, strerror(errno));
+			store_close(w.st);
+			ev_loop_destroy(w.loop);
 			return 1;
 		}
-	}
-	w.loop = ev_loop_new(EVFLAG_AUTO);
-	if (w.loop == NULL) {
-		fprintf(stderr, "web: no event loop\n");
-		if (w.lfd >= 0)
-			close(w.lfd);
-		return 1;
-	}
-	w.st = store_open(w.loop, address, timeout_ms);
-	if (w.st == NULL) {
-		perror("web: storage address");
-		if (w.lfd >= 0)
-			close(w.lfd);
-		ev_loop_destroy(w.loop);
-		return 2;
 	}
 	/* Storage is usually started alongside: give it the call timeout to
 	 * appear before offering our channel, so that the first requests do

@@ -13,6 +13,14 @@ fail() {
 "$B/storage-server" "$W/kv.log" "unix:$W/sock" 2>"$W/srv.err" &
 srv=$!
 trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$W"' EXIT
+# storage-client tries a socket once: wait for the server to listen.
+i=0
+until grep -q "serving at" "$W/srv.err"; do
+	i=$((i + 1))
+	[ $i -le 200 ] && kill -0 "$srv" 2>/dev/null ||
+		fail "the server did not start"
+	sleep 0.05
+done
 cli() { "$B/storage-client" "unix:$W/sock" "$@"; }
 cli put good v1 || fail "a good put"
 cli put "" v 2>"$W/err"
