@@ -30,6 +30,10 @@
 
 #define MAX_SIZES 16
 #define MIB	  (1024u * 1024u)
+/* Bounds of --bytes and --max-writes: a row must finish. */
+#define BYTES_MIN      (64u * 1024u)
+#define BYTES_MAX      (64ull << 30)
+#define MAX_WRITES_MAX (1u << 30)
 
 enum out_format { OUT_TABLE, OUT_CSV, OUT_JSON };
 
@@ -100,11 +104,26 @@ static void die(const char *msg)
 	exit(2);
 }
 
+/* A bad value of option `opt`: say which, and what it takes; exit 2. */
+static void bad_arg(const char *opt, const char *val, const char *expected)
+{
+	fprintf(stderr, "vchan-bench: %s: '%s' is not %s\n", opt, val,
+		expected);
+	fprintf(stderr, "Try 'vchan-bench --help'.\n");
+	exit(2);
+}
+
+/* A positive number with an optional K, M or G suffix (powers of 1024).
+ * Anything else, a sign or blank included, is refused, as is a value
+ * that the suffix would carry past 64 bits. */
 static int parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
+	unsigned shift = 0;
 
+	if (*s < '0' || *s > '9')
+		return -1;
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno != 0 || end == s)
@@ -112,25 +131,24 @@ static int parse_size(const char *s, uint64_t *out)
 	switch (*end) {
 	case 'k':
 	case 'K':
-		v <<= 10;
-		end++;
+		shift = 10;
 		break;
 	case 'm':
 	case 'M':
-		v <<= 20;
-		end++;
+		shift = 20;
 		break;
 	case 'g':
 	case 'G':
-		v <<= 30;
-		end++;
+		shift = 30;
 		break;
 	default:
 		break;
 	}
-	if (*end != '\0' || v == 0)
+	if (shift != 0)
+		end++;
+	if (*end != '\0' || v == 0 || v > (UINT64_MAX >> shift))
 		return -1;
-	*out = v;
+	*out = (uint64_t)v << shift;
 	return 0;
 }
 
@@ -1182,35 +1200,53 @@ static int find_in_path(const char *name)
 	return 0;
 }
 
+/* --plot FILE, before anything is measured: the name can be given to
+ * gnuplot, gnuplot is there, and FILE can be written (tried: an existing
+ * file is opened for writing, untouched; a new one is made and removed).
+ * Exits 2 after one line saying why not. */
+static void plot_check(const char *file)
+{
+	int fd;
+
+	if (strpbrk(file, "'\"\\\n") != NULL)
+		bad_arg("--plot", file,
+			"a file name without quotes, backslashes or newlines");
+	if (!find_in_path("gnuplot"))
+		die("--plot: gnuplot not found (Debian: apt-get install "
+		    "gnuplot-nox)");
+	fd = open(file, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd >= 0)
+			unlink(file);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "vchan-bench: --plot: cannot write %s: %s\n",
+			file, strerror(errno));
+		exit(2);
+	}
+	close(fd);
+}
+
 /* gnuplot: throughput against message size (at the sweep's ring size),
- * and the CDF of the smallest ping-pong's round trips. */
+ * and the CDF of the smallest ping-pong's round trips; on white, each
+ * legend to the right of its plot, clear of the curves. */
 static int plot(const struct run *r, const char *file)
 {
 	size_t lat_msg = r->o.n_lat_msgs ? r->o.lat_msgs[0] : 0;
 	FILE *g;
 	int first;
 
-	if (strpbrk(file, "'\"\\\n") != NULL) {
-		fprintf(stderr, "vchan-bench: --plot: file name must not "
-				"contain quotes, backslashes or newlines\n");
-		return -1;
-	}
-	if (!find_in_path("gnuplot")) {
-		fprintf(stderr,
-			"vchan-bench: --plot: gnuplot not found "
-			"(Debian: apt-get install gnuplot-nox); no plot "
-			"written\n");
-		return 0;
-	}
 	fflush(NULL);
 	g = popen("gnuplot", "w");
 	if (g == NULL)
 		return -1;
 	fprintf(g,
-		"set terminal svg size 1200,500 dynamic\n"
+		"set terminal svg size 1400,500 dynamic background rgb "
+		"'white'\n"
 		"set output '%s'\n"
 		"set multiplot layout 1,2\n"
-		"set key left top\n",
+		"set key outside right top vertical Left reverse\n",
 		file);
 	for (int t = 0; t < TR_COUNT; t++) {
 		fprintf(g, "$tp%d << EOD\n", t);
@@ -1275,40 +1311,95 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: vchan-bench [--quick] [--csv | --json] [--plot FILE.svg]\n"
-	    "                   [--bytes N] [--max-writes N] [--repeats N]\n"
-	    "                   [--transports LIST] [--modes LIST]\n"
-	    "                   [--msg-sizes LIST] [--ring-sizes LIST]\n"
-	    "                   [--latency-sizes LIST] [--ring N]\n"
-	    "                   [--iterations N] [--timeout S]\n"
-	    "                   [--peer DOMID | --serve DOMID]\n"
-	    "transports: vchan,vchan-nospin,pipe,unix,tcp,libxenvchan,"
-	    "shm-spin\n"
-	    "modes: throughput,latency,notify,setup,rpc,e2e (also as\n"
-	    "       arguments: vchan-bench rpc)\n"
-	    "sizes take K, M, G suffixes (powers of 1024)\n");
+	    "usage: vchan-bench [OPTIONS] [MODE...]\n"
+	    "Measure vchan against a pipe, a Unix socket, TCP, libxenvchan and "
+	    "a\n"
+	    "spin-only ring, in one run, with ratios (man vchan-bench).\n"
+	    "\n"
+	    "  -q, --quick           a one-minute subset (changes the defaults "
+	    "below)\n"
+	    "      --csv, --json     CSV or JSON Lines instead of the table\n"
+	    "      --plot FILE.svg   also plot throughput and latency with "
+	    "gnuplot\n"
+	    "      --bytes N         bytes per throughput repeat, 64K to 64G\n"
+	    "                        (default 1G; --quick 32M)\n"
+	    "      --max-writes N    most writes per repeat, 1 to 1G\n"
+	    "                        (default 1M; --quick 64K)\n"
+	    "      --repeats N       timed repeats per figure, 1 to 63\n"
+	    "                        (default 5; --quick 3)\n"
+	    "      --transports LIST default: all of vchan,vchan-nospin,pipe,"
+	    "unix,\n"
+	    "                        tcp,libxenvchan,shm-spin\n"
+	    "      --modes LIST      default: all of throughput,latency,"
+	    "notify,\n"
+	    "                        setup,rpc,e2e (also as arguments: "
+	    "vchan-bench rpc)\n"
+	    "      --msg-sizes LIST  throughput write sizes (default "
+	    "64,1K,4K,64K,1M;\n"
+	    "                        --quick 64,64K)\n"
+	    "      --ring-sizes LIST ring sizes swept (default "
+	    "4K,64K,256K,1M;\n"
+	    "                        --quick 4K,256K)\n"
+	    "      --latency-sizes LIST  ping-pong sizes (default "
+	    "64,1K,4K,64K;\n"
+	    "                        --quick 64,4K)\n"
+	    "      --ring N          ring of the size sweeps, a power of two "
+	    "from\n"
+	    "                        1K to 1M (default 256K)\n"
+	    "      --iterations N    messages per latency and notify repeat,\n"
+	    "                        1 to 10000000 (default 10000 and 2000;\n"
+	    "                        --quick 500 and 100)\n"
+	    "      --timeout S       give up a measurement after S seconds,\n"
+	    "                        1 to 86400 (default 600; --quick 60)\n"
+	    "      --spin USEC       vchan's spin budget, 1 to 1000000 "
+	    "(default:\n"
+	    "                        the library's, 200)\n"
+	    "      --peer DOMID      measure vchan against --serve in domain "
+	    "DOMID\n"
+	    "      --serve DOMID     serve the measurements of domain DOMID\n"
+	    "  -h, --help            show this text\n"
+	    "      --version         show the version\n"
+	    "Sizes take K, M, G suffixes (powers of 1024).\n");
 }
 
+/* Names from `names` in the comma-separated list s: want[i] set for each.
+ * Returns 0, or -1 with the first name not in `names` (or s, when it is
+ * too long or empty) in bad[]. */
 static int name_list(const char *s, const char *const *names, int count,
-		     int *want)
+		     int *want, char *bad, size_t badsz)
 {
 	char buf[256], *save = NULL;
+	int n = 0;
 
+	snprintf(bad, badsz, "%s", s);
 	if (strlen(s) >= sizeof(buf))
 		return -1;
 	strcpy(buf, s);
 	memset(want, 0, sizeof(int) * (size_t)count);
 	for (char *t = strtok_r(buf, ",", &save); t != NULL;
-	     t = strtok_r(NULL, ",", &save)) {
+	     t = strtok_r(NULL, ",", &save), n++) {
 		int i = 0;
 
 		while (i < count && strcmp(t, names[i]) != 0)
 			i++;
-		if (i == count)
+		if (i == count) {
+			snprintf(bad, badsz, "%s", t);
 			return -1;
+		}
 		want[i] = 1;
 	}
-	return 0;
+	return n > 0 ? 0 : -1;
+}
+
+/* An unknown name of a list: echo it, with the names there are. */
+static void bad_name(const char *what, const char *bad,
+		     const char *const *names, int count)
+{
+	fprintf(stderr, "vchan-bench: unknown %s '%s' (%ss:", what, bad, what);
+	for (int i = 0; i < count; i++)
+		fprintf(stderr, "%s %s", i ? "," : "", names[i]);
+	fprintf(stderr, ")\nTry 'vchan-bench --help'.\n");
+	exit(2);
 }
 
 static void defaults(struct opts *o, int quick)
@@ -1365,7 +1456,6 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		O_ITERS,
 		O_TIMEOUT,
 		O_SPIN,
-		O_HELP,
 		O_VERSION,
 		O_PEER,
 		O_SERVE,
@@ -1387,12 +1477,13 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 	    {"iterations", required_argument, NULL, O_ITERS},
 	    {"timeout", required_argument, NULL, O_TIMEOUT},
 	    {"spin", required_argument, NULL, O_SPIN},
-	    {"help", no_argument, NULL, O_HELP},
+	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, O_VERSION},
 	    {"peer", required_argument, NULL, O_PEER},
 	    {"serve", required_argument, NULL, O_SERVE},
 	    {NULL, 0, NULL, 0}};
 	int c, quick = 0, tr_given = 0, modes_given = 0;
+	char bad[256];
 	uint64_t v;
 
 	/* --quick changes the defaults the other options override. */
@@ -1409,7 +1500,8 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 	o->progress = isatty(2);
 	o->spin_us = -1;
 	o->peer = o->serve = -1;
-	while ((c = getopt_long(argc, argv, "q", lo, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":qh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			break;
@@ -1423,71 +1515,86 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			o->plot = optarg;
 			break;
 		case O_BYTES:
-			if (parse_size(optarg, &o->bytes) < 0)
-				die("--bytes takes a size such as 1G");
+			if (parse_size(optarg, &o->bytes) < 0 ||
+			    o->bytes < BYTES_MIN || o->bytes > BYTES_MAX)
+				bad_arg("--bytes", optarg,
+					"a size from 64K to 64G (K, M, G: "
+					"powers of 1024)");
 			break;
 		case O_MAXW:
-			if (parse_size(optarg, &o->max_writes) < 0)
-				die("--max-writes takes a positive number");
+			if (parse_size(optarg, &o->max_writes) < 0 ||
+			    o->max_writes > MAX_WRITES_MAX)
+				bad_arg("--max-writes", optarg,
+					"a number from 1 to 1G");
 			break;
 		case O_REP:
 			if (parse_size(optarg, &v) < 0 || v >= MAX_REPS)
-				die("--repeats takes 1..63");
+				bad_arg("--repeats", optarg,
+					"a number from 1 to 63");
 			o->repeats = (unsigned)v;
 			break;
 		case O_TR:
 			if (name_list(optarg, bench_transport_names, TR_COUNT,
-				      o->want_tr) < 0)
-				die("--transports: unknown transport");
+				      o->want_tr, bad, sizeof(bad)) < 0)
+				bad_name("transport", bad,
+					 bench_transport_names, TR_COUNT);
 			tr_given = 1;
 			break;
 		case O_MODES:
 			if (name_list(optarg, mode_names, MODE_COUNT,
-				      o->want_mode) < 0)
-				die("--modes: unknown mode");
+				      o->want_mode, bad, sizeof(bad)) < 0)
+				bad_name("mode", bad, mode_names, MODE_COUNT);
 			modes_given = 1;
 			break;
 		case O_MSGS:
 			if (parse_list(optarg, o->tp_msgs, &o->n_tp_msgs, MIB) <
 			    0)
-				die("--msg-sizes: sizes of 1..1M, "
-				    "comma-separated");
+				bad_arg("--msg-sizes", optarg,
+					"a list of sizes from 1 to 1M, "
+					"comma-separated");
 			break;
 		case O_RINGS:
 			if (parse_list(optarg, o->tp_rings, &o->n_tp_rings,
 				       MIB) < 0)
-				die("--ring-sizes: sizes of 1..1M, "
-				    "comma-separated");
+				bad_arg("--ring-sizes", optarg,
+					"a list of powers of two from 1K to "
+					"1M, comma-separated");
 			break;
 		case O_LATS:
 			if (parse_list(optarg, o->lat_msgs, &o->n_lat_msgs,
 				       MIB) < 0)
-				die("--latency-sizes: sizes of 1..1M, "
-				    "comma-separated");
+				bad_arg("--latency-sizes", optarg,
+					"a list of sizes from 1 to 1M, "
+					"comma-separated");
 			break;
 		case O_RING:
 			if (parse_size(optarg, &v) < 0 || v < 1024 || v > MIB ||
 			    (v & (v - 1)) != 0)
-				die("--ring takes a power of two, 1K..1M");
+				bad_arg("--ring", optarg,
+					"a power of two from 1K to 1M");
 			o->ring = (size_t)v;
 			break;
 		case O_ITERS:
 			if (parse_size(optarg, &v) < 0 || v > 10000000)
-				die("--iterations takes 1..10000000");
+				bad_arg("--iterations", optarg,
+					"a number from 1 to 10000000");
 			o->lat_iters = (unsigned)v;
 			o->notify_iters = (unsigned)v;
 			break;
 		case O_TIMEOUT:
 			if (parse_size(optarg, &v) < 0 || v > 86400)
-				die("--timeout takes 1..86400 seconds");
+				bad_arg("--timeout", optarg,
+					"a number of seconds from 1 to 86400");
 			o->timeout_s = (unsigned)v;
 			break;
 		case O_SPIN:
 			if (parse_size(optarg, &v) < 0 || v > 1000000)
-				die("--spin takes 1..1000000 microseconds");
+				bad_arg("--spin", optarg,
+					"a number of microseconds from 1 to "
+					"1000000");
 			o->spin_us = (int)v;
 			break;
-		case O_HELP:
+		case 'h':
 			usage(stdout);
 			exit(0);
 		case O_VERSION:
@@ -1496,15 +1603,31 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		case O_PEER:
 			o->peer = bench_peer_parse_domid(optarg);
 			if (o->peer < 0)
-				die("--peer takes a domain id (0..32751)");
+				bad_arg("--peer", optarg,
+					"a domain id from 0 to 32751");
 			break;
 		case O_SERVE:
 			o->serve = bench_peer_parse_domid(optarg);
 			if (o->serve < 0)
-				die("--serve takes a domain id (0..32751)");
+				bad_arg("--serve", optarg,
+					"a domain id from 0 to 32751");
 			break;
+		case ':':
+			fprintf(stderr,
+				"vchan-bench: option '%s' needs a value\n"
+				"Try 'vchan-bench --help'.\n",
+				argv[optind - 1]);
+			exit(2);
 		default:
-			usage(stderr);
+			if (optopt != 0)
+				fprintf(stderr,
+					"vchan-bench: unknown option '-%c'\n",
+					optopt);
+			else
+				fprintf(stderr,
+					"vchan-bench: unknown option '%s'\n",
+					argv[optind - 1]);
+			fprintf(stderr, "Try 'vchan-bench --help'.\n");
 			exit(2);
 		}
 	}
@@ -1515,11 +1638,9 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		for (; optind < argc; optind++) {
 			int m[MODE_COUNT];
 
-			if (name_list(argv[optind], mode_names, MODE_COUNT, m) <
-			    0) {
-				usage(stderr);
-				exit(2);
-			}
+			if (name_list(argv[optind], mode_names, MODE_COUNT, m,
+				      bad, sizeof(bad)) < 0)
+				bad_name("mode", bad, mode_names, MODE_COUNT);
 			for (int i = 0; i < MODE_COUNT; i++)
 				want[i] |= m[i];
 		}
@@ -1548,8 +1669,13 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 	}
 	for (int i = 0; i < o->n_tp_rings; i++)
 		if (o->tp_rings[i] < 1024 ||
-		    (o->tp_rings[i] & (o->tp_rings[i] - 1)))
-			die("--ring-sizes: powers of two, 1K..1M");
+		    (o->tp_rings[i] & (o->tp_rings[i] - 1))) {
+			char val[32];
+
+			snprintf(val, sizeof(val), "%zu", o->tp_rings[i]);
+			bad_arg("--ring-sizes", val,
+				"a power of two from 1K to 1M");
+		}
 }
 
 int main(int argc, char **argv)
@@ -1560,6 +1686,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	parse_opts(&r.o, argc, argv);
+	if (r.o.plot != NULL && r.o.serve < 0)
+		plot_check(r.o.plot);
 	signal(SIGPIPE, SIG_IGN);
 	if (r.o.serve >= 0)
 		return bench_peer_serve((uint32_t)r.o.serve, r.o.timeout_s) < 0;
