@@ -21,9 +21,25 @@ start_storage
 start_web
 start_term
 echo "storage (domain 1), web (domain 2), tls-terminator (domain 3) on https://127.0.0.1:$PORT"
+# The word $1 as a shell reads it back: as it is when it holds nothing
+# special, else in single quotes.
+q() {
+	case $1 in
+	'' | *[!A-Za-z0-9_./:=@%+,-]*)
+		printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+		;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+# show ARG...: print "$ curl -k ARG..." quoted (it can be pasted while the
+# demo runs), then run it.
 show() {
 	echo
-	echo "\$ curl -k $*"
+	printf '$ curl -k'
+	for w in "$@"; do
+		printf ' %s' "$(q "$w")"
+	done
+	printf '\n'
 	curl -sS -k --max-time 10 -w '[HTTP %{http_code}]\n' "$@"
 }
 show "https://127.0.0.1:$PORT/"
