@@ -31,9 +31,14 @@ declared() {
 check() {
 	page=$top_srcdir/man/$1
 	shift
+	if [ ! -f "$page" ]; then
+		echo "FAIL $page: no such page"
+		fail=1
+		return
+	fi
 	for f in $(declared "$@"); do
 		n=$(grep -c "\\b$f\\b" "$page")
-		if [ "$n" -lt 2 ]; then
+		if [ "${n:-0}" -lt 2 ]; then
 			echo "FAIL $page: $f is not documented"
 			fail=1
 		fi
