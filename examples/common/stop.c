@@ -15,6 +15,16 @@ static void on_signal(struct ev_loop *loop, ev_signal *sig, int revents)
 	if (s->begun)
 		return;
 	s->begun = 1;
+	/* Later signals stay pending until exit, which discards them. Not
+	 * merely ignored by this watcher: once the program stops its
+	 * watchers (or destroys the loop) on the way out, the default action
+	 * would be back, and a second SIGTERM during the final cleanup (a
+	 * log being closed) would kill the process with status 143. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	ev_timer_start(loop, &s->grace);
 	s->begin(s->ctx);
 }

@@ -3,7 +3,8 @@
  * The first of them calls the program's `begin`: it takes no new work and
  * breaks its loop once nothing is owed to anyone. If the loop still runs
  * `grace_s` seconds later, it is broken anyway, with a message. Later
- * signals change nothing. The struct is embedded in the program's state
+ * signals change nothing: they are blocked from the first one on, until
+ * the process exits. The struct is embedded in the program's state
  * (its fields are the module's own).
  */
 #ifndef EXAMPLES_COMMON_STOP_H

@@ -5,11 +5,11 @@
 
 #include <errno.h>
 #include <ev.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "examples/common/stop.h"
 #include "examples/storage/kvlog.h"
 #include "examples/storage/storage.pb-c.h"
 #include "rpc/rpc.h"
@@ -113,11 +113,11 @@ static void do_list(Storage__Storage_Service *s, const Storage__ListRequest *in,
 	free(keys);
 }
 
-static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+/* Nothing is owed once the loop stops: every acknowledged write is in the
+ * log already (synced before its answer went out). */
+static void stop_now(void *ctx)
 {
-	(void)w;
-	(void)revents;
-	ev_break(loop, EVBREAK_ALL);
+	ev_break(ctx, EVBREAK_ALL);
 }
 
 /* Every address is one the rpc layer can parse, or 0 after naming the
@@ -175,7 +175,7 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath)
 	struct store st = {.svc = STORAGE__STORAGE__INIT(do_)};
 	struct ev_loop *loop;
 	struct vchan_rpc_server *srv;
-	ev_signal term, intr;
+	struct stopper stop;
 	struct kvlog_status ls;
 	int rc = 1;
 
@@ -215,15 +215,12 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath)
 				addrs[i], strerror(errno));
 			goto out;
 		}
+	/* Before saying so: a signal sent once the address is known stops
+	 * the server cleanly. */
+	stopper_start(&stop, loop, "storage", 10.0, stop_now, loop);
 	for (size_t i = 0; i < n; i++)
 		say_serving(addrs[i]);
-	ev_signal_init(&term, stop_cb, SIGTERM);
-	ev_signal_init(&intr, stop_cb, SIGINT);
-	ev_signal_start(loop, &term);
-	ev_signal_start(loop, &intr);
 	ev_run(loop, 0);
-	ev_signal_stop(loop, &term);
-	ev_signal_stop(loop, &intr);
 	rc = 0;
 out:
 	vchan_rpc_server_free(srv);
