@@ -131,16 +131,15 @@ int uk_wait_ports(const uint32_t *ports, unsigned n, uint64_t deadline_ns)
 }
 
 /* Pseudo file descriptors (see pv.h). */
-#define MAX_FDS 256
 
 static struct {
 	const struct uk_fd_ops *ops;
 	void *obj;
-} fds[MAX_FDS];
+} fds[UK_MAX_FDS];
 
 int uk_fd_open(const struct uk_fd_ops *ops, void *obj)
 {
-	for (int fd = 3; fd < MAX_FDS; fd++)
+	for (int fd = 3; fd < UK_MAX_FDS; fd++)
 		if (fds[fd].ops == NULL) {
 			fds[fd].ops = ops;
 			fds[fd].obj = obj;
@@ -152,24 +151,20 @@ int uk_fd_open(const struct uk_fd_ops *ops, void *obj)
 
 void uk_fd_close(int fd)
 {
-	if (fd >= 0 && fd < MAX_FDS)
+	if (fd >= 0 && fd < UK_MAX_FDS)
 		fds[fd].ops = NULL;
 }
 
-/* For libc.c's poll: -1 for an fd that is not open. */
-int uk_fd_ready(int fd);
-unsigned uk_fd_ports(int fd, uint32_t *out, unsigned max);
-
 int uk_fd_ready(int fd)
 {
-	if (fd < 0 || fd >= MAX_FDS || fds[fd].ops == NULL)
+	if (fd < 0 || fd >= UK_MAX_FDS || fds[fd].ops == NULL)
 		return -1;
 	return fds[fd].ops->ready(fds[fd].obj) != 0;
 }
 
 unsigned uk_fd_ports(int fd, uint32_t *out, unsigned max)
 {
-	if (fd < 0 || fd >= MAX_FDS || fds[fd].ops == NULL)
+	if (fd < 0 || fd >= UK_MAX_FDS || fds[fd].ops == NULL)
 		return 0;
 	return fds[fd].ops->ports(fds[fd].obj, out, max);
 }

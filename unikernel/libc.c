@@ -27,8 +27,6 @@
 #include "unikernel/rt.h"
 #include "unikernel/uk.h"
 
-int uk_fd_ready(int fd);
-unsigned uk_fd_ports(int fd, uint32_t *out, unsigned max);
 
 /* --- stdio: musl's FILE calls these through pointers set in its stdout
  * and stderr objects. The first fields of musl 1.2's struct _IO_FILE

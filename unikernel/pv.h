@@ -43,9 +43,14 @@ struct uk_fd_ops {
 	int (*ready)(void *obj);
 	unsigned (*ports)(void *obj, uint32_t *out, unsigned max);
 };
-/* A new fd for obj (>= 3), or -1 + EMFILE. */
+#define UK_MAX_FDS 256
+/* A new fd for obj (3 to UK_MAX_FDS - 1), or -1 + EMFILE. */
 int uk_fd_open(const struct uk_fd_ops *ops, void *obj);
 void uk_fd_close(int fd);
+/* For poll() and the event loop: 1 ready, 0 not, -1 for an fd that is not
+ * open; and the ports to sleep on for it (at most `max`). */
+int uk_fd_ready(int fd);
+unsigned uk_fd_ports(int fd, uint32_t *out, unsigned max);
 
 /* Pages of this domain: allocate `count` contiguous zeroed pages (NULL +
  * ENOMEM), free them, and the machine frame of a page of ours. */
