@@ -120,6 +120,16 @@ VCHAN_API struct vchan *vchan_client_connect(uint32_t server, const char *path,
 VCHAN_API int vchan_path(char *buf, size_t size, uint32_t owner, uint32_t peer,
 			 const char *port);
 
+/* The domain that `name` stands for: a decimal number is the domain id
+ * itself (0 to 32751); any other text is a domain's name, as xl shows it,
+ * looked up in XenStore at each call (a domain that is destroyed and
+ * created again under the same name gets a new id). Looking a name up
+ * lists /local/domain, which on Xen only a privileged domain (dom0) may.
+ * Returns the id, or -1 + errno: EINVAL name NULL, empty, longer than 255
+ * bytes or a number out of range; ENOENT no domain has that name; EACCES
+ * this domain may not list the domains; or an error of the store. */
+VCHAN_API int vchan_domid_lookup(const char *name);
+
 /* vchan_server_create at the usual path for a port name, as Qubes'
  * libvchan_server_init(domain, port, ...) does:
  * /local/domain/<own id>/data/vchan/<peer>/<port>. Returns a handle or

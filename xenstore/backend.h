@@ -29,6 +29,9 @@ struct xs_ops {
 	int (*publish)(vchan_xs *xs, const char *dir,
 		       const struct vchan_xs_kv *kv, size_t n, uint32_t peer);
 	char *(*read)(vchan_xs *xs, const char *path, size_t *len);
+	/* Children of path as vchan_xs_directory returns them; NULL when
+	 * the backend cannot list (xs.c then fails with ENOSYS). */
+	char *(*directory)(vchan_xs *xs, const char *path, size_t *count);
 	int (*rm)(vchan_xs *xs, const char *path);
 	int (*watch)(vchan_xs *xs, const char *path, const char *token);
 	int (*unwatch)(vchan_xs *xs, const char *path, const char *token);

@@ -146,6 +146,36 @@ static char *libxs_read(vchan_xs *xs, const char *path, size_t *len)
 	return val;
 }
 
+static char *libxs_directory(vchan_xs *xs, const char *path, size_t *count)
+{
+	struct libxs *s = to_libxs(xs);
+	unsigned int n;
+	char **names = xs_directory(s->h, XBT_NULL, fix(s, path), &n);
+	size_t size = 1, at = 0;
+	char *out;
+
+	if (names == NULL)
+		return NULL;
+	for (unsigned i = 0; i < n; i++)
+		size += strlen(names[i]) + 1;
+	out = malloc(size);
+	if (out == NULL) {
+		free(names);
+		errno = ENOMEM;
+		return NULL;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = strlen(names[i]) + 1;
+
+		memcpy(out + at, names[i], len);
+		at += len;
+	}
+	out[at] = '\0';
+	free(names); /* one block: the array and its strings */
+	*count = n;
+	return out;
+}
+
 static int libxs_rm(vchan_xs *xs, const char *path)
 {
 	struct libxs *s = to_libxs(xs);
@@ -207,6 +237,7 @@ static const struct xs_ops libxs_ops = {
     .domid = libxs_domid,
     .publish = libxs_publish,
     .read = libxs_read,
+    .directory = libxs_directory,
     .rm = libxs_rm,
     .watch = libxs_watch,
     .unwatch = libxs_unwatch,

@@ -688,6 +688,32 @@ static char *pv_read(vchan_xs *xs, const char *path, size_t *len)
 	return val;
 }
 
+static char *pv_directory(vchan_xs *xs, const char *path, size_t *count)
+{
+	struct seg seg = str_seg(path);
+	const char *reply;
+	size_t n, k = 0;
+	char *out;
+
+	(void)xs;
+	if (talk(the_ring, XS_DIRECTORY, 0, &seg, 1, &reply, &n) < 0)
+		return NULL;
+	/* Names, each ended by a NUL; the reply is NUL-terminated past its
+	 * length too, so a last name without its NUL still ends. */
+	out = malloc(n + 1);
+	if (out == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memcpy(out, reply, n + 1);
+	for (size_t i = 0; i < n; i++)
+		k += out[i] == '\0';
+	if (n > 0 && out[n - 1] != '\0')
+		k++;
+	*count = k;
+	return out;
+}
+
 static int pv_rm(vchan_xs *xs, const char *path)
 {
 	struct seg seg = str_seg(path);
@@ -964,6 +990,7 @@ static const struct xs_ops pv_ops = {
     .domid = pv_domid,
     .publish = pv_publish,
     .read = pv_read,
+    .directory = pv_directory,
     .rm = pv_rm,
     .watch = pv_watch,
     .unwatch = pv_unwatch,

@@ -160,6 +160,19 @@ char *vchan_xs_read(vchan_xs *xs, const char *path, size_t *len)
 	return xs->ops->read(xs, path, len);
 }
 
+char *vchan_xs_directory(vchan_xs *xs, const char *path, size_t *count)
+{
+	if (xs == NULL || count == NULL || path_len(path) < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (xs->ops->directory == NULL) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	return xs->ops->directory(xs, path, count);
+}
+
 int vchan_xs_rm(vchan_xs *xs, const char *path)
 {
 	if (xs == NULL || path_len(path) < 0)

@@ -84,6 +84,15 @@ VCHAN_API int vchan_xs_publish(vchan_xs *xs, const char *dir,
  * bad path. */
 VCHAN_API char *vchan_xs_read(vchan_xs *xs, const char *path, size_t *len);
 
+/* The names of the children of `path`. Returns a malloc'd buffer (the
+ * caller frees it) holding *count NUL-terminated names back to back
+ * (none: a buffer with *count = 0), or NULL + errno: ENOENT no such node,
+ * EACCES not readable by this domain (a domU may not list
+ * /local/domain), EINVAL bad path or count NULL, ENOSYS the store
+ * cannot list. */
+VCHAN_API char *vchan_xs_directory(vchan_xs *xs, const char *path,
+				   size_t *count);
+
 /* Remove `path` and everything under it. Returns 0 (also when it did not
  * exist) or -1 + errno (EACCES, EINVAL; as in xenstored, "/" cannot be
  * removed: EINVAL). */
