@@ -77,6 +77,19 @@ int args_domid(const char *prog, const char *opt, const char *s, uint32_t *out)
 	return 0;
 }
 
+int args_domain(const char *prog, const char *opt, const char *s)
+{
+	uint32_t id;
+
+	if (*s >= '0' && *s <= '9')
+		return args_domid(prog, opt, s, &id);
+	if (*s == '\0' || strlen(s) > 255 || strchr(s, '/') != NULL)
+		return bad(prog, opt, s,
+			   "a domain id, or a domain's name (1 to 255 bytes, "
+			   "no '/')");
+	return 0;
+}
+
 int args_port(const char *prog, const char *opt, const char *s)
 {
 	char path[VCHAN_PATH_MAX];

@@ -19,6 +19,10 @@ int args_double(const char *prog, const char *opt, const char *s, double min,
 /* A domain id: 0 to 32751 (Xen's ids from 0x7FF0 on are reserved). */
 int args_domid(const char *prog, const char *opt, const char *s, uint32_t *out);
 
+/* A domain as vchan_domid_lookup takes it: an id (as args_domid) or a
+ * domain's name, looked up when it is used. */
+int args_domain(const char *prog, const char *opt, const char *s);
+
 /* A channel's name, as vchan_path takes it: one XenStore node name of
  * [A-Za-z0-9_@-], 1 to VCHAN_PORT_MAX bytes. */
 int args_port(const char *prog, const char *opt, const char *s);

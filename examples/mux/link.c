@@ -16,8 +16,8 @@
 struct mux_link {
 	struct ev_loop *loop;
 	int server, held;
-	uint32_t peer;
-	char path[256];
+	char peer[256], port[VCHAN_PORT_MAX + 1];
+	char path[VCHAN_PATH_MAX];
 	size_t ring;
 	const struct mux_ops *ops;
 	const struct mux_link_cb *cb;
@@ -31,11 +31,20 @@ struct mux_link {
 static int establish(struct mux_link *l)
 {
 	struct vchan *ch;
+	int peer = vchan_domid_lookup(l->peer);
 
+	if (peer < 0)
+		return -1;
 	if (l->server)
-		ch = vchan_server_create(l->peer, l->path, l->ring, l->ring);
+		ch = vchan_path(l->path, sizeof(l->path), VCHAN_DOMID_SELF,
+				(uint32_t)peer, l->port) < 0
+			 ? NULL
+			 : vchan_server_create(peer, l->path, l->ring, l->ring);
 	else
-		ch = vchan_client_connect(l->peer, l->path, 0);
+		ch = vchan_path(l->path, sizeof(l->path), (uint32_t)peer,
+				VCHAN_DOMID_SELF, l->port) < 0
+			 ? NULL
+			 : vchan_client_connect(peer, l->path, 0);
 	if (ch == NULL)
 		return -1;
 	l->mux = mux_new(ch, l->ops, l->ctx);
@@ -82,14 +91,15 @@ static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)
 	/* else the repeat tries again */
 }
 
-struct mux_link *mux_link_new(struct ev_loop *loop, int server, uint32_t peer,
-			      const char *path, size_t ring,
+struct mux_link *mux_link_new(struct ev_loop *loop, int server,
+			      const char *peer, const char *port, size_t ring,
 			      const struct mux_ops *ops,
 			      const struct mux_link_cb *cb, void *ctx)
 {
 	struct mux_link *l;
 
-	if (strlen(path) >= sizeof(l->path)) {
+	if (strlen(peer) >= sizeof(l->peer) ||
+	    strlen(port) >= sizeof(l->port)) {
 		errno = ENAMETOOLONG;
 		return NULL;
 	}
@@ -98,8 +108,8 @@ struct mux_link *mux_link_new(struct ev_loop *loop, int server, uint32_t peer,
 		return NULL;
 	l->loop = loop;
 	l->server = server;
-	l->peer = peer;
-	strcpy(l->path, path);
+	strcpy(l->peer, peer);
+	strcpy(l->port, port);
 	l->ring = ring;
 	l->ops = ops;
 	l->cb = cb;
@@ -121,6 +131,11 @@ struct mux_link *mux_link_new(struct ev_loop *loop, int server, uint32_t peer,
 		return NULL;
 	}
 	return l;
+}
+
+const char *mux_link_path(const struct mux_link *l)
+{
+	return l->path;
 }
 
 void mux_link_hold(struct mux_link *l)

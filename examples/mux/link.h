@@ -30,17 +30,24 @@ struct mux_link_cb {
 	void (*ran)(void *ctx);
 };
 
-/* Keep a mux on a channel with domain `peer` at XenStore `path`, running
- * on `loop`. A server (`server` non-zero) offers the channel with rings of
- * `ring` bytes each way, at once: when that fails, NULL + errno is
- * returned. A client tries to connect now and then every so often until
- * the server is there (`ring` is unused). `ops` are the mux's stream
- * callbacks and `cb` the link's; both, and `ctx`, are borrowed. Returns
- * the link or NULL + errno. */
-struct mux_link *mux_link_new(struct ev_loop *loop, int server, uint32_t peer,
-			      const char *path, size_t ring,
+/* Keep a mux on the channel named `port` with domain `peer`, running on
+ * `loop`. `peer` is a domain id or a domain's name (vchan_domid_lookup),
+ * looked up again for each new channel: a peer domain created again under
+ * its name is found at its new id. A server (`server` non-zero) offers
+ * the channel with rings of `ring` bytes each way, at once: when that
+ * fails, NULL + errno is returned. A client tries to connect now and then
+ * every so often until the server is there (`ring` is unused). `ops` are
+ * the mux's stream callbacks and `cb` the link's; both, and `ctx`, are
+ * borrowed; `peer` and `port` are copied. Returns the link or NULL +
+ * errno. */
+struct mux_link *mux_link_new(struct ev_loop *loop, int server,
+			      const char *peer, const char *port, size_t ring,
 			      const struct mux_ops *ops,
 			      const struct mux_link_cb *cb, void *ctx);
+
+/* The XenStore path of the current channel, or of the last one tried ("" before
+ * the first try). Belongs to the link. */
+const char *mux_link_path(const struct mux_link *l);
 
 /* No new channel after this one (a stopping program); the current one, if
  * any, stays until it breaks or the link is freed. */

@@ -12,7 +12,7 @@
  * (key.pem mode 0600, cert.pem), self-signed for localhost and 127.0.0.1.
  *
  * Usage: tls-terminator [-l HOST:PORT] [-d STATEDIR] [-p PORT] [-t SECS]
- *                       [-c MAXCONN] [-r READYFILE] WEB_DOMID
+ *                       [-c MAXCONN] [-r READYFILE] WEB
  * (tls-terminator --help, man/tls-terminator.1)
  */
 #include "config.h"
@@ -77,8 +77,7 @@ struct term {
 	SSL_CTX *ctx;
 	int lfd;
 	ev_io accept_io;
-	uint32_t web;
-	char path[160];
+	const char *web; /* the web domain: an id or a name */
 	struct mux_link *link;
 	struct mux *mux; /* the link's, NULL while it is down */
 	struct stopper stop;
@@ -553,7 +552,8 @@ static void on_up(void *ctx, struct mux *m)
 	struct term *t = ctx;
 
 	t->mux = m;
-	fprintf(stderr, "tls-terminator: connected to %s\n", t->path);
+	fprintf(stderr, "tls-terminator: connected to %s\n",
+		mux_link_path(t->link));
 }
 
 /* The web domain has gone: its clients waiting for an answer get a 502,
@@ -612,10 +612,13 @@ static void begin_stop(void *ctx)
 }
 
 static const char USAGE[] =
-    "usage: tls-terminator [OPTIONS] WEB_DOMID\n"
+    "usage: tls-terminator [OPTIONS] WEB\n"
     "HTTPS on a TCP port: each TLS connection becomes one stream of a\n"
-    "single vchan to the web domain WEB_DOMID, which serves it. The key\n"
-    "never leaves this domain.\n"
+    "single vchan to the web domain WEB, which serves it. The key never\n"
+    "leaves this domain. WEB is a domain id, or a domain's name (as xl\n"
+    "shows it), looked up again for each new channel: a web domain\n"
+    "created again under its name is found at its new id (looking names\n"
+    "up needs dom0's rights on Xen).\n"
     "\n"
     "  -l HOST:PORT  the TCP address to listen on; PORT 0 picks a free\n"
     "                port (default: 127.0.0.1:8443)\n"
@@ -625,7 +628,7 @@ static const char USAGE[] =
     "                parent must exist (default: tls-state, in the\n"
     "                current directory)\n"
     "  -p PORT       the channel's name: the web domain publishes it at\n"
-    "                /local/domain/WEB_DOMID/data/vchan/OUR_DOMID/PORT\n"
+    "                /local/domain/WEB_ID/data/vchan/OUR_DOMID/PORT\n"
     "                (default: http)\n"
     "  -t SECS       how long a client waits for the web domain's answer\n"
     "                before a 504, 0.001 to 86400 (default: 10)\n"
@@ -642,7 +645,7 @@ static const char USAGE[] =
 static int usage_error(void)
 {
 	fputs("usage: tls-terminator [-l HOST:PORT] [-d STATEDIR] [-p PORT] "
-	      "[-t SECS] [-c MAXCONN] [-r READYFILE] WEB_DOMID\n"
+	      "[-t SECS] [-c MAXCONN] [-r READYFILE] WEB\n"
 	      "Try 'tls-terminator --help'.\n",
 	      stderr);
 	return 2;
@@ -707,7 +710,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "tls-terminator: no WEB_DOMID\n");
+		fprintf(stderr, "tls-terminator: no WEB domain\n");
 		return usage_error();
 	}
 	if (optind + 1 < argc) {
@@ -715,17 +718,13 @@ int main(int argc, char **argv)
 			argv[optind + 1]);
 		return usage_error();
 	}
-	if (args_domid("tls-terminator", "WEB_DOMID", argv[optind], &t.web) < 0)
+	if (args_domain("tls-terminator", "WEB", argv[optind]) < 0)
 		return usage_error();
+	t.web = argv[optind];
 	net_raise_nofile();
 	/* A bad platform environment is one line, naming the variable. */
 	if (vchan_platform_check() < 0)
 		return 1;
-	if (vchan_path(t.path, sizeof(t.path), t.web, VCHAN_DOMID_SELF, port) <
-	    0) {
-		perror("tls-terminator: channel path");
-		return 1;
-	}
 	signal(SIGPIPE, SIG_IGN);
 	/* Listen first: an address that cannot be had stops us before the
 	 * state directory is touched. */
@@ -749,7 +748,7 @@ int main(int argc, char **argv)
 	ev_io_init(&t.accept_io, on_accept, t.lfd, EV_READ);
 	t.accept_io.data = &t;
 	ev_io_start(t.loop, &t.accept_io);
-	t.link = mux_link_new(t.loop, 0, t.web, t.path, 0, &OPS, &LINK_CB, &t);
+	t.link = mux_link_new(t.loop, 0, t.web, port, 0, &OPS, &LINK_CB, &t);
 	if (t.link == NULL) {
 		perror("tls-terminator: the channel");
 		ev_loop_destroy(t.loop);
@@ -760,8 +759,9 @@ int main(int argc, char **argv)
 	stopper_start(&t.stop, t.loop, "tls-terminator", GRACE_S, begin_stop,
 		      &t);
 	fprintf(stderr,
-		"tls-terminator: listening on %s (port %d), web at %s\n", lspec,
-		lport, t.path);
+		"tls-terminator: listening on %s (port %d), web in domain "
+		"%s, channel %s\n",
+		lspec, lport, t.web, port);
 	if (ready != NULL && net_write_port(ready, lport) < 0)
 		fprintf(stderr, "tls-terminator: writing %s: %s\n", ready,
 			strerror(errno));

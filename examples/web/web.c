@@ -18,7 +18,7 @@
  * The storage domain gone gives 502, too slow 504.
  *
  * Usage: web [-p PORT] [-s ADDRESS] [-t MS] [-c MAXCONN] [-L HOST:PORT]
- *            [-r PORTFILE] TERMINATOR_DOMID      (web --help, man/web.1)
+ *            [-r PORTFILE] TERMINATOR      (web --help, man/web.1)
  */
 #include "config.h"
 
@@ -82,8 +82,7 @@ struct conn {
 
 struct web {
 	struct ev_loop *loop;
-	uint32_t peer;
-	char path[160];
+	const char *peer; /* the terminator's domain: an id or a name */
 	struct mux_link *link;
 	struct mux *mux; /* the link's, NULL while it is down */
 	struct stopper stop;
@@ -709,13 +708,15 @@ static void begin_stop(void *ctx)
 }
 
 static const char USAGE[] =
-    "usage: web [OPTIONS] TERMINATOR_DOMID\n"
+    "usage: web [OPTIONS] TERMINATOR\n"
     "Serve HTTP/1.1 over one vchan offered to the TLS terminator's domain\n"
-    "TERMINATOR_DOMID (each stream of the channel is one client\n"
-    "connection), with the data in the storage domain.\n"
+    "TERMINATOR (each stream of the channel is one client connection),\n"
+    "with the data in the storage domain. TERMINATOR is a domain id, or a\n"
+    "domain's name, looked up again for each new channel (looking names\n"
+    "up needs dom0's rights on Xen).\n"
     "\n"
     "  -p PORT       the channel's name: it is published at\n"
-    "                /local/domain/OUR_DOMID/data/vchan/TERMINATOR_DOMID/PORT\n"
+    "                /local/domain/OUR_DOMID/data/vchan/TERMINATOR_ID/PORT\n"
     "                (default: http)\n"
     "  -s ADDRESS    the storage service: vchan:DOMID/PORT, unix:PATH or\n"
     "                tcp:HOST:PORT (default: vchan:1/storage)\n"
@@ -737,7 +738,7 @@ static const char USAGE[] =
 static int usage_error(void)
 {
 	fputs("usage: web [-p PORT] [-s ADDRESS] [-t MS] [-c MAXCONN] "
-	      "[-L HOST:PORT [-r PORTFILE]] TERMINATOR_DOMID\n"
+	      "[-L HOST:PORT [-r PORTFILE]] TERMINATOR\n"
 	      "Try 'web --help'.\n",
 	      stderr);
 	return 2;
@@ -795,7 +796,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "web: no TERMINATOR_DOMID\n");
+		fprintf(stderr, "web: no TERMINATOR domain\n");
 		return usage_error();
 	}
 	if (optind + 1 < argc) {
@@ -810,16 +811,12 @@ int main(int argc, char **argv)
 			portfile);
 		return usage_error();
 	}
-	if (args_domid("web", "TERMINATOR_DOMID", argv[optind], &w.peer) < 0)
+	if (args_domain("web", "TERMINATOR", argv[optind]) < 0)
 		return usage_error();
+	w.peer = argv[optind];
 	/* A bad platform environment is one line, naming the variable. */
 	if (vchan_platform_check() < 0)
 		return 1;
-	if (vchan_path(w.path, sizeof(w.path), VCHAN_DOMID_SELF, w.peer, port) <
-	    0) {
-		perror("web: channel path");
-		return 1;
-	}
 	signal(SIGPIPE, SIG_IGN);
 	w.loop = ev_loop_new(EVFLAG_AUTO);
 	if (w.loop == NULL) {
@@ -864,7 +861,7 @@ int main(int argc, char **argv)
 			address, strerror(errno));
 	stopper_start(&w.stop, w.loop, "web", GRACE_S, begin_stop, &w);
 	w.link =
-	    mux_link_new(w.loop, 1, w.peer, w.path, RING, &OPS, &LINK_CB, &w);
+	    mux_link_new(w.loop, 1, w.peer, port, RING, &OPS, &LINK_CB, &w);
 	if (w.link == NULL) {
 		perror("web: offering the channel");
 		if (w.lfd >= 0)
@@ -873,7 +870,8 @@ int main(int argc, char **argv)
 		ev_loop_destroy(w.loop);
 		return 1;
 	}
-	fprintf(stderr, "web: serving %s, storage at %s\n", w.path, address);
+	fprintf(stderr, "web: serving %s, storage at %s\n",
+		mux_link_path(w.link), address);
 	if (w.lfd >= 0) {
 		ev_io_init(&w.accept_io, on_accept, w.lfd, EV_READ);
 		w.accept_io.data = &w;

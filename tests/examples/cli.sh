@@ -52,12 +52,12 @@ mkdir "$W/cwd"
 run "web --help" 0 "$WEB" --help
 has "web --help" "$W/out" -p -s -t -c -L -r --help "default: http" \
 	"default: vchan:1/storage" "default: 5000" "default: 1024" \
-	"default: no TCP listener" TERMINATOR_DOMID
+	"default: no TCP listener" TERMINATOR
 run "web -h" 0 "$WEB" -h
 run "tls-terminator --help" 0 "$TERM_" --help
 has "tls-terminator --help" "$W/out" -l -d -p -t -c -r --help \
 	"default: 127.0.0.1:8443" "default: tls-state" "default: http" \
-	"default: 10)" "default: 1000)" WEB_DOMID
+	"default: 10)" "default: 1000)" "usage: tls-terminator [OPTIONS] WEB"
 run "storage-server --help" 0 "$S/storage-server" --help
 has "storage-server --help" "$W/out" --repair --help LOGFILE ADDRESS \
 	vchan: unix: tcp:
@@ -95,7 +95,7 @@ bad "tls-terminator -c -1" "-c: '-1'" "$TERM_" -c -1 -d "$W/st" 3
 bad "tls-terminator -t 0" "-t: '0'" "$TERM_" -t 0 -d "$W/st" 3
 bad "tls-terminator -t x" "-t: 'x'" "$TERM_" -t x -d "$W/st" 3
 bad "tls-terminator -p" "-p: 'a.b'" "$TERM_" -p a.b -d "$W/st" 3
-bad "tls-terminator domid" "'web'" "$TERM_" -d "$W/st" web
+bad "tls-terminator domain" "'a/b'" "$TERM_" -d "$W/st" a/b
 bad "storage-server address" "'bad:addr'" "$S/storage-server" \
 	"$W/kv.log" unix:"$W/sock" bad:addr
 test -e "$W/kv.log"
