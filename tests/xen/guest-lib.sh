@@ -125,4 +125,6 @@ mount_all() {
 	mount -t tmpfs tmp /tmp
 	mount -t tmpfs shm /dev/shm
 	mount -t tmpfs run /var/run
+	# Loopback, for what listens on 127.0.0.1 (tls-terminator, tcp:).
+	ip link set lo up
 }

@@ -50,6 +50,7 @@ host_tools() {
 	[ -x /bin/busybox ] && /bin/busybox --list | grep -qx insmod ||
 		missing+=(busybox-static)
 	command -v cpio >/dev/null || missing+=(cpio)
+	command -v curl >/dev/null || missing+=(curl)
 	[ ${#missing[@]} -eq 0 ] && return 0
 	[ "$(id -u)" -eq 0 ] || die "missing: ${missing[*]} (apt-get install them)"
 	log "installing ${missing[*]}"
@@ -154,6 +155,8 @@ images() {
 	vchan_bench=$(need tools/vchan-bench/vchan-bench)
 	storage_server=$(need examples/storage/storage-server)
 	storage_client=$(need examples/storage/storage-client)
+	tls_terminator=$(need examples/tls-terminator/tls-terminator)
+	uk_rpc=$(need tests/unikernel/uk-rpc)
 
 	base_root "$work/domU"
 	cp "$here/domU-init.sh" "$work/domU/init"
@@ -164,10 +167,15 @@ images() {
 	for x in xenstored xen-init-dom0 xenconsoled xl; do
 		add_bin "$work/dom0" "$b/$x" "/usr/lib/xen-4.17/bin/$x"
 	done
+	# The web example's front (HTTPS in dom0) and a client for it.
+	add_bin "$work/dom0" "$tls_terminator" /bin/tls-terminator
+	add_bin "$work/dom0" "$(command -v curl)" /usr/bin/curl
+	add_bin "$work/dom0" "$uk_rpc" /bin/uk-rpc
 	mkdir -p "$work/dom0/boot" "$work/dom0/etc/xen"
 	cp "$cache"/root/boot/vmlinuz-* "$work/dom0/boot/vmlinuz"
 	# The unikernels (configure --enable-unikernel; ./run builds them).
-	for x in vchan-echo.xen tests/unikernel/uk-fault.xen tests/unikernel/uk-memory.xen; do
+	for x in vchan-echo.xen examples/web/web.xen tests/unikernel/uk-rpc.xen \
+		tests/unikernel/uk-fault.xen tests/unikernel/uk-memory.xen; do
 		[ -f "$build/$x" ] || die "no $build/$x: build with the unikernel (configure --enable-unikernel, needs musl-dev)"
 		cp "$build/$x" "$work/dom0/boot/"
 	done
