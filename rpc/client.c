@@ -521,8 +521,11 @@ int vchan_rpc_client_connect(struct vchan_rpc_client *c, int timeout_ms)
 			attach(c, conn, 0);
 			return 0;
 		}
+		/* A server domain named but not there (yet): like a refused
+		 * connection, it may come within the time given. */
 		if (c->addr.kind == VCHAN_RPC_ADDR_VCHAN &&
-		    errno != ECONNREFUSED)
+		    errno != ECONNREFUSED &&
+		    !(errno == ENOENT && c->addr.domain[0] != '\0'))
 			return -1;
 		if (c->addr.kind != VCHAN_RPC_ADDR_VCHAN &&
 		    errno != ECONNREFUSED && errno != ENOENT)

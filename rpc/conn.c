@@ -107,19 +107,29 @@ int vchan_rpc_addr_parse(const char *s, struct vchan_rpc_addr *a)
 	if (s == NULL)
 		return einval();
 	if (strncmp(s, "vchan:", 6) == 0) {
+		const char *slash = strchr(s + 6, '/');
 		char *end;
 		unsigned long d;
+		size_t dl;
 
 		s += 6;
-		errno = 0;
-		d = strtoul(s, &end, 10);
-		if (end == s || *end != '/' || errno != 0 || d > 32751)
+		if (slash == NULL || !port_name_ok(slash + 1))
 			return einval();
-		if (!port_name_ok(end + 1))
+		dl = (size_t)(slash - s);
+		if (dl == 0 || dl >= sizeof(a->domain))
 			return einval();
 		a->kind = VCHAN_RPC_ADDR_VCHAN;
-		a->domid = (uint32_t)d;
-		strcpy(a->name, end + 1);
+		if (*s >= '0' && *s <= '9') {
+			errno = 0;
+			d = strtoul(s, &end, 10);
+			if (end != slash || errno != 0 || d > 32751)
+				return einval();
+			a->domid = (uint32_t)d;
+		} else {
+			memcpy(a->domain, s, dl);
+			a->domain[dl] = '\0';
+		}
+		strcpy(a->name, slash + 1);
 		return 0;
 	}
 	if (strncmp(s, "unix:", 5) == 0) {
@@ -203,11 +213,21 @@ struct vchan_rpc_conn *vchan_rpc_conn_from_vchan(struct vchan *vc,
 	return c;
 }
 
+int vchan_rpc_addr_domid(const struct vchan_rpc_addr *a)
+{
+	if (a->domain[0] == '\0')
+		return (int)a->domid;
+	return vchan_domid_lookup(a->domain);
+}
+
 static struct vchan_rpc_conn *open_vchan(const struct vchan_rpc_addr *a,
 					 int timeout_ms, size_t max_message)
 {
-	struct vchan *vc =
-	    vchan_client_connect_port(a->domid, a->name, timeout_ms);
+	int domid = vchan_rpc_addr_domid(a);
+	struct vchan *vc = domid < 0
+			       ? NULL
+			       : vchan_client_connect_port((uint32_t)domid,
+							   a->name, timeout_ms);
 
 	if (vc == NULL)
 		return NULL;

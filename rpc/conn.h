@@ -27,15 +27,21 @@ enum vchan_rpc_addr_kind {
 
 struct vchan_rpc_addr {
 	enum vchan_rpc_addr_kind kind;
-	uint32_t domid;	  /* vchan: the peer domain */
+	uint32_t domid;	  /* vchan: the peer domain, when given by id */
+	char domain[256]; /* vchan: the peer domain's name; "": by id */
 	char name[108];	  /* vchan: port name; unix: socket path */
 	char host[256];	  /* tcp */
 	char service[16]; /* tcp: port number */
 };
 
-/* Parse "vchan:DOMID/PORT", "unix:PATH" or "tcp:HOST:PORT". Returns 0 or
- * -1 + EINVAL. */
+/* Parse "vchan:DOMAIN/PORT" (DOMAIN: an id or a domain's name),
+ * "unix:PATH" or "tcp:HOST:PORT". Returns 0 or -1 + EINVAL. */
 int vchan_rpc_addr_parse(const char *s, struct vchan_rpc_addr *a);
+
+/* A vchan address's peer domain id: the id given, or the named domain's
+ * id now (vchan_domid_lookup). Returns it or -1 + errno (ENOENT no domain
+ * has that name yet, EACCES this domain may not look names up). */
+int vchan_rpc_addr_domid(const struct vchan_rpc_addr *a);
 
 struct vchan_rpc_hdr {
 	uint8_t version;

@@ -19,6 +19,9 @@
  *                     client domain per channel; listen once per domain).
  *   unix:PATH         a Unix stream socket.
  *   tcp:HOST:PORT     TCP (HOST may be a name, an IPv4 or [IPv6] address).
+ * DOMID may also be a domain's name, looked up for each connection or
+ * offer (vchan_domid_lookup: a domain recreated under its name is found
+ * at its new id; needs dom0's rights on Xen).
  * PORT of a vchan address is a name of [A-Za-z0-9_-].
  *
  * Everything runs on the caller's libev loop (no default loop is assumed)

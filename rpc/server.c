@@ -519,11 +519,15 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* Offer a fresh channel to the listener's client domain. */
 static void offer_vchan(struct listener *l)
 {
-	struct vchan *vc;
+	struct vchan *vc = NULL;
 	struct vchan_rpc_conn *conn;
+	/* A client named by its domain's name is looked up for each offer:
+	 * recreated, it has a new id (and, until it is there, no id). */
+	int domid = vchan_rpc_addr_domid(&l->addr);
 
-	vc = vchan_server_create_port(l->addr.domid, l->addr.name, VCHAN_RING,
-				      VCHAN_RING);
+	if (domid >= 0)
+		vc = vchan_server_create_port((uint32_t)domid, l->addr.name,
+					      VCHAN_RING, VCHAN_RING);
 	conn = vc != NULL
 		   ? vchan_rpc_conn_from_vchan(vc, l->srv->opt.max_message)
 		   : NULL;
@@ -604,10 +608,20 @@ static int listen_vchan(struct listener *l)
 	l->retry.data = l;
 	l->cur = NULL;
 	{
-		struct vchan *vc = vchan_server_create_port(
-		    l->addr.domid, l->addr.name, VCHAN_RING, VCHAN_RING);
+		int domid = vchan_rpc_addr_domid(&l->addr);
+		struct vchan *vc;
 		struct vchan_rpc_conn *conn;
 
+		/* A client domain named but not there yet: offer once it
+		 * is (the retry timer looks again). */
+		if (domid < 0 && errno == ENOENT) {
+			ev_timer_start(l->srv->loop, &l->retry);
+			return 0;
+		}
+		if (domid < 0)
+			return -1;
+		vc = vchan_server_create_port((uint32_t)domid, l->addr.name,
+					      VCHAN_RING, VCHAN_RING);
 		if (vc == NULL)
 			return -1;
 		conn = vchan_rpc_conn_from_vchan(vc, l->srv->opt.max_message);

@@ -316,8 +316,16 @@ static int client(void *arg)
 				   &rpctest__echo__descriptor, NULL);
 	CHECK(cli != NULL);
 	protobuf_c_service_destroy(vchan_rpc_client_service(cli));
-	CHECK(vchan_rpc_client_new(loop, "vchan:x/y",
+	/* A domain id out of range, no port, an empty domain name (a name
+	 * such as "x" is good: it is looked up when connecting). */
+	CHECK(vchan_rpc_client_new(loop, "vchan:40000/y",
 				   &rpctest__echo__descriptor, NULL) == NULL &&
+	      errno == EINVAL);
+	CHECK(vchan_rpc_client_new(loop, "vchan:x", &rpctest__echo__descriptor,
+				   NULL) == NULL &&
+	      errno == EINVAL);
+	CHECK(vchan_rpc_client_new(loop, "vchan:/y", &rpctest__echo__descriptor,
+				   NULL) == NULL &&
 	      errno == EINVAL);
 	CHECK(vchan_rpc_client_new(loop, "bogus:1", &rpctest__echo__descriptor,
 				   NULL) == NULL &&
