@@ -37,7 +37,7 @@ start_storage() {
 
 # start_web [OPTIONS]
 start_web() {
-	VCHAN_DOMID=2 "$B/examples/web/web" -s vchan:1/storage "$@" 3 \
+	VCHAN_DOMID=2 "${WEB_BIN:-$B/examples/web/web}" -s vchan:1/storage "$@" 3 \
 		2>>"$W/web.log" &
 	web_pid=$!
 }
