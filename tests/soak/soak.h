@@ -12,16 +12,18 @@
 
 #include "tests/testutil.h"
 
-/* `full` scaled by VCHAN_SOAK_SCALE (a factor, default 1; "0.1" runs a
- * tenth), at least `min`. */
-static inline long soak_n(long full, long min)
+/* The size of a soak: `full` (the issue's number) times
+ * VCHAN_SOAK_SCALE, a factor ("1" is the full size, "0.1" a tenth), or
+ * times `dflt` when it is not set; at least `min`. VCHAN_TEST_QUICK
+ * (valgrind) caps the factor at 0.1. */
+static inline long soak_n(long full, double dflt, long min)
 {
 	const char *s = getenv("VCHAN_SOAK_SCALE");
-	double f = s != NULL && *s != '\0' ? strtod(s, NULL) : 1.0;
+	double f = s != NULL && *s != '\0' ? strtod(s, NULL) : dflt;
 	long n;
 
 	if (!(f > 0.0) || f > 100.0)
-		f = 1.0;
+		f = dflt;
 	if (tu_quick() && f > 0.1)
 		f = 0.1;
 	n = (long)((double)full * f);

@@ -113,7 +113,7 @@ static int client(void *arg)
 
 int main(void)
 {
-	struct ctx c = {.n = soak_n(FULL, 10)};
+	struct ctx c = {.n = soak_n(FULL, 1.0, 10)};
 	int64_t t0 = tu_now_us();
 	int r;
 
