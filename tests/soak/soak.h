@@ -92,6 +92,33 @@ static inline long soak_heap(void)
 	return (long)(m.uordblks + m.hblkhd);
 }
 
+/* Entries left in the simulator directory (tu_sim_dir_entries); with a
+ * real xenstored there (XENSTORED_PATH), the grants and ports of domains
+ * other than 0, domain 0 being xenstored's. */
+static inline int soak_sim_left(void)
+{
+	const char *dir = getenv("VCHAN_SIM_DIR");
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	if (getenv("XENSTORED_PATH") == NULL)
+		return tu_sim_dir_entries();
+	if (dir == NULL || (d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		const char *s = de->d_name;
+
+		if ((s[0] != 'e' && s[0] != 'g') || s[1] != '.' ||
+		    strncmp(s + 2, "0.", 2) == 0)
+			continue;
+		fprintf(stderr, "left in the simulator directory: %s\n", s);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
 struct soak_use {
 	long fds, rss_kib, heap;
 };

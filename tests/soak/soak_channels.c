@@ -121,6 +121,6 @@ int main(void)
 	r = vt_run_pair(server, client, &c, tu_ms(LIMIT_MS));
 	fprintf(stderr, "took %.1f s\n", (double)(tu_now_us() - t0) / 1e6);
 	CHECK(r == 0);
-	CHECK(tu_sim_dir_entries() == 0);
+	CHECK(soak_sim_left() == 0);
 	return 0;
 }
