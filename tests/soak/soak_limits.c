@@ -10,18 +10,27 @@
  * - an RPC server out of descriptors neither spins nor leaves a client
  *   hanging: a client it cannot take is told at once (its connection is
  *   closed: "peer gone"), and once descriptors are free again the next
- *   client is served. */
+ *   client is served;
+ * - on the simulator, a client waiting for its server watches the store
+ *   with an inotify instance: when the user has none left
+ *   (fs.inotify.max_user_instances, lowered here in a user namespace of
+ *   the test's own), connecting fails with EUSERS, not EMFILE, which
+ *   would point at a file descriptor limit that is nowhere near. */
 #include "config.h"
 
 #include <ev.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "tests/rpc/rtest.h"
 #include "tests/soak/soak.h"
 #include "vchan/vchan.h"
+#include "xenstore/xs.h"
 
 #define LOW	 64 /* RLIMIT_NOFILE of the domain under test */
 #define LIMIT_MS 30000
@@ -317,6 +326,72 @@ static int rpc_limits(void)
 	return 0;
 }
 
+/* ---- inotify instances used up (simulator) ------------------------ */
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Returns 0 passed, 1 failed, 2 no user namespace to try it in. */
+static int no_inotify(void *arg)
+{
+	char map[64];
+	uid_t uid = getuid();
+	struct vchan *ch;
+	vchan_xs *xs;
+	int in[4], n = 0;
+
+	(void)arg;
+	if (unshare(CLONE_NEWUSER) != 0)
+		return 2;
+	snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+	if (write_file("/proc/self/uid_map", map) != 0 ||
+	    write_file("/proc/sys/user/max_inotify_instances", "2") != 0)
+		return 2;
+	/* Use up what is left (at most 2; fewer when the user has fewer
+	 * outside). */
+	while (n < 4 && (in[n] = inotify_init1(IN_CLOEXEC)) >= 0)
+		n++;
+	CHECK(n < 4 && errno == EMFILE);
+	xs = vchan_xs_open();
+	CHECK(xs != NULL);
+	errno = 0;
+	CHECK(vchan_xs_watch(xs, "/local/domain/3/data", "t") == -1);
+	fprintf(stderr, "watch without inotify instances: \"%s\" (%d)\n",
+		strerror(errno), errno);
+	CHECK(errno == EUSERS);
+	CHECK(vchan_xs_close(xs) == 0);
+	ch = vchan_client_connect_port(SRV_DOMID, "nobody", 100);
+	CHECK(ch == NULL && errno == EUSERS);
+	while (n > 0)
+		close(in[--n]);
+	return 0;
+}
+
+static int inotify_limit(void)
+{
+	pid_t k = tu_spawn(CLI_DOMID, no_inotify, NULL);
+	int r;
+
+	CHECK(k > 0);
+	r = tu_wait(k, tu_ms(LIMIT_MS));
+	if (r == 2) {
+		fprintf(stderr,
+			"inotify limit: no user namespace, not tried\n");
+		return 0;
+	}
+	CHECK(r == 0);
+	return 0;
+}
+
 int main(void)
 {
 	int r = vchan_limits();
@@ -324,5 +399,6 @@ int main(void)
 	CHECK(r == 0);
 	CHECK(tu_sim_dir_entries() == 0);
 	CHECK(rpc_limits() == 0);
+	CHECK(inotify_limit() == 0);
 	return 0;
 }
