@@ -15,7 +15,7 @@
 /* The size of a soak: `full` (the issue's number) times
  * VCHAN_SOAK_SCALE, a factor ("1" is the full size, "0.1" a tenth), or
  * times `dflt` when it is not set; at least `min`. VCHAN_TEST_QUICK
- * (valgrind) caps the factor at 0.1. */
+ * (sanitizers, valgrind) caps the factor at a tenth of `dflt`. */
 static inline long soak_n(long full, double dflt, long min)
 {
 	const char *s = getenv("VCHAN_SOAK_SCALE");
@@ -24,8 +24,8 @@ static inline long soak_n(long full, double dflt, long min)
 
 	if (!(f > 0.0) || f > 100.0)
 		f = dflt;
-	if (tu_quick() && f > 0.1)
-		f = 0.1;
+	if (tu_quick() && f > dflt / 10)
+		f = dflt / 10;
 	n = (long)((double)full * f);
 	return n < min ? min : n;
 }
