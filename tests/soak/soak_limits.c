@@ -392,13 +392,26 @@ static int inotify_limit(void)
 	return 0;
 }
 
+/* Valgrind checks the descriptor limit after the system call: an open
+ * with O_CREAT that it then fails with EMFILE has made its file all the
+ * same, which no real limit does. */
+static int under_valgrind(void)
+{
+	const char *p = getenv("LD_PRELOAD");
+
+	return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
 int main(void)
 {
-	int r = vchan_limits();
-
-	CHECK(r == 0);
-	CHECK(tu_sim_dir_entries() == 0);
-	CHECK(rpc_limits() == 0);
+	if (under_valgrind()) {
+		fprintf(stderr, "under valgrind: the descriptor limits are "
+				"not tried\n");
+	} else {
+		CHECK(vchan_limits() == 0);
+		CHECK(tu_sim_dir_entries() == 0);
+		CHECK(rpc_limits() == 0);
+	}
 	CHECK(inotify_limit() == 0);
 	return 0;
 }
