@@ -4,7 +4,7 @@
 # embedded store. Sizes: VCHAN_SOAK_SCALE as for the programs themselves;
 # by default a fifth of each (200 channels, 2,000 cycles): every channel is
 # a connection of its own to xenstored, which serves each request the
-# slower the more connections it has (1,000 channels at once: about 35 s).
+# slower the more connections it has (1,000 channels at once: about 12 s).
 . "${top_srcdir:-.}/tests/interop/lib.sh"
 
 start_xenstored
