@@ -48,6 +48,8 @@
 #define SIM_MAX_PORT   (1u << 17)
 /* Files of dead holders older than this are removed by later opens. */
 #define SIM_STALE_SECONDS 60
+/* One open in this many looks for them (sim_ctx_open). */
+#define SIM_SWEEP_ONE_IN 16
 
 struct sim_gnt_meta {
 	uint32_t magic;

@@ -81,7 +81,13 @@ int sim_ctx_open(struct sim_ctx *c)
 	if (getrandom(&c->rng, sizeof(c->rng), GRND_NONBLOCK) != sizeof(c->rng))
 		c->rng = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 	c->rng |= 1;
-	sweep(c->dirfd);
+	/* A sweep reads the whole directory, which holds some four files
+	 * per channel: at every open, a process with many channels would
+	 * spend time quadratic in their number. The files it removes are
+	 * of holders dead for SIM_STALE_SECONDS; any later open may as well
+	 * remove them. */
+	if (sim_random(c, SIM_SWEEP_ONE_IN + 1) == 1)
+		sweep(c->dirfd);
 	return 0;
 }
 

@@ -292,8 +292,10 @@ VCHAN_API int vchan_rpc_server_time_left(const void *call);
 
 /* Accept clients at `address` (see the top of this file); call once per
  * address. A vchan listener serves one client domain at a time and offers
- * a fresh channel when its client has gone. Returns 0 or -1 + errno
- * (EINVAL bad address, EADDRINUSE, or an error of the transport). */
+ * a fresh channel when its client has gone. A server out of file
+ * descriptors turns a new socket client away at once (its calls end with
+ * VCHAN_RPC_PEER_GONE) rather than leave it waiting. Returns 0 or -1 +
+ * errno (EINVAL bad address, EADDRINUSE, or an error of the transport). */
 VCHAN_API int vchan_rpc_server_listen(struct vchan_rpc_server *srv,
 				      const char *address);
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,7 @@ struct vchan_rpc_server {
 	struct listener *listeners;
 	struct sconn *conns;
 	struct scall *calls;
+	int spare; /* kept free to turn clients away when out of fds */
 };
 
 static void process(struct sconn *sc);
@@ -497,6 +499,25 @@ static struct sconn *add_sconn(struct vchan_rpc_server *srv,
 	return sc;
 }
 
+/* Out of descriptors, a client would wait in the backlog until its
+ * deadline while the listener stays readable (the loop spinning on it).
+ * Take it with the descriptor kept for this and close it at once: the
+ * client's calls end with "peer gone" instead. Returns 0 when one was
+ * turned away. */
+static int turn_away(struct vchan_rpc_server *srv, int lfd)
+{
+	int fd;
+
+	if (srv->spare < 0)
+		return -1;
+	close(srv->spare);
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return fd >= 0 ? 0 : -1;
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct listener *l = w->data;
@@ -508,8 +529,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		    accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct vchan_rpc_conn *conn;
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
+		    turn_away(l->srv, l->fd) == 0)
+			continue;
 		if (fd < 0)
-			return; /* EAGAIN, or out of fds: the next wake-up */
+			return; /* EAGAIN: the next wake-up */
 		conn = vchan_rpc_conn_from_fd(fd, l->srv->opt.max_message);
 		if (conn != NULL)
 			add_sconn(l->srv, conn, NULL);
@@ -734,6 +758,7 @@ vchan_rpc_server_new(struct ev_loop *loop, const struct vchan_rpc_options *opts)
 	if (srv == NULL)
 		return NULL;
 	srv->loop = loop;
+	srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (opts != NULL)
 		srv->opt = *opts;
 	else
@@ -774,5 +799,7 @@ void vchan_rpc_server_free(struct vchan_rpc_server *srv)
 	for (size_t i = 0; i < srv->nsvcs; i++)
 		free(srv->svcs[i].method_hash);
 	free(srv->svcs);
+	if (srv->spare >= 0)
+		close(srv->spare);
 	free(srv);
 }

@@ -477,6 +477,11 @@ static int wait_keys(vchan_xs *xs, const char *dir, int timeout_ms,
 	    now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
 	int r, denied = 0;
 
+	/* A server already there needs no watch (nor, on the simulator, the
+	 * inotify instance one costs). */
+	r = read_keys(xs, dir, ref, port);
+	if (r != 0 && !(r < 0 && errno == EACCES))
+		return r < 0 ? -1 : 0;
 	if (vchan_xs_watch(xs, dir, token) < 0)
 		return -1;
 	for (;;) {

@@ -781,8 +781,19 @@ static int watch_init(struct emb *e)
 	if (e->epfd >= 0)
 		return 0;
 	e->infd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (e->infd < 0)
+	if (e->infd < 0) {
+		/* EMFILE is also this user's inotify instances used up
+		 * (fs.inotify.max_user_instances, 128 by default), with
+		 * descriptors to spare: say which. */
+		int fd =
+		    errno == EMFILE ? fcntl(e->lockfd, F_DUPFD_CLOEXEC, 0) : -1;
+
+		if (fd >= 0) {
+			close(fd);
+			errno = EUSERS;
+		}
 		goto fail;
+	}
 	e->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (e->evfd < 0)
 		goto fail;

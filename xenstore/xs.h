@@ -101,7 +101,10 @@ VCHAN_API int vchan_xs_rm(vchan_xs *xs, const char *path);
 /* Watch `path` and everything under it, existing or not yet. As XenStore
  * does, a first event fires at once. Events are read with
  * vchan_xs_read_watch; `token` (copied) is given back with each. Returns 0
- * or -1 + errno (EINVAL, EEXIST same path and token already watched). */
+ * or -1 + errno (EINVAL, EEXIST same path and token already watched; on the
+ * embedded store, which watches with inotify, EMFILE out of descriptors and
+ * EUSERS this user's inotify instances used up: fs.inotify.max_user_instances,
+ * one per handle with a watch). */
 VCHAN_API int vchan_xs_watch(vchan_xs *xs, const char *path, const char *token);
 
 /* Stop a watch. Returns 0 or -1 + ENOENT. */
