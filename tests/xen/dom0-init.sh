@@ -487,6 +487,9 @@ else
 fi
 xl destroy ukmem 2>/dev/null
 
+# The services as unikernels: uk-rpc, uk-web-https, uk-web-restart.
+. /lib/uk-services.sh
+
 # xl destroy of the domU in the middle of two endless transfers, one with
 # dom0 as server and one with dom0 as client: both of dom0's vchan-cats
 # must exit with status 5 (peer vanished) within 1 s of the destroy.

@@ -42,7 +42,8 @@ die() {
 checks=(self-1m-1m self-1k-1m dom0srv-domUcli-1m domUsrv-dom0cli-1m dom0srv-domUcli-1k domUsrv-dom0cli-1k
 	proxy-cli-in-domU proxy-srv-in-dom0 rpc bench
 	uk-boot uk-cat-srv-1m uk-proxy-srv uk-cat-srv-1k uk-cat-cli uk-proxy-cli
-	uk-destroy uk-fault uk-badarg uk-memory destroy)
+	uk-destroy uk-fault uk-badarg uk-memory uk-rpc uk-web-https
+	uk-web-restart uk-web-badarg destroy)
 
 host_tools() {
 	local missing=() p
@@ -192,6 +193,7 @@ images() {
 		on_poweroff = "destroy"
 	CFG
 	cp "$here/dom0-init.sh" "$work/dom0/init"
+	cp "$here/uk-services.sh" "$work/dom0/lib/uk-services.sh"
 	pack "$work/dom0" "$work/dom0.cpio.gz"
 }
 
