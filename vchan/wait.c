@@ -151,10 +151,10 @@ static int spin(struct vchan *ch, unsigned bits, uint64_t window,
  * with a peer that moved just before the request was visible. */
 int vchan_stall(struct vchan *ch, struct stall *s, unsigned bits)
 {
-	if (s->phase == 0) {
+	if (s->phase == STALL_SPIN) {
 		uint64_t window = ch->blocking ? spin_window(ch) : 0;
 
-		s->phase = 1;
+		s->phase = STALL_ASK;
 		if (ch->blocking && s->start == 0)
 			s->start = vchan_now_ns();
 		if (window != 0) {
@@ -162,13 +162,13 @@ int vchan_stall(struct vchan *ch, struct stall *s, unsigned bits)
 			s->offered = 1;
 			if (spin(ch, bits, window, &s->deadline)) {
 				note_wait(ch, vchan_now_ns() - s->start);
-				s->phase = 0;
+				s->phase = STALL_SPIN;
 				s->start = 0;
 				return 1;
 			}
 		}
 	}
-	if (s->phase == 1) {
+	if (s->phase == STALL_ASK) {
 		vchan_ring_request(&ch->ring, bits);
 		if (bits & VCHAN_RING_NOTIFY_READ)
 			ch->want_space = 1;
@@ -178,7 +178,7 @@ int vchan_stall(struct vchan *ch, struct stall *s, unsigned bits)
 		 * read) would be lost to it; in blocking mode a stale event
 		 * costs one early wake-up, which is rarer than the syscall
 		 * that draining before every sleep would cost. */
-		s->phase = 2;
+		s->phase = STALL_SLEEP;
 		return 1;
 	}
 	if (!ch->blocking)
@@ -206,7 +206,7 @@ int vchan_stall(struct vchan *ch, struct stall *s, unsigned bits)
 		note_wait(ch, now - s->start);
 		s->start = now;
 	}
-	s->phase = 1;
+	s->phase = STALL_ASK;
 	return 1;
 }
 
