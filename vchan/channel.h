@@ -11,6 +11,13 @@
 #include "vchan/ring.h"
 #include "xenstore/xs.h"
 
+/* A ring's own granted pages: shared by the server, mapped by the client.
+ * addr is NULL when the ring lives in the control page. */
+struct ring_pages {
+	void *addr;
+	uint32_t count;
+};
+
 struct vchan {
 	struct vchan_ring_ctl ring;
 	vchan_gnt *gnt;
@@ -21,10 +28,7 @@ struct vchan {
 	int published; /* server: path written */
 	uint32_t port; /* local event port */
 	void *page;    /* control page (shared or mapped) */
-	void *left;    /* granted ring mappings, NULL when in-page */
-	void *right;
-	uint32_t left_pages;
-	uint32_t right_pages;
+	struct ring_pages left, right; /* granted ring pages */
 	int server;
 	int blocking;
 	int want_space; /* a write came up short: wait for space as well */

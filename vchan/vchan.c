@@ -29,6 +29,35 @@ static void release(int rc, int *err)
 		*err = errno;
 }
 
+/* Give back a ring's own pages, if it has any. */
+static void release_ring(struct vchan *ch, struct ring_pages *r, int *err)
+{
+	if (r->addr == NULL)
+		return;
+	release(ch->server ? vchan_gnt_unshare(ch->gnt, r->addr, r->count)
+			   : vchan_gnt_unmap(ch->gnt, r->addr, r->count),
+		err);
+}
+
+/* A ring's memory: `count` pages of its own, shared with `peer` (server;
+ * their grant references written to refs[]) or mapped from it (client;
+ * read from refs[], `writable` or not), kept in *r; when count is 0,
+ * the control page at `offset`. Returns its address, or NULL + errno. */
+static void *ring_memory(struct vchan *ch, struct ring_pages *r, uint32_t peer,
+			 uint32_t count, uint32_t *refs, int writable,
+			 uint32_t offset)
+{
+	if (count == 0)
+		return (uint8_t *)ch->page + offset;
+	r->addr =
+	    ch->server
+		? vchan_gnt_share(ch->gnt, peer, count, refs, 1, NULL)
+		: vchan_gnt_map(ch->gnt, peer, count, refs, writable, NULL);
+	if (r->addr != NULL)
+		r->count = count;
+	return r->addr;
+}
+
 /* Release everything and free the handle. Returns 0, or the errno of the
  * first release that failed (errno itself is left as it was). */
 static int free_handle(struct vchan *ch)
@@ -36,27 +65,11 @@ static int free_handle(struct vchan *ch)
 	int saved = errno, err = 0;
 
 	if (ch->page != NULL) {
-		if (ch->server) {
-			if (ch->left != NULL)
-				release(vchan_gnt_unshare(ch->gnt, ch->left,
-							  ch->left_pages),
-					&err);
-			if (ch->right != NULL)
-				release(vchan_gnt_unshare(ch->gnt, ch->right,
-							  ch->right_pages),
-					&err);
-			release(vchan_gnt_unshare(ch->gnt, ch->page, 1), &err);
-		} else {
-			if (ch->left != NULL)
-				release(vchan_gnt_unmap(ch->gnt, ch->left,
-							ch->left_pages),
-					&err);
-			if (ch->right != NULL)
-				release(vchan_gnt_unmap(ch->gnt, ch->right,
-							ch->right_pages),
-					&err);
-			release(vchan_gnt_unmap(ch->gnt, ch->page, 1), &err);
-		}
+		release_ring(ch, &ch->left, &err);
+		release_ring(ch, &ch->right, &err);
+		release(ch->server ? vchan_gnt_unshare(ch->gnt, ch->page, 1)
+				   : vchan_gnt_unmap(ch->gnt, ch->page, 1),
+			&err);
 	}
 	if (ch->published)
 		release(vchan_xs_rm(ch->xs, ch->path), &err);
@@ -269,27 +282,14 @@ static struct vchan *server_create(uint32_t peer, const char *path,
 
 	/* The page is not published yet: writing the grant list straight
 	 * into it races with nobody. */
-	if (lay.left_pages != 0) {
-		ch->left = vchan_gnt_share(ch->gnt, peer, lay.left_pages,
-					   page->grants, 1, NULL);
-		if (ch->left == NULL)
-			goto fail;
-		ch->left_pages = lay.left_pages;
-		left = ch->left;
-	} else {
-		left = (uint8_t *)page + lay.left_offset;
-	}
-	if (lay.right_pages != 0) {
-		ch->right =
-		    vchan_gnt_share(ch->gnt, peer, lay.right_pages,
-				    page->grants + lay.left_pages, 1, NULL);
-		if (ch->right == NULL)
-			goto fail;
-		ch->right_pages = lay.right_pages;
-		right = ch->right;
-	} else {
-		right = (uint8_t *)page + lay.right_offset;
-	}
+	left = ring_memory(ch, &ch->left, peer, lay.left_pages, page->grants, 1,
+			   lay.left_offset);
+	if (left == NULL)
+		goto fail;
+	right = ring_memory(ch, &ch->right, peer, lay.right_pages,
+			    page->grants + lay.left_pages, 1, lay.right_offset);
+	if (right == NULL)
+		goto fail;
 	vchan_ring_server_init(&ch->ring, page, lo, ro, left, right);
 
 	snprintf(sref, sizeof(sref), "%u", ref);
@@ -543,27 +543,15 @@ static struct vchan *client_connect(uint32_t server, const char *path,
 		goto fail;
 	vchan_ring_read_grants(ch->page, refs,
 			       lay.left_pages + lay.right_pages);
-	if (lay.left_pages != 0) {
-		ch->left = vchan_gnt_map(ch->gnt, server, lay.left_pages, refs,
-					 1, NULL);
-		if (ch->left == NULL)
-			goto fail;
-		ch->left_pages = lay.left_pages;
-		left = ch->left;
-	} else {
-		left = (uint8_t *)ch->page + lay.left_offset;
-	}
+	left = ring_memory(ch, &ch->left, server, lay.left_pages, refs, 1,
+			   lay.left_offset);
+	if (left == NULL)
+		goto fail;
 	/* We only read the right ring: map it read-only. */
-	if (lay.right_pages != 0) {
-		ch->right = vchan_gnt_map(ch->gnt, server, lay.right_pages,
-					  refs + lay.left_pages, 0, NULL);
-		if (ch->right == NULL)
-			goto fail;
-		ch->right_pages = lay.right_pages;
-		right = ch->right;
-	} else {
-		right = (uint8_t *)ch->page + lay.right_offset;
-	}
+	right = ring_memory(ch, &ch->right, server, lay.right_pages,
+			    refs + lay.left_pages, 0, lay.right_offset);
+	if (right == NULL)
+		goto fail;
 	if (vchan_ring_client_init(&ch->ring, ch->page, lo, ro, left, right) <
 	    0)
 		goto fail;
