@@ -3,7 +3,7 @@
  * that report rates (rpc, e2e).
  *
  * One server process (domain BENCH_SRV_DOMID) carries the Echo service of
- * tests/rpc/echo.proto on both addresses; one client process (domain
+ * echo.proto on both addresses; one client process (domain
  * BENCH_CLI_DOMID) measures each in turn, so both transports run the same
  * code on both sides. Per transport: a checking warm-up, then the rate
  * with many calls in flight, then the latency with one call in flight.
@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "rpc/rpc.h"
-#include "tests/rpc/echo.pb-c.h"
+#include "tools/vchan-bench/echo.pb-c.h"
 #include "tools/vchan-bench/bench.h"
 #include "tools/vchan-bench/transport.h"
 
@@ -223,11 +223,11 @@ void bench_rows_print(const struct bench_rows *rows, int format)
 
 /* ---- the server ---- */
 
-static void bench_echo(Rpctest__Echo_Service *service,
-		       const Rpctest__EchoRequest *in,
-		       Rpctest__EchoReply_Closure closure, void *data)
+static void bench_echo(Vchanbench__Echo_Service *service,
+		       const Vchanbench__EchoRequest *in,
+		       Vchanbench__EchoReply_Closure closure, void *data)
 {
-	Rpctest__EchoReply r = RPCTEST__ECHO_REPLY__INIT;
+	Vchanbench__EchoReply r = VCHANBENCH__ECHO_REPLY__INIT;
 
 	(void)service;
 	r.text = in->text;
@@ -236,9 +236,9 @@ static void bench_echo(Rpctest__Echo_Service *service,
 	closure(&r, data);
 }
 
-static void bench_fail(Rpctest__Echo_Service *service,
-		       const Rpctest__EchoRequest *in,
-		       Rpctest__EchoReply_Closure closure, void *data)
+static void bench_fail(Vchanbench__Echo_Service *service,
+		       const Vchanbench__EchoRequest *in,
+		       Vchanbench__EchoReply_Closure closure, void *data)
 {
 	(void)service;
 	(void)in;
@@ -255,7 +255,7 @@ static void on_term(struct ev_loop *loop, ev_signal *w, int revents)
 /* Serve Echo on both addresses until SIGTERM. Returns the exit status. */
 static int serve(const char *unix_addr, int want_vchan, int want_unix)
 {
-	Rpctest__Echo_Service cli = RPCTEST__ECHO__INIT(bench_);
+	Vchanbench__Echo_Service cli = VCHANBENCH__ECHO__INIT(bench_);
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct vchan_rpc_server *srv =
 	    loop ? vchan_rpc_server_new(loop, NULL) : NULL;
@@ -300,7 +300,7 @@ struct load {
 
 static void send_next(struct load *l);
 
-static void check_reply(struct load *l, const Rpctest__EchoReply *r)
+static void check_reply(struct load *l, const Vchanbench__EchoReply *r)
 {
 	if (r == NULL) {
 		snprintf(l->why, sizeof(l->why), "call failed: %s",
@@ -321,7 +321,7 @@ static void check_reply(struct load *l, const Rpctest__EchoReply *r)
 	l->bad++;
 }
 
-static void on_reply(const Rpctest__EchoReply *r, void *data)
+static void on_reply(const Vchanbench__EchoReply *r, void *data)
 {
 	struct load *l = data;
 
@@ -337,14 +337,14 @@ static void on_reply(const Rpctest__EchoReply *r, void *data)
 
 static void send_next(struct load *l)
 {
-	Rpctest__EchoRequest req = RPCTEST__ECHO_REQUEST__INIT;
+	Vchanbench__EchoRequest req = VCHANBENCH__ECHO_REQUEST__INIT;
 
 	req.text = RPC_TEXT;
 	req.seq = l->next++;
 	l->payload[0] = (uint8_t)req.seq;
 	req.blob.data = l->payload;
 	req.blob.len = RPC_SIZE;
-	rpctest__echo__echo(vchan_rpc_client_service(l->cli), &req, on_reply,
+	vchanbench__echo__echo(vchan_rpc_client_service(l->cli), &req, on_reply,
 			    l);
 }
 
@@ -416,7 +416,7 @@ static void measure_addr(const char *addr, int quick, int res)
 			access(addr + 5, F_OK) != 0;
 	     i++)
 		usleep(10000);
-	l.cli = vchan_rpc_client_new(l.loop, addr, &rpctest__echo__descriptor,
+	l.cli = vchan_rpc_client_new(l.loop, addr, &vchanbench__echo__descriptor,
 				     NULL);
 	if (l.cli == NULL || vchan_rpc_client_connect(l.cli, 10000) < 0) {
 		bench_report(res, "E %s: connect: %s", addr, strerror(errno));
