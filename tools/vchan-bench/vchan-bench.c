@@ -21,9 +21,6 @@
 #include "tools/vchan-bench/bench.h"
 #include "tools/vchan-bench/transport.h"
 
-#ifndef PKGLIBEXECDIR
-#define PKGLIBEXECDIR "/usr/local/libexec/vchan"
-#endif
 #ifndef BINDIR
 #define BINDIR "/usr/local/bin"
 #endif
@@ -34,8 +31,6 @@
 #define BYTES_MIN      (64u * 1024u)
 #define BYTES_MAX      (64ull << 30)
 #define MAX_WRITES_MAX (1u << 30)
-
-enum out_format { OUT_TABLE, OUT_CSV, OUT_JSON };
 
 /* Result modes: the three of bench.h and connection set-up; then the
  * modes that report rates as rows of their own (rpc.c, e2e.c). */
@@ -48,7 +43,7 @@ static const char *const mode_names[] = {"throughput", "latency", "notify",
 
 struct opts {
 	int quick;
-	enum out_format format;
+	enum bench_format format;
 	const char *plot;
 	uint64_t bytes;
 	uint64_t max_writes;
@@ -868,50 +863,10 @@ static int unavailable_rows(struct bench_rows *rows, const char *mode,
 	return 0;
 }
 
-static void print_no_rows(const struct bench_rows *rows, int format)
-{
-	for (size_t i = 0; i < rows->n; i++) {
-		const struct bench_row *x = &rows->v[i];
-
-		if (format == 0)
-			printf("\n%s %s: unavailable: %s\n", x->mode,
-			       x->transport, x->why);
-		else if (format == 1)
-			printf("%s,%s,0,0,,,,,,,,0,0,unavailable,\"%s\",\n",
-			       x->mode, x->transport, x->why);
-		else
-			printf("{\"mode\":\"%s\",\"transport\":\"%s\","
-			       "\"msg_size\":0,\"ring_size\":0,"
-			       "\"status\":\"unavailable\",\"repeats\":0,"
-			       "\"verified\":false,\"reason\":\"%s\"}\n",
-			       x->mode, x->transport, x->why);
-	}
-}
-
-struct bench_row *bench_rows_add(struct bench_rows *rows, const char *mode)
-{
-	if (rows->n == rows->cap) {
-		size_t cap = rows->cap ? 2 * rows->cap : 8;
-		struct bench_row *v = realloc(rows->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			die("out of memory");
-		rows->v = v;
-		rows->cap = cap;
-	}
-	memset(&rows->v[rows->n], 0, sizeof(rows->v[0]));
-	rows->v[rows->n].mode = mode;
-	return &rows->v[rows->n++];
-}
-
-void bench_rows_print(const struct bench_rows *rows, int format)
-{
-	print_no_rows(rows, format);
-}
-
 int bench_rpc_run(const struct bench_xopts *o, struct bench_rows *rows)
 {
-	static const char *const names[] = {"vchan", "unix", "grpc-unix", NULL};
+	static const char *const names[] = {"vchan", "unix", BENCH_GRPC_ROW,
+					    NULL};
 
 	(void)o;
 	return unavailable_rows(rows, "rpc", names,
@@ -1507,9 +1462,9 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			break;
 		case O_CSV:
 		case O_JSON:
-			if (o->format != OUT_TABLE)
+			if (o->format != BENCH_TABLE)
 				die("--csv and --json exclude each other");
-			o->format = c == O_CSV ? OUT_CSV : OUT_JSON;
+			o->format = c == O_CSV ? BENCH_CSV : BENCH_JSON;
 			break;
 		case O_PLOT:
 			o->plot = optarg;
@@ -1717,15 +1672,13 @@ int main(int argc, char **argv)
 			r.o.peer, strerror(errno));
 	xen_stop(&r);
 	run_rows(&r);
-	if (r.o.format == OUT_CSV)
+	if (r.o.format == BENCH_CSV)
 		print_csv(&r);
-	else if (r.o.format == OUT_JSON)
+	else if (r.o.format == BENCH_JSON)
 		print_json(&r);
 	else
 		print_table(&r);
-	bench_rows_print(&r.rows, r.o.format == OUT_TABLE ? 0
-				  : r.o.format == OUT_CSV ? 1
-							  : 2);
+	bench_rows_print(&r.rows, r.o.format);
 	rc = r.failures ? 1 : 0;
 	if (r.o.plot != NULL && plot(&r, r.o.plot) < 0)
 		rc = 1;
