@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "grant/grant.h"
+#include "common/platform.h"
 
 /* Xen's DOMID_FIRST_RESERVED is 0x7FF0: ids from there on are special. */
 #define DOMID_LIMIT 0x7FF0u
@@ -28,12 +28,12 @@ int vchan_env_backend(void)
 	const char *v = getenv("VCHAN_PLATFORM");
 
 	if (v == NULL || *v == '\0')
-		return access(XEN_EVTCHN_DEV, F_OK) == 0 ? VCHAN_BACKEND_XEN
-							 : VCHAN_BACKEND_SIM;
+		return access(XEN_EVTCHN_DEV, F_OK) == 0 ? VCHAN_PLATFORM_XEN
+							 : VCHAN_PLATFORM_SIM;
 	if (strcmp(v, "xen") == 0)
-		return VCHAN_BACKEND_XEN;
+		return VCHAN_PLATFORM_XEN;
 	if (strcmp(v, "sim") == 0)
-		return VCHAN_BACKEND_SIM;
+		return VCHAN_PLATFORM_SIM;
 	return bad("VCHAN_PLATFORM", v, "'xen' or 'sim'");
 }
 
@@ -182,13 +182,13 @@ int vchan_env_check(void)
 	uint32_t domid;
 	char dir[512];
 
-	if (b == VCHAN_BACKEND_XEN) {
+	if (b == VCHAN_PLATFORM_XEN) {
 		if (!vchan_env_xen_absent())
 			return b;
 		errno = ENODEV;
 		return -1;
 	}
-	if (b != VCHAN_BACKEND_SIM)
+	if (b != VCHAN_PLATFORM_SIM)
 		return -1;
 	if (vchan_env_domid(&domid) < 0 ||
 	    vchan_env_sim_dir(dir, sizeof(dir)) < 0)

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* VCHAN_PLATFORM -> VCHAN_BACKEND_XEN / VCHAN_BACKEND_SIM, or -1. */
+/* VCHAN_PLATFORM -> VCHAN_PLATFORM_XEN / VCHAN_PLATFORM_SIM, or -1. */
 int vchan_env_backend(void);
 
 /* VCHAN_DOMID (0..32751, default 0) -> *domid. Returns 0 or -1. */

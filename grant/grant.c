@@ -1,54 +1,29 @@
-/* grant/grant.c - backend selection and the argument checks every backend
- * relies on. */
+/* grant/grant.c - opening the platform's backend, and the argument checks
+ * every backend relies on. */
 #include "config.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <poll.h>
-#include <stdio.h>
 
-#include "common/env.h"
+#include "common/platform.h"
 #include "grant/backend.h"
 
-#ifdef HAVE_PV
-/* Inside a unikernel there is one platform and no environment. */
-int vchan_backend_select(void)
-{
-	return VCHAN_BACKEND_PV;
-}
+/* The platform choice is common/'s; grant.h publishes it with these
+ * names. */
+_Static_assert((int)VCHAN_BACKEND_XEN == (int)VCHAN_PLATFORM_XEN &&
+		   (int)VCHAN_BACKEND_SIM == (int)VCHAN_PLATFORM_SIM &&
+		   (int)VCHAN_BACKEND_PV == (int)VCHAN_PLATFORM_PV,
+	       "enum vchan_backend is enum vchan_platform");
 
-int vchan_platform_check(void)
-{
-	return VCHAN_BACKEND_PV;
-}
-#else
-int vchan_backend_select(void)
-{
-	int b = vchan_env_backend();
-
-#ifndef HAVE_XEN
-	if (b == VCHAN_BACKEND_XEN) {
-		fprintf(stderr,
-			"vchan: the xen backend was not built (configure "
-			"found no libxen-dev); set VCHAN_PLATFORM=sim\n");
-		errno = ENOSYS;
-		return -1;
-	}
-#endif
-	return b;
-}
-
-int vchan_platform_check(void)
-{
-	return vchan_backend_select() < 0 ? -1 : vchan_env_check();
-}
-#endif
-
+/* A unikernel has the pv backend alone: sim is not built into it. */
 vchan_gnt *vchan_gnt_open(void)
 {
 	switch (vchan_backend_select()) {
+#ifndef HAVE_PV
 	case VCHAN_BACKEND_SIM:
 		return vchan_gnt_sim_open();
+#endif
 #ifdef HAVE_XEN
 	case VCHAN_BACKEND_XEN:
 		return vchan_gnt_xen_open();
@@ -65,8 +40,10 @@ vchan_gnt *vchan_gnt_open(void)
 vchan_evt *vchan_evt_open(void)
 {
 	switch (vchan_backend_select()) {
+#ifndef HAVE_PV
 	case VCHAN_BACKEND_SIM:
 		return vchan_evt_sim_open();
+#endif
 #ifdef HAVE_XEN
 	case VCHAN_BACKEND_XEN:
 		return vchan_evt_xen_open();

@@ -16,13 +16,9 @@
  * deleted. A writer killed half-way thus leaves no torn node; whatever it
  * left in .stage/.trash is cleared by the next writer.
  *
- * Watches use inotify, one instance per handle: every directory of a
- * watched subtree is watched, or the deepest existing ancestor when the
- * watched node does not exist yet; the set is re-armed under the shared
- * lock whenever directories come or go. */
+ * Watches are embedded_watch.c's. */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -31,28 +27,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/file.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/env.h"
-#include "xenstore/backend.h"
+#include "xenstore/embedded.h"
 
-#define FS_MAX	   4096 /* a file system path: sim dir (<= 200) + store path */
-#define APATH_MAX  ((int)XS_ABS_PATH_MAX + 1)
 #define PERMS_MAX  32 /* entries in one node's list */
 #define PERMS_TEXT (PERMS_MAX * 12)
-#define QUEUE_MAX  1024 /* pending events before they coalesce per watch */
 
 #define ACC_READ  1u
 #define ACC_WRITE 2u
-
-#define IN_MASK                                                                \
-	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |                 \
-	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW)
 
 struct perm {
 	uint32_t id;
@@ -65,65 +51,10 @@ struct perms {
 	struct perm p[PERMS_MAX];
 };
 
-struct watch {
-	struct watch *next;
-	uint64_t id;
-	char *path; /* absolute */
-	char *token;
-	bool relative; /* report paths relative to the home, as given */
-	bool exists;   /* the node existed when last armed */
-};
-
-struct event {
-	struct event *next;
-	uint64_t watch; /* watch id */
-	char *path;	/* as reported */
-	char *token;
-};
-
-/* One inotify watch descriptor and the store directory it watches. */
-struct wdent {
-	int wd;
-	unsigned mark;
-	char *path;
-};
-
-struct emb {
-	vchan_xs base;
-	uint32_t domid;
-	int lockfd;
-	/* The watch machinery, set up at the first watch or fd call: epfd is
-	 * what the caller polls; it holds infd (store changes) and evfd
-	 * (events already queued here, e.g. a watch's first one). */
-	int epfd, infd, evfd;
-	bool ev_set; /* evfd holds a count */
-	struct watch *watches;
-	uint64_t next_id;
-	struct event *qhead, **qtail;
-	size_t qlen;
-	struct wdent *wds;
-	size_t nwd, wdcap;
-	unsigned mark;
-	size_t homelen;
-	char home[32];	   /* "/local/domain/<domid>" */
-	char root[FS_MAX]; /* <sim dir>/xs */
-};
-
-static struct emb *to_emb(vchan_xs *xs)
-{
-	return (struct emb *)xs;
-}
-
-static int set_err(int err)
-{
-	errno = err;
-	return -1;
-}
-
 /* ---- paths ---- */
 
 /* Absolute store path of a checked path (relative ones live in the home). */
-static void abs_path(const struct emb *e, const char *path, char *out)
+void emb_abs_path(const struct emb *e, const char *path, char *out)
 {
 	if (path[0] == '/')
 		snprintf(out, APATH_MAX, "%s", path);
@@ -132,8 +63,8 @@ static void abs_path(const struct emb *e, const char *path, char *out)
 }
 
 /* File system path of store path `apath`, with `suffix` appended. */
-static int fs_path(const struct emb *e, const char *apath, const char *suffix,
-		   char *out)
+int emb_fs_path(const struct emb *e, const char *apath, const char *suffix,
+		char *out)
 {
 	int n = snprintf(out, FS_MAX, "%s%s%s", e->root,
 			 strcmp(apath, "/") == 0 ? "" : apath, suffix);
@@ -144,7 +75,7 @@ static int fs_path(const struct emb *e, const char *apath, const char *suffix,
 }
 
 /* Store path `parent` + "/" + `name` into out (APATH_MAX bytes). */
-static int join(const char *parent, const char *name, char *out)
+int emb_join(const char *parent, const char *name, char *out)
 {
 	int n = snprintf(out, APATH_MAX, "%s/%s",
 			 strcmp(parent, "/") == 0 ? "" : parent, name);
@@ -155,7 +86,7 @@ static int join(const char *parent, const char *name, char *out)
 }
 
 /* Is store path p `base` or below it? */
-static bool is_under(const char *p, const char *base)
+bool emb_is_under(const char *p, const char *base)
 {
 	size_t n = strlen(base);
 
@@ -165,7 +96,7 @@ static bool is_under(const char *p, const char *base)
 }
 
 /* Cut the last component: "/a/b" -> "/a", "/a" -> "/". */
-static void parent_of(char *apath)
+void emb_parent_of(char *apath)
 {
 	char *slash = strrchr(apath, '/');
 
@@ -176,7 +107,7 @@ static void parent_of(char *apath)
 }
 
 /* 1 when the node at file system path fs exists, 0 when not, -1 + errno. */
-static int node_at(const char *fs)
+int emb_node_at(const char *fs)
 {
 	struct stat st;
 
@@ -188,13 +119,13 @@ static int node_at(const char *fs)
 	return -1;
 }
 
-static int node_exists(const struct emb *e, const char *apath)
+int emb_node_exists(const struct emb *e, const char *apath)
 {
 	char fs[FS_MAX];
 
-	if (fs_path(e, apath, "", fs) < 0)
+	if (emb_fs_path(e, apath, "", fs) < 0)
 		return -1;
-	return node_at(fs);
+	return emb_node_at(fs);
 }
 
 /* ---- files ---- */
@@ -370,7 +301,7 @@ static int perms_load(const struct emb *e, const char *apath, struct perms *p)
 	char *s;
 	bool ok;
 
-	if (fs_path(e, apath, "/.p", fs) < 0)
+	if (emb_fs_path(e, apath, "/.p", fs) < 0)
 		return -1;
 	s = get_file(fs, PERMS_TEXT, &len);
 	if (s == NULL && errno != ENOENT && errno != EIO)
@@ -404,7 +335,7 @@ static bool may_set_perms(const struct perms *p, uint32_t domid)
 
 /* ---- writing nodes (exclusive lock held) ---- */
 
-static int lock(struct emb *e, int op)
+int emb_lock(struct emb *e, int op)
 {
 	while (flock(e->lockfd, op) < 0)
 		if (errno != EINTR)
@@ -412,7 +343,7 @@ static int lock(struct emb *e, int op)
 	return 0;
 }
 
-static void unlock(struct emb *e)
+void emb_unlock(struct emb *e)
 {
 	int err = errno;
 
@@ -434,11 +365,11 @@ static int lock_write(struct emb *e)
 {
 	char fs[FS_MAX];
 
-	if (lock(e, LOCK_EX) < 0)
+	if (emb_lock(e, LOCK_EX) < 0)
 		return -1;
 	if (scratch(e, ".stage", fs) < 0 || rm_tree(fs) < 0 ||
 	    scratch(e, ".trash", fs) < 0 || rm_tree(fs) < 0) {
-		unlock(e);
+		emb_unlock(e);
 		return -1;
 	}
 	return 0;
@@ -482,7 +413,8 @@ static int node_create(const struct emb *e, const char *apath,
 {
 	char stage[FS_MAX], fs[FS_MAX];
 
-	if (scratch(e, ".stage", stage) < 0 || fs_path(e, apath, "", fs) < 0)
+	if (scratch(e, ".stage", stage) < 0 ||
+	    emb_fs_path(e, apath, "", fs) < 0)
 		return -1;
 	if (node_make(stage, p, val) < 0 || rename(stage, fs) < 0) {
 		rm_scratch(stage);
@@ -496,7 +428,7 @@ static int node_ensure(const struct emb *e, const char *apath,
 		       const char *ptext, const char *val)
 {
 	struct perms p;
-	int ex = node_exists(e, apath);
+	int ex = emb_node_exists(e, apath);
 
 	if (ex != 0)
 		return ex;
@@ -531,9 +463,9 @@ static int publish_existing(struct emb *e, const char *adir,
 	for (size_t i = 0; i < n; i++) {
 		int ex;
 
-		if (join(adir, kv[i].key, akey) < 0)
+		if (emb_join(adir, kv[i].key, akey) < 0)
 			return -1;
-		ex = node_exists(e, akey);
+		ex = emb_node_exists(e, akey);
 		if (ex < 0)
 			return -1;
 		if (ex == 0)
@@ -543,14 +475,14 @@ static int publish_existing(struct emb *e, const char *adir,
 		if (!may_set_perms(&p, e->domid))
 			return set_err(EACCES);
 	}
-	if (fs_path(e, adir, "", fs) < 0 || node_put(fs, pub, "") < 0)
+	if (emb_fs_path(e, adir, "", fs) < 0 || node_put(fs, pub, "") < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		int ex;
 
-		if (join(adir, kv[i].key, akey) < 0)
+		if (emb_join(adir, kv[i].key, akey) < 0)
 			return -1;
-		ex = node_exists(e, akey);
+		ex = emb_node_exists(e, akey);
 		if (ex < 0)
 			return -1;
 		if (ex == 0) {
@@ -558,7 +490,7 @@ static int publish_existing(struct emb *e, const char *adir,
 				return -1;
 			continue;
 		}
-		if (fs_path(e, akey, "", fs) < 0 ||
+		if (emb_fs_path(e, akey, "", fs) < 0 ||
 		    node_put(fs, pub, kv[i].value) < 0)
 			return -1;
 	}
@@ -583,8 +515,8 @@ static int publish_new(struct emb *e, const char *adir,
 
 	snprintf(anc, sizeof(anc), "%s", adir);
 	do {
-		parent_of(anc);
-		ex = node_exists(e, anc);
+		emb_parent_of(anc);
+		ex = emb_node_exists(e, anc);
 		if (ex < 0)
 			return -1;
 	} while (ex == 0 && strcmp(anc, "/") != 0);
@@ -603,7 +535,8 @@ static int publish_new(struct emb *e, const char *adir,
 	rest = adir + alen + 1;
 	snprintf(atop, sizeof(atop), "%.*s",
 		 (int)(alen + 1 + strcspn(rest, "/")), adir);
-	if (scratch(e, ".stage", stage) < 0 || fs_path(e, atop, "", top) < 0)
+	if (scratch(e, ".stage", stage) < 0 ||
+	    emb_fs_path(e, atop, "", top) < 0)
 		return -1;
 	slen = strlen(stage);
 	snprintf(fs, sizeof(fs), "%s", stage);
@@ -635,7 +568,7 @@ static int publish_new(struct emb *e, const char *adir,
 			goto fail;
 		}
 		/* A key given twice: the last value wins, as in sequence. */
-		ex = node_at(kfs);
+		ex = emb_node_at(kfs);
 		if (ex < 0 || (ex == 0 ? node_make(kfs, pub, kv[i].value)
 				       : node_put(kfs, pub, kv[i].value)) < 0)
 			goto fail;
@@ -656,18 +589,18 @@ static int emb_publish(vchan_xs *xs, const char *dir,
 	struct perms pub;
 	int ex, rc;
 
-	abs_path(e, dir, adir);
+	emb_abs_path(e, dir, adir);
 	publish_perms(e, peer, &pub);
 	if (lock_write(e) < 0)
 		return -1;
-	ex = node_exists(e, adir);
+	ex = emb_node_exists(e, adir);
 	if (ex < 0)
 		rc = -1;
 	else if (ex)
 		rc = publish_existing(e, adir, kv, n, &pub);
 	else
 		rc = publish_new(e, adir, kv, n, &pub);
-	unlock(e);
+	emb_unlock(e);
 	return rc;
 }
 
@@ -680,10 +613,10 @@ static char *emb_read(vchan_xs *xs, const char *path, size_t *len)
 	size_t n = 0;
 	int ex;
 
-	abs_path(e, path, apath);
-	if (fs_path(e, apath, "/.v", fs) < 0 || lock(e, LOCK_SH) < 0)
+	emb_abs_path(e, path, apath);
+	if (emb_fs_path(e, apath, "/.v", fs) < 0 || emb_lock(e, LOCK_SH) < 0)
 		return NULL;
-	ex = node_exists(e, apath);
+	ex = emb_node_exists(e, apath);
 	if (ex == 0)
 		errno = ENOENT;
 	if (ex <= 0 || perms_load(e, apath, &p) < 0)
@@ -699,7 +632,7 @@ static char *emb_read(vchan_xs *xs, const char *path, size_t *len)
 	if (val != NULL && len != NULL)
 		*len = n;
 out:
-	unlock(e);
+	emb_unlock(e);
 	return val;
 }
 
@@ -710,14 +643,14 @@ static int emb_rm(vchan_xs *xs, const char *path)
 	struct perms p;
 	int ex, rc = -1;
 
-	abs_path(e, path, apath);
+	emb_abs_path(e, path, apath);
 	/* As xenstored: the root cannot be removed. */
 	if (strcmp(apath, "/") == 0)
 		return set_err(EINVAL);
-	if (fs_path(e, apath, "", fs) < 0 || scratch(e, ".trash", trash) < 0 ||
-	    lock_write(e) < 0)
+	if (emb_fs_path(e, apath, "", fs) < 0 ||
+	    scratch(e, ".trash", trash) < 0 || lock_write(e) < 0)
 		return -1;
-	ex = node_at(fs);
+	ex = emb_node_at(fs);
 	if (ex <= 0) {
 		rc = ex;
 		goto out;
@@ -734,7 +667,7 @@ static int emb_rm(vchan_xs *xs, const char *path)
 	/* The node is gone; what is left in .trash the next writer clears. */
 	rm_tree(trash);
 out:
-	unlock(e);
+	emb_unlock(e);
 	return rc;
 }
 
@@ -743,532 +676,13 @@ static int emb_domid(vchan_xs *xs)
 	return (int)to_emb(xs)->domid;
 }
 
-/* ---- watches ---- */
-
-static void event_free(struct event *ev)
-{
-	free(ev->path);
-	free(ev->token);
-	free(ev);
-}
-
-static void watch_free(struct watch *w)
-{
-	free(w->path);
-	free(w->token);
-	free(w);
-}
-
-/* Close the watch descriptors (errno kept). */
-static void watch_fini(struct emb *e)
-{
-	int err = errno;
-
-	if (e->epfd >= 0)
-		close(e->epfd);
-	if (e->evfd >= 0)
-		close(e->evfd);
-	if (e->infd >= 0)
-		close(e->infd);
-	e->epfd = e->evfd = e->infd = -1;
-	errno = err;
-}
-
-static int watch_init(struct emb *e)
-{
-	struct epoll_event ev = {.events = EPOLLIN};
-
-	if (e->epfd >= 0)
-		return 0;
-	e->infd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (e->infd < 0) {
-		/* EMFILE is also this user's inotify instances used up
-		 * (fs.inotify.max_user_instances, 128 by default), with
-		 * descriptors to spare: say which. */
-		int fd =
-		    errno == EMFILE ? fcntl(e->lockfd, F_DUPFD_CLOEXEC, 0) : -1;
-
-		if (fd >= 0) {
-			close(fd);
-			errno = EUSERS;
-		}
-		goto fail;
-	}
-	e->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (e->evfd < 0)
-		goto fail;
-	e->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (e->epfd < 0)
-		goto fail;
-	ev.data.fd = e->infd;
-	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->infd, &ev) < 0)
-		goto fail;
-	ev.data.fd = e->evfd;
-	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->evfd, &ev) < 0)
-		goto fail;
-	return 0;
-fail:
-	watch_fini(e);
-	return -1;
-}
-
-/* Keep evfd readable exactly while events are queued. */
-static void evfd_sync(struct emb *e)
-{
-	uint64_t v = 1;
-
-	if (e->qlen > 0 && !e->ev_set) {
-		if (write(e->evfd, &v, sizeof(v)) == (ssize_t)sizeof(v))
-			e->ev_set = true;
-	} else if (e->qlen == 0 && e->ev_set) {
-		if (read(e->evfd, &v, sizeof(v)) == (ssize_t)sizeof(v) ||
-		    errno == EAGAIN)
-			e->ev_set = false;
-	}
-}
-
-/* Queue an event of watch w for store path apath (w->path or below it),
- * unless the same one is pending. Past QUEUE_MAX events coalesce into one
- * per watch, on the watched path. */
-static int queue_event(struct emb *e, const struct watch *w, const char *apath)
-{
-	struct event *ev;
-	const char *rep;
-
-	if (e->qlen >= QUEUE_MAX)
-		apath = w->path;
-	rep = w->relative ? apath + e->homelen + 1 : apath;
-	for (ev = e->qhead; ev != NULL; ev = ev->next)
-		if (ev->watch == w->id && strcmp(ev->path, rep) == 0)
-			return 0;
-	ev = calloc(1, sizeof(*ev));
-	if (ev == NULL)
-		return -1;
-	ev->watch = w->id;
-	ev->path = strdup(rep);
-	ev->token = strdup(w->token);
-	if (ev->path == NULL || ev->token == NULL) {
-		event_free(ev);
-		return set_err(ENOMEM);
-	}
-	*e->qtail = ev;
-	e->qtail = &ev->next;
-	e->qlen++;
-	evfd_sync(e);
-	return 0;
-}
-
-static struct wdent *wd_find(struct emb *e, int wd)
-{
-	for (size_t i = 0; i < e->nwd; i++)
-		if (e->wds[i].wd == wd)
-			return &e->wds[i];
-	return NULL;
-}
-
-static void wd_drop(struct emb *e, struct wdent *ent, bool rm)
-{
-	if (rm)
-		inotify_rm_watch(e->infd, ent->wd);
-	free(ent->path);
-	*ent = e->wds[--e->nwd];
-}
-
-/* Watch the directory of store path apath (which exists: lock held). */
-static int wd_add(struct emb *e, const char *apath)
-{
-	char fs[FS_MAX];
-	struct wdent *ent;
-	int wd;
-
-	if (fs_path(e, apath, "", fs) < 0)
-		return -1;
-	wd = inotify_add_watch(e->infd, fs, IN_MASK);
-	if (wd < 0)
-		return -1;
-	ent = wd_find(e, wd);
-	if (ent == NULL) {
-		char *copy = strdup(apath);
-
-		if (copy == NULL)
-			return -1;
-		if (e->nwd == e->wdcap) {
-			size_t cap = e->wdcap ? e->wdcap * 2 : 16;
-			struct wdent *n = realloc(e->wds, cap * sizeof(*n));
-
-			if (n == NULL) {
-				free(copy);
-				return -1;
-			}
-			e->wds = n;
-			e->wdcap = cap;
-		}
-		ent = &e->wds[e->nwd++];
-		ent->wd = wd;
-		ent->path = copy;
-	}
-	ent->mark = e->mark;
-	return 0;
-}
-
-/* Watch every directory of the subtree at apath (a buffer of APATH_MAX,
- * restored on return). Names starting with '.' are not nodes. */
-static int wd_add_tree(struct emb *e, char *apath)
-{
-	char fs[FS_MAX], **names = NULL;
-	size_t n = 0, cap = 0, len = strlen(apath);
-	struct dirent *d;
-	int rc = -1;
-	DIR *dir;
-
-	if (wd_add(e, apath) < 0 || fs_path(e, apath, "", fs) < 0)
-		return -1;
-	/* Collect the children first: one directory open at a time however
-	 * deep the tree. */
-	dir = opendir(fs);
-	if (dir == NULL)
-		return -1;
-	while ((d = readdir(dir)) != NULL) {
-		if (d->d_name[0] == '.')
-			continue;
-		if (d->d_type != DT_DIR && d->d_type != DT_UNKNOWN)
-			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 8;
-			char **nn = realloc(names, c * sizeof(*nn));
-
-			if (nn == NULL)
-				goto out;
-			names = nn;
-			cap = c;
-		}
-		names[n] = strdup(d->d_name);
-		if (names[n] == NULL)
-			goto out;
-		n++;
-	}
-	rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		int ex;
-
-		size_t at = strcmp(apath, "/") == 0 ? 0 : len;
-
-		if (at + 1 + strlen(names[i]) >= (size_t)APATH_MAX)
-			continue; /* too long to be a node */
-		apath[at] = '/';
-		strcpy(apath + at + 1, names[i]);
-		if (fs_path(e, apath, "", fs) < 0)
-			rc = -1;
-		else if ((ex = node_at(fs)) < 0)
-			rc = -1;
-		else if (ex > 0)
-			rc = wd_add_tree(e, apath);
-		apath[len] = '\0';
-	}
-out:
-	closedir(dir);
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return rc;
-}
-
-/* (Re)arm watch w (shared lock held): its subtree when the node exists,
- * else its deepest existing ancestor. When `fire`, a change of existence
- * since the last arming is an event (nodes appearing or going away with an
- * ancestor). */
-static int watch_arm(struct emb *e, struct watch *w, bool fire)
-{
-	char apath[APATH_MAX];
-	int ex;
-
-	snprintf(apath, sizeof(apath), "%s", w->path);
-	ex = node_exists(e, apath);
-	if (ex < 0)
-		return -1;
-	if (ex) {
-		if (wd_add_tree(e, apath) < 0)
-			return -1;
-	} else {
-		do {
-			parent_of(apath);
-			ex = node_exists(e, apath);
-			if (ex < 0)
-				return -1;
-		} while (ex == 0 && strcmp(apath, "/") != 0);
-		if (wd_add(e, apath) < 0)
-			return -1;
-		ex = 0;
-	}
-	if (fire && w->exists != (ex > 0) && queue_event(e, w, w->path) < 0)
-		return -1;
-	w->exists = ex > 0;
-	return 0;
-}
-
-/* Re-arm every watch and drop the inotify watches none needs now. */
-static int rearm_all(struct emb *e)
-{
-	if (lock(e, LOCK_SH) < 0)
-		return -1;
-	e->mark++;
-	for (struct watch *w = e->watches; w != NULL; w = w->next) {
-		if (watch_arm(e, w, true) < 0) {
-			/* Keep every descriptor: extra ones only wake up. */
-			unlock(e);
-			return -1;
-		}
-	}
-	for (size_t i = 0; i < e->nwd;) {
-		if (e->wds[i].mark != e->mark)
-			wd_drop(e, &e->wds[i], true);
-		else
-			i++;
-	}
-	unlock(e);
-	return 0;
-}
-
-/* Queue events for a change at apath; *related when some watch covers it
- * or lies below it (so the set of watched directories may need to move). */
-static int changed(struct emb *e, const char *apath, bool *related)
-{
-	for (struct watch *w = e->watches; w != NULL; w = w->next) {
-		if (is_under(apath, w->path)) {
-			*related = true;
-			if (queue_event(e, w, apath) < 0)
-				return -1;
-		} else if (is_under(w->path, apath)) {
-			*related = true;
-		}
-	}
-	return 0;
-}
-
-static int handle_event(struct emb *e, const struct inotify_event *ev,
-			bool *rearm)
-{
-	char apath[APATH_MAX];
-	struct wdent *ent;
-	const char *name;
-
-	if (ev->mask & IN_Q_OVERFLOW) {
-		/* Lost events: everything may have changed. */
-		*rearm = true;
-		for (struct watch *w = e->watches; w != NULL; w = w->next)
-			if (queue_event(e, w, w->path) < 0)
-				return -1;
-		return 0;
-	}
-	ent = wd_find(e, ev->wd);
-	if (ent == NULL)
-		return 0; /* dropped already; its last events trail behind */
-	if (ev->mask & IN_IGNORED) {
-		wd_drop(e, ent, false);
-		return 0;
-	}
-	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
-		/* The directory left the tree (to .trash): so did everything
-		 * watched below it. */
-		snprintf(apath, sizeof(apath), "%s", ent->path);
-		for (size_t i = 0; i < e->nwd;) {
-			if (is_under(e->wds[i].path, apath))
-				wd_drop(e, &e->wds[i], true);
-			else
-				i++;
-		}
-		*rearm = true;
-		return changed(e, apath, rearm);
-	}
-	name = ev->len > 0 ? ev->name : "";
-	if (name[0] == '.') {
-		/* .v or .p replaced: the node's value or permissions changed;
-		 * .tmp, .lock, .stage and .trash are not store contents. */
-		if (strcmp(name, ".v") != 0 && strcmp(name, ".p") != 0)
-			return 0;
-		return changed(e, ent->path, &(bool){false});
-	}
-	if (!(ev->mask & IN_ISDIR) || name[0] == '\0')
-		return 0;
-	if (join(ent->path, name, apath) < 0)
-		return 0;
-	return changed(e, apath, rearm);
-}
-
-static int drain_inotify(struct emb *e)
-{
-	char buf[8192]
-	    __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool rearm = false;
-
-	for (;;) {
-		ssize_t n = read(e->infd, buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n <= 0)
-			return n == 0 ? set_err(EIO) : -1;
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const void *)p;
-
-			if (handle_event(e, ev, &rearm) < 0)
-				return -1;
-			p += sizeof(*ev) + ev->len;
-		}
-	}
-	return rearm ? rearm_all(e) : 0;
-}
-
-static struct watch *watch_find(struct emb *e, const char *apath,
-				const char *token, struct watch ***link)
-{
-	for (struct watch **pw = &e->watches; *pw != NULL; pw = &(*pw)->next) {
-		if (strcmp((*pw)->path, apath) == 0 &&
-		    strcmp((*pw)->token, token) == 0) {
-			if (link != NULL)
-				*link = pw;
-			return *pw;
-		}
-	}
-	return NULL;
-}
-
-static int emb_watch(vchan_xs *xs, const char *path, const char *token)
-{
-	struct emb *e = to_emb(xs);
-	char apath[APATH_MAX];
-	struct watch *w, **pw;
-	int err;
-
-	abs_path(e, path, apath);
-	if (watch_find(e, apath, token, NULL) != NULL)
-		return set_err(EEXIST);
-	if (watch_init(e) < 0)
-		return -1;
-	w = calloc(1, sizeof(*w));
-	if (w == NULL)
-		return -1;
-	w->path = strdup(apath);
-	w->token = strdup(token);
-	if (w->path == NULL || w->token == NULL) {
-		watch_free(w);
-		return set_err(ENOMEM);
-	}
-	w->relative = path[0] != '/';
-	w->id = ++e->next_id;
-	if (lock(e, LOCK_SH) < 0)
-		goto fail;
-	if (watch_arm(e, w, false) < 0) {
-		unlock(e);
-		goto fail;
-	}
-	unlock(e);
-	/* XenStore fires every new watch once, on the watched path. */
-	if (queue_event(e, w, w->path) < 0)
-		goto fail;
-	for (pw = &e->watches; *pw != NULL; pw = &(*pw)->next)
-		;
-	*pw = w;
-	return 0;
-fail:
-	err = errno;
-	watch_free(w);
-	/* Descriptors armed for it stay until the next re-arm: harmless. */
-	return set_err(err);
-}
-
-static int emb_unwatch(vchan_xs *xs, const char *path, const char *token)
-{
-	struct emb *e = to_emb(xs);
-	char apath[APATH_MAX];
-	struct watch *w, **link;
-
-	abs_path(e, path, apath);
-	w = watch_find(e, apath, token, &link);
-	if (w == NULL)
-		return set_err(ENOENT);
-	*link = w->next;
-	/* Its pending events go with it. */
-	for (struct event **pe = &e->qhead; *pe != NULL;) {
-		struct event *ev = *pe;
-
-		if (ev->watch != w->id) {
-			pe = &ev->next;
-			continue;
-		}
-		*pe = ev->next;
-		event_free(ev);
-		e->qlen--;
-	}
-	e->qtail = &e->qhead;
-	while (*e->qtail != NULL)
-		e->qtail = &(*e->qtail)->next;
-	evfd_sync(e);
-	watch_free(w);
-	/* Release the descriptors only it needed; failing that they stay,
-	 * which costs spurious wake-ups, not correctness. */
-	rearm_all(e);
-	return 0;
-}
-
-static int emb_fd(vchan_xs *xs)
-{
-	struct emb *e = to_emb(xs);
-
-	if (watch_init(e) < 0)
-		return -1;
-	return e->epfd;
-}
-
-static int emb_read_watch(vchan_xs *xs, char **path, char **token)
-{
-	struct emb *e = to_emb(xs);
-	struct event *ev;
-
-	if (e->infd < 0)
-		return 0;
-	if (drain_inotify(e) < 0)
-		return -1;
-	ev = e->qhead;
-	if (ev == NULL) {
-		evfd_sync(e);
-		return 0;
-	}
-	e->qhead = ev->next;
-	if (e->qhead == NULL)
-		e->qtail = &e->qhead;
-	e->qlen--;
-	evfd_sync(e);
-	*path = ev->path;
-	*token = ev->token;
-	free(ev);
-	return 1;
-}
-
 /* ---- open / close ---- */
 
 static void emb_close(vchan_xs *xs)
 {
 	struct emb *e = to_emb(xs);
 
-	while (e->watches != NULL) {
-		struct watch *w = e->watches;
-
-		e->watches = w->next;
-		watch_free(w);
-	}
-	while (e->qhead != NULL) {
-		struct event *ev = e->qhead;
-
-		e->qhead = ev->next;
-		event_free(ev);
-	}
-	for (size_t i = 0; i < e->nwd; i++)
-		free(e->wds[i].path);
-	free(e->wds);
-	watch_fini(e);
+	emb_watch_close(e);
 	if (e->lockfd >= 0)
 		close(e->lockfd);
 	free(e);
@@ -1283,10 +697,10 @@ static int layout(struct emb *e)
 	    id[16];
 
 	/* The root's own value and permissions, once. */
-	if (fs_path(e, "/", "/.p", fs) < 0)
+	if (emb_fs_path(e, "/", "/.p", fs) < 0)
 		return -1;
 	if (access(fs, F_OK) < 0) {
-		if (errno != ENOENT || fs_path(e, "/", "", fs) < 0 ||
+		if (errno != ENOENT || emb_fs_path(e, "/", "", fs) < 0 ||
 		    put_file(fs, ".v", "", 0) < 0 ||
 		    put_file(fs, ".p", "n0", 2) < 0)
 			return -1;
@@ -1350,7 +764,7 @@ vchan_xs *vchan_xs_embedded_open(void)
 	if (e->lockfd < 0 || lock_write(e) < 0)
 		goto fail;
 	n = layout(e);
-	unlock(e);
+	emb_unlock(e);
 	if (n < 0)
 		goto fail;
 	return &e->base;

@@ -13,7 +13,7 @@
 #include <xenstore.h>
 
 #include "common/env.h"
-#include "grant/grant.h"
+#include "common/platform.h"
 #include "xenstore/backend.h"
 
 /* A transaction conflicts when another client changed what it touched; a
@@ -262,7 +262,7 @@ vchan_xs *vchan_xs_libxs_open(void)
 	s->base.ops = &libxs_ops;
 	s->domid = -1;
 	/* xenstored would answer "domid" for domain 0: we are VCHAN_DOMID. */
-	if (vchan_env_backend() == VCHAN_BACKEND_SIM) {
+	if (vchan_env_backend() == VCHAN_PLATFORM_SIM) {
 		uint32_t d;
 
 		if (vchan_env_domid(&d) < 0) {

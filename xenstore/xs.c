@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/env.h"
-#include "grant/grant.h"
+#include "common/platform.h"
 #include "xenstore/backend.h"
 
 static int einval(void)
@@ -83,7 +83,7 @@ vchan_xs *vchan_xs_open(void)
 #endif
 
 	switch (vchan_backend_select()) {
-	case VCHAN_BACKEND_SIM:
+	case VCHAN_PLATFORM_SIM:
 		xsd = getenv("XENSTORED_PATH");
 		if (xsd == NULL || *xsd == '\0')
 			return vchan_xs_embedded_open();
@@ -101,7 +101,7 @@ vchan_xs *vchan_xs_open(void)
 		return NULL;
 #endif
 #ifdef HAVE_XEN
-	case VCHAN_BACKEND_XEN:
+	case VCHAN_PLATFORM_XEN:
 		xs = vchan_xs_libxs_open();
 		if (xs == NULL && errno != ENOMEM)
 			vchan_env_xen_absent();

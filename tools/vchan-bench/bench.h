@@ -82,9 +82,12 @@ uint64_t bench_cpu_ns(void);
 int bench_setup_post(int fd, uint64_t start_ns, uint64_t aux);
 int bench_setup_take(int fd, uint64_t *start_ns, uint64_t *aux);
 
-/* ---- the rpc and e2e modes (rpc.c, e2e.c) ----
+/* ---- the rpc and e2e modes (rpc.c, e2e.c, rows.c) ----
  * Their figures are rates and call latencies, not the byte figures above,
  * so they are kept as rows of their own and printed after the others. */
+/* How vchan-bench prints its results: a table, or --csv, --json. */
+enum bench_format { BENCH_TABLE, BENCH_CSV, BENCH_JSON };
+
 struct bench_row {
 	const char *mode;   /* "rpc" or "e2e" */
 	char transport[32]; /* rpc: vchan, unix, grpc-unix; e2e: see e2e.c */
@@ -104,6 +107,15 @@ struct bench_rows {
 	size_t n, cap;
 };
 
+/* The transport of the rpc mode's gRPC row (vchan-bench-grpc). */
+#define BENCH_GRPC_ROW "grpc-unix"
+
+/* Where the helpers are installed: the build defines it; this default is
+ * for a compile by hand. */
+#ifndef PKGLIBEXECDIR
+#define PKGLIBEXECDIR "/usr/local/libexec/vchan"
+#endif
+
 /* What the rpc and e2e modes are told. */
 struct bench_xopts {
 	int quick;
@@ -114,8 +126,9 @@ struct bench_xopts {
 	const char *prog[3];
 };
 
-/* Append a zeroed row of `mode`. Exits the program when out of memory.
- * The rows may move: a pointer to one is good until the next call. */
+/* Append a zeroed row of `mode` (rows.c). Exits the program when out of
+ * memory. The rows may move: a pointer to one is good until the next
+ * call. */
 struct bench_row *bench_rows_add(struct bench_rows *rows, const char *mode);
 
 /* Measure rpc echo calls over vchan and a Unix socket (and the gRPC row,
@@ -128,9 +141,9 @@ int bench_rpc_run(const struct bench_xopts *o, struct bench_rows *rows);
  * number of rows that failed. */
 int bench_e2e_run(const struct bench_xopts *o, struct bench_rows *rows);
 
-/* Print the rows: format 0 a table, 1 CSV lines (no header: the caller's
- * header has the same columns), 2 JSON Lines. */
-void bench_rows_print(const struct bench_rows *rows, int format);
+/* Print the rows (rows.c): a table, CSV lines (no header: the caller's
+ * header has the same columns) or JSON Lines. */
+void bench_rows_print(const struct bench_rows *rows, enum bench_format format);
 
 /* Print `s` on stdout as a JSON string, quotes included (vchan-bench.c). */
 void bench_json_str(const char *s);

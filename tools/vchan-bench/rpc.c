@@ -1,9 +1,8 @@
 /* tools/vchan-bench/rpc.c - the rpc mode: echo calls through the rpc/
- * runtime over a vchan and over a Unix socket, and the rows of the modes
- * that report rates (rpc, e2e).
+ * runtime over a vchan and over a Unix socket.
  *
  * One server process (domain BENCH_SRV_DOMID) carries the Echo service of
- * tests/rpc/echo.proto on both addresses; one client process (domain
+ * echo.proto on both addresses; one client process (domain
  * BENCH_CLI_DOMID) measures each in turn, so both transports run the same
  * code on both sides. Per transport: a checking warm-up, then the rate
  * with many calls in flight, then the latency with one call in flight.
@@ -29,7 +28,7 @@
 #include <unistd.h>
 
 #include "rpc/rpc.h"
-#include "tests/rpc/echo.pb-c.h"
+#include "tools/vchan-bench/echo.pb-c.h"
 #include "tools/vchan-bench/bench.h"
 #include "tools/vchan-bench/transport.h"
 
@@ -41,193 +40,14 @@
 #define RPC_RATE_CALLS(quick) ((quick) ? 20000u : 200000u)
 #define RPC_LAT_CALLS(quick)  ((quick) ? 2000u : 20000u)
 #define RPC_TEXT	      "vchan-bench"
-#define RPC_GRPC	      "grpc-unix"
-
-#ifndef PKGLIBEXECDIR
-#define PKGLIBEXECDIR "/usr/local/libexec/vchan"
-#endif
-
-/* ---- rows ---- */
-
-struct bench_row *bench_rows_add(struct bench_rows *rows, const char *mode)
-{
-	if (rows->n == rows->cap) {
-		size_t cap = rows->cap ? 2 * rows->cap : 8;
-		struct bench_row *v = realloc(rows->v, cap * sizeof(*v));
-
-		if (v == NULL) {
-			fprintf(stderr, "vchan-bench: out of memory\n");
-			exit(2);
-		}
-		rows->v = v;
-		rows->cap = cap;
-	}
-	memset(&rows->v[rows->n], 0, sizeof(rows->v[0]));
-	rows->v[rows->n].mode = mode;
-	return &rows->v[rows->n++];
-}
-
-static const struct bench_row *row_base(const struct bench_rows *rows,
-					const struct bench_row *x)
-{
-	if (x->base == NULL || x->ok != 1)
-		return NULL;
-	for (size_t i = 0; i < rows->n; i++) {
-		const struct bench_row *b = &rows->v[i];
-
-		if (b != x && b->ok == 1 && strcmp(b->mode, x->mode) == 0 &&
-		    strcmp(b->transport, x->base) == 0 && b->rate > 0 &&
-		    b->p50 > 0)
-			return b;
-	}
-	return NULL;
-}
-
-/* The gRPC row the other rpc rows are also compared with, if measured. */
-static const struct bench_row *row_grpc(const struct bench_rows *rows,
-					const struct bench_row *x)
-{
-	if (x->ok != 1 || strcmp(x->mode, "rpc") != 0 ||
-	    strcmp(x->transport, RPC_GRPC) == 0)
-		return NULL;
-	for (size_t i = 0; i < rows->n; i++) {
-		const struct bench_row *g = &rows->v[i];
-
-		if (g->ok == 1 && strcmp(g->mode, "rpc") == 0 &&
-		    strcmp(g->transport, RPC_GRPC) == 0 && g->rate > 0 &&
-		    g->p50 > 0)
-			return g;
-	}
-	return NULL;
-}
-
-static const char *status_name(const struct bench_row *x)
-{
-	return x->ok == 1 ? "ok" : x->ok < 0 ? "unavailable" : "failed";
-}
-
-static void print_row_json(const struct bench_rows *rows,
-			   const struct bench_row *x)
-{
-	const struct bench_row *b = row_base(rows, x);
-	const struct bench_row *g = row_grpc(rows, x);
-	int rpc = strcmp(x->mode, "rpc") == 0;
-
-	printf("{\"mode\":\"%s\",\"transport\":", x->mode);
-	bench_json_str(x->transport);
-	printf(",\"msg_size\":%u,\"ring_size\":0,\"status\":\"%s\"", x->size,
-	       status_name(x));
-	if (x->ok == 1)
-		printf(",\"%s\":%.0f,\"p50_us\":%.2f,\"p99_us\":%.2f,"
-		       "\"%s\":%u,\"in_flight\":%u",
-		       rpc ? "calls_per_s" : "requests_per_s", x->rate, x->p50,
-		       x->p99, rpc ? "calls" : "requests", x->count,
-		       x->in_flight);
-	if (b != NULL) {
-		printf(",\"base\":");
-		bench_json_str(b->transport);
-		printf(",\"rate_vs_base\":%.3f,\"p50_vs_base\":%.3f",
-		       x->rate / b->rate, x->p50 / b->p50);
-	}
-	if (g != NULL)
-		printf(",\"rate_vs_grpc\":%.3f,\"p50_vs_grpc\":%.3f",
-		       x->rate / g->rate, x->p50 / g->p50);
-	printf(",\"repeats\":%u,\"verified\":%s", x->ok == 1 ? 1u : 0u,
-	       x->verified ? "true" : "false");
-	if (x->ok != 1) {
-		printf(",\"reason\":");
-		bench_json_str(x->why);
-	}
-	printf("}\n");
-}
-
-static void print_row_csv(const struct bench_rows *rows,
-			  const struct bench_row *x)
-{
-	const struct bench_row *b = row_base(rows, x);
-
-	/* The columns of the other modes; the rate goes in the last one. */
-	printf("%s,%s,%u,0,,,", x->mode, x->transport, x->size);
-	if (x->ok == 1)
-		printf("%.2f,%.2f", x->p50, x->p99);
-	else
-		printf(",");
-	printf(",,");
-	if (b != NULL && strcmp(b->transport, "unix") == 0)
-		printf("%.3f", x->p50 / b->p50);
-	printf(",,%u,%d,%s,\"", x->ok == 1 ? 1u : 0u, x->verified,
-	       status_name(x));
-	for (const char *c = x->why; *c; c++)
-		putchar(*c == '"' ? '\'' : *c);
-	printf("\",");
-	if (x->ok == 1)
-		printf("%.0f", x->rate);
-	printf("\n");
-}
-
-static void print_rows_table(const struct bench_rows *rows)
-{
-	const char *mode = "";
-
-	for (size_t i = 0; i < rows->n; i++) {
-		const struct bench_row *x = &rows->v[i];
-		const struct bench_row *b = row_base(rows, x), *g;
-		int rpc = strcmp(x->mode, "rpc") == 0;
-
-		if (strcmp(mode, x->mode) != 0) {
-			mode = x->mode;
-			printf("\n%s\n",
-			       rpc ? "rpc: echo calls through rpc/ (rate with "
-				     "many calls in flight; latency with one)"
-				   : "end to end: HTTP requests through the "
-				     "example's domains (see the man page)");
-			printf("%-16s %12s %10s %10s %10s %10s  %s\n",
-			       "transport", rpc ? "calls/s" : "requests/s",
-			       "p50", "p99", "x rate", "x p50", "against");
-		}
-		printf("%-16s", x->transport);
-		if (x->ok != 1) {
-			printf("  %s: %s\n",
-			       x->ok < 0 ? "unavailable" : "FAILED", x->why);
-			continue;
-		}
-		printf(" %12.0f %10.1f %10.1f", x->rate, x->p50, x->p99);
-		if (b != NULL)
-			printf(" %9.2fx %9.2fx  %s\n", x->rate / b->rate,
-			       x->p50 / b->p50, b->transport);
-		else
-			printf(" %10s %10s\n", "-", "-");
-		/* The ratios against gRPC: a second line, in the same
-		 * columns. */
-		g = row_grpc(rows, x);
-		if (g != NULL)
-			printf("%-16s %12s %10s %10s %9.2fx %9.2fx  %s\n", "",
-			       "", "", "", x->rate / g->rate, x->p50 / g->p50,
-			       g->transport);
-	}
-}
-
-void bench_rows_print(const struct bench_rows *rows, int format)
-{
-	if (format == 0) {
-		print_rows_table(rows);
-		return;
-	}
-	for (size_t i = 0; i < rows->n; i++) {
-		if (format == 1)
-			print_row_csv(rows, &rows->v[i]);
-		else
-			print_row_json(rows, &rows->v[i]);
-	}
-}
 
 /* ---- the server ---- */
 
-static void bench_echo(Rpctest__Echo_Service *service,
-		       const Rpctest__EchoRequest *in,
-		       Rpctest__EchoReply_Closure closure, void *data)
+static void bench_echo(Vchanbench__Echo_Service *service,
+		       const Vchanbench__EchoRequest *in,
+		       Vchanbench__EchoReply_Closure closure, void *data)
 {
-	Rpctest__EchoReply r = RPCTEST__ECHO_REPLY__INIT;
+	Vchanbench__EchoReply r = VCHANBENCH__ECHO_REPLY__INIT;
 
 	(void)service;
 	r.text = in->text;
@@ -236,9 +56,9 @@ static void bench_echo(Rpctest__Echo_Service *service,
 	closure(&r, data);
 }
 
-static void bench_fail(Rpctest__Echo_Service *service,
-		       const Rpctest__EchoRequest *in,
-		       Rpctest__EchoReply_Closure closure, void *data)
+static void bench_fail(Vchanbench__Echo_Service *service,
+		       const Vchanbench__EchoRequest *in,
+		       Vchanbench__EchoReply_Closure closure, void *data)
 {
 	(void)service;
 	(void)in;
@@ -255,7 +75,7 @@ static void on_term(struct ev_loop *loop, ev_signal *w, int revents)
 /* Serve Echo on both addresses until SIGTERM. Returns the exit status. */
 static int serve(const char *unix_addr, int want_vchan, int want_unix)
 {
-	Rpctest__Echo_Service cli = RPCTEST__ECHO__INIT(bench_);
+	Vchanbench__Echo_Service cli = VCHANBENCH__ECHO__INIT(bench_);
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct vchan_rpc_server *srv =
 	    loop ? vchan_rpc_server_new(loop, NULL) : NULL;
@@ -300,7 +120,7 @@ struct load {
 
 static void send_next(struct load *l);
 
-static void check_reply(struct load *l, const Rpctest__EchoReply *r)
+static void check_reply(struct load *l, const Vchanbench__EchoReply *r)
 {
 	if (r == NULL) {
 		snprintf(l->why, sizeof(l->why), "call failed: %s",
@@ -321,7 +141,7 @@ static void check_reply(struct load *l, const Rpctest__EchoReply *r)
 	l->bad++;
 }
 
-static void on_reply(const Rpctest__EchoReply *r, void *data)
+static void on_reply(const Vchanbench__EchoReply *r, void *data)
 {
 	struct load *l = data;
 
@@ -337,15 +157,15 @@ static void on_reply(const Rpctest__EchoReply *r, void *data)
 
 static void send_next(struct load *l)
 {
-	Rpctest__EchoRequest req = RPCTEST__ECHO_REQUEST__INIT;
+	Vchanbench__EchoRequest req = VCHANBENCH__ECHO_REQUEST__INIT;
 
 	req.text = RPC_TEXT;
 	req.seq = l->next++;
 	l->payload[0] = (uint8_t)req.seq;
 	req.blob.data = l->payload;
 	req.blob.len = RPC_SIZE;
-	rpctest__echo__echo(vchan_rpc_client_service(l->cli), &req, on_reply,
-			    l);
+	vchanbench__echo__echo(vchan_rpc_client_service(l->cli), &req, on_reply,
+			       l);
 }
 
 /* `total` calls with `in_flight` at once; with one in flight each call's
@@ -416,8 +236,8 @@ static void measure_addr(const char *addr, int quick, int res)
 			access(addr + 5, F_OK) != 0;
 	     i++)
 		usleep(10000);
-	l.cli = vchan_rpc_client_new(l.loop, addr, &rpctest__echo__descriptor,
-				     NULL);
+	l.cli = vchan_rpc_client_new(l.loop, addr,
+				     &vchanbench__echo__descriptor, NULL);
 	if (l.cli == NULL || vchan_rpc_client_connect(l.cli, 10000) < 0) {
 		bench_report(res, "E %s: connect: %s", addr, strerror(errno));
 		goto out;
@@ -756,7 +576,7 @@ int bench_rpc_run(const struct bench_xopts *o, struct bench_rows *rows)
 		row[i]->base = i == 0 && want[1] ? "unix" : NULL;
 	}
 	g = &rows->v[rows->n - 1];
-	snprintf(g->transport, sizeof(g->transport), "%s", RPC_GRPC);
+	snprintf(g->transport, sizeof(g->transport), "%s", BENCH_GRPC_ROW);
 	g->size = RPC_SIZE;
 	g->in_flight = RPC_IN_FLIGHT;
 	if (want[0] || want[1])

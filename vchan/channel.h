@@ -1,0 +1,59 @@
+/* vchan/channel.h - the channel handle, shared by the modules of vchan/
+ * (internal to the library): vchan.c sets it up and watches the peer,
+ * wait.c waits for the peer, data.c moves the data. */
+#ifndef VCHAN_CHANNEL_H
+#define VCHAN_CHANNEL_H
+
+#include <errno.h>
+#include <stdint.h>
+
+#include "grant/grant.h"
+#include "vchan/ring.h"
+#include "xenstore/xs.h"
+
+/* A ring's own granted pages: shared by the server, mapped by the client.
+ * addr is NULL when the ring lives in the control page. */
+struct ring_pages {
+	void *addr;
+	uint32_t count;
+};
+
+struct vchan {
+	struct vchan_ring_ctl ring;
+	vchan_gnt *gnt;
+	vchan_evt *evt;
+	vchan_xs *xs;  /* server: kept to remove its path on close; xen:
+			* watches for the peer domain's death */
+	char *path;    /* server: the published XenStore directory */
+	int published; /* server: path written */
+	uint32_t port; /* local event port */
+	void *page;    /* control page (shared or mapped) */
+	struct ring_pages left, right; /* granted ring pages */
+	int server;
+	int blocking;
+	int want_space; /* a write came up short: wait for space as well */
+	unsigned spin_us;
+	/* Moving average of how long a stalled call waited for the peer
+	 * (spinning and sleeping), in ns: the spin window follows it. */
+	uint64_t wait_avg_ns;
+	uint64_t loop_wait_from; /* vchan_spin gave up then (ns), or 0 */
+	uint32_t peer;		 /* the other domain */
+	int efd; /* xen: epoll set of the event and XenStore fds, or -1 */
+};
+
+/* After a watch of the peer's domain fired: when that domain is gone,
+ * mark the peer closed, as its unmap-notify would have (vchan.c). */
+void vchan_check_peer(struct vchan *ch);
+
+/* A poisoned channel fails every call with EPROTO, whatever its arguments
+ * (a size above the ring, a zero length) and before any spin: the peer
+ * broke the protocol, and nothing else is worth telling the caller. */
+static inline int vchan_poisoned(const struct vchan *ch)
+{
+	if (!ch->ring.poisoned)
+		return 0;
+	errno = EPROTO;
+	return 1;
+}
+
+#endif

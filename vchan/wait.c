@@ -1,0 +1,324 @@
+/* vchan/wait.c - the waiting strategy around the ring protocol of ring.c:
+ * how long to spin, when to offer the CPU, when to sleep on the event
+ * channel; vchan_wait and vchan_spin for event loops. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <time.h>
+
+#include "vchan/channel.h"
+#include "vchan/ring.h"
+#include "vchan/vchan.h"
+#include "vchan/wait.h"
+
+/* Shortest spin worth starting, when the peer usually answers at all: long
+ * enough that one late answer (an interrupt, a preempted peer) does not
+ * make us sleep, which would make the peer's next wait a wake-up long and
+ * both sides fall back to sleeping. */
+#define SPIN_MIN_NS 50000u
+/* Spin without yielding the CPU for this long first: a peer running on
+ * another CPU answers within it. */
+#define SPIN_PURE_NS 2000u
+
+uint64_t vchan_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+/* Consume every pending event. Returns how many, or -1 + errno. */
+static int drain(struct vchan *ch)
+{
+	int n = 0;
+
+	vchan_check_peer(ch);
+	for (;;) {
+		int p = vchan_evt_pending(ch->evt);
+
+		if (p < 0)
+			return -1;
+		if (p == 0)
+			return n;
+		n++;
+	}
+}
+
+/* Sleep on the event channel. Returns 1 after an event, 0 on timeout, -1 +
+ * errno. */
+static int sleep_events(struct vchan *ch, int timeout_ms)
+{
+	/* With the peer watch, the epoll set: a dying peer wakes us too. */
+	int fd = ch->efd >= 0 ? ch->efd : vchan_evt_fd(ch->evt);
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	int r;
+
+	/* With no time limit and nothing else to watch, the event layer can
+	 * sleep and consume the event in one system call. */
+	if (timeout_ms < 0 && ch->efd < 0)
+		return vchan_evt_wait(ch->evt) < 0 ? -1 : 1;
+	r = poll(&pfd, 1, timeout_ms);
+	if (r <= 0)
+		return r;
+	/* The handle has one port, whose events coalesce: one pending call
+	 * takes what woke us. Looking until none is left would cost one more
+	 * system call per wake-up, and an event that came meanwhile keeps
+	 * the fd readable anyway. */
+	vchan_check_peer(ch);
+	if (vchan_evt_pending(ch->evt) < 0)
+		return -1;
+	return 1;
+}
+
+/* How long to spin before sleeping, in ns. Spinning pays only when the
+ * peer answers within the window; a window shorter than the peer's usual
+ * answer is pure loss twice over: the CPU burnt spinning, then the
+ * wake-up anyway. Worse, when both sides spin less than a kernel wake-up
+ * takes, each side sleeps because the other slept: a ping-pong never
+ * leaves that state. So the window follows the waits actually seen: a few
+ * times their average while that is within the budget (so a peer that
+ * answers in microseconds is caught, and a sleeping pair falls back into
+ * spinning once one answer comes fast), and none while the peer takes
+ * longer than the budget anyway (a slow or descheduled peer, where
+ * spinning only steals the CPU it needs). Sleeping waits keep being
+ * measured, so spinning resumes when the peer speeds up. */
+static uint64_t spin_window(const struct vchan *ch)
+{
+	uint64_t cap = (uint64_t)ch->spin_us * 1000u, w;
+
+	if (cap == 0 || ch->wait_avg_ns >= cap)
+		return 0;
+	w = 4 * ch->wait_avg_ns;
+	if (w < SPIN_MIN_NS)
+		w = SPIN_MIN_NS;
+	return w < cap ? w : cap;
+}
+
+/* A stalled call saw the peer move after waiting `ns`: fold it into the
+ * average (weight 1/8, so one long wait does not switch spinning off). */
+static void note_wait(struct vchan *ch, uint64_t ns)
+{
+	ch->wait_avg_ns = ch->wait_avg_ns - ch->wait_avg_ns / 8 + ns / 8;
+}
+
+/* Spin until the peer moves (for `bits`) or *deadline (set on first use,
+ * `window` ns from now) passes. Returns 1 when something changed. */
+static int spin(struct vchan *ch, unsigned bits, uint64_t window,
+		uint64_t *deadline)
+{
+	uint64_t now = vchan_now_ns(), yield_from = now + SPIN_PURE_NS;
+
+	if (*deadline == 0)
+		*deadline = now + window;
+	else if (now >= *deadline)
+		return 0;
+	for (unsigned i = 1;; i++) {
+		if (vchan_ring_changed(&ch->ring, bits))
+			return 1;
+		cpu_relax();
+		if ((i & 15) != 0)
+			continue;
+		now = vchan_now_ns();
+		if (now >= *deadline)
+			return 0;
+		/* Past the first microseconds (a running peer answers
+		 * within them), offer the CPU every few microseconds: on a
+		 * loaded machine the peer we wait for is often queued
+		 * behind us on this CPU, and a spin that keeps it only
+		 * delays the answer. With nothing else to run, the call
+		 * returns at once. */
+		if (now >= yield_from && (i & 63) == 0)
+			sched_yield();
+	}
+}
+
+/* The call cannot progress: returns 1 to look again, 0 for "would block",
+ * -1 + errno. Looking again after asking for the event closes the race
+ * with a peer that moved just before the request was visible. */
+int vchan_stall(struct vchan *ch, struct stall *s, unsigned bits)
+{
+	if (s->phase == STALL_SPIN) {
+		uint64_t window = ch->blocking ? spin_window(ch) : 0;
+
+		s->phase = STALL_ASK;
+		if (ch->blocking && s->start == 0)
+			s->start = vchan_now_ns();
+		if (window != 0) {
+			/* Past its first microseconds a spin yields. */
+			s->offered = 1;
+			if (spin(ch, bits, window, &s->deadline)) {
+				note_wait(ch, vchan_now_ns() - s->start);
+				s->phase = STALL_SPIN;
+				s->start = 0;
+				return 1;
+			}
+		}
+	}
+	if (s->phase == STALL_ASK) {
+		vchan_ring_request(&ch->ring, bits);
+		if (bits & VCHAN_RING_NOTIFY_READ)
+			ch->want_space = 1;
+		/* Events are consumed only after a sleep, not here: in
+		 * non-blocking mode the caller polls the fd for every kind
+		 * of event, and one eaten here (say "space freed", during a
+		 * read) would be lost to it; in blocking mode a stale event
+		 * costs one early wake-up, which is rarer than the syscall
+		 * that draining before every sleep would cost. */
+		s->phase = STALL_SLEEP;
+		return 1;
+	}
+	if (!ch->blocking)
+		return 0;
+	/* Before sleeping, offer the CPU once and look again. The peer we
+	 * last woke is often queued on this CPU (the scheduler puts a wakee
+	 * next to its waker): it runs now instead of after our sleep
+	 * begins, and when it answers at once the sleep is saved. With
+	 * nothing else to run the call returns at once, and a peer on the
+	 * other CPU (say, a reader half-way through a copy) has had that
+	 * long to move. A sleep and its wake-up cost tens of times more. */
+	if (!s->offered) {
+		s->offered = 1;
+		sched_yield();
+		return 1;
+	}
+	if (sleep_events(ch, -1) < 0)
+		return -1;
+	s->offered = 0;
+	/* Woken: the wait counts whether or not it brought progress (an
+	 * extra wake-up is as long a wait as any). */
+	if (ch->spin_us != 0) {
+		uint64_t now = vchan_now_ns();
+
+		note_wait(ch, now - s->start);
+		s->start = now;
+	}
+	s->phase = STALL_ASK;
+	return 1;
+}
+
+int vchan_wait(struct vchan *ch, int timeout_ms)
+{
+	unsigned bits = VCHAN_RING_NOTIFY_WRITE;
+	uint64_t deadline = 0;
+	long ready, space = 0;
+	int prev, st, n;
+
+	if (ch != NULL && vchan_poisoned(ch))
+		return -1;
+	if (ch == NULL || timeout_ms < -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	prev = ch->ring.peer_state;
+	if (ch->want_space)
+		bits |= VCHAN_RING_NOTIFY_READ;
+	if (ch->loop_wait_from != 0) {
+		/* The loop slept after vchan_spin gave up: that was a wait. */
+		note_wait(ch, vchan_now_ns() - ch->loop_wait_from);
+		ch->loop_wait_from = 0;
+	}
+	if (timeout_ms != 0 && spin_window(ch) != 0 &&
+	    spin(ch, bits, spin_window(ch), &deadline))
+		return 1;
+	vchan_ring_request(&ch->ring, bits);
+	n = drain(ch);
+	if (n < 0)
+		return -1;
+	st = vchan_ring_state(&ch->ring);
+	if (st < 0)
+		return -1;
+	ready = vchan_ring_ready(&ch->ring);
+	if (ready >= 0 && ch->want_space)
+		space = vchan_ring_space(&ch->ring);
+	if (ready < 0 || space < 0)
+		return -1;
+	if (n > 0 || st != prev || st == VCHAN_CLOSED || ready > 0 || space > 0)
+		return 1;
+	return sleep_events(ch, timeout_ms);
+}
+
+int vchan_spin(struct vchan *ch)
+{
+	unsigned bits = VCHAN_RING_NOTIFY_WRITE;
+	uint64_t deadline = 0, window, now;
+	unsigned asked;
+
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (vchan_poisoned(ch))
+		return -1;
+	if (ch->want_space)
+		bits |= VCHAN_RING_NOTIFY_READ;
+	now = vchan_now_ns();
+	window = spin_window(ch);
+	if (window == 0)
+		goto sleep;
+	/* Take back the requests the last stalled call made: a peer that
+	 * answers within the spin would otherwise send an event (a system
+	 * call on its side, and one more here to consume it) for an answer
+	 * we have already seen. */
+	asked = vchan_ring_withdraw(&ch->ring, bits);
+	if (spin(ch, bits, window, &deadline)) {
+		note_wait(ch, vchan_now_ns() - now);
+		ch->loop_wait_from = 0;
+		return 1;
+	}
+	/* Ask again before the loop sleeps, then look once more: the peer
+	 * may have moved after the spin's last look but before it could
+	 * see the request (vchan_ring_request's barrier orders the two). */
+	if (asked != 0) {
+		vchan_ring_request(&ch->ring, asked);
+		if (vchan_ring_changed(&ch->ring, bits)) {
+			note_wait(ch, vchan_now_ns() - now);
+			ch->loop_wait_from = 0;
+			return 1;
+		}
+	}
+	/* The peer took longer than the window: count that now, since an
+	 * idle peer may never wake the loop for this channel, and a loop
+	 * busy with others would spin here before every sleep. The loop
+	 * sleeps now; vchan_wait, when it wakes, measures how long the peer
+	 * took, so that spinning resumes once it is quick again. */
+	note_wait(ch, window);
+sleep:
+	if (ch->spin_us != 0)
+		ch->loop_wait_from = now;
+	return 0;
+}
+
+int vchan_set_blocking(struct vchan *ch, int blocking)
+{
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	ch->blocking = blocking != 0;
+	return 0;
+}
+
+int vchan_set_spin(struct vchan *ch, unsigned usec)
+{
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	ch->spin_us = usec;
+	ch->wait_avg_ns = (uint64_t)usec * 1000u / 4u;
+	return 0;
+}
