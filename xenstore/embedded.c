@@ -19,6 +19,7 @@
  * Watches are embedded_watch.c's. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -636,6 +637,67 @@ out:
 	return val;
 }
 
+/* Children are the node's subdirectories (its own files start with '.',
+ * which no node name does). Listing needs read access, as in xenstored. */
+static char *emb_directory(vchan_xs *xs, const char *path, size_t *count)
+{
+	struct emb *e = to_emb(xs);
+	char apath[APATH_MAX], fs[FS_MAX];
+	struct perms p;
+	struct dirent *d;
+	DIR *dir = NULL;
+	char *out = NULL;
+	size_t size = 0, used = 0, n = 0;
+	int ex;
+
+	emb_abs_path(e, path, apath);
+	if (emb_fs_path(e, apath, "", fs) < 0 || emb_lock(e, LOCK_SH) < 0)
+		return NULL;
+	ex = emb_node_at(fs);
+	if (ex == 0)
+		errno = ENOENT;
+	if (ex <= 0 || perms_load(e, apath, &p) < 0)
+		goto out;
+	if (!(perms_for(&p, e->domid) & ACC_READ)) {
+		errno = EACCES;
+		goto out;
+	}
+	dir = opendir(fs);
+	if (dir == NULL)
+		goto out;
+	size = 256;
+	out = malloc(size);
+	if (out == NULL)
+		goto out;
+	while ((d = readdir(dir)) != NULL) {
+		size_t len = strlen(d->d_name) + 1;
+
+		if (d->d_name[0] == '.')
+			continue;
+		if (used + len + 1 > size) {
+			char *bigger = realloc(out, 2 * size + len);
+
+			if (bigger == NULL) {
+				free(out);
+				out = NULL;
+				goto out;
+			}
+			out = bigger;
+			size = 2 * size + len;
+		}
+		memcpy(out + used, d->d_name, len);
+		used += len;
+		n++;
+	}
+	out[used] = '\0';
+	*count = n;
+out:
+	if (dir != NULL)
+		closedir(dir);
+	emb_unlock(e);
+	return out;
+}
+
 static int emb_rm(vchan_xs *xs, const char *path)
 {
 	struct emb *e = to_emb(xs);
@@ -724,6 +786,7 @@ static const struct xs_ops emb_ops = {
     .domid = emb_domid,
     .publish = emb_publish,
     .read = emb_read,
+    .directory = emb_directory,
     .rm = emb_rm,
     .watch = emb_watch,
     .unwatch = emb_unwatch,

@@ -1,0 +1,97 @@
+/* tests/vchan/vchan_names.c - domains named by id or by name:
+ * - vchan_domid_lookup takes a decimal id as it is (no store needed) and
+ *   refuses empty, too long and out-of-range names with EINVAL;
+ * - dom0 finds a domain by the name at /local/domain/ID/name, and learns
+ *   ENOENT for a name no domain has;
+ * - a domU may not list /local/domain: EACCES, not a wrong answer;
+ * - vchan_xs_directory lists a node's children, ENOENT for a missing
+ *   node, EINVAL for a NULL count. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/vchan/vtest.h"
+#include "xenstore/xs.h"
+
+#define LIMIT_MS 20000
+
+static int has_child(const char *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++, list += strlen(list) + 1)
+		if (strcmp(list, name) == 0)
+			return 1;
+	return 0;
+}
+
+static int dom0(void *arg)
+{
+	struct vchan_xs_kv kv = {"name", "alpha"};
+	char longname[300];
+	size_t n = 99;
+	vchan_xs *xs;
+	char *list;
+
+	(void)arg;
+	xs = vchan_xs_open();
+	CHECK(xs != NULL);
+	/* The tool stack's part: a domain 7 named "alpha". */
+	CHECK(vchan_xs_publish(xs, "/local/domain/7", &kv, 1, 7) == 0);
+	list = vchan_xs_directory(xs, "/local/domain", &n);
+	CHECK(list != NULL && n >= 2);
+	CHECK(has_child(list, n, "7") && has_child(list, n, "0"));
+	free(list);
+	errno = 0;
+	CHECK(vchan_xs_directory(xs, "/local/domain/8", &n) == NULL &&
+	      errno == ENOENT);
+	errno = 0;
+	CHECK(vchan_xs_directory(xs, "/local/domain", NULL) == NULL &&
+	      errno == EINVAL);
+	list = vchan_xs_directory(xs, "/local/domain/7/name", &n);
+	CHECK(list != NULL && n == 0);
+	free(list);
+
+	CHECK(vchan_domid_lookup("alpha") == 7);
+	CHECK(vchan_domid_lookup("7") == 7);
+	CHECK(vchan_domid_lookup("32751") == 32751);
+	errno = 0;
+	CHECK(vchan_domid_lookup("beta") == -1 && errno == ENOENT);
+	/* A name that is a prefix of another's is not that domain. */
+	errno = 0;
+	CHECK(vchan_domid_lookup("alph") == -1 && errno == ENOENT);
+	errno = 0;
+	CHECK(vchan_domid_lookup("") == -1 && errno == EINVAL);
+	errno = 0;
+	CHECK(vchan_domid_lookup("32752") == -1 && errno == EINVAL);
+	errno = 0;
+	CHECK(vchan_domid_lookup(NULL) == -1 && errno == EINVAL);
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	errno = 0;
+	CHECK(vchan_domid_lookup(longname) == -1 && errno == EINVAL);
+	vchan_xs_close(xs);
+	return 0;
+}
+
+/* An unprivileged domain: numbers still work, names cannot be looked up. */
+static int domu(void *arg)
+{
+	(void)arg;
+	CHECK(vchan_domid_lookup("9") == 9);
+	errno = 0;
+	CHECK(vchan_domid_lookup("alpha") == -1 && errno == EACCES);
+	return 0;
+}
+
+int main(void)
+{
+	pid_t p;
+
+	/* Each side in a process of its own: the domain id is the
+	 * process's (VCHAN_DOMID). */
+	p = tu_spawn(0, dom0, NULL);
+	CHECK(p > 0 && tu_wait(p, LIMIT_MS) == 0);
+	p = tu_spawn(CLI_DOMID, domu, NULL);
+	CHECK(p > 0 && tu_wait(p, LIMIT_MS) == 0);
+	return 0;
+}
