@@ -43,7 +43,7 @@ checks=(self-1m-1m self-1k-1m dom0srv-domUcli-1m domUsrv-dom0cli-1m dom0srv-domU
 	proxy-cli-in-domU proxy-srv-in-dom0 rpc bench
 	uk-boot uk-cat-srv-1m uk-proxy-srv uk-cat-srv-1k uk-cat-cli uk-proxy-cli
 	uk-destroy uk-fault uk-badarg uk-memory uk-rpc uk-web-https
-	uk-web-restart uk-web-badarg destroy)
+	uk-web-bench uk-web-restart uk-web-badarg destroy)
 
 host_tools() {
 	local missing=() p

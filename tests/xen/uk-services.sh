@@ -3,6 +3,7 @@
 # uk_diag, now, secs). Every process started here is gone at the end.
 #   uk-rpc          RPC both ways between dom0 and a unikernel
 #   uk-web-https    curl -> tls-terminator (dom0) -> web.xen -> storage (dom0)
+#   uk-web-bench    vchan-bench's https-xen e2e row against that front
 #   uk-web-restart  web.xen destroyed and created again under curl
 #   uk-web-badarg   web.xen with a bad extra= line
 
@@ -157,6 +158,26 @@ if [ $web_up = 1 ]; then
 else
 	result uk-web-https FAIL "the terminator never reached web.xen"
 	web_diag
+fi
+
+# ---- uk-web-bench: vchan-bench's e2e row against the same front (TCG
+# figures: not for claims, but every answer is checked).
+if [ $web_up = 1 ]; then
+	t0=$(now)
+	timeout 240 vchan-bench --quick --json --xen 8443 \
+		--xen-cert /tmp/uktls/cert.pem >/tmp/ukweb.bench 2>/tmp/ukweb.bench.err
+	row=$(grep '"transport":"https-xen"' /tmp/ukweb.bench)
+	if echo "$row" | grep -q '"status":"ok".*"verified":true'; then
+		rate=$(echo "$row" | sed -n 's/.*"requests_per_s":\([0-9.]*\).*/\1/p')
+		p50=$(echo "$row" | sed -n 's/.*"p50_us":\([0-9.]*\).*/\1/p')
+		p99=$(echo "$row" | sed -n 's/.*"p99_us":\([0-9.]*\).*/\1/p')
+		result uk-web-bench PASS "vchan-bench --xen: e2e https-xen (curl-less client, 4 TLS connections, 200 requests, every answer checked): $rate requests/s, p50 $p50 us, p99 $p99 us ($(elapsed $t0) s; TCG figures, not for claims)"
+	else
+		result uk-web-bench FAIL "row: '$row' $(head -c 300 /tmp/ukweb.bench.err)"
+		web_diag
+	fi
+else
+	result uk-web-bench FAIL "web.xen never served (see uk-web-https)"
 fi
 
 # ---- uk-web-restart: xl destroy web.xen under a stream of GETs, create it

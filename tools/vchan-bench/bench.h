@@ -124,6 +124,10 @@ struct bench_xopts {
 	const char *dir; /* private directory: sockets, logs, data */
 	/* e2e: storage-server, web, tls-terminator (NULL: not found) */
 	const char *prog[3];
+	/* e2e: an HTTPS front already running on 127.0.0.1:xen_port (0:
+	 * none), its certificate to verify (NULL: not verified) */
+	int xen_port;
+	const char *xen_cert;
 };
 
 /* Append a zeroed row of `mode` (rows.c). Exits the program when out of

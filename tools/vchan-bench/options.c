@@ -124,6 +124,13 @@ static void usage(FILE *f)
 	    "      --peer DOMID      measure vchan against --serve in domain "
 	    "DOMID\n"
 	    "      --serve DOMID     serve the measurements of domain DOMID\n"
+	    "      --xen PORT        e2e: measure the HTTPS front already\n"
+	    "                        listening on 127.0.0.1:PORT (tls-terminator\n"
+	    "                        in dom0, web.xen behind it) instead of\n"
+	    "                        starting the example's domains; only the\n"
+	    "                        e2e mode unless modes are given\n"
+	    "      --xen-cert FILE   verify that front's certificate (default:\n"
+	    "                        not verified)\n"
 	    "  -h, --help            show this text\n"
 	    "      --version         show the version\n"
 	    "Sizes take K, M, G suffixes (powers of 1024).\n");
@@ -226,6 +233,8 @@ void parse_opts(struct opts *o, int argc, char **argv)
 		O_VERSION,
 		O_PEER,
 		O_SERVE,
+		O_XEN,
+		O_XEN_CERT,
 	};
 	static const struct option lo[] = {
 	    {"quick", no_argument, NULL, 'q'},
@@ -248,6 +257,8 @@ void parse_opts(struct opts *o, int argc, char **argv)
 	    {"version", no_argument, NULL, O_VERSION},
 	    {"peer", required_argument, NULL, O_PEER},
 	    {"serve", required_argument, NULL, O_SERVE},
+	    {"xen", required_argument, NULL, O_XEN},
+	    {"xen-cert", required_argument, NULL, O_XEN_CERT},
 	    {NULL, 0, NULL, 0}};
 	int c, quick = 0, tr_given = 0, modes_given = 0;
 	char bad[256];
@@ -379,6 +390,25 @@ void parse_opts(struct opts *o, int argc, char **argv)
 				bad_arg("--serve", optarg,
 					"a domain id from 0 to 32751");
 			break;
+		case O_XEN: {
+			char *end;
+			long port;
+
+			errno = 0;
+			port = strtol(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
+			    errno != 0 || port < 1 || port > 65535)
+				bad_arg("--xen", optarg,
+					"a TCP port of 127.0.0.1, 1 to 65535");
+			o->xen_port = (int)port;
+			break;
+		}
+		case O_XEN_CERT:
+			if (access(optarg, R_OK) != 0)
+				bad_arg("--xen-cert", optarg,
+					"a readable PEM certificate file");
+			o->xen_cert = optarg;
+			break;
 		case ':':
 			fprintf(stderr,
 				"vchan-bench: option '%s' needs a value\n"
@@ -414,6 +444,13 @@ void parse_opts(struct opts *o, int argc, char **argv)
 		memcpy(o->want_mode, want, sizeof(want));
 		modes_given = 1;
 	}
+	/* --xen: the e2e row of a deployment already running; nothing
+	 * else unless asked for. */
+	if (o->xen_cert != NULL && o->xen_port == 0)
+		die("--xen-cert goes with --xen");
+	if (o->xen_port > 0 && !modes_given)
+		for (int i = 0; i < MODE_COUNT; i++)
+			o->want_mode[i] = i == MODE_E2E;
 	/* Across domains: vchan's rows there, the baselines here; what
 	 * runs only on the simulator (libxenvchan under vchan-sim, the rpc
 	 * and e2e modes' domains) is not offered. */

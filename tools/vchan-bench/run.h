@@ -43,6 +43,8 @@ struct opts {
 	size_t tp_msg; /* message size of the ring sweep */
 	int progress;
 	int peer, serve; /* --peer, --serve DOMID (peer.c); -1: not given */
+	int xen_port;	  /* --xen PORT; 0: not given */
+	const char *xen_cert;
 };
 
 struct result {

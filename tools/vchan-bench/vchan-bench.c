@@ -759,6 +759,8 @@ int bench_e2e_run(const struct bench_xopts *o, struct bench_rows *rows)
 	x->ok = -1;
 	snprintf(x->why, sizeof(x->why),
 		 "built without the web example (rpc/ and OpenSSL)");
+	if (o->xen_port > 0)
+		snprintf(x->transport, sizeof(x->transport), "https-xen");
 	return 0;
 }
 #endif
@@ -773,6 +775,8 @@ static void run_rows(struct run *r)
 	    .want_vchan = r->o.want_tr[TR_VCHAN],
 	    .want_unix = r->o.want_tr[TR_UNIX],
 	    .dir = r->dir,
+	    .xen_port = r->o.xen_port,
+	    .xen_cert = r->o.xen_cert,
 	};
 	static const char *const ex_rel[3][3] = {
 	    {"../../examples/storage/storage-server",
