@@ -4,13 +4,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <ev.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "rpc/conn.h"
+#include "rpc/loop.h"
 #include "rpc/rpc.h"
 
 #define MAX_SLOTS 65535u
@@ -20,7 +19,6 @@ struct sync_result;
 
 struct call {
 	struct vchan_rpc_client *cli;
-	ev_timer timer;
 	uint32_t id;
 	unsigned method;
 	enum vchan_rpc_status status; /* of a call ended before it was sent */
@@ -34,20 +32,22 @@ struct call {
 
 struct vchan_rpc_client {
 	ProtobufCService base; /* first: the client is the service */
-	struct ev_loop *loop;
+	struct rpc_loop *loop;
 	struct vchan_rpc_addr addr;
 	struct vchan_rpc_options opt;
 	uint32_t svc_hash;
 	uint32_t *method_hash;
 	struct vchan_rpc_conn *conn;
-	int connecting; /* a socket connect is in progress */
-	ev_io rio, wio;
-	ev_prepare spin; /* a vchan: spin for replies before the loop sleeps */
-	ev_idle again;	 /* ...and when they came, do not let it sleep */
-	ev_timer kick;	 /* runs the calls that ended before being sent */
+	int connecting;		  /* a socket connect is in progress */
+	struct rpc_io *rio, *wio; /* of the connection */
+	struct rpc_hook *spin;	/* a vchan: spin for replies before sleeping */
+	struct rpc_timer *kick; /* ends the calls that were never sent */
 	/* Calls in flight by slot; a call's id is generation << 16 | slot,
 	 * so a late reply to a slot's earlier call is told apart. */
 	struct call **slots;
+	/* The deadline of each slot's call. Made on a slot's first use and
+	 * kept: a call costs no timer allocation. */
+	struct rpc_timer **timers;
 	uint16_t *gen;
 	uint32_t *free_slots;
 	unsigned nfree;
@@ -164,7 +164,8 @@ static void drop_slot(struct vchan_rpc_client *c, struct call *k)
 
 	c->slots[s] = NULL;
 	c->free_slots[c->nfree++] = s;
-	ev_timer_stop(c->loop, &k->timer);
+	if (c->timers[s] != NULL)
+		rpc_timer_stop(c->timers[s]);
 }
 
 static size_t in_flight(const struct vchan_rpc_client *c)
@@ -183,10 +184,8 @@ static void end_later(struct vchan_rpc_client *c, struct call *k,
 	else
 		c->ended = k;
 	c->ended_tail = k;
-	if (!ev_is_active(&c->kick)) {
-		ev_timer_set(&c->kick, 0., 0.);
-		ev_timer_start(c->loop, &c->kick);
-	}
+	if (!rpc_timer_armed(c->kick))
+		rpc_timer_arm(c->kick, 0.);
 }
 
 /* Detach every call in flight, in slot order, as a list. */
@@ -222,10 +221,10 @@ static void drop_conn(struct vchan_rpc_client *c, enum vchan_rpc_status st)
 {
 	if (c->conn == NULL)
 		return;
-	ev_io_stop(c->loop, &c->rio);
-	ev_io_stop(c->loop, &c->wio);
-	ev_prepare_stop(c->loop, &c->spin);
-	ev_idle_stop(c->loop, &c->again);
+	rpc_io_free(c->rio);
+	rpc_io_free(c->wio);
+	c->rio = c->wio = NULL;
+	rpc_hook_stop(c->spin);
 	vchan_rpc_conn_free(c->conn);
 	c->conn = NULL;
 	c->connecting = 0;
@@ -241,10 +240,7 @@ static void update_wio(struct vchan_rpc_client *c)
 	if (c->conn == NULL || !vchan_rpc_conn_is_socket(c->conn))
 		return;
 	want = c->connecting || vchan_rpc_conn_queued(c->conn) > 0;
-	if (want && !ev_is_active(&c->wio))
-		ev_io_start(c->loop, &c->wio);
-	else if (!want && ev_is_active(&c->wio))
-		ev_io_stop(c->loop, &c->wio);
+	rpc_io_want(c->wio, want ? RPC_WRITE : 0);
 }
 
 static void flush(struct vchan_rpc_client *c)
@@ -255,10 +251,8 @@ static void flush(struct vchan_rpc_client *c)
 	update_wio(c);
 	/* A write error is handled where the connection is read, never
 	 * under the caller of a stub. */
-	if (vchan_rpc_conn_dead(c->conn) && !ev_is_active(&c->kick)) {
-		ev_timer_set(&c->kick, 0., 0.);
-		ev_timer_start(c->loop, &c->kick);
-	}
+	if (vchan_rpc_conn_dead(c->conn) && !rpc_timer_armed(c->kick))
+		rpc_timer_arm(c->kick, 0.);
 }
 
 /* Copy the message of a failed reply into `out` (VCHAN_RPC_MESSAGE_MAX + 1
@@ -318,15 +312,14 @@ static void handle_reply(struct vchan_rpc_client *c,
 	deliver(k, st, reply, msg);
 }
 
-static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void rio_cb(void *arg, int events)
 {
-	struct vchan_rpc_client *c = w->data;
+	struct vchan_rpc_client *c = arg;
 	struct vchan_rpc_hdr h;
 	const uint8_t *body;
 	int more = 1;
 
-	(void)loop;
-	(void)revents;
+	(void)events;
 	enter(c);
 	vchan_rpc_conn_events(c->conn);
 	while (more && c->conn != NULL && !c->freeing) {
@@ -357,34 +350,26 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* The loop is about to sleep. With calls in flight on a vchan, a reply
  * from a quick server comes sooner than a wake-up would: spin for it, and
  * read it now when it comes. */
-static void again_cb(struct ev_loop *loop, ev_idle *w, int revents)
+static int spin_cb(void *arg)
 {
-	(void)revents;
-	ev_idle_stop(loop, w);
-}
+	struct vchan_rpc_client *c = arg;
 
-static void spin_cb(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-	struct vchan_rpc_client *c = w->data;
-
-	(void)revents;
 	if (c->conn == NULL || in_flight(c) == 0 ||
 	    !vchan_rpc_conn_spin(c->conn))
-		return;
-	/* The loop blocks right after the prepare watchers unless an idle
-	 * watcher is active: a caller waiting for what rio_cb delivers (say
-	 * vchan_rpc_call_sync, one iteration at a time) must get control back.
-	 */
-	ev_idle_start(loop, &c->again);
-	rio_cb(loop, &c->rio, EV_READ);
+		return 0;
+	rio_cb(c, RPC_READ);
+	/* Keep the loop from sleeping now: a caller waiting for what rio_cb
+	 * delivered (say vchan_rpc_call_sync, one iteration at a time) must
+	 * get control back. rio_cb may have freed the client, and with it
+	 * this hook: the adapter copes. */
+	return 1;
 }
 
-static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void wio_cb(void *arg, int events)
 {
-	struct vchan_rpc_client *c = w->data;
+	struct vchan_rpc_client *c = arg;
 
-	(void)loop;
-	(void)revents;
+	(void)events;
 	enter(c);
 	if (c->connecting) {
 		if (vchan_rpc_conn_connected(c->conn) < 0) {
@@ -401,13 +386,11 @@ static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
 	leave(c);
 }
 
-static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void kick_cb(void *arg)
 {
-	struct vchan_rpc_client *c = w->data;
+	struct vchan_rpc_client *c = arg;
 	struct call *k = c->ended;
 
-	(void)loop;
-	(void)revents;
 	enter(c);
 	c->ended = c->ended_tail = NULL;
 	while (k != NULL) {
@@ -422,36 +405,44 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	leave(c);
 }
 
-static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* `arg` is the call's slot in c->slots: the timer is the slot's. */
+static void deadline_cb(void *arg)
 {
-	struct call *k = w->data;
+	struct call *k = *(struct call **)arg;
 	struct vchan_rpc_client *c = k->cli;
 
-	(void)loop;
-	(void)revents;
 	enter(c);
 	drop_slot(c, k);
 	deliver(k, VCHAN_RPC_DEADLINE_EXCEEDED, NULL, NULL);
 	leave(c);
 }
 
-static void attach(struct vchan_rpc_client *c, struct vchan_rpc_conn *conn,
-		   int pending)
+/* Take `conn` as the client's connection. Returns 0, or -1 + ENOMEM
+ * (conn is then freed). */
+static int attach(struct vchan_rpc_client *c, struct vchan_rpc_conn *conn,
+		  int pending)
 {
+	int fd = vchan_rpc_conn_fd(conn);
+
+	/* Two watchers of the one fd, as the two directions come and go
+	 * apart (a vchan's fd covers both, and only rio is used). */
+	c->rio = rpc_io_new(c->loop, fd, rio_cb, c);
+	c->wio = rpc_io_new(c->loop, fd, wio_cb, c);
+	if (c->rio == NULL || c->wio == NULL) {
+		rpc_io_free(c->rio);
+		rpc_io_free(c->wio);
+		c->rio = c->wio = NULL;
+		vchan_rpc_conn_free(conn);
+		errno = ENOMEM;
+		return -1;
+	}
 	c->conn = conn;
 	c->connecting = pending;
-	ev_io_init(&c->rio, rio_cb, vchan_rpc_conn_fd(conn), EV_READ);
-	c->rio.data = c;
-	ev_io_init(&c->wio, wio_cb, vchan_rpc_conn_fd(conn), EV_WRITE);
-	c->wio.data = c;
-	ev_io_start(c->loop, &c->rio);
-	if (!vchan_rpc_conn_is_socket(conn)) {
-		ev_prepare_init(&c->spin, spin_cb);
-		c->spin.data = c;
-		ev_prepare_start(c->loop, &c->spin);
-		ev_idle_init(&c->again, again_cb);
-	}
+	rpc_io_want(c->rio, RPC_READ);
+	if (!vchan_rpc_conn_is_socket(conn))
+		rpc_hook_start(c->spin);
 	update_wio(c);
+	return 0;
 }
 
 /* Open a connection without waiting (the first call, and after a loss). */
@@ -465,8 +456,7 @@ static int ensure_conn(struct vchan_rpc_client *c)
 	conn = vchan_rpc_conn_open(&c->addr, 0, c->opt.max_message, &pending);
 	if (conn == NULL)
 		return -1;
-	attach(c, conn, pending);
-	return 0;
+	return attach(c, conn, pending);
 }
 
 static int64_t now_ms(void)
@@ -504,23 +494,16 @@ int vchan_rpc_client_connect(struct vchan_rpc_client *c, int timeout_ms)
 		conn = vchan_rpc_conn_open(
 		    &c->addr, c->addr.kind == VCHAN_RPC_ADDR_VCHAN ? left : 0,
 		    c->opt.max_message, &pending);
-		if (conn != NULL && pending) {
-			struct pollfd p = {.fd = vchan_rpc_conn_fd(conn),
-					   .events = POLLOUT};
+		if (conn != NULL && pending &&
+		    vchan_rpc_conn_wait_connected(conn, left) < 0) {
+			int e = errno;
 
-			if (poll(&p, 1, left) <= 0 ||
-			    vchan_rpc_conn_connected(conn) < 0) {
-				int e = errno == 0 ? ETIMEDOUT : errno;
-
-				vchan_rpc_conn_free(conn);
-				conn = NULL;
-				errno = e;
-			}
+			vchan_rpc_conn_free(conn);
+			conn = NULL;
+			errno = e;
 		}
-		if (conn != NULL) {
-			attach(c, conn, 0);
-			return 0;
-		}
+		if (conn != NULL)
+			return attach(c, conn, 0);
 		/* A server domain named but not there (yet): like a refused
 		 * connection, it may come within the time given. */
 		if (c->addr.kind == VCHAN_RPC_ADDR_VCHAN &&
@@ -545,14 +528,12 @@ static int start_call(struct vchan_rpc_client *c, unsigned method,
 		      const ProtobufCMessage *req, int timeout_ms,
 		      struct call *k)
 {
-	const ProtobufCServiceDescriptor *d = c->base.descriptor;
 	struct vchan_rpc_hdr h;
 	size_t size;
+	uint32_t s;
 
 	k->cli = c;
 	k->method = method;
-	ev_timer_init(&k->timer, deadline_cb, 0., 0.);
-	k->timer.data = k;
 	if (c->freeing) {
 		end_later(c, k, VCHAN_RPC_CANCELLED);
 		return 0;
@@ -582,6 +563,14 @@ static int start_call(struct vchan_rpc_client *c, unsigned method,
 	if (timeout_ms < 0)
 		timeout_ms = c->opt.timeout_ms;
 	take_slot(c, k);
+	s = k->id & 0xffff;
+	if (timeout_ms > 0 && c->timers[s] == NULL &&
+	    (c->timers[s] =
+		 rpc_timer_new(c->loop, deadline_cb, &c->slots[s])) == NULL) {
+		drop_slot(c, k);
+		end_later(c, k, VCHAN_RPC_QUEUE_FULL);
+		return 0;
+	}
 	h.kind = VCHAN_RPC_KIND_REQUEST;
 	/* The server is told how long the caller waits (relative: the
 	 * domains' clocks differ). */
@@ -594,11 +583,8 @@ static int start_call(struct vchan_rpc_client *c, unsigned method,
 		end_later(c, k, VCHAN_RPC_QUEUE_FULL);
 		return 0;
 	}
-	(void)d;
-	if (timeout_ms > 0) {
-		ev_timer_set(&k->timer, timeout_ms / 1000.0, 0.);
-		ev_timer_start(c->loop, &k->timer);
-	}
+	if (timeout_ms > 0)
+		rpc_timer_arm(c->timers[s], timeout_ms / 1000.0);
 	flush(c);
 	return 0;
 }
@@ -633,7 +619,6 @@ static void client_invoke(ProtobufCService *svc, unsigned method,
 	k->closure_data = closure_data;
 	if (check_call(c, method, req) < 0) {
 		k->cli = c;
-		ev_timer_init(&k->timer, deadline_cb, 0., 0.);
 		end_later(c, k, VCHAN_RPC_MALFORMED);
 		return;
 	}
@@ -684,7 +669,7 @@ int vchan_rpc_call_sync(struct vchan_rpc_client *c, unsigned method,
 			ProtobufCMessage **reply)
 {
 	struct sync_result r = {.status = VCHAN_RPC_OK};
-	struct ev_loop *loop;
+	struct rpc_loop *loop;
 	struct call *k;
 
 	if (reply != NULL)
@@ -708,7 +693,7 @@ int vchan_rpc_call_sync(struct vchan_rpc_client *c, unsigned method,
 	 * clears r.cli): only the loop and r are used until it is known to
 	 * be alive. */
 	while (!r.done)
-		ev_run(loop, EVRUN_ONCE);
+		rpc_loop_run_once(loop);
 	if (r.cli != NULL) {
 		/* Other calls may have ended after this one: the status and
 		 * message read after return are this call's. */
@@ -772,15 +757,30 @@ struct vchan_rpc_client *vchan_rpc_client_of(ProtobufCService *service)
 	return c;
 }
 
+/* Free what vchan_rpc_client_new made (NULL parts too) and the client. */
+static void free_parts(struct vchan_rpc_client *c)
+{
+	if (c->timers != NULL)
+		for (unsigned s = 0; s < c->opt.max_in_flight; s++)
+			rpc_timer_free(c->timers[s]);
+	rpc_timer_free(c->kick);
+	rpc_hook_free(c->spin);
+	free(c->timers);
+	free(c->slots);
+	free(c->gen);
+	free(c->free_slots);
+	free(c->method_hash);
+	free(c);
+}
+
 static void destroy(struct vchan_rpc_client *c)
 {
 	c->freeing = 1;
 	c->depth++; /* closures below must not destroy again */
 	if (c->conn != NULL) {
-		ev_io_stop(c->loop, &c->rio);
-		ev_io_stop(c->loop, &c->wio);
-		ev_prepare_stop(c->loop, &c->spin);
-		ev_idle_stop(c->loop, &c->again);
+		rpc_io_free(c->rio);
+		rpc_io_free(c->wio);
+		c->rio = c->wio = NULL;
 		vchan_rpc_conn_free(c->conn);
 		c->conn = NULL;
 	}
@@ -797,15 +797,10 @@ static void destroy(struct vchan_rpc_client *c)
 			k = next;
 		}
 	}
-	ev_timer_stop(c->loop, &c->kick);
 	/* vchan_rpc_call_sync still on the stack must not touch the client. */
 	for (struct sync_result *r = c->sync; r != NULL; r = r->outer)
 		r->cli = NULL;
-	free(c->slots);
-	free(c->gen);
-	free(c->free_slots);
-	free(c->method_hash);
-	free(c);
+	free_parts(c);
 }
 
 void vchan_rpc_client_free(struct vchan_rpc_client *c)
@@ -850,7 +845,8 @@ vchan_rpc_client_new(struct ev_loop *loop, const char *address,
 		c->opt = *opts;
 	else
 		vchan_rpc_options_init(&c->opt);
-	c->loop = loop;
+	/* The core holds the application's loop as the adapter's. */
+	c->loop = (struct rpc_loop *)loop;
 	c->base.descriptor = desc;
 	c->base.invoke = client_invoke;
 	c->base.destroy = client_destroy;
@@ -860,13 +856,13 @@ vchan_rpc_client_new(struct ev_loop *loop, const char *address,
 	c->slots = calloc(c->opt.max_in_flight, sizeof(*c->slots));
 	c->gen = calloc(c->opt.max_in_flight, sizeof(*c->gen));
 	c->free_slots = calloc(c->opt.max_in_flight, sizeof(*c->free_slots));
+	c->timers = calloc(c->opt.max_in_flight, sizeof(*c->timers));
+	c->kick = rpc_timer_new(c->loop, kick_cb, c);
+	c->spin = rpc_hook_new(c->loop, spin_cb, c);
 	if (c->method_hash == NULL || c->slots == NULL || c->gen == NULL ||
-	    c->free_slots == NULL) {
-		free(c->method_hash);
-		free(c->slots);
-		free(c->gen);
-		free(c->free_slots);
-		free(c);
+	    c->free_slots == NULL || c->timers == NULL || c->kick == NULL ||
+	    c->spin == NULL) {
+		free_parts(c);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -876,7 +872,5 @@ vchan_rpc_client_new(struct ev_loop *loop, const char *address,
 	for (unsigned i = 0; i < c->opt.max_in_flight; i++)
 		c->free_slots[i] = c->opt.max_in_flight - 1 - i;
 	c->nfree = c->opt.max_in_flight;
-	ev_timer_init(&c->kick, kick_cb, 0., 0.);
-	c->kick.data = c;
 	return c;
 }

@@ -5,19 +5,12 @@
 #include "rpc/conn.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "rpc/rpc.h"
+#include "rpc/sock.h"
 #include "vchan/vchan.h"
 
 /* Read in chunks of at least this much, so that many small frames cost one
@@ -184,18 +177,13 @@ static struct vchan_rpc_conn *conn_alloc(size_t max_message)
 struct vchan_rpc_conn *vchan_rpc_conn_from_fd(int fd, size_t max_message)
 {
 	struct vchan_rpc_conn *c = conn_alloc(max_message);
-	int one = 1;
 
 	if (c == NULL) {
-		close(fd);
+		rpc_sock_close(fd);
 		return NULL;
 	}
 	c->fd = fd;
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	/* Calls are small and latency-bound: never wait to coalesce. Fails
-	 * harmlessly on a Unix socket. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	rpc_sock_setup(fd);
 	return c;
 }
 
@@ -237,50 +225,11 @@ static struct vchan_rpc_conn *open_vchan(const struct vchan_rpc_addr *a,
 static struct vchan_rpc_conn *open_socket(const struct vchan_rpc_addr *a,
 					  size_t max_message, int *pending)
 {
-	struct addrinfo hints, *res = NULL;
-	struct sockaddr_un sun;
-	const struct sockaddr *sa;
-	socklen_t salen;
-	int fd, e, family;
+	int fd = rpc_sock_connect(a, pending);
 
-	if (a->kind == VCHAN_RPC_ADDR_UNIX) {
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		strcpy(sun.sun_path, a->name);
-		sa = (const struct sockaddr *)&sun;
-		salen = sizeof(sun);
-		family = AF_UNIX;
-	} else {
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_socktype = SOCK_STREAM;
-		e = getaddrinfo(a->host, a->service, &hints, &res);
-		if (e != 0) {
-			errno = e == EAI_SYSTEM ? errno : EHOSTUNREACH;
-			return NULL;
-		}
-		sa = res->ai_addr;
-		salen = res->ai_addrlen;
-		family = res->ai_family;
-	}
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		goto fail;
-	if (connect(fd, sa, salen) < 0) {
-		if (errno != EINPROGRESS)
-			goto fail;
-		*pending = 1;
-	}
-	if (res != NULL)
-		freeaddrinfo(res);
+		return NULL;
 	return vchan_rpc_conn_from_fd(fd, max_message);
-fail:
-	e = errno;
-	if (fd >= 0)
-		close(fd);
-	if (res != NULL)
-		freeaddrinfo(res);
-	errno = e;
-	return NULL;
 }
 
 struct vchan_rpc_conn *vchan_rpc_conn_open(const struct vchan_rpc_addr *a,
@@ -295,16 +244,12 @@ struct vchan_rpc_conn *vchan_rpc_conn_open(const struct vchan_rpc_addr *a,
 
 int vchan_rpc_conn_connected(struct vchan_rpc_conn *c)
 {
-	int err = 0;
-	socklen_t len = sizeof(err);
+	return rpc_sock_connected(c->fd);
+}
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		return -1;
-	if (err != 0) {
-		errno = err;
-		return -1;
-	}
-	return 0;
+int vchan_rpc_conn_wait_connected(struct vchan_rpc_conn *c, int timeout_ms)
+{
+	return rpc_sock_wait_connected(c->fd, timeout_ms);
 }
 
 void vchan_rpc_conn_free(struct vchan_rpc_conn *c)
@@ -314,7 +259,7 @@ void vchan_rpc_conn_free(struct vchan_rpc_conn *c)
 	if (c->vc != NULL)
 		vchan_close(c->vc);
 	if (c->fd >= 0)
-		close(c->fd);
+		rpc_sock_close(c->fd);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -417,32 +362,16 @@ static size_t in_need(const struct vchan_rpc_conn *c)
 
 static ssize_t tr_read(struct vchan_rpc_conn *c, void *buf, size_t len)
 {
-	ssize_t n;
-
 	if (c->vc != NULL)
 		return vchan_read(c->vc, buf, len);
-	n = read(c->fd, buf, len);
-	if (n == 0) {
-		errno = EPIPE;
-		return -1;
-	}
-	if (n < 0 &&
-	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return 0;
-	return n;
+	return rpc_sock_read(c->fd, buf, len);
 }
 
 static ssize_t tr_write(struct vchan_rpc_conn *c, const void *buf, size_t len)
 {
-	ssize_t n;
-
 	if (c->vc != NULL)
 		return vchan_write(c->vc, buf, len);
-	n = send(c->fd, buf, len, MSG_NOSIGNAL);
-	if (n < 0 &&
-	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return 0;
-	return n;
+	return rpc_sock_write(c->fd, buf, len);
 }
 
 int vchan_rpc_conn_fill(struct vchan_rpc_conn *c)

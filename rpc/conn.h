@@ -1,9 +1,10 @@
 /* rpc/conn.h - one connection of the rpc runtime (internal): addresses,
- * the byte transport (vchan or socket), buffering and framing.
+ * the byte transport (vchan, or a socket through sock.h), buffering and
+ * framing.
  *
  * Frames are those of docs/rpc-wire.md. This module knows nothing of
- * libev, calls or services: client.c and server.c drive it from their
- * watchers. */
+ * loops, calls or services: client.c and server.c drive it from their
+ * watchers (loop.h). */
 #ifndef VCHAN_RPC_CONN_H
 #define VCHAN_RPC_CONN_H
 
@@ -91,6 +92,10 @@ struct vchan_rpc_conn *vchan_rpc_conn_from_vchan(struct vchan *vc,
 
 /* A socket connect in progress finished: 0 connected or -1 + errno. */
 int vchan_rpc_conn_connected(struct vchan_rpc_conn *c);
+
+/* Wait up to timeout_ms (-1: for ever) for a socket connect in progress
+ * to finish: 0 connected or -1 + errno (ETIMEDOUT: out of time). */
+int vchan_rpc_conn_wait_connected(struct vchan_rpc_conn *c, int timeout_ms);
 
 void vchan_rpc_conn_free(struct vchan_rpc_conn *c);
 

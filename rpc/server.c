@@ -3,18 +3,14 @@
 #include "config.h"
 
 #include <errno.h>
-#include <ev.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "rpc/conn.h"
+#include "rpc/loop.h"
 #include "rpc/rpc.h"
+#include "rpc/sock.h"
 #include "vchan/vchan.h"
 
 /* Ring sizes of a vchan listener's channels, each way. */
@@ -37,10 +33,10 @@ struct sconn {
 	struct vchan_rpc_server *srv;
 	struct listener *lis; /* the vchan listener that offered it */
 	struct vchan_rpc_conn *conn;
-	ev_io rio, wio;
-	ev_prepare spin; /* a vchan: spin for requests before the loop sleeps */
-	ev_idle again;	 /* ...and when one came, do not let it sleep */
-	ev_timer kick;	 /* process again from the loop (after a late answer) */
+	struct rpc_io *rio, *wio;
+	struct rpc_hook *spin; /* a vchan: spin for requests before sleeping */
+	struct rpc_timer
+	    *kick; /* process again from the loop (after a late answer) */
 	unsigned pending; /* calls waiting for their handler */
 	int depth;	  /* process() on the stack */
 	int64_t read_ns;  /* when the whole frames in the buffer were read */
@@ -62,14 +58,14 @@ struct listener {
 	struct vchan_rpc_server *srv;
 	struct vchan_rpc_addr addr;
 	int fd; /* socket listeners */
-	ev_io io;
-	ev_timer retry; /* vchan listeners */
+	struct rpc_io *io;
+	struct rpc_timer *retry; /* vchan listeners */
 	struct sconn *cur;
 	struct listener *next;
 };
 
 struct vchan_rpc_server {
-	struct ev_loop *loop;
+	struct rpc_loop *loop;
 	struct vchan_rpc_options opt;
 	struct service *svcs;
 	size_t nsvcs;
@@ -93,31 +89,32 @@ static int throttled(const struct sconn *sc)
 /* Run process() from the loop soon. */
 static void kick(struct sconn *sc)
 {
-	if (!ev_is_active(&sc->kick)) {
-		ev_timer_set(&sc->kick, 0., 0.);
-		ev_timer_start(sc->srv->loop, &sc->kick);
-	}
+	if (!rpc_timer_armed(sc->kick))
+		rpc_timer_arm(sc->kick, 0.);
 }
 
 static void update_watchers(struct sconn *sc)
 {
-	struct ev_loop *loop = sc->srv->loop;
-	int want_w;
-
 	if (!vchan_rpc_conn_is_socket(sc->conn))
 		return;
 	/* A socket with unread data would wake a throttled reader again and
 	 * again: stop reading it until calls or bytes drain. One at its end
 	 * stays readable for good. */
-	if (throttled(sc) || vchan_rpc_conn_eof(sc->conn))
-		ev_io_stop(loop, &sc->rio);
-	else if (!ev_is_active(&sc->rio))
-		ev_io_start(loop, &sc->rio);
-	want_w = vchan_rpc_conn_queued(sc->conn) > 0;
-	if (want_w && !ev_is_active(&sc->wio))
-		ev_io_start(loop, &sc->wio);
-	else if (!want_w && ev_is_active(&sc->wio))
-		ev_io_stop(loop, &sc->wio);
+	rpc_io_want(sc->rio, throttled(sc) || vchan_rpc_conn_eof(sc->conn)
+				 ? 0
+				 : RPC_READ);
+	rpc_io_want(sc->wio,
+		    vchan_rpc_conn_queued(sc->conn) > 0 ? RPC_WRITE : 0);
+}
+
+/* Free the watchers of sc and sc (not its connection). */
+static void free_sconn(struct sconn *sc)
+{
+	rpc_io_free(sc->rio);
+	rpc_io_free(sc->wio);
+	rpc_hook_free(sc->spin);
+	rpc_timer_free(sc->kick);
+	free(sc);
 }
 
 static void close_sconn(struct sconn *sc)
@@ -128,11 +125,6 @@ static void close_sconn(struct sconn *sc)
 	for (struct scall *k = srv->calls; k != NULL; k = k->next)
 		if (k->sc == sc)
 			k->sc = NULL;
-	ev_io_stop(srv->loop, &sc->rio);
-	ev_io_stop(srv->loop, &sc->wio);
-	ev_prepare_stop(srv->loop, &sc->spin);
-	ev_idle_stop(srv->loop, &sc->again);
-	ev_timer_stop(srv->loop, &sc->kick);
 	vchan_rpc_conn_free(sc->conn);
 	if (sc->prev != NULL)
 		sc->prev->next = sc->next;
@@ -140,7 +132,7 @@ static void close_sconn(struct sconn *sc)
 		srv->conns = sc->next;
 	if (sc->next != NULL)
 		sc->next->prev = sc->prev;
-	free(sc);
+	free_sconn(sc);
 	if (l != NULL) {
 		l->cur = NULL;
 		offer_vchan(l);
@@ -417,12 +409,11 @@ static void process(struct sconn *sc)
 	update_watchers(sc);
 }
 
-static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void rio_cb(void *arg, int events)
 {
-	struct sconn *sc = w->data;
+	struct sconn *sc = arg;
 
-	(void)loop;
-	(void)revents;
+	(void)events;
 	vchan_rpc_conn_events(sc->conn);
 	process(sc);
 }
@@ -430,42 +421,32 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* The loop is about to sleep. A client that called just now is likely to
  * call again sooner than a wake-up takes (vchan_spin stops spinning for
  * clients that do not): spin for its next request and serve it now. */
-static void again_cb(struct ev_loop *loop, ev_idle *w, int revents)
+static int spin_cb(void *arg)
 {
-	(void)revents;
-	ev_idle_stop(loop, w);
-}
+	struct sconn *sc = arg;
 
-static void spin_cb(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-	struct sconn *sc = w->data;
-
-	(void)revents;
 	if (!vchan_rpc_conn_spin(sc->conn))
-		return;
-	/* Keep the loop from sleeping after this (an active idle watcher
-	 * makes it only look), so that it comes back here and spins for the
-	 * next request. rio_cb may free sc, which stops the watcher. */
-	ev_idle_start(loop, &sc->again);
-	rio_cb(loop, &sc->rio, EV_READ);
+		return 0;
+	/* Returning 1 keeps the loop from sleeping after this, so that it
+	 * comes back here and spins for the next request. rio_cb may free
+	 * sc and this hook: the adapter copes. */
+	rio_cb(sc, RPC_READ);
+	return 1;
 }
 
-static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void wio_cb(void *arg, int events)
 {
-	struct sconn *sc = w->data;
+	struct sconn *sc = arg;
 
-	(void)loop;
-	(void)revents;
+	(void)events;
 	vchan_rpc_conn_flush(sc->conn);
 	/* Room may end a throttle on replies: read what waits. */
 	process(sc);
 }
 
-static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void kick_cb(void *arg)
 {
-	(void)loop;
-	(void)revents;
-	process(w->data);
+	process(arg);
 }
 
 static struct sconn *add_sconn(struct vchan_rpc_server *srv,
@@ -480,58 +461,38 @@ static struct sconn *add_sconn(struct vchan_rpc_server *srv,
 	sc->srv = srv;
 	sc->lis = l;
 	sc->conn = conn;
-	ev_io_init(&sc->rio, rio_cb, vchan_rpc_conn_fd(conn), EV_READ);
-	sc->rio.data = sc;
-	ev_io_init(&sc->wio, wio_cb, vchan_rpc_conn_fd(conn), EV_WRITE);
-	sc->wio.data = sc;
-	ev_timer_init(&sc->kick, kick_cb, 0., 0.);
-	sc->kick.data = sc;
-	ev_prepare_init(&sc->spin, spin_cb);
-	sc->spin.data = sc;
-	ev_idle_init(&sc->again, again_cb);
+	sc->rio = rpc_io_new(srv->loop, vchan_rpc_conn_fd(conn), rio_cb, sc);
+	sc->wio = rpc_io_new(srv->loop, vchan_rpc_conn_fd(conn), wio_cb, sc);
+	sc->kick = rpc_timer_new(srv->loop, kick_cb, sc);
+	sc->spin = rpc_hook_new(srv->loop, spin_cb, sc);
+	if (sc->rio == NULL || sc->wio == NULL || sc->kick == NULL ||
+	    sc->spin == NULL) {
+		vchan_rpc_conn_free(conn);
+		free_sconn(sc);
+		errno = ENOMEM;
+		return NULL;
+	}
 	sc->next = srv->conns;
 	if (srv->conns != NULL)
 		srv->conns->prev = sc;
 	srv->conns = sc;
-	ev_io_start(srv->loop, &sc->rio);
+	rpc_io_want(sc->rio, RPC_READ);
 	if (!vchan_rpc_conn_is_socket(conn))
-		ev_prepare_start(srv->loop, &sc->spin);
+		rpc_hook_start(sc->spin);
 	return sc;
 }
 
-/* Out of descriptors, a client would wait in the backlog until its
- * deadline while the listener stays readable (the loop spinning on it).
- * Take it with the descriptor kept for this and close it at once: the
- * client's calls end with "peer gone" instead. Returns 0 when one was
- * turned away. */
-static int turn_away(struct vchan_rpc_server *srv, int lfd)
+static void accept_cb(void *arg, int events)
 {
-	int fd;
+	struct listener *l = arg;
 
-	if (srv->spare < 0)
-		return -1;
-	close(srv->spare);
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd >= 0)
-		close(fd);
-	srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	return fd >= 0 ? 0 : -1;
-}
-
-static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct listener *l = w->data;
-
-	(void)loop;
-	(void)revents;
+	(void)events;
 	for (;;) {
-		int fd =
-		    accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = rpc_sock_accept(l->fd, &l->srv->spare);
 		struct vchan_rpc_conn *conn;
 
-		if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
-		    turn_away(l->srv, l->fd) == 0)
-			continue;
+		if (fd < 0 && errno == ECONNABORTED)
+			continue; /* one turned away, or gone: the next */
 		if (fd < 0)
 			return; /* EAGAIN: the next wake-up */
 		conn = vchan_rpc_conn_from_fd(fd, l->srv->opt.max_message);
@@ -557,105 +518,67 @@ static void offer_vchan(struct listener *l)
 		   : NULL;
 	if (conn != NULL)
 		l->cur = add_sconn(l->srv, conn, l);
-	if (l->cur == NULL && !ev_is_active(&l->retry)) {
-		ev_timer_set(&l->retry, RETRY_S, 0.);
-		ev_timer_start(l->srv->loop, &l->retry);
-	}
+	if (l->cur == NULL && !rpc_timer_armed(l->retry))
+		rpc_timer_arm(l->retry, RETRY_S);
 }
 
-static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void retry_cb(void *arg)
 {
-	struct listener *l = w->data;
+	struct listener *l = arg;
 
-	(void)loop;
-	(void)revents;
 	if (l->cur == NULL)
 		offer_vchan(l);
 }
 
 static int listen_socket(struct listener *l)
 {
-	struct addrinfo hints, *res = NULL;
-	struct sockaddr_un sun;
-	const struct sockaddr *sa;
-	socklen_t salen;
-	int family, e, one = 1;
-
-	if (l->addr.kind == VCHAN_RPC_ADDR_UNIX) {
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		strcpy(sun.sun_path, l->addr.name);
-		sa = (const struct sockaddr *)&sun;
-		salen = sizeof(sun);
-		family = AF_UNIX;
-		/* A socket file left by a server that died is in the way. */
-		unlink(l->addr.name);
-	} else {
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_PASSIVE;
-		e = getaddrinfo(l->addr.host, l->addr.service, &hints, &res);
-		if (e != 0) {
-			errno = e == EAI_SYSTEM ? errno : EADDRNOTAVAIL;
-			return -1;
-		}
-		sa = res->ai_addr;
-		salen = res->ai_addrlen;
-		family = res->ai_family;
-	}
-	l->fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	l->fd = rpc_sock_listen(&l->addr);
 	if (l->fd < 0)
-		goto fail;
-	setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(l->fd, sa, salen) < 0 || listen(l->fd, 128) < 0)
-		goto fail;
-	if (res != NULL)
-		freeaddrinfo(res);
-	ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
-	l->io.data = l;
-	ev_io_start(l->srv->loop, &l->io);
+		return -1;
+	l->io = rpc_io_new(l->srv->loop, l->fd, accept_cb, l);
+	if (l->io == NULL) {
+		rpc_sock_unlisten(l->fd, &l->addr);
+		l->fd = -1;
+		errno = ENOMEM;
+		return -1;
+	}
+	rpc_io_want(l->io, RPC_READ);
 	return 0;
-fail:
-	e = errno;
-	if (l->fd >= 0)
-		close(l->fd);
-	l->fd = -1;
-	if (res != NULL)
-		freeaddrinfo(res);
-	errno = e;
-	return -1;
 }
 
 static int listen_vchan(struct listener *l)
 {
-	ev_timer_init(&l->retry, retry_cb, RETRY_S, 0.);
-	l->retry.data = l;
-	l->cur = NULL;
-	{
-		int domid = vchan_rpc_addr_domid(&l->addr);
-		struct vchan *vc;
-		struct vchan_rpc_conn *conn;
+	struct vchan *vc;
+	struct vchan_rpc_conn *conn;
+	int domid;
 
-		/* A client domain named but not there yet: offer once it
-		 * is (the retry timer looks again). */
-		if (domid < 0 && errno == ENOENT) {
-			ev_timer_start(l->srv->loop, &l->retry);
-			return 0;
-		}
-		if (domid < 0)
-			return -1;
-		vc = vchan_server_create_port((uint32_t)domid, l->addr.name,
-					      VCHAN_RING, VCHAN_RING);
-		if (vc == NULL)
-			return -1;
-		conn = vchan_rpc_conn_from_vchan(vc, l->srv->opt.max_message);
-		if (conn == NULL ||
-		    (l->cur = add_sconn(l->srv, conn, l)) == NULL) {
-			errno = ENOMEM;
-			return -1;
-		}
+	l->cur = NULL;
+	l->retry = rpc_timer_new(l->srv->loop, retry_cb, l);
+	if (l->retry == NULL)
+		return -1;
+	domid = vchan_rpc_addr_domid(&l->addr);
+	/* A client domain named but not there yet: offer once it is (the
+	 * retry timer looks again). */
+	if (domid < 0 && errno == ENOENT) {
+		rpc_timer_arm(l->retry, RETRY_S);
+		return 0;
+	}
+	if (domid < 0)
+		goto fail;
+	vc = vchan_server_create_port((uint32_t)domid, l->addr.name, VCHAN_RING,
+				      VCHAN_RING);
+	if (vc == NULL)
+		goto fail;
+	conn = vchan_rpc_conn_from_vchan(vc, l->srv->opt.max_message);
+	if (conn == NULL || (l->cur = add_sconn(l->srv, conn, l)) == NULL) {
+		errno = ENOMEM;
+		goto fail;
 	}
 	return 0;
+fail:
+	rpc_timer_free(l->retry);
+	l->retry = NULL;
+	return -1;
 }
 
 int vchan_rpc_server_listen(struct vchan_rpc_server *srv, const char *address)
@@ -757,8 +680,9 @@ vchan_rpc_server_new(struct ev_loop *loop, const struct vchan_rpc_options *opts)
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
 		return NULL;
-	srv->loop = loop;
-	srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	/* The core holds the application's loop as the adapter's. */
+	srv->loop = (struct rpc_loop *)loop;
+	srv->spare = rpc_sock_spare();
 	if (opts != NULL)
 		srv->opt = *opts;
 	else
@@ -775,13 +699,10 @@ void vchan_rpc_server_free(struct vchan_rpc_server *srv)
 
 		srv->listeners = l->next;
 		if (l->fd >= 0) {
-			ev_io_stop(srv->loop, &l->io);
-			close(l->fd);
-			if (l->addr.kind == VCHAN_RPC_ADDR_UNIX)
-				unlink(l->addr.name);
+			rpc_io_free(l->io);
+			rpc_sock_unlisten(l->fd, &l->addr);
 		}
-		if (l->addr.kind == VCHAN_RPC_ADDR_VCHAN)
-			ev_timer_stop(srv->loop, &l->retry);
+		rpc_timer_free(l->retry);
 		if (l->cur != NULL)
 			l->cur->lis = NULL;
 		free(l);
@@ -800,6 +721,6 @@ void vchan_rpc_server_free(struct vchan_rpc_server *srv)
 		free(srv->svcs[i].method_hash);
 	free(srv->svcs);
 	if (srv->spare >= 0)
-		close(srv->spare);
+		rpc_sock_close(srv->spare);
 	free(srv);
 }

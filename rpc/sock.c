@@ -1,0 +1,215 @@
+/* rpc/sock.c - the socket transport of the rpc runtime: Unix and TCP
+ * stream sockets. */
+#include "config.h"
+
+#include "rpc/sock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "rpc/conn.h"
+
+/* The sockaddr of `a`: a Unix one in *sun, or the first that getaddrinfo
+ * gives in *res (to free). Returns 0, or the getaddrinfo error. */
+static int resolve(const struct vchan_rpc_addr *a, int passive,
+		   struct sockaddr_un *sun, struct addrinfo **res,
+		   const struct sockaddr **sa, socklen_t *salen, int *family)
+{
+	struct addrinfo hints;
+	int e;
+
+	*res = NULL;
+	if (a->kind == VCHAN_RPC_ADDR_UNIX) {
+		memset(sun, 0, sizeof(*sun));
+		sun->sun_family = AF_UNIX;
+		strcpy(sun->sun_path, a->name);
+		*sa = (const struct sockaddr *)sun;
+		*salen = sizeof(*sun);
+		*family = AF_UNIX;
+		return 0;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = passive ? AI_PASSIVE : 0;
+	e = getaddrinfo(a->host, a->service, &hints, res);
+	if (e != 0)
+		return e;
+	*sa = (*res)->ai_addr;
+	*salen = (*res)->ai_addrlen;
+	*family = (*res)->ai_family;
+	return 0;
+}
+
+int rpc_sock_connect(const struct vchan_rpc_addr *a, int *pending)
+{
+	struct sockaddr_un sun;
+	struct addrinfo *res;
+	const struct sockaddr *sa;
+	socklen_t salen;
+	int fd, e, family;
+
+	*pending = 0;
+	e = resolve(a, 0, &sun, &res, &sa, &salen, &family);
+	if (e != 0) {
+		errno = e == EAI_SYSTEM ? errno : EHOSTUNREACH;
+		return -1;
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (connect(fd, sa, salen) < 0) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		*pending = 1;
+	}
+	if (res != NULL)
+		freeaddrinfo(res);
+	return fd;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (res != NULL)
+		freeaddrinfo(res);
+	errno = e;
+	return -1;
+}
+
+int rpc_sock_connected(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -1;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+int rpc_sock_wait_connected(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	int n = poll(&p, 1, timeout_ms);
+
+	if (n == 0)
+		errno = ETIMEDOUT;
+	if (n <= 0)
+		return -1;
+	return rpc_sock_connected(fd);
+}
+
+int rpc_sock_setup(int fd)
+{
+	int fl = fcntl(fd, F_GETFL), one = 1;
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -1;
+	/* Fails harmlessly on a Unix socket. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return 0;
+}
+
+int rpc_sock_listen(const struct vchan_rpc_addr *a)
+{
+	struct sockaddr_un sun;
+	struct addrinfo *res;
+	const struct sockaddr *sa;
+	socklen_t salen;
+	int fd, e, family, one = 1;
+
+	e = resolve(a, 1, &sun, &res, &sa, &salen, &family);
+	if (e != 0) {
+		errno = e == EAI_SYSTEM ? errno : EADDRNOTAVAIL;
+		return -1;
+	}
+	/* A socket file left by a server that died is in the way. */
+	if (a->kind == VCHAN_RPC_ADDR_UNIX)
+		unlink(a->name);
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, sa, salen) < 0 || listen(fd, 128) < 0)
+		goto fail;
+	if (res != NULL)
+		freeaddrinfo(res);
+	return fd;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (res != NULL)
+		freeaddrinfo(res);
+	errno = e;
+	return -1;
+}
+
+int rpc_sock_spare(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+int rpc_sock_accept(int lfd, int *spare)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || *spare < 0)
+		return fd;
+	close(*spare);
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	*spare = rpc_sock_spare();
+	if (fd < 0)
+		return -1; /* EAGAIN, say: nobody was waiting after all */
+	errno = ECONNABORTED;
+	return -1;
+}
+
+void rpc_sock_unlisten(int lfd, const struct vchan_rpc_addr *a)
+{
+	close(lfd);
+	if (a->kind == VCHAN_RPC_ADDR_UNIX)
+		unlink(a->name);
+}
+
+ssize_t rpc_sock_read(int fd, void *buf, size_t len)
+{
+	ssize_t n = read(fd, buf, len);
+
+	if (n == 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	return n;
+}
+
+ssize_t rpc_sock_write(int fd, const void *buf, size_t len)
+{
+	ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	return n;
+}
+
+void rpc_sock_close(int fd)
+{
+	close(fd);
+}
