@@ -34,12 +34,11 @@ struct sconn {
 	struct listener *lis; /* the vchan listener that offered it */
 	struct vchan_rpc_conn *conn;
 	struct rpc_io *rio, *wio;
-	struct rpc_hook *spin; /* a vchan: spin for requests before sleeping */
-	struct rpc_timer
-	    *kick; /* process again from the loop (after a late answer) */
-	unsigned pending; /* calls waiting for their handler */
-	int depth;	  /* process() on the stack */
-	int64_t read_ns;  /* when the whole frames in the buffer were read */
+	struct rpc_hook *spin;	/* a vchan: spin for requests before sleeping */
+	struct rpc_timer *kick; /* process() from the loop (a late answer) */
+	unsigned pending;	/* calls waiting for their handler */
+	int depth;		/* process() on the stack */
+	int64_t read_ns; /* when the whole frames in the buffer were read */
 	struct sconn *prev, *next;
 };
 
@@ -107,13 +106,15 @@ static void update_watchers(struct sconn *sc)
 		    vchan_rpc_conn_queued(sc->conn) > 0 ? RPC_WRITE : 0);
 }
 
-/* Free the watchers of sc and sc (not its connection). */
+/* Free sc, its watchers and its connection (NULL parts too). The
+ * watchers go first: an fd is not to be closed while it is watched. */
 static void free_sconn(struct sconn *sc)
 {
 	rpc_io_free(sc->rio);
 	rpc_io_free(sc->wio);
 	rpc_hook_free(sc->spin);
 	rpc_timer_free(sc->kick);
+	vchan_rpc_conn_free(sc->conn);
 	free(sc);
 }
 
@@ -125,7 +126,6 @@ static void close_sconn(struct sconn *sc)
 	for (struct scall *k = srv->calls; k != NULL; k = k->next)
 		if (k->sc == sc)
 			k->sc = NULL;
-	vchan_rpc_conn_free(sc->conn);
 	if (sc->prev != NULL)
 		sc->prev->next = sc->next;
 	else
@@ -467,7 +467,6 @@ static struct sconn *add_sconn(struct vchan_rpc_server *srv,
 	sc->spin = rpc_hook_new(srv->loop, spin_cb, sc);
 	if (sc->rio == NULL || sc->wio == NULL || sc->kick == NULL ||
 	    sc->spin == NULL) {
-		vchan_rpc_conn_free(conn);
 		free_sconn(sc);
 		errno = ENOMEM;
 		return NULL;
