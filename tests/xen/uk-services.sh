@@ -171,7 +171,7 @@ if [ $web_up = 1 ]; then
 		rate=$(echo "$row" | sed -n 's/.*"requests_per_s":\([0-9.]*\).*/\1/p')
 		p50=$(echo "$row" | sed -n 's/.*"p50_us":\([0-9.]*\).*/\1/p')
 		p99=$(echo "$row" | sed -n 's/.*"p99_us":\([0-9.]*\).*/\1/p')
-		result uk-web-bench PASS "vchan-bench --xen: e2e https-xen (curl-less client, 4 TLS connections, 200 requests, every answer checked): $rate requests/s, p50 $p50 us, p99 $p99 us ($(elapsed $t0) s; TCG figures, not for claims)"
+		result uk-web-bench PASS "vchan-bench --xen: e2e https-xen (its own client, 4 TLS connections, 200 requests, every answer checked): $rate requests/s, p50 $p50 us, p99 $p99 us ($(elapsed $t0) s; TCG figures, not for claims)"
 	else
 		result uk-web-bench FAIL "row: '$row' $(head -c 300 /tmp/ukweb.bench.err)"
 		web_diag
