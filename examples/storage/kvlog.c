@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "examples/storage/logdev.h"
+
 #define OP_PUT	  1
 #define OP_DELETE 2
 /* Record header: u32 payload length, u32 CRC-32 of the payload. */
@@ -58,135 +60,40 @@ static void put32(uint8_t *p, uint32_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* ---- Storage: every access to the log's bytes goes through these.
- * (On a block device the same five operations would be sectors; only
- * io_open, sync_dir and kvlog_repair's renames are file-system matters.) */
+/* ---- Storage: every access to the log's bytes goes through its logdev
+ * (logdev.h): a file or a block device, the same five operations. */
 
-struct logfile {
-	int fd;
-};
-
-static int io_size(const struct logfile *f, uint64_t *size)
+static int io_size(struct logdev *d, uint64_t *size)
 {
-	struct stat st;
-
-	if (fstat(f->fd, &st) < 0)
-		return -1;
-	*size = (uint64_t)st.st_size;
-	return 0;
+	return d->ops->size(d, size);
 }
 
-/* Read exactly n bytes at `off`. The file ending first is EIO: the caller
- * asked for bytes that io_size said were there. */
-static int io_read_at(const struct logfile *f, uint64_t off, void *buf,
-		      size_t n)
+static int io_read_at(struct logdev *d, uint64_t off, void *buf, size_t n)
 {
-	uint8_t *p = buf;
-
-	while (n > 0) {
-		ssize_t r = pread(f->fd, p, n, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += r;
-		off += (uint64_t)r;
-		n -= (size_t)r;
-	}
-	return 0;
+	return d->ops->read_at(d, off, buf, n);
 }
 
-/* Write all n bytes at `off`. */
-static int io_write_at(struct logfile *f, uint64_t off, const void *buf,
+static int io_write_at(struct logdev *d, uint64_t off, const void *buf,
 		       size_t n)
 {
-	const uint8_t *p = buf;
-
-	while (n > 0) {
-		ssize_t w = pwrite(f->fd, p, n, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += w;
-		off += (uint64_t)w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return d->ops->write_at(d, off, buf, n);
 }
 
-/* Make what was written (and the file's size) durable. */
-static int io_sync(struct logfile *f)
+static int io_sync(struct logdev *d)
 {
-	return fdatasync(f->fd);
+	return d->ops->sync(d);
 }
 
-static int io_truncate(struct logfile *f, uint64_t size)
+static int io_truncate(struct logdev *d, uint64_t size)
 {
-	return ftruncate(f->fd, (off_t)size);
-}
-
-static void io_close(struct logfile *f)
-{
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = -1;
-}
-
-/* fsync the directory that holds `path`: a file just created (or renamed
- * there) can otherwise vanish at a crash, whatever was synced inside it. */
-static int sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
-	size_t n;
-	int fd, r, e;
-
-	if (slash == NULL) {
-		strcpy(dir, ".");
-	} else {
-		n = slash == path ? 1 : (size_t)(slash - path);
-		if (n >= sizeof(dir)) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	e = errno;
-	close(fd);
-	errno = e;
-	return r;
-}
-
-/* Open the log, creating it when missing. The directory is synced every
- * time, not only after a creation: an earlier open may have created the
- * file and then failed before its own sync. */
-static int io_open(struct logfile *f, const char *path)
-{
-	f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (f->fd < 0)
-		return -1;
-	return sync_dir(path);
+	return d->ops->truncate(d, size);
 }
 
 /* ---- Reading and checking records. */
 
 /* A window on the log for one pass from start to end. */
 struct reader {
-	const struct logfile *f;
+	struct logdev *f;
 	uint64_t size; /* of the file when the pass began */
 	uint8_t *buf;
 	size_t cap, have; /* buf holds the file's bytes [at, at + have) */
@@ -415,9 +322,9 @@ struct entry {
 };
 
 struct kvlog {
-	struct logfile f;
-	uint64_t end; /* where the next record goes */
-	int broken;   /* a failed append could not be undone */
+	struct logdev *f; /* the log's bytes */
+	uint64_t end;	  /* where the next record goes */
+	int broken;	  /* a failed append could not be undone */
 	struct entry *e;
 	size_t n, cap;
 	size_t *slot; /* 0: empty, else an index into e, plus 1 */
@@ -705,7 +612,7 @@ static int stop_at(struct kvlog *kv, struct reader *r, uint64_t off,
 	}
 	/* Never acknowledged (an append returns only once its record is
 	 * whole and synced): new records must follow the last whole one. */
-	if (io_truncate(&kv->f, off) < 0 || io_sync(&kv->f) < 0)
+	if (io_truncate(kv->f, off) < 0 || io_sync(kv->f) < 0)
 		return -1;
 	st->dropped = r->size - off;
 	kv->end = off;
@@ -714,11 +621,11 @@ static int stop_at(struct kvlog *kv, struct reader *r, uint64_t off,
 
 static int replay(struct kvlog *kv, struct kvlog_status *st)
 {
-	struct reader r = {.f = &kv->f};
+	struct reader r = {.f = kv->f};
 	uint64_t off = 0;
 	int rc = 0;
 
-	if (io_size(&kv->f, &r.size) < 0)
+	if (io_size(kv->f, &r.size) < 0)
 		return -1;
 	while (off < r.size) {
 		struct rec rec;
@@ -740,20 +647,24 @@ static int replay(struct kvlog *kv, struct kvlog_status *st)
 	return rc;
 }
 
-struct kvlog *kvlog_open(const char *path, struct kvlog_status *st)
+struct kvlog *kvlog_open_dev(struct logdev *dev, struct kvlog_status *st)
 {
 	struct kvlog_status ignored;
-	struct kvlog *kv = calloc(1, sizeof(*kv));
+	struct kvlog *kv;
 	int e;
 
 	if (st == NULL)
 		st = &ignored;
 	memset(st, 0, sizeof(*st));
+	if (dev == NULL)
+		return NULL;
+	kv = calloc(1, sizeof(*kv));
 	if (kv == NULL) {
+		logdev_close(dev);
 		errno = ENOMEM;
 		return NULL;
 	}
-	kv->f.fd = -1;
+	kv->f = dev;
 	seed(kv);
 	kv->cap = SLOTS_MIN / 2;
 	kv->e = malloc(kv->cap * sizeof(*kv->e));
@@ -761,7 +672,7 @@ struct kvlog *kvlog_open(const char *path, struct kvlog_status *st)
 		errno = ENOMEM;
 		goto fail;
 	}
-	if (io_open(&kv->f, path) < 0 || replay(kv, st) < 0)
+	if (replay(kv, st) < 0)
 		goto fail;
 	return kv;
 fail:
@@ -771,11 +682,20 @@ fail:
 	return NULL;
 }
 
+struct kvlog *kvlog_open(const char *path, struct kvlog_status *st)
+{
+	struct logdev *dev = logdev_file_open(path, LOGDEV_FILE_LOG);
+
+	if (dev == NULL && st != NULL)
+		memset(st, 0, sizeof(*st));
+	return dev == NULL ? NULL : kvlog_open_dev(dev, st);
+}
+
 void kvlog_close(struct kvlog *kv)
 {
 	if (kv == NULL)
 		return;
-	io_close(&kv->f);
+	logdev_close(kv->f);
 	for (size_t i = 0; i < kv->n; i++)
 		free(kv->e[i].key);
 	free(kv->e);
@@ -832,14 +752,14 @@ static int append(struct kvlog *kv, int op, const char *key, size_t klen,
 		memcpy(r + HDR + PAYLOAD_MIN + klen, val, len);
 	put32(r, (uint32_t)(n - HDR));
 	put32(r + 4, crc32(r + HDR, n - HDR));
-	if (io_write_at(&kv->f, kv->end, r, n) == 0 && io_sync(&kv->f) == 0) {
+	if (io_write_at(kv->f, kv->end, r, n) == 0 && io_sync(kv->f) == 0) {
 		free(r);
 		kv->end += n;
 		return 0;
 	}
 	e = errno;
 	free(r);
-	if (io_truncate(&kv->f, kv->end) < 0 || io_sync(&kv->f) < 0)
+	if (io_truncate(kv->f, kv->end) < 0 || io_sync(kv->f) < 0)
 		kv->broken = 1;
 	errno = e;
 	return -1;
@@ -904,7 +824,7 @@ const char **kvlog_list(const struct kvlog *kv, const char *prefix, size_t *n)
 
 /* Copy the log's bytes [from, to) to `dst` at *at. */
 static int copy_range(struct reader *r, uint64_t from, uint64_t to,
-		      struct logfile *dst, uint64_t *at)
+		      struct logdev *dst, uint64_t *at)
 {
 	while (from < to) {
 		size_t n =
@@ -933,30 +853,29 @@ static int first_bad(struct reader *r, uint64_t *off, struct rec *rec)
 }
 
 /* A new file next to the log: `path`.bad, else .bad.1, .bad.2, ... */
-static int create_aside(const char *path, char *name, size_t size,
-			struct logfile *f)
+static struct logdev *create_aside(const char *path, char *name, size_t size)
 {
 	for (int i = 0; i < 1000; i++) {
 		int n = i == 0 ? snprintf(name, size, "%s.bad", path)
 			       : snprintf(name, size, "%s.bad.%d", path, i);
+		struct logdev *d;
 
 		if (n < 0 || (size_t)n >= size) {
 			errno = ENAMETOOLONG;
-			return -1;
+			return NULL;
 		}
-		f->fd =
-		    open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (f->fd >= 0 || errno != EEXIST)
-			return f->fd < 0 ? -1 : 0;
+		d = logdev_file_open(name, LOGDEV_FILE_EXCL);
+		if (d != NULL || errno != EEXIST)
+			return d;
 	}
 	errno = EEXIST;
-	return -1;
+	return NULL;
 }
 
 /* Copy the valid records from `bad` on into `out` and the other parts into
  * `side`. Returns the number of parts, or -1 + errno. */
-static int sort_out(struct reader *r, uint64_t bad, struct logfile *out,
-		    struct logfile *side,
+static int sort_out(struct reader *r, uint64_t bad, struct logdev *out,
+		    struct logdev *side,
 		    void (*note)(void *, uint64_t, uint64_t, const char *),
 		    void *arg)
 {
@@ -999,15 +918,16 @@ int kvlog_repair(const char *path, char *aside, size_t aside_size,
 			      const char *why),
 		 void *arg)
 {
-	struct logfile in = {-1}, out = {-1}, side = {-1};
-	struct reader r = {.f = &in};
+	struct logdev *in, *out = NULL, *side = NULL;
+	struct reader r = {0};
 	char tmp[PATH_MAX], name[PATH_MAX];
 	uint64_t bad;
 	struct rec rec;
 	int parts = -1, e;
 
-	in.fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (in.fd < 0 || io_size(&in, &r.size) < 0)
+	in = logdev_file_open(path, LOGDEV_FILE_READ);
+	r.f = in;
+	if (in == NULL || io_size(in, &r.size) < 0)
 		goto done;
 	e = first_bad(&r, &bad, &rec);
 	if (e != 0) {
@@ -1018,13 +938,15 @@ int kvlog_repair(const char *path, char *aside, size_t aside_size,
 		errno = ENAMETOOLONG;
 		goto done;
 	}
-	out.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (out.fd < 0 || create_aside(path, name, sizeof(name), &side) < 0)
+	out = logdev_file_open(tmp, LOGDEV_FILE_NEW);
+	if (out == NULL ||
+	    (side = create_aside(path, name, sizeof(name))) == NULL)
 		goto done;
-	parts = sort_out(&r, bad, &out, &side, note, arg);
+	parts = sort_out(&r, bad, out, side, note, arg);
 	/* The bad parts are safe on disk before the log loses them. */
-	if (parts < 0 || io_sync(&side) < 0 || io_sync(&out) < 0 ||
-	    sync_dir(name) < 0 || rename(tmp, path) < 0 || sync_dir(path) < 0) {
+	if (parts < 0 || io_sync(side) < 0 || io_sync(out) < 0 ||
+	    logdev_sync_dir(name) < 0 || rename(tmp, path) < 0 ||
+	    logdev_sync_dir(path) < 0) {
 		parts = -1;
 		goto done;
 	}
@@ -1032,13 +954,13 @@ int kvlog_repair(const char *path, char *aside, size_t aside_size,
 		snprintf(aside, aside_size, "%s", name);
 done:
 	e = errno;
-	if (parts < 0 && out.fd >= 0)
+	if (parts < 0 && out != NULL)
 		unlink(tmp);
-	if (parts < 0 && side.fd >= 0)
+	if (parts < 0 && side != NULL)
 		unlink(name);
-	io_close(&in);
-	io_close(&out);
-	io_close(&side);
+	logdev_close(in);
+	logdev_close(out);
+	logdev_close(side);
 	free(r.buf);
 	errno = e;
 	return parts;

@@ -49,6 +49,12 @@ struct kvlog_status {
  * NULL. */
 struct kvlog *kvlog_open(const char *path, struct kvlog_status *st);
 
+/* The same on the log's bytes wherever they are (logdev.h): a file, a
+ * block device. The map owns `dev` from now on (it is closed on failure
+ * too; NULL is a failure with errno as it is). */
+struct logdev;
+struct kvlog *kvlog_open_dev(struct logdev *dev, struct kvlog_status *st);
+
 void kvlog_close(struct kvlog *kv);
 
 /* Value of `key` (owned by the map, valid until the next change), or NULL
