@@ -11,6 +11,7 @@
 
 #include "examples/common/stop.h"
 #include "examples/storage/kvlog.h"
+#include "examples/storage/logdev.h"
 #include "examples/storage/storage.pb-c.h"
 #include "rpc/rpc.h"
 #include "xenstore/xs.h"
@@ -170,7 +171,32 @@ static void say_serving(const char *addr)
 		fprintf(stderr, "storage: serving at %s\n", addr);
 }
 
-int storage_serve(const char *const *addrs, size_t n, const char *logpath)
+/* The log: in the file `path`, or on the block device `path` (disk). */
+static struct kvlog *open_log(const char *path, int disk,
+			      struct kvlog_status *ls)
+{
+	struct logdev *dev;
+	char why[200];
+
+	if (!disk)
+		return kvlog_open(path, ls);
+	dev = logdev_blk_open(blkdev_open(path), why, sizeof(why));
+	if (dev == NULL) {
+		int e = errno;
+
+		fprintf(stderr, "storage: cannot use the disk %s: %s\n",
+			*path ? path : "(the first)",
+			why[0] ? why : strerror(e));
+		errno = e;
+		return NULL;
+	}
+	if (why[0] != '\0')
+		fprintf(stderr, "storage: %s\n", why);
+	return kvlog_open_dev(dev, ls);
+}
+
+int storage_serve(const char *const *addrs, size_t n, const char *logpath,
+		  int disk)
 {
 	struct store st = {.svc = STORAGE__STORAGE__INIT(do_)};
 	struct ev_loop *loop;
@@ -181,17 +207,25 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath)
 
 	if (!addresses_ok(addrs, n))
 		return 2;
-	st.kv = kvlog_open(logpath, &ls);
-	if (st.kv == NULL && errno == EBADMSG) {
+	st.kv = open_log(logpath, disk, &ls);
+	if (st.kv == NULL && errno == EBADMSG && ls.why[0] != '\0') {
 		fprintf(stderr,
 			"storage: refusing to start: %s is damaged at offset "
-			"%llu: %s.\nstorage: nothing was changed; "
-			"`storage-server --repair %s` moves the damaged part "
-			"aside and keeps every valid record.\n",
-			logpath, (unsigned long long)ls.offset, ls.why,
-			logpath);
+			"%llu: %s.\nstorage: nothing was changed; ",
+			logpath, (unsigned long long)ls.offset, ls.why);
+		if (disk)
+			fprintf(stderr, "a log on a disk has no --repair yet: "
+					"its records are as they were.\n");
+		else
+			fprintf(stderr,
+				"`storage-server --repair %s` moves the "
+				"damaged part aside and keeps every valid "
+				"record.\n",
+				logpath);
 		return 1;
 	}
+	if (st.kv == NULL && disk)
+		return 1; /* open_log said why */
 	if (st.kv == NULL) {
 		fprintf(stderr, "storage: cannot open %s: %s\n", logpath,
 			strerror(errno));

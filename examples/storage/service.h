@@ -9,11 +9,15 @@
 #define STORAGE_KEY_MAX 1024
 
 /* Open the log at `logpath` (recovering it), serve Storage at the `n`
- * rpc addresses until SIGTERM or SIGINT, then close everything. Returns 0,
- * 2 after naming an address that does not parse (before anything is
- * opened), or 1 after printing why it could not start: a damaged log (see
- * kvlog.h) is refused with the offset and the cause, unchanged. */
-int storage_serve(const char *const *addrs, size_t n, const char *logpath);
+ * rpc addresses until SIGTERM or SIGINT, then close everything. With
+ * `disk`, logpath names a block device (blkdev_open) holding the log
+ * (logdev_blk.c), formatted when blank. Returns 0, 2 after naming an
+ * address that does not parse (before anything is opened), or 1 after
+ * printing why it could not start: a damaged log (see kvlog.h) is refused
+ * with the offset and the cause, unchanged; so is a disk that holds
+ * something else or is too small. */
+int storage_serve(const char *const *addrs, size_t n, const char *logpath,
+		  int disk);
 
 /* Repair the log at `logpath` (kvlog_repair), printing each part moved
  * aside. Returns 0 (repaired, or nothing to repair) or 1 after printing

@@ -24,6 +24,7 @@
 
 static const char usage_text[] =
     "usage: storage-server LOGFILE ADDRESS...\n"
+    "       storage-server --disk DISK ADDRESS...\n"
     "       storage-server --repair LOGFILE\n"
     "Serve the Storage service (Get, Put, Delete, List) from LOGFILE at\n"
     "each ADDRESS: vchan:CLIENT/PORT (a channel for that client\n"
@@ -38,6 +39,11 @@ static const char usage_text[] =
     "version does not know) stops the server with its offset and cause,\n"
     "and nothing is changed.\n"
     "\n"
+    "  --disk DISK  keep the log on the block device DISK instead of in\n"
+    "            a file: a disk image or a block device (in a unikernel,\n"
+    "            one of the domain's disks, \"\" for the first). The log\n"
+    "            has a header of its own there; a blank disk is formatted,\n"
+    "            one that holds anything else is refused unchanged.\n"
     "  --repair  move every damaged part of LOGFILE aside to LOGFILE.bad\n"
     "            (or LOGFILE.bad.N), keep every valid record, and exit\n"
     "  -h, --help  show this text\n"
@@ -49,7 +55,8 @@ static int usage(const char *why, const char *arg)
 {
 	fprintf(stderr, "storage-server: %s%s%s%s\n", why, arg ? " '" : "",
 		arg ? arg : "", arg ? "'" : "");
-	fputs("usage: storage-server LOGFILE ADDRESS... | --repair LOGFILE\n"
+	fputs("usage: storage-server LOGFILE ADDRESS... | --disk DISK "
+	      "ADDRESS... | --repair LOGFILE\n"
 	      "Try 'storage-server --help'.\n",
 	      stderr);
 	return 2;
@@ -57,6 +64,8 @@ static int usage(const char *why, const char *arg)
 
 int main(int argc, char **argv)
 {
+	int disk = 0;
+
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		fputs(usage_text, stdout);
@@ -67,8 +76,17 @@ int main(int argc, char **argv)
 			return usage("--repair takes one LOGFILE", NULL);
 		return storage_repair(argv[2]);
 	}
-	if (argc >= 2 && argv[1][0] == '-')
+	if (argc >= 2 && strcmp(argv[1], "--disk") == 0) {
+		if (argc < 4)
+			return usage(argc < 3 ? "--disk needs a DISK"
+					      : "no ADDRESS to serve at",
+				     NULL);
+		disk = 1;
+		argv++;
+		argc--;
+	} else if (argc >= 2 && argv[1][0] == '-') {
 		return usage("unknown option", argv[1]);
+	}
 	if (argc < 3)
 		return usage(argc < 2 ? "no LOGFILE and ADDRESS"
 				      : "no ADDRESS to serve at",
@@ -79,5 +97,5 @@ int main(int argc, char **argv)
 		    vchan_platform_check() < 0)
 			return 1;
 	return storage_serve((const char *const *)argv + 2, (size_t)argc - 2,
-			     argv[1]);
+			     argv[1], disk);
 }

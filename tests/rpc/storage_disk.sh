@@ -1,0 +1,79 @@
+#!/bin/sh
+# tests/rpc/storage_disk.sh - storage-server --disk: the log on a disk image
+# (the layout storage.xen keeps on its virtual disk). A blank image is
+# formatted and serves; the server killed (SIGKILL) right after a Put was
+# answered and started again on the same image has every answered key; a
+# full disk answers the Put with an error and keeps serving; an image that
+# holds something else or is too small is refused, unchanged.
+set -u
+B=${top_builddir:-.}/examples/storage
+W=$(mktemp -d "${VCHAN_TEST_TMP:-/tmp}/disk.XXXXXX")
+srv=
+fail() {
+	echo "FAIL: $*" >&2
+	cat "$W/srv.err" >&2
+	exit 1
+}
+# srv is timeout's pid; the server is its child.
+trap '[ -n "$srv" ] && pkill -KILL -P $srv; wait 2>/dev/null; rm -rf "$W"' EXIT
+# start IMAGE: the server on IMAGE, once it listens.
+start() {
+	: >"$W/srv.err"
+	rm -f "$W/sock"
+	timeout 120 "$B/storage-server" --disk "$1" "unix:$W/sock" 2>>"$W/srv.err" &
+	srv=$!
+	i=0
+	until grep -q "serving at" "$W/srv.err"; do
+		i=$((i + 1))
+		[ $i -le 400 ] && kill -0 "$srv" 2>/dev/null ||
+			fail "the server did not start on $1"
+		sleep 0.05
+	done
+}
+cli() { "$B/storage-client" "unix:$W/sock" "$@"; }
+
+truncate -s 1M "$W/disk.img"
+start "$W/disk.img"
+grep -q "formatted a blank disk of 1048576 bytes" "$W/srv.err" ||
+	fail "no word of formatting"
+for i in $(seq 1 50); do
+	cli put "key$i" "value $i" || fail "put key$i"
+done
+pkill -KILL -P $srv
+wait $srv 2>/dev/null
+start "$W/disk.img"
+grep -q "formatted" "$W/srv.err" && fail "formatted a second time"
+for i in $(seq 1 50); do
+	[ "$(cli get "key$i")" = "value $i" ] || fail "key$i after SIGKILL"
+done
+pkill -TERM -P $srv
+wait $srv || fail "stop: status $?"
+
+# A full disk: the Put that does not fit fails; the server stays up.
+truncate -s 73728 "$W/small.img"
+start "$W/small.img"
+big=$(head -c 3000 /dev/zero | tr '\0' v)
+n=0
+while cli put "big$n" "$big" 2>"$W/err"; do
+	n=$((n + 1))
+	[ $n -lt 100 ] || fail "a 72 KiB disk took 100 values of 3000 bytes"
+done
+grep -q "No space left on device" "$W/err" ||
+	fail "full disk: said $(cat "$W/err")"
+[ "$(cli get big0)" = "$big" ] || fail "reading back after a full disk"
+pkill -TERM -P $srv
+wait $srv || fail "stop after full: status $?"
+srv=
+
+# Refused, unchanged: something else on the disk; a disk too small.
+head -c 102400 /dev/urandom >"$W/other.img"
+sum=$(cksum <"$W/other.img")
+"$B/storage-server" --disk "$W/other.img" "unix:$W/sock" 2>"$W/srv.err"
+[ $? -eq 1 ] || fail "another disk's content: exit status"
+grep -q "holds something else" "$W/srv.err" || fail "another disk: message"
+[ "$(cksum <"$W/other.img")" = "$sum" ] || fail "another disk was changed"
+truncate -s 4096 "$W/tiny.img"
+"$B/storage-server" --disk "$W/tiny.img" "unix:$W/sock" 2>"$W/srv.err"
+[ $? -eq 1 ] || fail "a tiny disk: exit status"
+grep -q "needs at least" "$W/srv.err" || fail "a tiny disk: message"
+echo ok
