@@ -6,8 +6,8 @@
  * are chosen by its options at run time, so they are linked in; musl's
  * versions would make system calls (hypercalls here, see libc.c). These
  * replace them and fail the way a Linux program already handles, with
- * an errno its message can name: no files is ENOENT/EROFS, no sockets
- * EAFNOSUPPORT. Signal calls succeed and change nothing: there is no one
+ * an errno its message can name: no files is ENOENT/EROFS (EBADF for
+ * calls on a file, none being open), no sockets EAFNOSUPPORT. Signal calls succeed and change nothing: there is no one
  * to send a signal, so nothing is ever delivered. */
 #include "config.h"
 
@@ -17,7 +17,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "unikernel/pv.h"
@@ -29,6 +31,57 @@ FILE *fopen(const char *restrict path, const char *restrict mode)
 	(void)path;
 	errno = mode[0] == 'r' && mode[1] != '+' ? ENOENT : EROFS;
 	return NULL;
+}
+
+int open(const char *path, int flags, ...)
+{
+	(void)path;
+	errno = (flags & O_ACCMODE) == O_RDONLY && !(flags & O_CREAT) ? ENOENT
+								      : EROFS;
+	return -1;
+}
+
+/* No file can be open, so every call on one is EBADF. */
+static int no_file(void)
+{
+	errno = EBADF;
+	return -1;
+}
+
+int fstat(int fd, struct stat *st)
+{
+	(void)fd, (void)st;
+	return no_file();
+}
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	(void)fd, (void)buf, (void)n, (void)off;
+	return no_file();
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	(void)fd, (void)buf, (void)n, (void)off;
+	return no_file();
+}
+
+int fsync(int fd)
+{
+	(void)fd;
+	return no_file();
+}
+
+int fdatasync(int fd)
+{
+	(void)fd;
+	return no_file();
+}
+
+int ftruncate(int fd, off_t size)
+{
+	(void)fd, (void)size;
+	return no_file();
 }
 
 int rename(const char *from, const char *to)
@@ -188,6 +241,20 @@ int fcntl(int fd, int cmd, ...)
 		errno = EINVAL;
 		return -1;
 	}
+}
+
+/* --- processes and randomness: one program, no entropy source. Callers
+ * fall back (the storage log seeds its hash from the clock). */
+pid_t getpid(void)
+{
+	return 1;
+}
+
+ssize_t getrandom(void *buf, size_t n, unsigned flags)
+{
+	(void)buf, (void)n, (void)flags;
+	errno = ENOSYS;
+	return -1;
 }
 
 /* --- resource limits: the descriptor table has a fixed size. */
