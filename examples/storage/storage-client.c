@@ -5,7 +5,7 @@
  *   storage-client ADDRESS delete KEY
  *   storage-client ADDRESS list [PREFIX]
  *
- * ADDRESS: vchan:SERVER_DOMID/PORT, unix:PATH or tcp:HOST:PORT. Exit
+ * ADDRESS: vchan:SERVER/PORT, unix:PATH or tcp:HOST:PORT. Exit
  * status: 0 done, 1 key not found, 2 usage, 3 the call failed. */
 #include "config.h"
 
@@ -33,8 +33,8 @@ static const char usage_text[] =
     "       storage-client ADDRESS put KEY VALUE\n"
     "       storage-client ADDRESS delete KEY\n"
     "       storage-client ADDRESS list [PREFIX]\n"
-    "Call the Storage service at ADDRESS: vchan:SERVER_DOMID/PORT,\n"
-    "unix:PATH or tcp:HOST:PORT.\n"
+    "Call the Storage service at ADDRESS: vchan:SERVER/PORT (SERVER a\n"
+    "domain id or a domain's name), unix:PATH or tcp:HOST:PORT.\n"
     "\n"
     "  get KEY        print KEY's value\n"
     "  put KEY VALUE  store VALUE under KEY (answered once it is on disk)\n"
@@ -237,7 +237,7 @@ int main(int argc, char **argv)
 	if (cli == NULL) {
 		fprintf(stderr,
 			"storage-client: bad address '%s': expected "
-			"vchan:SERVER_DOMID/PORT, unix:PATH or tcp:HOST:PORT\n",
+			"vchan:SERVER/PORT, unix:PATH or tcp:HOST:PORT\n",
 			argv[1]);
 		ev_loop_destroy(loop);
 		return EXIT_USAGE;
