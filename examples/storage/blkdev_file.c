@@ -37,53 +37,19 @@ static int in_range(struct blkdev *b, uint64_t sector, size_t count)
 
 static int fb_read(struct blkdev *b, uint64_t sector, void *buf, size_t count)
 {
-	uint8_t *p = buf;
-	size_t n = count * b->sector_size;
-	off_t off = (off_t)(sector * b->sector_size);
-
 	if (!in_range(b, sector, count))
 		return -1;
-	while (n > 0) {
-		ssize_t r = pread(fd_of(b), p, n, off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += r;
-		off += r;
-		n -= (size_t)r;
-	}
-	return 0;
+	return logdev_pread_all(fd_of(b), buf, count * b->sector_size,
+				sector * b->sector_size);
 }
 
 static int fb_write(struct blkdev *b, uint64_t sector, const void *buf,
 		    size_t count)
 {
-	const uint8_t *p = buf;
-	size_t n = count * b->sector_size;
-	off_t off = (off_t)(sector * b->sector_size);
-
 	if (!in_range(b, sector, count))
 		return -1;
-	while (n > 0) {
-		ssize_t w = pwrite(fd_of(b), p, n, off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += w;
-		off += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return logdev_pwrite_all(fd_of(b), buf, count * b->sector_size,
+				 sector * b->sector_size);
 }
 
 static int fb_flush(struct blkdev *b)

@@ -53,6 +53,12 @@ enum logdev_file_mode {
 
 struct logdev *logdev_file_open(const char *path, enum logdev_file_mode mode);
 
+/* pread/pwrite of all n bytes at `off`, through EINTR and short counts;
+ * the file ending first is EIO (the caller asked for bytes it knows are
+ * there). */
+int logdev_pread_all(int fd, void *buf, size_t n, uint64_t off);
+int logdev_pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
+
 /* fsync the directory holding `path`: a file created or renamed there can
  * otherwise vanish at a crash, whatever was synced inside it. */
 int logdev_sync_dir(const char *path);

@@ -31,14 +31,12 @@ static int file_size(struct logdev *d, uint64_t *size)
 	return 0;
 }
 
-/* The file ending first is EIO: the caller asked for bytes that size said
- * were there. */
-static int file_read_at(struct logdev *d, uint64_t off, void *buf, size_t n)
+int logdev_pread_all(int fd, void *buf, size_t n, uint64_t off)
 {
 	uint8_t *p = buf;
 
 	while (n > 0) {
-		ssize_t r = pread(fd_of(d), p, n, (off_t)off);
+		ssize_t r = pread(fd, p, n, (off_t)off);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -54,13 +52,12 @@ static int file_read_at(struct logdev *d, uint64_t off, void *buf, size_t n)
 	return 0;
 }
 
-static int file_write_at(struct logdev *d, uint64_t off, const void *buf,
-			 size_t n)
+int logdev_pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 {
 	const uint8_t *p = buf;
 
 	while (n > 0) {
-		ssize_t w = pwrite(fd_of(d), p, n, (off_t)off);
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -74,6 +71,17 @@ static int file_write_at(struct logdev *d, uint64_t off, const void *buf,
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+static int file_read_at(struct logdev *d, uint64_t off, void *buf, size_t n)
+{
+	return logdev_pread_all(fd_of(d), buf, n, off);
+}
+
+static int file_write_at(struct logdev *d, uint64_t off, const void *buf,
+			 size_t n)
+{
+	return logdev_pwrite_all(fd_of(d), buf, n, off);
 }
 
 /* fdatasync covers the file's size too (it is needed to read the data). */

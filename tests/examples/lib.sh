@@ -121,6 +121,16 @@ kill_all() {
 	done
 }
 
+# until_status PATH CODE: the service answers CODE within 10 s of retries.
+until_status() {
+	i=0
+	until client status "$1" "$2" 2>"$W/last"; do
+		i=$((i + 1))
+		[ $i -lt 20 ] || { cat "$W/last" >&2; return 1; }
+		sleep 0.5
+	done
+}
+
 # The interpreter itself: a version manager's shim can take seconds a run.
 PY=${PY:-$(python3 -c 'import sys; print(sys.executable)')}
 client() {

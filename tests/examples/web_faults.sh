@@ -5,15 +5,6 @@
 top_srcdir=${top_srcdir:-.}
 . "$top_srcdir/tests/examples/lib.sh"
 test_setup
-# until_status PATH CODE: the service answers CODE within 10 s of retries.
-until_status() {
-	i=0
-	until client status "$1" "$2" 2>"$W/last"; do
-		i=$((i + 1))
-		[ $i -lt 20 ] || { cat "$W/last" >&2; return 1; }
-		sleep 0.5
-	done
-}
 
 start_storage
 start_web -t 1000
