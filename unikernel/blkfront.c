@@ -15,7 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,7 +168,8 @@ static int await_be(uk_blk *b, int want, enum on_closed on_closed)
 	if (vchan_xs_watch(b->xs, path, "blk") < 0)
 		return -1;
 	for (;;) {
-		struct pollfd p = {.fd = vchan_xs_fd(b->xs), .events = POLLIN};
+		int fd = vchan_xs_fd(b->xs);
+		uint32_t ports[4];
 		uint64_t now = uk_now_ns();
 		char *wp, *tok;
 
@@ -194,7 +195,9 @@ static int await_be(uk_blk *b, int want, enum on_closed on_closed)
 			st = -1;
 			break;
 		}
-		poll(&p, 1, (int)((end - now) / 1000000 + 1));
+		/* As poll() on the store's fd would, to the deadline. */
+		if (uk_fd_ready(fd) <= 0)
+			uk_wait_ports(ports, uk_fd_ports(fd, ports, 4), end);
 	}
 	{
 		int err = errno;
