@@ -53,6 +53,7 @@ struct uk_blk {
 	char fe[64];  /* our device directory, relative to our home */
 	char be[256]; /* the back end's directory */
 	uint32_t port;
+	blkif_vdev_t handle; /* the device's id, as requests name it */
 	blkif_sring_t *sring;
 	uint32_t ring_ref;
 	uint8_t *pool;
@@ -352,6 +353,7 @@ uk_blk *uk_blk_open(const char *name)
 		goto fail;
 	snprintf(b->fe, sizeof(b->fe), "device/vbd/%s", id);
 	snprintf(b->info.vdev, sizeof(b->info.vdev), "%s", id);
+	b->handle = (blkif_vdev_t)strtoul(id, NULL, 10);
 	if (find_backend(b) < 0)
 		goto fail;
 	/* A disk closed before (by an earlier open) starts over: the back
@@ -432,7 +434,7 @@ static void queue(uk_blk *b, unsigned slot, uint8_t op, uint64_t sector,
 
 	r->operation = op;
 	r->nr_segments = (uint8_t)nseg;
-	r->handle = 0;
+	r->handle = b->handle;
 	r->id = slot;
 	r->sector_number = sector;
 	for (unsigned i = 0; i < nseg; i++) {

@@ -339,6 +339,7 @@ int uk_evtchn_send(uint32_t port)
 		int16_t st = BLKIF_RSP_OKAY;
 
 		F.requests++;
+		assert_int_equal(q->handle, 51712);
 		F.last_op = q->operation;
 		if (q->nr_segments > F.max_segs)
 			F.max_segs = q->nr_segments;
