@@ -277,8 +277,9 @@ bench_check
 # --- Unikernels: vchan-echo.xen and the test images, PV domains with no
 # Linux inside, booted by xl from /boot.
 
-# uk_start NAME IMAGE MEMORY EXTRA: create the domain; sets U to its id
-# (empty when it has already ended: a short program may be gone at once).
+# uk_start NAME IMAGE MEMORY EXTRA [LINE]: create the domain, with LINE
+# added to its config when given; sets U to its id (empty when it has
+# already ended: a short program may be gone at once).
 uk_start() {
 	cat >/etc/xen/$1.cfg <<-CFG
 		name = "$1"
@@ -288,6 +289,7 @@ uk_start() {
 		extra = "$4"
 		on_poweroff = "destroy"
 		on_crash = "preserve"
+		${5:-}
 	CFG
 	rm -f /var/log/xen/console/guest-$1.log
 	U=
@@ -489,6 +491,9 @@ xl destroy ukmem 2>/dev/null
 
 # The services as unikernels: uk-rpc, uk-web-https, uk-web-restart.
 . /lib/uk-services.sh
+
+# A disk: the block front end against dom0's blkback.
+. /lib/uk-blk.sh
 
 # xl destroy of the domU in the middle of two endless transfers, one with
 # dom0 as server and one with dom0 as client: both of dom0's vchan-cats

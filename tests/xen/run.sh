@@ -43,7 +43,8 @@ checks=(self-1m-1m self-1k-1m dom0srv-domUcli-1m domUsrv-dom0cli-1m dom0srv-domU
 	proxy-cli-in-domU proxy-srv-in-dom0 rpc bench
 	uk-boot uk-cat-srv-1m uk-proxy-srv uk-cat-srv-1k uk-cat-cli uk-proxy-cli
 	uk-destroy uk-fault uk-badarg uk-memory uk-rpc uk-web-https
-	uk-web-bench uk-web-restart uk-web-badarg destroy)
+	uk-web-bench uk-web-restart uk-web-badarg uk-blk uk-storage
+	uk-storage-crash destroy)
 
 host_tools() {
 	local missing=() p
@@ -176,7 +177,8 @@ images() {
 	cp "$cache"/root/boot/vmlinuz-* "$work/dom0/boot/vmlinuz"
 	# The unikernels (configure --enable-unikernel; ./run builds them).
 	for x in vchan-echo.xen examples/web/web.xen tests/unikernel/uk-rpc.xen \
-		tests/unikernel/uk-fault.xen tests/unikernel/uk-memory.xen; do
+		tests/unikernel/uk-fault.xen tests/unikernel/uk-memory.xen \
+		tests/unikernel/uk-blk.xen; do
 		[ -f "$build/$x" ] || die "no $build/$x: build with the unikernel (configure --enable-unikernel, needs musl-dev)"
 		cp "$build/$x" "$work/dom0/boot/"
 	done
@@ -194,6 +196,14 @@ images() {
 	CFG
 	cp "$here/dom0-init.sh" "$work/dom0/init"
 	cp "$here/uk-services.sh" "$work/dom0/lib/uk-services.sh"
+	# A disk for uk-blk: a file on a loop device, served by blkback.
+	cp "$here/uk-blk.sh" "$work/dom0/lib/uk-blk.sh"
+	kver=$(basename "$(ls -d "$cache"/root/lib/modules/*)")
+	cp "$cache/root/lib/modules/$kver/kernel/drivers/block/loop.ko" \
+		"$cache/root/lib/modules/$kver/kernel/drivers/block/xen-blkback/xen-blkback.ko" \
+		"$work/dom0/lib/xenmod/"
+	mkdir -p "$work/dom0/etc/xen/scripts"
+	cp "$here/block-loop" "$work/dom0/etc/xen/scripts/block-loop"
 	pack "$work/dom0" "$work/dom0.cpio.gz"
 }
 
