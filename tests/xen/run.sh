@@ -176,7 +176,8 @@ images() {
 	mkdir -p "$work/dom0/boot" "$work/dom0/etc/xen"
 	cp "$cache"/root/boot/vmlinuz-* "$work/dom0/boot/vmlinuz"
 	# The unikernels (configure --enable-unikernel; ./run builds them).
-	for x in vchan-echo.xen examples/web/web.xen tests/unikernel/uk-rpc.xen \
+	for x in vchan-echo.xen examples/web/web.xen examples/storage/storage.xen \
+		tests/unikernel/uk-rpc.xen \
 		tests/unikernel/uk-fault.xen tests/unikernel/uk-memory.xen \
 		tests/unikernel/uk-blk.xen; do
 		[ -f "$build/$x" ] || die "no $build/$x: build with the unikernel (configure --enable-unikernel, needs musl-dev)"
@@ -198,6 +199,7 @@ images() {
 	cp "$here/uk-services.sh" "$work/dom0/lib/uk-services.sh"
 	# A disk for uk-blk: a file on a loop device, served by blkback.
 	cp "$here/uk-blk.sh" "$work/dom0/lib/uk-blk.sh"
+	cp "$here/uk-storage.sh" "$work/dom0/lib/uk-storage.sh"
 	kver=$(basename "$(ls -d "$cache"/root/lib/modules/*)")
 	cp "$cache/root/lib/modules/$kver/kernel/drivers/block/loop.ko" \
 		"$cache/root/lib/modules/$kver/kernel/drivers/block/xen-blkback/xen-blkback.ko" \

@@ -87,11 +87,11 @@ clients() {
 	pids=
 	for c in $(seq 1 $1); do
 		(
-			curl -sk -m 60 -X PUT --data-binary "value of client $c" \
+			curl -sk -m 120 -X PUT --data-binary "value of client $c" \
 				"$URL/api/kv/c$c-[1-$2]" -o /dev/null \
 				-w '%{http_code}\n' >/tmp/ukc$c.put 2>&1
 			mkdir -p /tmp/ukc$c
-			curl -sk -m 60 "$URL/api/kv/c$c-[1-$2]" \
+			curl -sk -m 120 "$URL/api/kv/c$c-[1-$2]" \
 				-o "/tmp/ukc$c/#1" -w '%{http_code}\n' \
 				>/tmp/ukc$c.get 2>&1
 		) &
@@ -122,7 +122,9 @@ clients() {
 rm -rf /tmp/ukweb.kv /tmp/uktls
 timeout 900 storage-server /tmp/ukweb.kv vchan:ukweb/storage 2>/tmp/ukweb-st.log &
 web_st=$!
-timeout 900 tls-terminator -l 127.0.0.1:8443 -d /tmp/uktls ukweb 2>/tmp/ukweb-tt.log &
+# -t 60: under QEMU's TCG on a busy host an answer can take seconds.
+timeout 900 tls-terminator -t 60 -l 127.0.0.1:8443 -d /tmp/uktls ukweb \
+	2>/tmp/ukweb-tt.log &
 web_tt=$!
 t0=$(now)
 web_up=0
