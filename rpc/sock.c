@@ -137,12 +137,17 @@ static int unix_stale(const struct sockaddr_un *sun)
 		errno = EEXIST;
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: a live server with a full backlog answers EAGAIN at
+	 * once instead of holding us up. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	if (r < 0)
+		r = -errno;
 	close(fd);
-	if (r == 0 || errno == EAGAIN) { /* EAGAIN: a full backlog */
+	errno = -r;
+	if (r == 0 || errno == EAGAIN || errno == EINPROGRESS) {
 		errno = EADDRINUSE;
 		return -1;
 	}
