@@ -34,6 +34,10 @@ struct evt_ops {
 	 * and vchan_evt_wait should poll the fd instead. */
 	int (*wait)(vchan_evt *h);
 	int (*unbind)(vchan_evt *h, uint32_t port);
+	/* Optional: whether local port `port` of our domain is held by a
+	 * live event handle (of any process of this domain): 1 yes, 0 no,
+	 * -1 + errno. Absent: vchan_evt_port_held fails with ENOSYS. */
+	int (*held)(vchan_evt *h, uint32_t port);
 };
 
 /* Every backend's handle starts with one of these. */
@@ -45,6 +49,13 @@ struct vchan_evt {
 	const struct evt_ops *ops;
 	int backend;
 };
+
+/* Whether port `port` of our own domain is still held by a live event
+ * handle, in this process or another of our domain: 1 held, 0 free (its
+ * holder is gone, or it never existed), -1 + errno (ENOSYS: this backend
+ * cannot tell). vchan uses it to tell a live server's keys from a dead
+ * one's. */
+int vchan_evt_port_held(vchan_evt *h, uint32_t port);
 
 vchan_gnt *vchan_gnt_sim_open(void);
 vchan_evt *vchan_evt_sim_open(void);

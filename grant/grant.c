@@ -194,3 +194,14 @@ int vchan_evt_unbind(vchan_evt *h, uint32_t port)
 		return einval();
 	return h->ops->unbind(h, port);
 }
+
+int vchan_evt_port_held(vchan_evt *h, uint32_t port)
+{
+	if (h == NULL || port == 0)
+		return einval();
+	if (h->ops->held == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return h->ops->held(h, port);
+}

@@ -690,6 +690,32 @@ int sim_evt_record(vchan_evt *h, uint32_t port, const struct sim_rec *r)
 	return 0;
 }
 
+/* A port's file e.<domid>.<port> is flocked for as long as its holder
+ * lives (the kernel drops the lock when the holder dies, even by
+ * SIGKILL): a file we can lock too, or none, is a port nobody holds. */
+static int sim_held(vchan_evt *h, uint32_t port)
+{
+	struct sim_evt *e = to_sim(h);
+	char name[64];
+	int fd, held;
+
+	if (find_port(e, port) != NULL)
+		return 1;
+	snprintf(name, sizeof(name), "e.%u.%u", e->ctx.domid, port);
+	fd = openat(e->ctx.dirfd, name,
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		held = 0;
+	else if (errno == EWOULDBLOCK)
+		held = 1;
+	else
+		held = -1;
+	close(fd);
+	return held;
+}
+
 static const struct evt_ops sim_evt_ops = {
     .close = sim_evt_close,
     .fd = sim_fd,
@@ -699,6 +725,7 @@ static const struct evt_ops sim_evt_ops = {
     .pending = sim_pending,
     .wait = sim_wait,
     .unbind = sim_unbind,
+    .held = sim_held,
 };
 
 vchan_evt *vchan_evt_sim_open(void)

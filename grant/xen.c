@@ -8,10 +8,14 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <xenevtchn.h>
 #include <xengnttab.h>
@@ -49,6 +53,7 @@ struct xen_evt {
 	xenevtchn_handle *xce;
 	int fd;
 	uint32_t *ports; /* bound ports, unordered */
+	int *marks;	 /* per port: its mark (port_mark), or -1 */
 	size_t nports, cap;
 };
 
@@ -296,6 +301,7 @@ static int evt_reserve(struct xen_evt *e)
 {
 	size_t cap;
 	uint32_t *v;
+	int *m;
 
 	if (e->nports < e->cap)
 		return 0;
@@ -304,8 +310,49 @@ static int evt_reserve(struct xen_evt *e)
 	if (v == NULL)
 		return fail(ENOMEM);
 	e->ports = v;
+	m = realloc(e->marks, cap * sizeof(*m));
+	if (m == NULL)
+		return fail(ENOMEM);
+	e->marks = m;
 	e->cap = cap;
 	return 0;
+}
+
+/* A port we offer (alloc_unbound) is marked, for as long as we hold it,
+ * by a socket bound to the abstract name "vchan-evtchn/<port>". Port
+ * numbers belong to the domain, and a domain is one kernel: whoever holds
+ * the name holds the port, and the kernel frees the name when its holder
+ * dies. Returns the socket, or -1 when the name is taken (EADDRINUSE) or
+ * cannot be had. */
+static int port_mark(uint32_t port)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int n;
+
+	if (fd < 0)
+		return -1;
+	n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "vchan-evtchn/%u",
+		     port);
+	if (bind(fd, (struct sockaddr *)&a,
+		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+			     (size_t)n)) < 0) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+static void drop_port(struct xen_evt *e, size_t i)
+{
+	if (e->marks[i] >= 0)
+		close(e->marks[i]);
+	e->nports--;
+	e->ports[i] = e->ports[e->nports];
+	e->marks[i] = e->marks[e->nports];
 }
 
 static int evt_close(vchan_evt *h)
@@ -313,12 +360,16 @@ static int evt_close(vchan_evt *h)
 	struct xen_evt *e = (struct xen_evt *)h;
 	int err = 0;
 
-	for (size_t i = 0; i < e->nports; i++)
+	for (size_t i = 0; i < e->nports; i++) {
 		if (xenevtchn_unbind(e->xce, e->ports[i]) < 0 && err == 0)
 			err = errno;
+		if (e->marks[i] >= 0)
+			close(e->marks[i]);
+	}
 	if (xenevtchn_close(e->xce) < 0 && err == 0)
 		err = errno;
 	free(e->ports);
+	free(e->marks);
 	free(e);
 	return err ? fail(err) : 0;
 }
@@ -338,6 +389,7 @@ static int evt_alloc_unbound(vchan_evt *h, uint32_t remote)
 	port = xenevtchn_bind_unbound_port(e->xce, remote);
 	if (port < 0)
 		return -1;
+	e->marks[e->nports] = port_mark((uint32_t)port);
 	e->ports[e->nports++] = (uint32_t)port;
 	return port;
 }
@@ -352,6 +404,7 @@ static int evt_bind(vchan_evt *h, uint32_t remote, uint32_t remote_port)
 	port = xenevtchn_bind_interdomain(e->xce, remote, remote_port);
 	if (port < 0)
 		return -1;
+	e->marks[e->nports] = -1;
 	e->ports[e->nports++] = (uint32_t)port;
 	return port;
 }
@@ -399,8 +452,24 @@ static int evt_unbind(vchan_evt *h, uint32_t port)
 		return fail(EINVAL);
 	if (xenevtchn_unbind(e->xce, port) < 0)
 		return -1;
-	e->ports[i] = e->ports[--e->nports];
+	drop_port(e, (size_t)i);
 	return 0;
+}
+
+/* Held: ours, or its mark's name is taken (port_mark). */
+static int evt_held(vchan_evt *h, uint32_t port)
+{
+	struct xen_evt *e = (struct xen_evt *)h;
+	int fd;
+
+	if (evt_find(e, port) >= 0)
+		return 1;
+	fd = port_mark(port);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	return errno == EADDRINUSE ? 1 : -1;
 }
 
 static const struct evt_ops xen_evt_ops = {
@@ -411,6 +480,7 @@ static const struct evt_ops xen_evt_ops = {
     .notify = evt_notify,
     .pending = evt_pending,
     .unbind = evt_unbind,
+    .held = evt_held,
 };
 
 vchan_evt *vchan_evt_xen_open(void)

@@ -135,6 +135,7 @@ int vchan_rpc_addr_parse(const char *s, struct vchan_rpc_addr *a)
 	}
 	if (strncmp(s, "tcp:", 4) == 0) {
 		const char *colon = strrchr(s + 4, ':');
+		unsigned long port;
 		size_t hl;
 
 		s += 4;
@@ -154,9 +155,18 @@ int vchan_rpc_addr_parse(const char *s, struct vchan_rpc_addr *a)
 		memcpy(a->host, s, hl);
 		a->host[hl] = '\0';
 		strcpy(a->service, colon + 1);
-		for (const char *p = a->service; *p; p++)
+		/* A port is 1..65535: getaddrinfo would take 99999 modulo
+		 * 65536. */
+		port = 0;
+		for (const char *p = a->service; *p; p++) {
 			if (*p < '0' || *p > '9')
 				return einval();
+			port = port * 10 + (unsigned long)(*p - '0');
+			if (port > 65535)
+				return einval();
+		}
+		if (port == 0)
+			return einval();
 		a->kind = VCHAN_RPC_ADDR_TCP;
 		return 0;
 	}

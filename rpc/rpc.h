@@ -18,7 +18,8 @@
  *                     listener: a channel for client domain DOMID (one
  *                     client domain per channel; listen once per domain).
  *   unix:PATH         a Unix stream socket.
- *   tcp:HOST:PORT     TCP (HOST may be a name, an IPv4 or [IPv6] address).
+ *   tcp:HOST:PORT     TCP (HOST may be a name, an IPv4 or [IPv6] address;
+ *                     PORT 1..65535).
  * DOMID may also be a domain's name, looked up for each connection or
  * offer (vchan_domid_lookup: a domain recreated under its name is found
  * at its new id; needs dom0's rights on Xen).
@@ -295,7 +296,10 @@ VCHAN_API int vchan_rpc_server_time_left(const void *call);
  * a fresh channel when its client has gone. A server out of file
  * descriptors turns a new socket client away at once (its calls end with
  * VCHAN_RPC_PEER_GONE) rather than leave it waiting. Returns 0 or -1 +
- * errno (EINVAL bad address, EADDRINUSE, or an error of the transport). */
+ * errno (EINVAL bad address, EADDRINUSE a live server is at the address
+ * already, EEXIST a unix: path that is no socket, or an error of the
+ * transport). A unix: socket file or vchan keys that a dead server left
+ * are taken over. */
 VCHAN_API int vchan_rpc_server_listen(struct vchan_rpc_server *srv,
 				      const char *address);
 

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -121,6 +122,42 @@ int rpc_sock_setup(int fd)
 	return 0;
 }
 
+/* Make way for a listener at Unix address `sun`: nothing there, or a
+ * socket nobody listens on any more (connect is refused), which is
+ * removed. Returns 0, or -1 + errno: EADDRINUSE a live server listens
+ * there, EEXIST the path is no socket (it is left alone). */
+static int unix_stale(const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(sun->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	/* Non-blocking: a live server with a full backlog answers EAGAIN at
+	 * once instead of holding us up. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	r = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	if (r < 0)
+		r = -errno;
+	close(fd);
+	errno = -r;
+	if (r == 0 || errno == EAGAIN || errno == EINPROGRESS) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	if (errno != ECONNREFUSED && errno != ENOENT)
+		return -1;
+	if (unlink(sun->sun_path) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
 int rpc_sock_listen(const struct vchan_rpc_addr *a)
 {
 	struct sockaddr_un sun;
@@ -134,9 +171,15 @@ int rpc_sock_listen(const struct vchan_rpc_addr *a)
 		errno = e == EAI_SYSTEM ? errno : EADDRNOTAVAIL;
 		return -1;
 	}
-	/* A socket file left by a server that died is in the way. */
-	if (a->kind == VCHAN_RPC_ADDR_UNIX)
-		unlink(a->name);
+	/* A socket file left by a server that died is in the way; one a
+	 * live server listens on is not ours to take. */
+	if (a->kind == VCHAN_RPC_ADDR_UNIX && unix_stale(&sun) < 0) {
+		e = errno;
+		if (res != NULL)
+			freeaddrinfo(res);
+		errno = e;
+		return -1;
+	}
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;

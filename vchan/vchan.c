@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "grant/backend.h"
 #include "grant/grant.h"
 #include "vchan/channel.h"
 #include "vchan/ring.h"
@@ -236,6 +237,28 @@ int vchan_path(char *buf, size_t size, uint32_t owner, uint32_t peer,
 	return build_path(NULL, buf, size, owner, peer, port);
 }
 
+static int read_keys(vchan_xs *xs, const char *dir, uint32_t *ref,
+		     uint32_t *port);
+
+/* Whether a live server already offers at `path`: its keys name an event
+ * channel port of our domain (a server publishes under its own domain's
+ * directory), and a live server holds that port; a dead one's port is
+ * free (its holder's death released it) or gone. Keys that cannot be read
+ * or parsed, or a backend that cannot tell, are taken over as a dead
+ * server's would be. Returns 0 when the path is free to take, -1 + errno
+ * (EADDRINUSE) when it is not. See docs/vchan-wire.md. */
+static int path_in_use(struct vchan *ch, const char *path)
+{
+	uint32_t ref, evport;
+
+	if (read_keys(ch->xs, path, &ref, &evport) != 1)
+		return 0;
+	if (vchan_evt_port_held(ch->evt, evport) != 1)
+		return 0;
+	errno = EADDRINUSE;
+	return -1;
+}
+
 static struct vchan *server_create(uint32_t peer, const char *path,
 				   const char *port, unsigned lo, unsigned ro)
 {
@@ -265,6 +288,10 @@ static struct vchan *server_create(uint32_t peer, const char *path,
 	}
 	ch->path = strdup(path);
 	if (ch->path == NULL)
+		goto fail;
+	/* Before our own port is allocated: it could be the dead server's
+	 * number again. */
+	if (path_in_use(ch, path) < 0)
 		goto fail;
 	evport = vchan_evt_alloc_unbound(ch->evt, peer);
 	if (evport < 0)

@@ -60,8 +60,12 @@ enum vchan_state {
  * Does not wait for the client: vchan_is_open() says VCHAN_WAITING until it
  * comes, and vchan_fd() becomes readable when it does. Data may be written
  * before the client connects.
+ * Keys at `path` of a live server (one that still holds the event channel
+ * they name) are not taken: EADDRINUSE. Keys a dead server left are
+ * replaced. See docs/vchan-wire.md.
  * Returns a handle (free it with vchan_close) or NULL + errno: EINVAL bad
- * argument, or an error of the grant, event or XenStore layer. */
+ * argument, EADDRINUSE a live server is at `path`, or an error of the
+ * grant, event or XenStore layer. */
 VCHAN_API struct vchan *vchan_server_create(uint32_t peer, const char *path,
 					    size_t read_min, size_t write_min);
 

@@ -12,6 +12,22 @@
 
 #include "examples/common/net.h"
 
+int net_port_ok(const char *s)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > 65535)
+			return -1;
+	}
+	return 0;
+}
+
 int net_listen(const char *spec, int *port)
 {
 	char host[256];
@@ -21,7 +37,8 @@ int net_listen(const char *spec, int *port)
 	socklen_t sl = sizeof(ss);
 	int fd, one = 1, err;
 
-	if (colon == NULL || (size_t)(colon - spec) >= sizeof(host)) {
+	if (colon == NULL || (size_t)(colon - spec) >= sizeof(host) ||
+	    net_port_ok(colon + 1) < 0) {
 		errno = EINVAL;
 		return -1;
 	}

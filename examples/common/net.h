@@ -9,6 +9,10 @@
  * not an address of this machine). */
 int net_listen(const char *spec, int *port);
 
+/* Whether `s` is a TCP port number for net_listen: decimal 0..65535 (0:
+ * any free port). Returns 0, or -1 for anything else. */
+int net_port_ok(const char *s);
+
 /* Write `port` and a newline to `path` as a whole: a reader sees either no
  * file or the complete line. Returns 0 or -1 + errno. */
 int net_write_port(const char *path, int port);

@@ -245,8 +245,11 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath,
 	}
 	for (size_t i = 0; i < n; i++)
 		if (vchan_rpc_server_listen(srv, addrs[i]) < 0) {
-			fprintf(stderr, "storage: cannot listen at %s: %s\n",
-				addrs[i], strerror(errno));
+			fprintf(stderr, "storage: cannot listen at %s: %s%s\n",
+				addrs[i], strerror(errno),
+				errno == EADDRINUSE
+				    ? " (another server is listening there)"
+				    : "");
 			goto out;
 		}
 	/* Before saying so: a signal sent once the address is known stops

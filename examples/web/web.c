@@ -863,7 +863,12 @@ int main(int argc, char **argv)
 	w.link =
 	    mux_link_new(w.loop, 1, w.peer, port, RING, &OPS, &LINK_CB, &w);
 	if (w.link == NULL) {
-		perror("web: offering the channel");
+		if (errno == EADDRINUSE)
+			fprintf(stderr,
+				"web: offering the channel: another server "
+				"is serving it (address in use)\n");
+		else
+			perror("web: offering the channel");
 		if (w.lfd >= 0)
 			close(w.lfd);
 		store_close(w.st);

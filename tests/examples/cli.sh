@@ -102,6 +102,15 @@ test -e "$W/kv.log"
 check "storage-server: no log made for bad arguments" 1 $?
 test -e "$W/sock"
 check "storage-server: no socket made for bad arguments" 1 $?
+bad "storage-server tcp port 99999" "'tcp:127.0.0.1:99999'" \
+	"$S/storage-server" "$W/kv.log" tcp:127.0.0.1:99999
+bad "storage-client tcp port 65536" "'tcp:127.0.0.1:65536'" \
+	"$S/storage-client" tcp:127.0.0.1:65536 get k
+bad "web -L port 99999" "-L: '127.0.0.1:99999'" "$WEB" -L 127.0.0.1:99999 3
+bad "web -s tcp port 99999" "-s: 'tcp:127.0.0.1:99999'" "$WEB" \
+	-s tcp:127.0.0.1:99999 3
+bad "tls-terminator -l port 65536" "-l: '127.0.0.1:65536'" "$TERM_" \
+	-l 127.0.0.1:65536 -d "$W/st" 3
 bad "storage-server option" "'--bogus'" "$S/storage-server" --bogus x y
 bad "storage-server --repair" "--repair" "$S/storage-server" --repair
 bad "storage-client address" "'bad'" "$S/storage-client" bad get k

@@ -1,5 +1,7 @@
 /* tests/rpc/rpc_basic.c - the generated stubs end to end over vchan, a Unix
- * socket and TCP, and every status a caller can see. */
+ * socket and TCP, and every status a caller can see; a second listener at
+ * a live one's address is refused (EADDRINUSE), and TCP ports outside
+ * 1..65535 are bad addresses. */
 #include "config.h"
 
 #include <ev.h>
@@ -365,6 +367,56 @@ static int no_server(void *arg)
 	return 0;
 }
 
+/* At the address of a live listener, another fails with EADDRINUSE; once
+ * the first is gone, it may listen there. */
+static int listen_twice(void *arg)
+{
+	struct ctx *c = arg;
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct vchan_rpc_server *a, *b;
+
+	CHECK(loop != NULL);
+	a = vchan_rpc_server_new(loop, NULL);
+	b = vchan_rpc_server_new(loop, NULL);
+	CHECK(a != NULL && b != NULL);
+	CHECK(vchan_rpc_server_listen(a, c->srv_addr) == 0);
+	errno = 0;
+	CHECK(vchan_rpc_server_listen(b, c->srv_addr) == -1 &&
+	      errno == EADDRINUSE);
+	vchan_rpc_server_free(a);
+	CHECK(vchan_rpc_server_listen(b, c->srv_addr) == 0);
+	vchan_rpc_server_free(b);
+	ev_loop_destroy(loop);
+	return 0;
+}
+
+/* Port numbers that are no port: refused, not wrapped around. */
+static int bad_ports(void)
+{
+	static const char *const bad[] = {
+	    "tcp:127.0.0.1:99999", "tcp:127.0.0.1:65536", "tcp:127.0.0.1:0",
+	    "tcp:127.0.0.1:4294967297", "tcp:[::1]:100000"};
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct vchan_rpc_server *srv;
+
+	CHECK(loop != NULL);
+	srv = vchan_rpc_server_new(loop, NULL);
+	CHECK(srv != NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		CHECK(vchan_rpc_server_listen(srv, bad[i]) == -1 &&
+		      errno == EINVAL);
+		errno = 0;
+		CHECK(vchan_rpc_client_new(loop, bad[i],
+					   &rpctest__echo__descriptor,
+					   NULL) == NULL &&
+		      errno == EINVAL);
+	}
+	vchan_rpc_server_free(srv);
+	ev_loop_destroy(loop);
+	return 0;
+}
+
 static int run(const char *name, struct ctx *c)
 {
 	pid_t s, k;
@@ -375,6 +427,11 @@ static int run(const char *name, struct ctx *c)
 	rk = tu_wait(k, tu_ms(LIMIT_MS));
 	fprintf(stderr, "%s: no server: client %d\n", name, rk);
 	CHECK(rk == 0);
+	s = tu_spawn(SRV_DOMID, listen_twice, c);
+	CHECK(s > 0);
+	rs = tu_wait(s, tu_ms(LIMIT_MS));
+	fprintf(stderr, "%s: listening twice: %d\n", name, rs);
+	CHECK(rs == 0);
 	s = tu_spawn(SRV_DOMID, server, c);
 	k = tu_spawn(CLI_DOMID, client, c);
 	CHECK(s > 0 && k > 0);
@@ -393,6 +450,7 @@ int main(void)
 
 	snprintf(c.cli_addr, sizeof(c.cli_addr), "vchan:%u/echo", SRV_DOMID);
 	snprintf(c.srv_addr, sizeof(c.srv_addr), "vchan:%u/echo", CLI_DOMID);
+	CHECK(bad_ports() == 0);
 	CHECK(run("vchan", &c) == 0);
 	rt_tmp_path(path, sizeof(path), "echo.sock");
 	snprintf(c.cli_addr, sizeof(c.cli_addr), "unix:%s", path);

@@ -1,6 +1,8 @@
 #!/bin/bash
 # vchan-cat between two simulated domains: transfers checked by hash, both
-# directions at once, ring sizes, and every documented exit status.
+# directions at once, ring sizes, every documented exit status, a second
+# server at a live one's path, --keep-listening, a waiting client, and
+# receivers whose input is a terminal or quiet.
 set -u
 cat=${top_builddir:-.}/tools/vchan-cat/vchan-cat
 tmp=${VCHAN_TEST_TMP:-$(mktemp -d)}
@@ -166,6 +168,101 @@ check "peer killed: 5" 5 "$(cat "$tmp/rc")"
 check "peer killed: seen within 1 s" 1 $(((t1 - t0) < 1000000000))
 grep -q "peer closed" "$tmp/err"
 check "peer killed: says so" 0 $?
+
+# a second server at the path of a live one: refused, the first serves on
+VCHAN_DOMID=1 timeout 60 "$cat" -l 2 busy <"$tmp/small" >/dev/null 2>"$tmp/busy.err" &
+s=$!
+pids+=($s)
+await "$tmp/busy.err" waiting
+VCHAN_DOMID=1 timeout 30 "$cat" -l 2 busy </dev/null 2>"$tmp/err"
+check "address in use: 1" 1 $?
+grep -q "in use" "$tmp/err"
+check "address in use: says so" 0 $?
+VCHAN_DOMID=2 timeout 30 "$cat" -q -k -t 10 1 busy </dev/null >"$tmp/cli.out"
+check "address in use: the first server's client: 0" 0 $?
+check "address in use: the first server's data" "$(hash "$tmp/small")" "$(hash "$tmp/cli.out")"
+wait $s
+check "address in use: the first server: 0" 0 $?
+
+# keys of a killed server: a new server takes the path over
+VCHAN_DOMID=1 timeout 60 "$cat" -l 2 stale <"$tmp/small" >/dev/null 2>"$tmp/stale2.err" &
+s=$!
+pids+=($s)
+await "$tmp/stale2.err" waiting
+VCHAN_DOMID=2 timeout 30 "$cat" -q -k -t 10 1 stale </dev/null >"$tmp/cli.out"
+check "takeover: client 0" 0 $?
+check "takeover: data" "$(hash "$tmp/small")" "$(hash "$tmp/cli.out")"
+wait $s
+check "takeover: server 0" 0 $?
+
+# --keep-listening: one client after another, each one's data in order
+VCHAN_DOMID=1 timeout 60 "$cat" -q -l -L -k -t 5 2 many </dev/null >"$tmp/many.out" 2>"$tmp/many.err" &
+s=$!
+pids+=($s)
+for i in 1 2 3; do
+	echo "client $i" | VCHAN_DOMID=2 timeout 30 "$cat" -q -t 10 1 many
+	check "keep-listening: client $i: 0" 0 $?
+done
+wait $s
+check "keep-listening: the server ends 0 when nobody comes in time" 0 $?
+check "keep-listening: every client's data" "client 1 client 2 client 3" "$(tr '\n' ' ' <"$tmp/many.out" | sed 's/ $//')"
+"$cat" -L 1 p 2>/dev/null
+check "keep-listening without -l: 2" 2 $?
+
+# a client that comes first says once that it waits, then connects
+VCHAN_DOMID=2 timeout 60 "$cat" -k -t 30 1 later </dev/null >"$tmp/later.out" 2>"$tmp/later.err" &
+c=$!
+pids+=($c)
+await "$tmp/later.err" "waiting for the server"
+VCHAN_DOMID=1 timeout 30 "$cat" -q -l 2 later <"$tmp/small"
+check "waiting client: server 0" 0 $?
+wait $c
+check "waiting client: 0" 0 $?
+check "waiting client: says it once" 1 "$(grep -c waiting "$tmp/later.err")"
+check "waiting client: data" "$(hash "$tmp/small")" "$(hash "$tmp/later.out")"
+VCHAN_DOMID=2 timeout 30 "$cat" -q -t 1 1 nobody </dev/null 2>"$tmp/err"
+check "waiting client, -q: 4" 4 $?
+check "waiting client, -q: silent but for the error" 0 "$(grep -c waiting "$tmp/err")"
+
+# a receiver whose input is a terminal, or quiet, exits 0 once the sender
+# is done (as in "vchan-cat -l 1 files | tar x" typed in a shell)
+VCHAN_DOMID=2 timeout 30 "$cat" -q -t 10 1 tty <"$tmp/small" &
+c=$!
+pids+=($c)
+VCHAN_DOMID=1 VCHAN_CAT=$cat OUT=$tmp/tty.out timeout 60 python3 -c '
+import os, pty, sys
+def child():
+    fd = os.open(os.environ["OUT"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 1)
+    os.execv(os.environ["VCHAN_CAT"], ["vchan-cat", "-q", "-l", "-t", "10", "2", "tty"])
+pid, fd = pty.fork()
+if pid == 0:
+    child()
+while True:
+    try:
+        if not os.read(fd, 1024):
+            break
+    except OSError:
+        break
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+'
+check "terminal input: receiver 0" 0 $?
+wait $c
+check "terminal input: sender 0" 0 $?
+check "terminal input: data" "$(hash "$tmp/small")" "$(hash "$tmp/tty.out")"
+VCHAN_DOMID=2 timeout 30 "$cat" -q -t 10 1 quiet <"$tmp/small" &
+c=$!
+pids+=($c)
+# input from a writer that never writes (and is ended here afterwards)
+exec 4< <(sleep 60)
+w=$!
+pids+=($w)
+VCHAN_DOMID=1 timeout 30 "$cat" -q -l -t 10 2 quiet <&4 >"$tmp/quiet.out"
+check "quiet input: receiver 0" 0 $?
+exec 4<&-
+kill $w 2>/dev/null
+wait $c
+check "quiet input: data" "$(hash "$tmp/small")" "$(hash "$tmp/quiet.out")"
 
 [ $fails -eq 0 ] && echo "all vchan-cat checks passed"
 exit $((fails > 0))

@@ -5,6 +5,8 @@
  * - a server made with vchan_server_create_port publishes its keys at that
  *   path, a client made with vchan_client_connect_port finds it there, and
  *   data goes both ways;
+ * - while that server lives, waiting or connected, no other server may
+ *   take its path (EADDRINUSE, its keys untouched); once closed, one may;
  * - the port functions refuse bad names and reserved ids with EINVAL. */
 #include "config.h"
 
@@ -114,6 +116,32 @@ struct ctx {
 	struct tu_chan pipe; /* to the parent */
 };
 
+/* Every way of creating a server at `path` (port name `port`) fails with
+ * EADDRINUSE, and leaves the event-channel key as it was. */
+static int taken(vchan_xs *xs, const char *path, const char *port)
+{
+	char key[VCHAN_PATH_MAX + 16];
+	char *before, *after;
+
+	snprintf(key, sizeof(key), "%s/event-channel", path);
+	before = vchan_xs_read(xs, key, NULL);
+	CHECK(before != NULL);
+	errno = 0;
+	CHECK(vchan_server_create_port(CLI_DOMID, port, 1024, 1024) == NULL &&
+	      errno == EADDRINUSE);
+	errno = 0;
+	CHECK(vchan_server_create(CLI_DOMID, path, 1024, 1024) == NULL &&
+	      errno == EADDRINUSE);
+	errno = 0;
+	CHECK(vchan_server_create_orders(CLI_DOMID, path, 12, 12) == NULL &&
+	      errno == EADDRINUSE);
+	after = vchan_xs_read(xs, key, NULL);
+	CHECK(after != NULL && strcmp(before, after) == 0);
+	free(before);
+	free(after);
+	return 0;
+}
+
 /* Our own id stands for VCHAN_DOMID_SELF, on either side. */
 static int self_paths(void)
 {
@@ -150,14 +178,20 @@ static int server(void *arg)
 	v = vchan_xs_read(xs, key, NULL);
 	CHECK(v != NULL);
 	free(v);
+	CHECK(taken(xs, path, PORT) == 0);
 	CHECK(tu_send(&c->pipe, 1, &go, 1) == 0);
 	CHECK(vchan_recv(ch, buf, 4) == 4 && memcmp(buf, "ping", 4) == 0);
+	CHECK(taken(xs, path, PORT) == 0);
 	CHECK(vchan_send(ch, "pong", 4) == 4);
 	CHECK(vchan_read(ch, buf, 1) == -1 && errno == EPIPE);
 	CHECK(vchan_close(ch) == 0);
 	/* Closing removed the path. */
 	snprintf(key, sizeof(key), "%s/ring-ref", path);
 	CHECK(vchan_xs_read(xs, key, NULL) == NULL && errno == ENOENT);
+	/* The path is free again. */
+	ch = vchan_server_create_port(CLI_DOMID, PORT, 1024, 1024);
+	CHECK(ch != NULL);
+	CHECK(vchan_close(ch) == 0);
 	vchan_xs_close(xs);
 	return 0;
 }

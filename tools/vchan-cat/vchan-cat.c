@@ -34,6 +34,7 @@ struct opts {
 	size_t read_size, write_size;
 	int timeout_ms;
 	int keep_open;
+	int keep_listening;
 	int progress;
 	int quiet;
 	int spin_us;
@@ -75,6 +76,8 @@ static void usage(FILE *f)
 	    "(default: forever)\n"
 	    "  -k, --keep-open        after stdin ends, keep receiving until "
 	    "the peer closes\n"
+	    "  -L, --keep-listening   server: after a client ends, serve the "
+	    "next one\n"
 	    "  -s, --spin USEC        spin this long before sleeping (0: "
 	    "never)\n"
 	    "  -p, --progress         show bytes and rates on stderr\n"
@@ -123,6 +126,7 @@ static void parse(int argc, char **argv, struct opts *o)
 	    {"write-size", required_argument, NULL, 'w'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"keep-open", no_argument, NULL, 'k'},
+	    {"keep-listening", no_argument, NULL, 'L'},
 	    {"spin", required_argument, NULL, 's'},
 	    {"progress", no_argument, NULL, 'p'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -136,7 +140,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			   .write_size = 65536,
 			   .timeout_ms = -1,
 			   .spin_us = -1};
-	while ((c = getopt_long(argc, argv, "lr:w:t:ks:pqhV", longopts,
+	while ((c = getopt_long(argc, argv, "lr:w:t:kLs:pqhV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -154,6 +158,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'k':
 			o->keep_open = 1;
+			break;
+		case 'L':
+			o->keep_listening = 1;
 			break;
 		case 's':
 			o->spin_us = (int)parse_num(optarg, 1000000, "spin");
@@ -179,6 +186,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		exit(EXIT_USAGE);
 	}
+	if (o->keep_listening && !o->listen)
+		die(EXIT_USAGE, "--keep-listening needs --listen");
 	o->domid = (uint32_t)parse_num(argv[optind], 32751, "domain id");
 	o->port = argv[optind + 1];
 	if (o->port[0] != '/' &&
@@ -243,8 +252,9 @@ static int poll_one(int fd, short events, int timeout_ms)
 	return r < 0 && errno != EINTR ? -1 : r;
 }
 
-/* Server: wait until the client is there, at most timeout_ms. */
-static void await_client(struct vchan *ch, const struct opts *o)
+/* Server: wait until the client is there, at most timeout_ms. Returns
+ * 0, or -1 when it did not come in time. */
+static int await_client(struct vchan *ch, const struct opts *o)
 {
 	double deadline = now() + o->timeout_ms / 1000.0;
 
@@ -256,15 +266,14 @@ static void await_client(struct vchan *ch, const struct opts *o)
 		if (o->timeout_ms >= 0) {
 			left = (int)((deadline - now()) * 1000);
 			if (left <= 0)
-				die(EXIT_TIMEOUT,
-				    "domain %u did not connect within %d s",
-				    o->domid, o->timeout_ms / 1000);
+				return -1;
 		}
 		if (poll_one(vchan_fd(ch), POLLIN, left) < 0 ||
 		    vchan_wait(ch, 0) < 0)
 			die(EXIT_OTHER, "waiting for the client: %s",
 			    strerror(errno));
 	}
+	return 0;
 }
 
 static struct vchan *open_channel(const struct opts *o, const char *path)
@@ -274,12 +283,26 @@ static struct vchan *open_channel(const struct opts *o, const char *path)
 	if (o->listen) {
 		ch = vchan_server_create(o->domid, path, o->read_size,
 					 o->write_size);
+		if (ch == NULL && errno == EADDRINUSE)
+			die(EXIT_OTHER,
+			    "cannot serve %s: another server is listening "
+			    "there (address in use)",
+			    path);
 		if (ch == NULL)
 			die(errno == EINVAL ? EXIT_USAGE : EXIT_OTHER,
 			    "cannot serve %s: %s", path, strerror(errno));
 		return ch;
 	}
-	ch = vchan_client_connect(o->domid, path, o->timeout_ms);
+	/* Look once without waiting, to say that we wait. */
+	ch = vchan_client_connect(o->domid, path, 0);
+	if (ch == NULL && o->timeout_ms != 0 &&
+	    (errno == ETIMEDOUT || errno == EACCES)) {
+		if (!o->quiet)
+			fprintf(stderr,
+				"vchan-cat: waiting for the server at %s\n",
+				path);
+		ch = vchan_client_connect(o->domid, path, o->timeout_ms);
+	}
 	if (ch != NULL)
 		return ch;
 	switch (errno) {
@@ -348,8 +371,24 @@ static ssize_t to_stdout(struct vchan *ch, struct stats *st)
 	return (ssize_t)len;
 }
 
+/* Say that the peer vanished with our input undelivered; the session's
+ * status. */
+__attribute__((format(printf, 1, 2))) static int lost(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("vchan-cat: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_VANISHED;
+}
+
+#define LOST (-2) /* from_stdin: the peer vanished (said) */
+
 /* Read stdin straight into the write ring. Returns bytes moved, 0 when
- * nothing could move, -1 at end of input. */
+ * nothing could move, -1 at end of input, LOST. */
 static ssize_t from_stdin(struct vchan *ch, struct stats *st)
 {
 	struct iovec seg[2];
@@ -361,9 +400,10 @@ static ssize_t from_stdin(struct vchan *ch, struct stats *st)
 	if (space == 0 || poll_one(STDIN_FILENO, POLLIN, 0) <= 0)
 		return 0;
 	n = vchan_reserve(ch, (size_t)space, seg);
+	/* The peer closed: nothing was read, so nothing is lost yet; the
+	 * caller finds the close when it drains the channel. */
 	if (n < 0 && errno == EPIPE)
-		die(EXIT_VANISHED,
-		    "the peer closed before all input was delivered");
+		return 0;
 	if (n <= 0)
 		die(EXIT_PROTOCOL, "writing the channel: %s", strerror(errno));
 	do
@@ -372,40 +412,93 @@ static ssize_t from_stdin(struct vchan *ch, struct stats *st)
 	if (r < 0)
 		die(EXIT_IO, "reading stdin: %s", strerror(errno));
 	if (vchan_commit(ch, (size_t)r) < 0) {
-		if (errno == EPIPE)
-			die(EXIT_VANISHED,
-			    "the peer closed before all input was delivered");
+		if (errno == EPIPE && r == 0)
+			return -1;
+		if (errno == EPIPE) {
+			lost("the peer closed before all input was delivered");
+			return LOST;
+		}
 		die(EXIT_PROTOCOL, "writing the channel: %s", strerror(errno));
 	}
 	st->sent += (uint64_t)r;
 	return r == 0 ? -1 : r;
 }
 
-/* How long a closed peer waits for the end of our input (a writer that
- * has just finished) before counting the input as lost. */
+/* How long a closed peer waits for input that is on its way (a writer
+ * in the middle of its output) before taking our input as quiet. */
 #define STDIN_GRACE_MS 200
 
-/* The peer is gone: fine when it took everything we had for it. */
-static void peer_closed(struct vchan *ch, int in_open)
+/* The peer is gone: fine when it took everything we had for it. Only
+ * input that we read and could not deliver is a loss: input that is
+ * quiet (a terminal nobody types at, a writer that never wrote) or has
+ * ended is none. Returns 0 or the session's status. */
+static int peer_closed(struct vchan *ch, int in_open)
 {
 	ssize_t space = vchan_buffer_space(ch);
+	ssize_t r;
+	char c;
 
 	if (space >= 0 && (size_t)space < vchan_write_size(ch))
-		die(EXIT_VANISHED,
-		    "the peer closed with %zu bytes of ours unread",
-		    vchan_write_size(ch) - (size_t)space);
-	if (in_open) {
-		char c;
+		return lost("the peer closed with %zu bytes of ours unread",
+			    vchan_write_size(ch) - (size_t)space);
+	/* A terminal is left alone: a key typed now was meant for nobody
+	 * yet, and reading it would take it from the shell. */
+	if (!in_open || isatty(STDIN_FILENO))
+		return 0;
+	if (poll_one(STDIN_FILENO, POLLIN, STDIN_GRACE_MS) <= 0)
+		return 0;
+	do
+		r = read(STDIN_FILENO, &c, 1);
+	while (r < 0 && errno == EINTR);
+	if (r > 0)
+		return lost("the peer closed before all input was delivered");
+	return 0;
+}
 
-		/* Our input has not ended: whatever it still brings, nobody
-		 * will take. Only its end, arriving now (a writer that just
-		 * finished), makes the transfer complete. */
-		if (poll_one(STDIN_FILENO, POLLIN, STDIN_GRACE_MS) <= 0)
-			die(EXIT_VANISHED,
-			    "the peer closed while our input was still open");
-		if (read(STDIN_FILENO, &c, 1) != 0)
-			die(EXIT_VANISHED,
-			    "the peer closed before all input was delivered");
+/* One client's session on `ch`: copy both ways until done. *in_open is
+ * cleared when our input ends. Returns 0 or an exit status (said). */
+static int session(struct vchan *ch, const struct opts *o, struct stats *st,
+		   int *in_open)
+{
+	vchan_set_blocking(ch, 0);
+	for (;;) {
+		struct pollfd p[2] = {{.fd = vchan_fd(ch), .events = POLLIN},
+				      {.fd = STDIN_FILENO, .events = POLLIN}};
+		ssize_t in = 0, out;
+		int state;
+
+		out = to_stdout(ch, st);
+		if (out < 0) /* the peer closed; we read all it wrote */
+			return peer_closed(ch, *in_open);
+		if (*in_open) {
+			in = from_stdin(ch, st);
+			if (in == LOST)
+				return EXIT_VANISHED;
+			if (in < 0) {
+				*in_open = 0;
+				if (!o->keep_open)
+					return 0;
+			}
+		}
+		if (o->progress)
+			report(st, 0);
+		if (in != 0 || out != 0)
+			continue;
+		state = vchan_is_open(ch);
+		if (state < 0) {
+			fputs("vchan-cat: the peer broke the protocol\n",
+			      stderr);
+			return EXIT_PROTOCOL;
+		}
+		/* Sleep until the channel or stdin has something for us. The
+		 * calls above asked the peer for the events we need. */
+		if (poll(p, *in_open && vchan_buffer_space(ch) > 0 ? 2 : 1,
+			 -1) < 0 &&
+		    errno != EINTR)
+			die(EXIT_OTHER, "poll: %s", strerror(errno));
+		if (vchan_wait(ch, 0) < 0)
+			die(errno == EPROTO ? EXIT_PROTOCOL : EXIT_OTHER,
+			    "waiting: %s", strerror(errno));
 	}
 }
 
@@ -415,7 +508,7 @@ int main(int argc, char **argv)
 	struct stats st = {0};
 	char path[3200];
 	struct vchan *ch;
-	int in_open = 1;
+	int in_open = 1, rc = 0, served = 0;
 
 	parse(argc, argv, &o);
 	/* A bad environment is one line, the library's, naming the
@@ -424,52 +517,30 @@ int main(int argc, char **argv)
 		exit(EXIT_OTHER);
 	signal(SIGPIPE, SIG_IGN);
 	channel_path(&o, path, sizeof(path));
-	ch = open_channel(&o, path);
-	if (o.spin_us >= 0)
-		vchan_set_spin(ch, (unsigned)o.spin_us);
-	if (o.listen)
-		await_client(ch, &o);
-	vchan_set_blocking(ch, 0);
-	st.start = st.last_report = now();
 	for (;;) {
-		struct pollfd p[2] = {{.fd = vchan_fd(ch), .events = POLLIN},
-				      {.fd = STDIN_FILENO, .events = POLLIN}};
-		ssize_t in = 0, out;
-		int state;
-
-		out = to_stdout(ch, &st);
-		if (out < 0) {
-			/* The peer closed and we have read all it wrote. */
-			peer_closed(ch, in_open);
-			break;
+		ch = open_channel(&o, path);
+		if (o.spin_us >= 0)
+			vchan_set_spin(ch, (unsigned)o.spin_us);
+		if (o.listen && await_client(ch, &o) < 0) {
+			vchan_close(ch);
+			/* With --keep-listening, a next client that does not
+			 * come in time ends the server. */
+			if (served)
+				break;
+			die(EXIT_TIMEOUT,
+			    "domain %u did not connect within %d s", o.domid,
+			    o.timeout_ms / 1000);
 		}
-		if (in_open) {
-			in = from_stdin(ch, &st);
-			if (in < 0) {
-				in_open = 0;
-				if (!o.keep_open)
-					break;
-			}
-		}
+		st.start = st.last_report = now();
+		rc = session(ch, &o, &st, &in_open);
 		if (o.progress)
-			report(&st, 0);
-		if (in != 0 || out != 0)
-			continue;
-		state = vchan_is_open(ch);
-		if (state < 0)
-			die(EXIT_PROTOCOL, "the peer broke the protocol");
-		/* Sleep until the channel or stdin has something for us. The
-		 * calls above asked the peer for the events we need. */
-		if (poll(p, in_open && vchan_buffer_space(ch) > 0 ? 2 : 1, -1) <
-			0 &&
-		    errno != EINTR)
-			die(EXIT_OTHER, "poll: %s", strerror(errno));
-		if (vchan_wait(ch, 0) < 0)
-			die(errno == EPROTO ? EXIT_PROTOCOL : EXIT_OTHER,
-			    "waiting: %s", strerror(errno));
+			report(&st, 1);
+		vchan_close(ch);
+		served++;
+		if (!o.keep_listening)
+			break;
+		/* The next client gets its own count. */
+		st = (struct stats){0};
 	}
-	if (o.progress)
-		report(&st, 1);
-	vchan_close(ch);
-	return 0;
+	return rc;
 }
