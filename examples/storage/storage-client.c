@@ -33,6 +33,7 @@ static const char usage_text[] =
     "       storage-client ADDRESS put KEY VALUE\n"
     "       storage-client ADDRESS delete KEY\n"
     "       storage-client ADDRESS list [PREFIX]\n"
+    "       storage-client ADDRESS - <COMMANDS\n"
     "Call the Storage service at ADDRESS: vchan:SERVER/PORT (SERVER a\n"
     "domain id or a domain's name), unix:PATH or tcp:HOST:PORT.\n"
     "\n"
@@ -41,6 +42,9 @@ static const char usage_text[] =
     "  delete KEY     remove KEY\n"
     "  list [PREFIX]  print the keys that start with PREFIX (default: all),\n"
     "                 one a line, sorted\n"
+    "  -              the commands, one a line, from standard input, over\n"
+    "                 one connection (put's VALUE is the rest of its line);\n"
+    "                 stops at the first that fails, with its status\n"
     "  -h, --help     show this text\n"
     "\n"
     "A vchan server is waited for up to 5 s (its channel appears when it\n"
@@ -170,6 +174,49 @@ static int run(struct vchan_rpc_client *cli, int argc, char **argv)
 	return rc;
 }
 
+/* `-`: the commands, one a line, from standard input, over one
+ * connection: "get KEY", "put KEY VALUE" (VALUE is the rest of the
+ * line), "delete KEY", "list [PREFIX]"; empty lines are skipped. Stops
+ * at the first command that fails, with its status. */
+static int run_lines(struct vchan_rpc_client *cli)
+{
+	char line[8192];
+	unsigned n = 0;
+
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		char *argv[3], *p = line, *nl = strchr(line, '\n');
+		int argc = 0, rc;
+
+		n++;
+		if (nl != NULL)
+			*nl = '\0';
+		else if (!feof(stdin)) {
+			fprintf(stderr,
+				"storage-client: line %u: longer than %zu "
+				"bytes\n",
+				n, sizeof(line) - 2);
+			return EXIT_USAGE;
+		}
+		if (*p == '\0')
+			continue;
+		/* The command, then its key, then the rest as one value. */
+		while (p != NULL && argc < 3) {
+			argv[argc++] = p;
+			p = argc < 3 ? strchr(p, ' ') : NULL;
+			if (p != NULL)
+				*p++ = '\0';
+		}
+		if (!command_ok(argc, argv)) {
+			fprintf(stderr, "storage-client: (line %u)\n", n);
+			return EXIT_USAGE;
+		}
+		rc = run(cli, argc, argv);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Connect, or say why not: a vchan server is waited for (it publishes its
  * channel when it starts); a socket is tried once, so that a wrong path or
  * a server that is down shows at once, as what it is. */
@@ -224,7 +271,8 @@ int main(int argc, char **argv)
 		return usage("unknown option", argv[1]);
 	if (argc < 3)
 		return usage(argc < 2 ? "no ADDRESS" : "no command", NULL);
-	if (!command_ok(argc - 2, argv + 2))
+	if (!(argc == 3 && strcmp(argv[2], "-") == 0) &&
+	    !command_ok(argc - 2, argv + 2))
 		return EXIT_USAGE;
 	/* A bad platform environment is one line, naming the variable. */
 	if (strncmp(argv[1], "vchan:", 6) == 0 && vchan_platform_check() < 0)
@@ -244,6 +292,8 @@ int main(int argc, char **argv)
 	}
 	if (reach(cli, argv[1]) < 0)
 		rc = EXIT_FAILED;
+	else if (argc == 3 && strcmp(argv[2], "-") == 0)
+		rc = run_lines(cli);
 	else
 		rc = run(cli, argc - 2, argv + 2);
 	vchan_rpc_client_free(cli);

@@ -36,4 +36,14 @@ grep -q "Get: invalid argument: key too long" "$W/err" ||
 cli put "${long%k}" v2 || fail "a 1024-byte key"
 [ "$(cli get "${long%k}")" = v2 ] || fail "reading the 1024-byte key back"
 [ "$(cli get good)" = v1 ] || fail "reading the good key back"
+# Commands from standard input over one connection; the first failure
+# stops the rest, with its status.
+out=$(printf 'put b1 one two\n\nget b1\nget nosuch\nput b2 never\n' | cli - 2>"$W/err")
+[ $? -eq 1 ] || fail "batch: status of a missing key"
+[ "$out" = "one two" ] || fail "batch: printed '$out'"
+grep -q "nosuch: not found" "$W/err" || fail "batch: said $(cat "$W/err")"
+cli get b2 2>/dev/null && fail "batch: ran a command after the failure"
+printf 'put only-a-key\n' | cli - 2>"$W/err"
+[ $? -eq 2 ] || fail "batch: a bad line's status"
+grep -q "(line 1)" "$W/err" || fail "batch: bad line not named: $(cat "$W/err")"
 echo ok
