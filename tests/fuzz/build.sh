@@ -43,3 +43,5 @@ harness() {
 harness http "$src/examples/web/http.c"
 harness mux "$src/examples/mux/mux.c" "$src/examples/common/buf.c"
 harness ring "$src/vchan/ring.c"
+harness rpc_frame "$src/rpc/conn.c" "$src/tests/fuzz/fake_vchan.c" \
+	-lprotobuf-c
