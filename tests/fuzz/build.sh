@@ -45,3 +45,4 @@ harness mux "$src/examples/mux/mux.c" "$src/examples/common/buf.c"
 harness ring "$src/vchan/ring.c"
 harness rpc_frame "$src/rpc/conn.c" "$src/tests/fuzz/fake_vchan.c" \
 	-lprotobuf-c
+harness kvlog "$src/examples/storage/kvlog.c"
