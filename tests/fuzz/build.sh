@@ -46,3 +46,7 @@ harness ring "$src/vchan/ring.c"
 harness rpc_frame "$src/rpc/conn.c" "$src/tests/fuzz/fake_vchan.c" \
 	-lprotobuf-c
 harness kvlog "$src/examples/storage/kvlog.c"
+harness rpc_server "$src/rpc/server.c" "$src/rpc/conn.c" "$src/rpc/client.c" \
+	"$src/examples/storage/kvlog.c" "$src/examples/common/stop.c" \
+	"$bld/examples/storage/storage.pb-c.c" "$src/tests/fuzz/fake_vchan.c" \
+	-lprotobuf-c -lev

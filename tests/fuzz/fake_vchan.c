@@ -15,6 +15,7 @@
 struct vchan *fake_vchan_cur;
 int fake_vchan_open_count;
 int fake_vchan_refuse;
+void (*fake_vchan_on_close)(struct vchan *ch);
 
 static void grow(uint8_t **buf, size_t *cap, size_t need)
 {
@@ -112,6 +113,8 @@ int vchan_close(struct vchan *ch)
 {
 	if (ch == NULL)
 		return 0;
+	if (fake_vchan_on_close != NULL)
+		fake_vchan_on_close(ch);
 	close(ch->efd);
 	free(ch->in);
 	free(ch->out);

@@ -29,6 +29,9 @@ struct vchan {
 extern struct vchan *fake_vchan_cur;
 /* Channels made and not yet closed. */
 extern int fake_vchan_open_count;
+/* Called (when set) by vchan_close before the channel goes, to take
+ * what was written last. */
+extern void (*fake_vchan_on_close)(struct vchan *ch);
 /* While set, creating or connecting fails with ECONNREFUSED. */
 extern int fake_vchan_refuse;
 
