@@ -50,3 +50,6 @@ harness rpc_server "$src/rpc/server.c" "$src/rpc/conn.c" "$src/rpc/client.c" \
 	"$src/examples/storage/kvlog.c" "$src/examples/common/stop.c" \
 	"$bld/examples/storage/storage.pb-c.c" "$src/tests/fuzz/fake_vchan.c" \
 	-lprotobuf-c -lev
+harness rpc_client "$src/rpc/client.c" "$src/rpc/conn.c" \
+	"$bld/examples/storage/storage.pb-c.c" "$src/tests/fuzz/fake_vchan.c" \
+	-lprotobuf-c -lev
