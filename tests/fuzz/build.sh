@@ -53,3 +53,6 @@ harness rpc_server "$src/rpc/server.c" "$src/rpc/conn.c" "$src/rpc/client.c" \
 harness rpc_client "$src/rpc/client.c" "$src/rpc/conn.c" \
 	"$bld/examples/storage/storage.pb-c.c" "$src/tests/fuzz/fake_vchan.c" \
 	-lprotobuf-c -lev
+harness xs_embedded "$src/xenstore/xs.c" "$src/xenstore/embedded.c" \
+	"$src/xenstore/embedded_watch.c" "$src/common/env.c" \
+	"$src/common/platform.c"
