@@ -56,3 +56,7 @@ harness rpc_client "$src/rpc/client.c" "$src/rpc/conn.c" \
 harness xs_embedded "$src/xenstore/xs.c" "$src/xenstore/embedded.c" \
 	"$src/xenstore/embedded_watch.c" "$src/common/env.c" \
 	"$src/common/platform.c"
+harness web "$src/examples/web/http.c" "$src/examples/mux/mux.c" \
+	"$src/examples/common/buf.c" "$src/examples/common/args.c" \
+	"$src/examples/common/net.c" "$src/examples/common/stop.c" \
+	"$src/tests/fuzz/fake_vchan.c" -lev
