@@ -15,8 +15,7 @@
  *    nor removes a node that exists there (EACCES), and the node is
  *    still there after the refusal;
  *  - every call fails, if it does, with an errno of the API, and watch
- *    events carry a token of the domain's own watches and a path under
- *    /local/domain;
+ *    events carry a token of a watch the domain set, and a path;
  *  - no crash, no leak; each handle closes.
  */
 #include "config.h"
@@ -40,7 +39,8 @@ static unsigned serial;
 struct st {
 	const uint8_t *p, *end;
 	vchan_xs *xs[NDOM];
-	int watching[NDOM][4]; /* token t<i> on path index */
+	int watching[NDOM][4]; /* token t<i> is watched now */
+	int watched[NDOM][4];  /* ... or was */
 };
 
 static const char *const subs[] = {"data/a",	"data/a/b", "data/b",
@@ -217,7 +217,7 @@ static void op(struct st *s, unsigned o)
 		if (s->watching[d][i] == 0) {
 			rc = vchan_xs_watch(s->xs[d], p, token);
 			if (rc == 0)
-				s->watching[d][i] = 1;
+				s->watching[d][i] = s->watched[d][i] = 1;
 			else
 				CHECK(errno == EINVAL || errno == EMFILE ||
 				      errno == EUSERS || errno == ENOSPC);
@@ -242,6 +242,7 @@ static void op(struct st *s, unsigned o)
 			}
 			CHECK(strlen(tok) == 2 && tok[0] == 't' &&
 			      tok[1] >= '0' && tok[1] < '4');
+			CHECK(s->watched[d][tok[1] - '0']);
 			CHECK(*ep != '\0');
 			free(ep);
 			free(tok);
