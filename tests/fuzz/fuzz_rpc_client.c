@@ -10,8 +10,9 @@
  * from a closure too. The loop runs a few iterations at a time (never
  * blocking). Invariants:
  *  - every call started ends exactly once, with a status of the API; a
- *    reply only with VCHAN_RPC_OK, of the method's output type, and
- *    equal to what the server sent when it sent a well-formed one;
+ *    reply only with VCHAN_RPC_OK, of the method's output type; a Get's
+ *    reply is what the server sent, when the channel carried only
+ *    well-formed replies;
  *  - the message of a failed call is at most VCHAN_RPC_MESSAGE_MAX bytes
  *    with no control character;
  *  - the number of calls in flight is the number started and not ended;

@@ -11,7 +11,8 @@
  *  - every frame the server writes is a well-formed reply (version, kind,
  *    a sendable status, a message of at most VCHAN_RPC_MESSAGE_MAX bytes)
  *    to a request sent on that channel, answered once; an OK reply
- *    decodes as the method's output;
+ *    decodes as the method's output (after bytes that break the wire
+ *    format, the replies may be to requests those bytes made up);
  *  - while the client has sent only whole, well-formed requests, the
  *    connection stays and every request is answered, in order; the
  *    store's answers match a model of it (Get finds what the last Put

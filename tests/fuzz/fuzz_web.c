@@ -13,8 +13,8 @@
  *    well-formed HTTP/1.1 responses (status line, Content-Length, the
  *    body whole), nothing after one that says "Connection: close", and
  *    the stream closed after it;
- *  - every store call ends exactly once; web never calls the store from
- *    a stream that has gone with an answer owed;
+ *  - the answer to a store call that comes after its stream has gone
+ *    (the link down, the stream closed) touches nothing freed (ASan);
  *  - on a stream that carried only whole requests, once the store has
  *    answered everything, every request has its response;
  *  - no crash, no leak once the link is down and the store has answered.
