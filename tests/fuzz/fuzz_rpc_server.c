@@ -472,8 +472,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s->ch->room = (size_t)-1;
 		fake_vchan_signal(s->ch);
 	}
-	for (int i = 0; i < 64 && s->ch != NULL && s->clean && !s->gone &&
-			s->nanswered < s->nreq;
+	/* A throttled server (max_queued) takes a few frames per loop
+	 * iteration. */
+	for (int i = 0; i < 4 * MAXREQ && s->ch != NULL && s->clean &&
+			!s->gone && s->nanswered < s->nreq;
 	     i++)
 		run(s, 1);
 	if (s->ch != NULL && s->clean && !s->gone)
