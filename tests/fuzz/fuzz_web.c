@@ -256,7 +256,6 @@ static void responses(struct stream *t)
 		const char *r = (const char *)t->out + off;
 		size_t left = t->olen - off, hl, clen;
 		const char *end, *cl;
-		char line[64];
 		int status;
 
 		CHECK(!t->said_close); /* nothing after the last */
@@ -269,12 +268,19 @@ static void responses(struct stream *t)
 			break;
 		}
 		hl = (size_t)(end - r) + 4;
-		CHECK(sscanf(r + 9, "%3d", &status) == 1);
+		status = 0;
+		for (int i = 9; i < 12; i++) {
+			CHECK(r[i] >= '0' && r[i] <= '9');
+			status = status * 10 + (r[i] - '0');
+		}
 		CHECK(status >= 200 && status <= 599);
 		cl = memmem(r, hl, "\r\nContent-Length: ", 18);
 		CHECK(cl != NULL);
-		snprintf(line, sizeof(line), "%.20s", cl + 18);
-		clen = strtoul(line, NULL, 10);
+		clen = 0;
+		for (const char *q = cl + 18; *q != '\r'; q++) {
+			CHECK(*q >= '0' && *q <= '9' && clen < 1000000);
+			clen = clen * 10 + (size_t)(*q - '0');
+		}
 		if (left - hl < clen)
 			break;
 		if (memmem(r, hl, "\r\nConnection: close\r\n", 21) != NULL)
