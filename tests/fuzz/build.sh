@@ -43,3 +43,20 @@ harness() {
 harness http "$src/examples/web/http.c"
 harness mux "$src/examples/mux/mux.c" "$src/examples/common/buf.c"
 harness ring "$src/vchan/ring.c"
+harness rpc_frame "$src/rpc/conn.c" "$src/tests/fuzz/fake_vchan.c" \
+	-lprotobuf-c
+harness kvlog "$src/examples/storage/kvlog.c"
+harness rpc_server "$src/rpc/server.c" "$src/rpc/conn.c" "$src/rpc/client.c" \
+	"$src/examples/storage/kvlog.c" "$src/examples/common/stop.c" \
+	"$bld/examples/storage/storage.pb-c.c" "$src/tests/fuzz/fake_vchan.c" \
+	-lprotobuf-c -lev
+harness rpc_client "$src/rpc/client.c" "$src/rpc/conn.c" \
+	"$bld/examples/storage/storage.pb-c.c" "$src/tests/fuzz/fake_vchan.c" \
+	-lprotobuf-c -lev
+harness xs_embedded "$src/xenstore/xs.c" "$src/xenstore/embedded.c" \
+	"$src/xenstore/embedded_watch.c" "$src/common/env.c" \
+	"$src/common/platform.c"
+harness web "$src/examples/web/http.c" "$src/examples/mux/mux.c" \
+	"$src/examples/common/buf.c" "$src/examples/common/args.c" \
+	"$src/examples/common/net.c" "$src/examples/common/stop.c" \
+	"$src/tests/fuzz/fake_vchan.c" -lev
