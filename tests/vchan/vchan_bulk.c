@@ -129,7 +129,7 @@ static int client(void *arg)
 	double secs;
 
 	CHECK(b != NULL);
-	ch = vchan_client_connect(SRV_DOMID, c->path, 5000);
+	ch = vchan_client_connect(SRV_DOMID, c->path, tu_ms(30000));
 	CHECK(ch != NULL);
 	t0 = tu_now_us();
 	for (size_t blk = 0; blk < c->blocks; blk++) {

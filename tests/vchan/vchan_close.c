@@ -71,7 +71,7 @@ static int a_client(void *arg)
 
 	/* Connect only once the server has written its first part. */
 	CHECK(tu_recv(&c->pipe, 1, &go, 1) == 0);
-	ch = vchan_client_connect(SRV_DOMID, c->path, 5000);
+	ch = vchan_client_connect(SRV_DOMID, c->path, tu_ms(30000));
 	CHECK(ch != NULL);
 	CHECK(drain_stream(ch, 11) == BEFORE + AFTER);
 	CHECK(vchan_is_open(ch) == VCHAN_CLOSED);
@@ -104,7 +104,7 @@ static int b_client(void *arg)
 {
 	struct ctx *c = arg;
 	static uint8_t buf[AFTER];
-	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, 5000);
+	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, tu_ms(30000));
 
 	CHECK(ch != NULL);
 	vt_fill(buf, sizeof(buf), 0, 12);
@@ -159,7 +159,7 @@ static int survive(struct vchan *ch, struct kctx *k)
 		for (;;) {
 			int st;
 
-			CHECK(tu_readable(vchan_fd(ch), 5000) == 1);
+			CHECK(tu_readable(vchan_fd(ch), tu_ms(30000)) == 1);
 			CHECK(vchan_wait(ch, 0) >= 0);
 			st = vchan_is_open(ch);
 			CHECK(st >= 0);
@@ -195,7 +195,7 @@ static int k_server_survives(void *arg)
 	CHECK(ch != NULL);
 	/* Wait for the client to be there before saying we are ready. */
 	while (vchan_is_open(ch) == VCHAN_WAITING)
-		CHECK(vchan_wait(ch, 5000) == 1);
+		CHECK(vchan_wait(ch, tu_ms(30000)) == 1);
 	return survive(ch, k);
 }
 
@@ -203,7 +203,7 @@ static int k_client_victim(void *arg)
 {
 	struct kctx *k = arg;
 
-	return victim(vchan_client_connect(SRV_DOMID, k->path, 5000), k);
+	return victim(vchan_client_connect(SRV_DOMID, k->path, tu_ms(30000)), k);
 }
 
 static int k_server_victim(void *arg)
@@ -216,7 +216,7 @@ static int k_server_victim(void *arg)
 static int k_client_survives(void *arg)
 {
 	struct kctx *k = arg;
-	struct vchan *ch = vchan_client_connect(SRV_DOMID, k->path, 5000);
+	struct vchan *ch = vchan_client_connect(SRV_DOMID, k->path, tu_ms(30000));
 
 	CHECK(ch != NULL);
 	return survive(ch, k);

@@ -304,7 +304,7 @@ static int our_side(struct vchan *ch, int *outcome)
 static int our_client(void *arg)
 {
 	struct ctx *c = arg;
-	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, 5000);
+	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, tu_ms(30000));
 	int outcome = 0;
 
 	/* Garbage before we came may already be refused at connect. */

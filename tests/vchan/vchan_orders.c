@@ -90,7 +90,7 @@ static int duplex(struct vchan *ch, uint8_t *buf, size_t n_out,
 			continue;
 		/* Both calls came up short, so both asked for the event they
 		 * need: sleep on it, then consume it. */
-		CHECK(tu_readable(vchan_fd(ch), 5000) == 1);
+		CHECK(tu_readable(vchan_fd(ch), tu_ms(30000)) == 1);
 		CHECK(vchan_wait(ch, 0) >= 0);
 	}
 	return 0;
@@ -112,7 +112,7 @@ static int wait_eof(struct vchan *ch)
 		}
 		CHECK(r == 0);
 		CHECK(tu_now_us() < end);
-		CHECK(tu_readable(vchan_fd(ch), 5000) == 1);
+		CHECK(tu_readable(vchan_fd(ch), tu_ms(30000)) == 1);
 		CHECK(vchan_wait(ch, 0) >= 0);
 	}
 }

@@ -126,7 +126,7 @@ static int checks(struct vchan *ch)
 static int our_client(void *arg)
 {
 	struct ctx *c = arg;
-	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, 5000);
+	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, tu_ms(30000));
 	int rc;
 
 	CHECK(ch != NULL);

@@ -27,7 +27,7 @@ static int server(void *arg)
 
 	CHECK(ch != NULL);
 	while (vchan_is_open(ch) == VCHAN_WAITING)
-		CHECK(vchan_wait(ch, 5000) == 1);
+		CHECK(vchan_wait(ch, tu_ms(30000)) == 1);
 	for (int i = 0; i < BURSTS; i++) {
 		usleep(PAUSE_US);
 		vt_fill(buf, BURST, (uint64_t)i * BURST, 21);
@@ -50,7 +50,7 @@ static int client(void *arg)
 {
 	struct ctx *c = arg;
 	uint8_t buf[4096];
-	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, 5000);
+	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, tu_ms(30000));
 	uint64_t got = 0;
 	int wakeups = 0, idle_wakeups = 0;
 	double cpu0;
@@ -75,7 +75,7 @@ static int client(void *arg)
 		}
 		if (!moved && wakeups > 0)
 			idle_wakeups++;
-		CHECK(tu_readable(vchan_fd(ch), 5000) == 1);
+		CHECK(tu_readable(vchan_fd(ch), tu_ms(30000)) == 1);
 		wakeups++;
 		CHECK(vchan_wait(ch, 0) >= 0);
 	}

@@ -47,7 +47,7 @@ static int loop_read(struct vchan *ch, uint8_t *buf, size_t n, int *sleeps)
 			continue;
 		if (vchan_spin(ch) == 1)
 			continue;
-		if (tu_readable(vchan_fd(ch), tu_ms(5000)) != 1) {
+		if (tu_readable(vchan_fd(ch), tu_ms(30000)) != 1) {
 			fprintf(stderr, "no event after %zu of %zu bytes\n",
 				got, n);
 			return -1;
@@ -67,7 +67,7 @@ static int server(void *arg)
 
 	CHECK(ch != NULL);
 	while (vchan_is_open(ch) == VCHAN_WAITING)
-		CHECK(vchan_wait(ch, 5000) == 1);
+		CHECK(vchan_wait(ch, tu_ms(30000)) == 1);
 	CHECK(vchan_set_blocking(ch, 0) == 0);
 	for (unsigned i = 0; i < ROUNDS; i++) {
 		CHECK(loop_read(ch, buf, MSG, &sleeps) == 0);
@@ -79,7 +79,7 @@ static int server(void *arg)
 	fprintf(stderr, "server: %d rounds, %d sleeps\n", ROUNDS, sleeps);
 	/* The client closes first; wait for that before going. */
 	while (vchan_is_open(ch) == VCHAN_CONNECTED)
-		CHECK(tu_readable(vchan_fd(ch), tu_ms(5000)) == 1 &&
+		CHECK(tu_readable(vchan_fd(ch), tu_ms(30000)) == 1 &&
 		      vchan_wait(ch, 0) >= 0);
 	CHECK(vchan_close(ch) == 0);
 	return 0;
@@ -90,7 +90,7 @@ static int client(void *arg)
 	struct ctx *c = arg;
 	uint8_t buf[MSG];
 	int sleeps = 0;
-	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, 5000);
+	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, tu_ms(30000));
 
 	CHECK(ch != NULL);
 	CHECK(vchan_set_blocking(ch, 0) == 0);

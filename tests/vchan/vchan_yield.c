@@ -82,7 +82,7 @@ static int writer(void *arg)
 
 	CHECK(ch != NULL);
 	while (vchan_is_open(ch) == VCHAN_WAITING)
-		CHECK(vchan_wait(ch, 5000) == 1);
+		CHECK(vchan_wait(ch, tu_ms(30000)) == 1);
 	CHECK(vchan_set_spin(ch, 0) == 0);
 	/* Fill the ring: every write fits, nothing stalls or yields. */
 	size = vchan_write_size(ch);
@@ -138,7 +138,7 @@ static int reader(void *arg)
 	uint8_t buf[CHUNK];
 	uint64_t got = 0;
 	int64_t end = deadline();
-	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, 5000);
+	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, tu_ms(30000));
 	ssize_t r;
 
 	CHECK(ch != NULL);
