@@ -34,6 +34,8 @@ struct evt_ops {
 	 * and vchan_evt_wait should poll the fd instead. */
 	int (*wait)(vchan_evt *h);
 	int (*unbind)(vchan_evt *h, uint32_t port);
+	/* Optional: vchan_evt_stolen (ENOSYS when absent). */
+	int (*stolen)(vchan_evt *h, uint64_t *ns);
 };
 
 /* Every backend's handle starts with one of these. */
@@ -45,6 +47,9 @@ struct vchan_evt {
 	const struct evt_ops *ops;
 	int backend;
 };
+
+/* The stolen op of the Linux backends (grant/linux.c). */
+int vchan_linux_stolen(vchan_evt *h, uint64_t *ns);
 
 vchan_gnt *vchan_gnt_sim_open(void);
 vchan_evt *vchan_evt_sim_open(void);

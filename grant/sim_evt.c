@@ -699,6 +699,7 @@ static const struct evt_ops sim_evt_ops = {
     .pending = sim_pending,
     .wait = sim_wait,
     .unbind = sim_unbind,
+    .stolen = vchan_linux_stolen,
 };
 
 vchan_evt *vchan_evt_sim_open(void)

@@ -411,6 +411,7 @@ static const struct evt_ops xen_evt_ops = {
     .notify = evt_notify,
     .pending = evt_pending,
     .unbind = evt_unbind,
+    .stolen = vchan_linux_stolen,
 };
 
 vchan_evt *vchan_evt_xen_open(void)

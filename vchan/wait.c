@@ -36,6 +36,11 @@
 /* Longest back-off: once the host is quiet again, spinning comes back
  * within this time. */
 #define BACKOFF_MAX_NS 1000000000u
+/* How often, at most, a channel about to spin or offer the CPU reads how
+ * long its thread was kept from a CPU (vchan_evt_stolen): often enough to
+ * see contention within a time slice, rarely enough that the read (about
+ * a microsecond) costs at most a thousandth of the time. */
+#define STEAL_PERIOD_NS (20u * SPIN_MIN_NS)
 
 uint64_t vchan_now_ns(void)
 {
@@ -109,8 +114,12 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
  *
  * The signal: a spin (or the CPU offered before a sleep) that lost its CPU
  * (two looks further apart than LOST_CPU_NS) and found the peer still
- * where it was. What ran was not our peer, or it did not get to answer:
- * someone else wants this CPU. Then the channel backs off: no spinning,
+ * where it was: what ran was not our peer, or it did not get to answer.
+ * Or twice in a row, a lost CPU after which the peer had moved: once may
+ * be the peer itself doing a long piece of work on our CPU, but when it
+ * keeps happening, another task takes our CPU for a time slice while the
+ * peer answers on another, and a sleep would have been woken sooner.
+ * Someone else wants this CPU. Then the channel backs off: no spinning,
  * and no CPU offered before a sleep, for BACKOFF_RATIO times as long as
  * the CPU was away, at least twice the previous back-off while they come
  * one after the other, at most BACKOFF_MAX_NS. Blocking calls and loops
@@ -125,11 +134,18 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
  * nothing more than the clock reads that a spin makes anyway, and it is the
  * same on Linux (under any scheduler, with or without a hypervisor below) and
  * in a unikernel (where sched_yield is SCHEDOP_yield, and a lost CPU is another
- * vCPU's turn). */
-static int backing_off(const struct vchan *ch)
-{
-	return ch->calm_from != 0 && vchan_now_ns() < ch->calm_from;
-}
+ * vCPU's turn).
+ *
+ * A second signal, where the platform gives it (vchan_evt_stolen: on Linux
+ * the thread's run_delay, the time it was runnable but kept from a CPU):
+ * read at most every STEAL_PERIOD_NS, when about to spin or offer the CPU,
+ * a share of the time since the last reading above 1/(1 + BACKOFF_RATIO)
+ * backs off the same way, for BACKOFF_RATIO times the time taken from us.
+ * It sees what the clock of a spin does not: a pair that hands one CPU back
+ * and forth with quick yields beside a third task, never sleeping, so that
+ * the scheduler never spreads it over the other CPUs; or waits whose
+ * wake-ups queue behind other tasks. In a unikernel there is no such
+ * reading, and the first signal works alone. */
 
 /* A spin or a yield lost the CPU for `away` ns and the peer did not move.
  * When this comes within one back-off of the end of the last one, the host
@@ -147,6 +163,51 @@ static void contended(struct vchan *ch, uint64_t away)
 	ch->calm_from = now + b;
 }
 
+/* Since the last look (at most every STEAL_PERIOD_NS), other tasks kept
+ * our thread from a CPU more than 1/(1 + BACKOFF_RATIO) of the time: more
+ * than a failed probe may cost. Then back off for BACKOFF_RATIO times
+ * that long, as after a lost CPU. */
+static void watch_steal(struct vchan *ch, uint64_t now)
+{
+	uint64_t st, span = now - ch->steal_at;
+
+	if (ch->steal_unknown || span < STEAL_PERIOD_NS)
+		return;
+	if (vchan_evt_stolen(ch->evt, &st) < 0) {
+		ch->steal_unknown = 1; /* the platform does not tell */
+		return;
+	}
+	if (ch->steal_at != 0 && st - ch->steal_ns > span / (1 + BACKOFF_RATIO))
+		contended(ch, st - ch->steal_ns);
+	ch->steal_at = now;
+	ch->steal_ns = st;
+}
+
+static int backing_off(struct vchan *ch)
+{
+	uint64_t now = vchan_now_ns();
+
+	if (ch->calm_from != 0 && now < ch->calm_from)
+		return 1;
+	watch_steal(ch, now);
+	return ch->calm_from != 0 && now < ch->calm_from;
+}
+
+/* A spin or a yield lost the CPU for `away` ns. Returns whether the peer
+ * moved (for `bits`) meanwhile. */
+static int lost_cpu(struct vchan *ch, unsigned bits, uint64_t away)
+{
+	if (!vchan_ring_changed(&ch->ring, bits)) {
+		contended(ch, away);
+		return 0;
+	}
+	if (++ch->lost_moved >= 2) {
+		ch->lost_moved = 0;
+		contended(ch, away);
+	}
+	return 1;
+}
+
 /* How long to spin before sleeping, in ns. Spinning pays only when the
  * peer answers within the window; a window shorter than the peer's usual
  * answer is pure loss twice over: the CPU burnt spinning, then the
@@ -159,7 +220,7 @@ static void contended(struct vchan *ch, uint64_t away)
  * longer than the budget anyway (a slow or descheduled peer, where
  * spinning only steals the CPU it needs). Sleeping waits keep being
  * measured, so spinning resumes when the peer speeds up. */
-static uint64_t spin_window(const struct vchan *ch)
+static uint64_t spin_window(struct vchan *ch)
 {
 	uint64_t cap = (uint64_t)ch->spin_us * 1000u, w;
 
@@ -186,29 +247,23 @@ static int spin(struct vchan *ch, unsigned bits, uint64_t window,
 		uint64_t *deadline)
 {
 	uint64_t now = vchan_now_ns(), yield_from = now + SPIN_PURE_NS;
-	uint64_t last = now, away = 0;
+	uint64_t last = now;
 
 	if (*deadline == 0)
 		*deadline = now + window;
 	else if (now >= *deadline)
 		return 0;
 	for (unsigned i = 1;; i++) {
-		/* After a lost CPU, what ran may have been the peer. */
-		if (vchan_ring_changed(&ch->ring, bits))
+		if (vchan_ring_changed(&ch->ring, bits)) {
+			ch->lost_moved = 0;
 			return 1;
-		if (away != 0) {
-			contended(ch, away);
-			return 0;
 		}
 		cpu_relax();
 		if ((i & 15) != 0)
 			continue;
 		now = vchan_now_ns();
-		/* Look once more before the verdict. */
-		if (now - last > LOST_CPU_NS) {
-			away = now - last;
-			continue;
-		}
+		if (now - last > LOST_CPU_NS)
+			return lost_cpu(ch, bits, now - last);
 		last = now;
 		if (now >= *deadline)
 			return 0;
@@ -277,13 +332,13 @@ int vchan_stall(struct vchan *ch, struct stall *s, unsigned bits)
 			return 1;
 		t = vchan_now_ns();
 		sched_yield();
-		s->away = vchan_now_ns() - t;
+		t = vchan_now_ns() - t;
+		if (t > LOST_CPU_NS)
+			lost_cpu(ch, bits, t);
+		else
+			ch->lost_moved = 0;
 		return 1;
 	}
-	/* The yield lost the CPU and the peer did not move. */
-	if (s->away > LOST_CPU_NS)
-		contended(ch, s->away);
-	s->away = 0;
 	if (sleep_events(ch, -1) < 0)
 		return -1;
 	s->offered = 0;

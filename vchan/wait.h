@@ -21,7 +21,6 @@ struct stall {
 	uint64_t deadline; /* end of spinning, 0 = not started */
 	uint64_t start;	   /* when the call first stalled, 0 = not yet */
 	int offered;	   /* the CPU was offered since the last sleep */
-	uint64_t away;	   /* how long that offer took, in ns */
 };
 
 /* The monotonic clock, in ns. */
