@@ -38,6 +38,8 @@ struct evt_ops {
 	 * live event handle (of any process of this domain): 1 yes, 0 no,
 	 * -1 + errno. Absent: vchan_evt_port_held fails with ENOSYS. */
 	int (*held)(vchan_evt *h, uint32_t port);
+	/* Optional: vchan_evt_stolen (ENOSYS when absent). */
+	int (*stolen)(vchan_evt *h, uint64_t *ns);
 };
 
 /* Every backend's handle starts with one of these. */
@@ -56,6 +58,9 @@ struct vchan_evt {
  * cannot tell). vchan uses it to tell a live server's keys from a dead
  * one's. */
 int vchan_evt_port_held(vchan_evt *h, uint32_t port);
+
+/* The stolen op of the Linux backends (grant/linux.c). */
+int vchan_linux_stolen(vchan_evt *h, uint64_t *ns);
 
 vchan_gnt *vchan_gnt_sim_open(void);
 vchan_evt *vchan_evt_sim_open(void);

@@ -188,6 +188,17 @@ int vchan_evt_wait(vchan_evt *h)
 	}
 }
 
+int vchan_evt_stolen(vchan_evt *h, uint64_t *ns)
+{
+	if (h == NULL || ns == NULL)
+		return einval();
+	if (h->ops->stolen == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return h->ops->stolen(h, ns);
+}
+
 int vchan_evt_unbind(vchan_evt *h, uint32_t port)
 {
 	if (h == NULL || port == 0)

@@ -169,6 +169,14 @@ VCHAN_API int vchan_evt_wait(vchan_evt *h);
 /* Unbind local `port`. Returns 0 or -1 + EINVAL. */
 VCHAN_API int vchan_evt_unbind(vchan_evt *h, uint32_t port);
 
+/* How long the calling thread has been runnable but kept from a CPU by
+ * other tasks, in ns since it started: a growing count, to compare
+ * between two calls. On Linux (sim and xen backends) the kernel's
+ * run_delay of the thread (/proc/thread-self/schedstat). Returns 0 with
+ * *ns set, or -1 + errno: EINVAL h or ns NULL, ENOSYS the platform does
+ * not tell (pv), or the error of reading it. */
+VCHAN_API int vchan_evt_stolen(vchan_evt *h, uint64_t *ns);
+
 #ifdef __cplusplus
 }
 #endif

@@ -726,6 +726,7 @@ static const struct evt_ops sim_evt_ops = {
     .wait = sim_wait,
     .unbind = sim_unbind,
     .held = sim_held,
+    .stolen = vchan_linux_stolen,
 };
 
 vchan_evt *vchan_evt_sim_open(void)

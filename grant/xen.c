@@ -481,6 +481,7 @@ static const struct evt_ops xen_evt_ops = {
     .pending = evt_pending,
     .unbind = evt_unbind,
     .held = evt_held,
+    .stolen = vchan_linux_stolen,
 };
 
 vchan_evt *vchan_evt_xen_open(void)

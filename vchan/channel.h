@@ -37,8 +37,17 @@ struct vchan {
 	 * (spinning and sleeping), in ns: the spin window follows it. */
 	uint64_t wait_avg_ns;
 	uint64_t loop_wait_from; /* vchan_spin gave up then (ns), or 0 */
-	uint32_t peer;		 /* the other domain */
-	int efd; /* xen: epoll set of the event and XenStore fds, or -1 */
+	/* Contention (wait.c): no spinning, nor offering the CPU before a
+	 * sleep, until calm_from (ns, 0: never set); the back-off that
+	 * follows the next lost CPU is at least twice backoff_ns. */
+	uint64_t calm_from, backoff_ns;
+	unsigned lost_moved; /* lost CPUs in a row after which the peer moved */
+	/* vchan_evt_stolen at steal_at (ns, 0: not yet); steal_unknown: the
+	 * platform does not tell */
+	uint64_t steal_at, steal_ns;
+	int steal_unknown;
+	uint32_t peer; /* the other domain */
+	int efd;       /* xen: epoll set of the event and XenStore fds, or -1 */
 };
 
 /* After a watch of the peer's domain fired: when that domain is gone,

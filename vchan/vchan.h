@@ -270,7 +270,11 @@ VCHAN_API int vchan_set_blocking(struct vchan *ch, int blocking);
  * the cost of a wake-up keeps a ping-pong pair sleeping: each side then
  * waits a wake-up for the other. Spinning or not, a blocking call offers
  * the CPU once (one sched_yield, no spinning) and looks again before each
- * sleep. The default is VCHAN_SPIN_DEFAULT_US.
+ * sleep. On a busy host, where a spin or that offer loses the CPU to
+ * another task while the peer does not move, the handle stops both for a
+ * while (a multiple of the time lost, doubling while the host stays busy,
+ * at most a second) and only sleeps, then tries again. The default is
+ * VCHAN_SPIN_DEFAULT_US.
  * Returns 0, or -1 + EINVAL when ch is NULL. */
 VCHAN_API int vchan_set_spin(struct vchan *ch, unsigned usec);
 

@@ -21,6 +21,26 @@
 /* Spin without yielding the CPU for this long first: a peer running on
  * another CPU answers within it. */
 #define SPIN_PURE_NS 2000u
+/* Two looks of a spin at the ring are a fraction of a microsecond apart, a
+ * sched_yield that returns at once included. When they are further apart
+ * than this, our CPU was taken from us in between: another task ran on it
+ * (after our yield, or preempting us), or the hypervisor ran another vCPU
+ * there. Schedulers hand the CPU over for a time slice, hundreds of
+ * microseconds at least, while an interrupt takes a few: any bound in
+ * between sorts the two alike, and the shortest spin window is one. */
+#define LOST_CPU_NS SPIN_MIN_NS
+/* How long a back-off lasts, as a multiple of the time the CPU was away in
+ * the spin that caused it: a probe that fails costs at most that long, so
+ * probing costs at most 1/(1 + BACKOFF_RATIO) of the time under load. */
+#define BACKOFF_RATIO 16u
+/* Longest back-off: once the host is quiet again, spinning comes back
+ * within this time. */
+#define BACKOFF_MAX_NS 1000000000u
+/* How often, at most, a channel about to spin or offer the CPU reads how
+ * long its thread was kept from a CPU (vchan_evt_stolen): often enough to
+ * see contention within a time slice, rarely enough that the read (about
+ * a microsecond) costs at most a thousandth of the time. */
+#define STEAL_PERIOD_NS (20u * SPIN_MIN_NS)
 
 uint64_t vchan_now_ns(void)
 {
@@ -84,6 +104,110 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
 	return 1;
 }
 
+/* Contention. A spin pays only while the peer runs on another CPU. On a
+ * busy host (more runnable tasks than CPUs, or vCPUs overcommitted) it
+ * does not: the peer waits for a CPU that our spin holds, each yield hands
+ * our CPU to some other task for a whole time slice, and a task that spins
+ * looks CPU-bound to the scheduler, so its wake-ups no longer preempt the
+ * others, while a task that sleeps keeps that claim. Spinning then makes
+ * every wait a time slice long instead of a wake-up long.
+ *
+ * The signal: a spin (or the CPU offered before a sleep) that lost its CPU
+ * (two looks further apart than LOST_CPU_NS) and found the peer still
+ * where it was: what ran was not our peer, or it did not get to answer.
+ * Or twice in a row, a lost CPU after which the peer had moved: once may
+ * be the peer itself doing a long piece of work on our CPU, but when it
+ * keeps happening, another task takes our CPU for a time slice while the
+ * peer answers on another, and a sleep would have been woken sooner.
+ * Someone else wants this CPU. Then the channel backs off: no spinning,
+ * and no CPU offered before a sleep, for BACKOFF_RATIO times as long as
+ * the CPU was away, at least twice the previous back-off while they come
+ * one after the other, at most BACKOFF_MAX_NS. Blocking calls and loops
+ * only sleep meanwhile, as libxenvchan does. After a back-off the channel
+ * spins again: a probe, which costs at most one time slice and so at most
+ * 1/(1 + BACKOFF_RATIO) of the time. While the host stays busy the probes
+ * soon lose the CPU again and the back-offs double up to BACKOFF_MAX_NS,
+ * so they cost next to nothing; once it is quiet, the first probe finds no
+ * contender and spinning stays, within BACKOFF_MAX_NS. Even spins that
+ * got their answers do not keep spinning on at a busy host: each lost CPU
+ * costs a time slice, the price of hundreds of wake-ups. The signal costs
+ * nothing more than the clock reads that a spin makes anyway, and it is the
+ * same on Linux (under any scheduler, with or without a hypervisor below) and
+ * in a unikernel (where sched_yield is SCHEDOP_yield, and a lost CPU is another
+ * vCPU's turn).
+ *
+ * A second signal, where the platform gives it (vchan_evt_stolen: on Linux
+ * the thread's run_delay, the time it was runnable but kept from a CPU):
+ * read at most every STEAL_PERIOD_NS, when about to spin or offer the CPU,
+ * a share of the time since the last reading above 1/(1 + BACKOFF_RATIO)
+ * backs off the same way, for BACKOFF_RATIO times the time taken from us.
+ * It sees what the clock of a spin does not: a pair that hands one CPU back
+ * and forth with quick yields beside a third task, never sleeping, so that
+ * the scheduler never spreads it over the other CPUs; or waits whose
+ * wake-ups queue behind other tasks. In a unikernel there is no such
+ * reading, and the first signal works alone. */
+
+/* A spin or a yield lost the CPU for `away` ns and the peer did not move.
+ * When this comes within one back-off of the end of the last one, the host
+ * is still busy: the back-off doubles. */
+static void contended(struct vchan *ch, uint64_t away)
+{
+	uint64_t now = vchan_now_ns(), b = away * BACKOFF_RATIO;
+
+	if (ch->calm_from != 0 && now < ch->calm_from + ch->backoff_ns &&
+	    b < 2 * ch->backoff_ns)
+		b = 2 * ch->backoff_ns;
+	if (b > BACKOFF_MAX_NS)
+		b = BACKOFF_MAX_NS;
+	ch->backoff_ns = b;
+	ch->calm_from = now + b;
+}
+
+/* Since the last look (at most every STEAL_PERIOD_NS), other tasks kept
+ * our thread from a CPU more than 1/(1 + BACKOFF_RATIO) of the time: more
+ * than a failed probe may cost. Then back off for BACKOFF_RATIO times
+ * that long, as after a lost CPU. */
+static void watch_steal(struct vchan *ch, uint64_t now)
+{
+	uint64_t st, span = now - ch->steal_at;
+
+	if (ch->steal_unknown || span < STEAL_PERIOD_NS)
+		return;
+	if (vchan_evt_stolen(ch->evt, &st) < 0) {
+		ch->steal_unknown = 1; /* the platform does not tell */
+		return;
+	}
+	if (ch->steal_at != 0 && st - ch->steal_ns > span / (1 + BACKOFF_RATIO))
+		contended(ch, st - ch->steal_ns);
+	ch->steal_at = now;
+	ch->steal_ns = st;
+}
+
+static int backing_off(struct vchan *ch)
+{
+	uint64_t now = vchan_now_ns();
+
+	if (ch->calm_from != 0 && now < ch->calm_from)
+		return 1;
+	watch_steal(ch, now);
+	return ch->calm_from != 0 && now < ch->calm_from;
+}
+
+/* A spin or a yield lost the CPU for `away` ns. Returns whether the peer
+ * moved (for `bits`) meanwhile. */
+static int lost_cpu(struct vchan *ch, unsigned bits, uint64_t away)
+{
+	if (!vchan_ring_changed(&ch->ring, bits)) {
+		contended(ch, away);
+		return 0;
+	}
+	if (++ch->lost_moved >= 2) {
+		ch->lost_moved = 0;
+		contended(ch, away);
+	}
+	return 1;
+}
+
 /* How long to spin before sleeping, in ns. Spinning pays only when the
  * peer answers within the window; a window shorter than the peer's usual
  * answer is pure loss twice over: the CPU burnt spinning, then the
@@ -96,11 +220,11 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
  * longer than the budget anyway (a slow or descheduled peer, where
  * spinning only steals the CPU it needs). Sleeping waits keep being
  * measured, so spinning resumes when the peer speeds up. */
-static uint64_t spin_window(const struct vchan *ch)
+static uint64_t spin_window(struct vchan *ch)
 {
 	uint64_t cap = (uint64_t)ch->spin_us * 1000u, w;
 
-	if (cap == 0 || ch->wait_avg_ns >= cap)
+	if (cap == 0 || ch->wait_avg_ns >= cap || backing_off(ch))
 		return 0;
 	w = 4 * ch->wait_avg_ns;
 	if (w < SPIN_MIN_NS)
@@ -115,24 +239,32 @@ static void note_wait(struct vchan *ch, uint64_t ns)
 	ch->wait_avg_ns = ch->wait_avg_ns - ch->wait_avg_ns / 8 + ns / 8;
 }
 
-/* Spin until the peer moves (for `bits`) or *deadline (set on first use,
- * `window` ns from now) passes. Returns 1 when something changed. */
+/* Spin until the peer moves (for `bits`), *deadline (set on first use,
+ * `window` ns from now) passes, or the CPU is lost to another task (see
+ * contended, which starts a back-off). Returns 1 when something changed,
+ * else 0. */
 static int spin(struct vchan *ch, unsigned bits, uint64_t window,
 		uint64_t *deadline)
 {
 	uint64_t now = vchan_now_ns(), yield_from = now + SPIN_PURE_NS;
+	uint64_t last = now;
 
 	if (*deadline == 0)
 		*deadline = now + window;
 	else if (now >= *deadline)
 		return 0;
 	for (unsigned i = 1;; i++) {
-		if (vchan_ring_changed(&ch->ring, bits))
+		if (vchan_ring_changed(&ch->ring, bits)) {
+			ch->lost_moved = 0;
 			return 1;
+		}
 		cpu_relax();
 		if ((i & 15) != 0)
 			continue;
 		now = vchan_now_ns();
+		if (now - last > LOST_CPU_NS)
+			return lost_cpu(ch, bits, now - last);
+		last = now;
 		if (now >= *deadline)
 			return 0;
 		/* Past the first microseconds (a running peer answers
@@ -191,8 +323,20 @@ int vchan_stall(struct vchan *ch, struct stall *s, unsigned bits)
 	 * other CPU (say, a reader half-way through a copy) has had that
 	 * long to move. A sleep and its wake-up cost tens of times more. */
 	if (!s->offered) {
+		uint64_t t;
+
 		s->offered = 1;
+		/* Under contention the yield would hand our CPU over for a
+		 * time slice: sleep at once instead. */
+		if (backing_off(ch))
+			return 1;
+		t = vchan_now_ns();
 		sched_yield();
+		t = vchan_now_ns() - t;
+		if (t > LOST_CPU_NS)
+			lost_cpu(ch, bits, t);
+		else
+			ch->lost_moved = 0;
 		return 1;
 	}
 	if (sleep_events(ch, -1) < 0)

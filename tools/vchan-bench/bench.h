@@ -98,6 +98,7 @@ struct bench_row {
 	unsigned count;	    /* calls or requests timed */
 	unsigned in_flight; /* at once, for the rate */
 	unsigned size;	    /* rpc: payload bytes each way; e2e: 0 */
+	unsigned load;	    /* CPU hogs that ran beside it */
 	const char *base;   /* transport of the row the ratios are against */
 	char why[256];
 };

@@ -74,6 +74,31 @@ static int parse_list(const char *s, size_t *out, int *n, size_t max)
 	return *n > 0 ? 0 : -1;
 }
 
+/* --load: numbers of CPU hogs, 0 to LOAD_MAX, comma-separated. */
+static int parse_loads(const char *s, unsigned *out, int *n)
+{
+	char buf[256], *save = NULL;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	*n = 0;
+	for (char *t = strtok_r(buf, ",", &save); t != NULL;
+	     t = strtok_r(NULL, ",", &save)) {
+		char *end;
+		unsigned long v;
+
+		if (*t < '0' || *t > '9' || *n >= MAX_SIZES)
+			return -1;
+		errno = 0;
+		v = strtoul(t, &end, 10);
+		if (errno != 0 || *end != '\0' || v > LOAD_MAX)
+			return -1;
+		out[(*n)++] = (unsigned)v;
+	}
+	return *n > 0 ? 0 : -1;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(
@@ -121,15 +146,23 @@ static void usage(FILE *f)
 	    "      --spin USEC       vchan's spin budget, 1 to 1000000 "
 	    "(default:\n"
 	    "                        the library's, 200)\n"
+	    "      --load LIST       CPU hogs beside every row, 0 to 64; one "
+	    "pass\n"
+	    "                        per entry (default: 0, then 2 with the "
+	    "rows of\n"
+	    "                        64K writes, 64-byte ping-pong and "
+	    "notify)\n"
 	    "      --peer DOMID      measure vchan against --serve in domain "
 	    "DOMID\n"
 	    "      --serve DOMID     serve the measurements of domain DOMID\n"
 	    "      --xen PORT        e2e: measure the HTTPS front already\n"
-	    "                        listening on 127.0.0.1:PORT (tls-terminator\n"
+	    "                        listening on 127.0.0.1:PORT "
+	    "(tls-terminator\n"
 	    "                        in dom0, web.xen behind it) instead of\n"
 	    "                        starting the example's domains; only the\n"
 	    "                        e2e mode unless modes are given\n"
-	    "      --xen-cert FILE   verify that front's certificate (default:\n"
+	    "      --xen-cert FILE   verify that front's certificate "
+	    "(default:\n"
 	    "                        not verified)\n"
 	    "  -h, --help            show this text\n"
 	    "      --version         show the version\n"
@@ -192,6 +225,9 @@ static void defaults(struct opts *o, int quick)
 	o->timeout_s = quick ? 60 : 600;
 	o->ring = 262144;
 	o->tp_msg = 65536;
+	o->loads[0] = 0;
+	o->loads[1] = LOAD_DEFAULT;
+	o->n_loads = 2;
 	if (quick) {
 		o->tp_msgs[0] = 64;
 		o->tp_msgs[1] = 65536;
@@ -235,6 +271,7 @@ void parse_opts(struct opts *o, int argc, char **argv)
 		O_SERVE,
 		O_XEN,
 		O_XEN_CERT,
+		O_LOAD,
 	};
 	static const struct option lo[] = {
 	    {"quick", no_argument, NULL, 'q'},
@@ -259,6 +296,7 @@ void parse_opts(struct opts *o, int argc, char **argv)
 	    {"serve", required_argument, NULL, O_SERVE},
 	    {"xen", required_argument, NULL, O_XEN},
 	    {"xen-cert", required_argument, NULL, O_XEN_CERT},
+	    {"load", required_argument, NULL, O_LOAD},
 	    {NULL, 0, NULL, 0}};
 	int c, quick = 0, tr_given = 0, modes_given = 0;
 	char bad[256];
@@ -403,6 +441,13 @@ void parse_opts(struct opts *o, int argc, char **argv)
 			o->xen_port = (int)port;
 			break;
 		}
+		case O_LOAD:
+			if (parse_loads(optarg, o->loads, &o->n_loads) < 0)
+				bad_arg("--load", optarg,
+					"a list of numbers of CPU hogs from 0 "
+					"to 64, comma-separated");
+			o->loads_given = 1;
+			break;
 		case O_XEN_CERT:
 			if (access(optarg, R_OK) != 0)
 				bad_arg("--xen-cert", optarg,

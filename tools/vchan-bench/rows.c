@@ -76,8 +76,8 @@ static void print_row_json(const struct bench_rows *rows,
 
 	printf("{\"mode\":\"%s\",\"transport\":", x->mode);
 	bench_json_str(x->transport);
-	printf(",\"msg_size\":%u,\"ring_size\":0,\"status\":\"%s\"", x->size,
-	       status_name(x));
+	printf(",\"msg_size\":%u,\"ring_size\":0,\"load\":%u,\"status\":\"%s\"",
+	       x->size, x->load, status_name(x));
 	if (x->ok == 1)
 		printf(",\"%s\":%.0f,\"p50_us\":%.2f,\"p99_us\":%.2f,"
 		       "\"%s\":%u,\"in_flight\":%u",
@@ -108,7 +108,7 @@ static void print_row_csv(const struct bench_rows *rows,
 	const struct bench_row *b = row_base(rows, x);
 
 	/* The columns of the other modes; the rate goes in the last one. */
-	printf("%s,%s,%u,0,,,", x->mode, x->transport, x->size);
+	printf("%s,%s,%u,0,%u,,,", x->mode, x->transport, x->size, x->load);
 	if (x->ok == 1)
 		printf("%.2f,%.2f", x->p50, x->p99);
 	else
@@ -137,11 +137,14 @@ static void print_rows_table(const struct bench_rows *rows)
 
 		if (strcmp(mode, x->mode) != 0) {
 			mode = x->mode;
-			printf("\n%s\n",
+			printf("\n%s",
 			       rpc ? "rpc: echo calls through rpc/ (rate with "
 				     "many calls in flight; latency with one)"
 				   : "end to end: HTTP requests through the "
 				     "example's domains (see the man page)");
+			if (x->load != 0)
+				printf(", %u CPU hogs beside", x->load);
+			printf("\n");
 			printf("%-16s %12s %10s %10s %10s %10s  %s\n",
 			       "transport", rpc ? "calls/s" : "requests/s",
 			       "p50", "p99", "x rate", "x p50", "against");

@@ -16,6 +16,9 @@
 #define MIB	  (1024u * 1024u)
 /* Room for the timed repeats of one figure: --repeats stays below it. */
 #define MAX_REPS 64
+/* The loaded pass of a run without --load, and the most hogs --load takes. */
+#define LOAD_DEFAULT 2u
+#define LOAD_MAX     64u
 
 /* Result modes: the three of bench.h and connection set-up; then the
  * modes that report rates as rows of their own (rpc.c, e2e.c). */
@@ -35,6 +38,11 @@ struct opts {
 	unsigned lat_iters, notify_iters, setups;
 	unsigned timeout_s;
 	int spin_us; /* -1: vchan's default */
+	/* CPU hogs beside the rows, one pass of the plan per entry. Not
+	 * given (loads_given 0): 0, then LOAD_DEFAULT with only the rows
+	 * the contention is about (see run_all). */
+	unsigned loads[MAX_SIZES];
+	int n_loads, loads_given;
 	int want_tr[TR_COUNT];
 	int want_mode[MODE_COUNT];
 	size_t tp_msgs[MAX_SIZES], tp_rings[MAX_SIZES], lat_msgs[MAX_SIZES];
@@ -43,12 +51,13 @@ struct opts {
 	size_t tp_msg; /* message size of the ring sweep */
 	int progress;
 	int peer, serve; /* --peer, --serve DOMID (peer.c); -1: not given */
-	int xen_port;	  /* --xen PORT; 0: not given */
+	int xen_port;	 /* --xen PORT; 0: not given */
 	const char *xen_cert;
 };
 
 struct result {
 	int mode;
+	unsigned load; /* CPU hogs that ran beside it */
 	enum transport tr;
 	size_t msg, ring; /* ring 0: the transport has none */
 	int ok;		  /* 1 measured, 0 failed, -1 unavailable */
@@ -73,6 +82,7 @@ struct run {
 	int xen_ok;
 	char xen_why[256];
 	unsigned seq;
+	unsigned load; /* of the pass being measured */
 	int failures;
 	struct bench_rows rows; /* rpc and e2e */
 };

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -555,6 +556,7 @@ static void measure(struct run *r, enum transport tr, int mode, size_t msg,
 	char why[256] = "";
 
 	res->mode = mode;
+	res->load = r->load;
 	res->tr = tr;
 	res->msg = msg;
 	res->ring = bench_transport_has_ring(tr) ? ring : 0;
@@ -682,7 +684,53 @@ static int size_in(const size_t *v, int n, size_t x)
 	return 0;
 }
 
-static void run_all(struct run *r)
+static size_t smallest(const size_t *v, int n)
+{
+	size_t m = v[0];
+
+	for (int i = 1; i < n; i++)
+		if (v[i] < m)
+			m = v[i];
+	return m;
+}
+
+/* ---- CPU hogs: the load beside the rows ---- */
+
+/* Start n processes that only burn CPU (as `yes >/dev/null` would, without
+ * the system calls), at the priority of the rows, each dying with us.
+ * Their ids go to pids[0..n-1]. */
+static void hogs_start(unsigned n, pid_t *pids)
+{
+	pid_t parent = getpid();
+
+	fflush(NULL);
+	for (unsigned i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			die("cannot fork a CPU hog");
+		if (pids[i] > 0)
+			continue;
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+		for (volatile unsigned long x = 0;; x++)
+			;
+	}
+}
+
+static void hogs_stop(unsigned n, const pid_t *pids)
+{
+	for (unsigned i = 0; i < n; i++)
+		kill(pids[i], SIGKILL);
+	for (unsigned i = 0; i < n; i++)
+		waitpid(pids[i], NULL, 0);
+}
+
+/* One pass of the plan. `few`: only the rows that contention is about,
+ * for the loaded pass of a run without --load: writes of the ring sweep's
+ * size through the default ring (and, unless --quick, through the
+ * smallest ring of the sweep), the smallest ping-pong, and notify. */
+static void run_pass(struct run *r, int few)
 {
 	struct opts *o = &r->o;
 
@@ -691,7 +739,15 @@ static void run_all(struct run *r)
 
 		if (!o->want_tr[t])
 			continue;
-		if (o->want_mode[BENCH_THROUGHPUT]) {
+		if (o->want_mode[BENCH_THROUGHPUT] && few) {
+			size_t small = smallest(o->tp_rings, o->n_tp_rings);
+
+			measure(r, tr, BENCH_THROUGHPUT, o->tp_msg, o->ring);
+			if (!o->quick && bench_transport_has_ring(tr) &&
+			    small != o->ring)
+				measure(r, tr, BENCH_THROUGHPUT, o->tp_msg,
+					small);
+		} else if (o->want_mode[BENCH_THROUGHPUT]) {
 			for (int i = 0; i < o->n_tp_msgs; i++)
 				measure(r, tr, BENCH_THROUGHPUT, o->tp_msgs[i],
 					o->ring);
@@ -707,7 +763,10 @@ static void run_all(struct run *r)
 					o->tp_rings[i]);
 			}
 		}
-		if (o->want_mode[BENCH_LATENCY])
+		if (o->want_mode[BENCH_LATENCY] && few)
+			measure(r, tr, BENCH_LATENCY,
+				smallest(o->lat_msgs, o->n_lat_msgs), o->ring);
+		else if (o->want_mode[BENCH_LATENCY])
 			for (int i = 0; i < o->n_lat_msgs; i++)
 				measure(r, tr, BENCH_LATENCY, o->lat_msgs[i],
 					o->ring);
@@ -717,8 +776,22 @@ static void run_all(struct run *r)
 		if (o->want_mode[BENCH_NOTIFY] && tr != TR_SHM &&
 		    tr != TR_VCHAN)
 			measure(r, tr, BENCH_NOTIFY, 64, o->ring);
-		if (o->want_mode[MODE_SETUP])
+		if (o->want_mode[MODE_SETUP] && !few)
 			measure(r, tr, MODE_SETUP, 64, o->ring);
+	}
+}
+
+/* Every pass: one per load, with its hogs running throughout. */
+static void run_all(struct run *r)
+{
+	struct opts *o = &r->o;
+	pid_t hogs[LOAD_MAX];
+
+	for (int l = 0; l < o->n_loads; l++) {
+		r->load = o->loads[l];
+		hogs_start(r->load, hogs);
+		run_pass(r, !o->loads_given && l > 0);
+		hogs_stop(r->load, hogs);
 	}
 	if (o->progress)
 		fprintf(stderr, "%70s\r", "");
@@ -791,6 +864,7 @@ static void run_rows(struct run *r)
 	    PKGLIBEXECDIR "/examples/web",
 	    PKGLIBEXECDIR "/examples/tls-terminator"};
 	char ex[3][PATH_MAX];
+	pid_t hogs[LOAD_MAX];
 
 	/* The web example's programs: named by the environment, else in the
 	 * build tree next to ours, else installed. */
@@ -799,6 +873,9 @@ static void run_rows(struct run *r)
 		    find_prog(ex[i], ex_env[i], ex_rel[i], ex_inst[i]))
 			xo.prog[i] = ex[i];
 
+	/* At the first load of the run, with its hogs. */
+	r->load = r->o.loads[0];
+	hogs_start(r->load, hogs);
 	if (r->o.want_mode[MODE_RPC]) {
 		if (r->o.progress)
 			fprintf(stderr, "vchan-bench: rpc%60s\r", "");
@@ -809,6 +886,9 @@ static void run_rows(struct run *r)
 			fprintf(stderr, "vchan-bench: e2e%60s\r", "");
 		r->failures += bench_e2e_run(&xo, &r->rows);
 	}
+	hogs_stop(r->load, hogs);
+	for (size_t i = 0; i < r->rows.n; i++)
+		r->rows.v[i].load = r->load;
 	if (r->o.progress)
 		fprintf(stderr, "%70s\r", "");
 }
