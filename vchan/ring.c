@@ -554,8 +554,13 @@ int vchan_ring_reserve(struct vchan_ring_ctl *c, size_t len,
 		       struct iovec seg[2])
 {
 	struct vchan_ring *r = &c->wr;
-	long space = wr_space(c);
+	long space;
 
+	/* A new reservation replaces the last one, also when it gets no
+	 * room: a commit must never publish bytes of a reservation its
+	 * caller has already given up. */
+	r->reserved = 0;
+	space = wr_space(c);
 	if (space < 0)
 		return -1;
 	if (len > r->size) {

@@ -432,6 +432,14 @@ static void test_zero_copy(void **state)
 	/* No room: reserve says 0. */
 	assert_int_equal(put(&p.cli, src, 1024, 1), 1024);
 	assert_int_equal(vchan_ring_reserve(&p.cli, 1, seg), 0);
+	/* A reservation that gets no room replaces the one before it: that
+	 * one can no longer be committed. */
+	assert_true(vchan_ring_peek(&p.srv, seg) > 0);
+	assert_int_equal(vchan_ring_consume(&p.srv, 10, &kick), 0);
+	assert_true(vchan_ring_reserve(&p.cli, 5, seg) > 0);
+	assert_int_equal(vchan_ring_reserve(&p.cli, 100, seg), 0);
+	assert_int_equal(vchan_ring_commit(&p.cli, 5, &kick), -1);
+	assert_int_equal(errno, EINVAL);
 	pair_close(&p);
 }
 

@@ -252,7 +252,7 @@ rpc_check
 bench_check() {
 	t0=$(now)
 	urun "(vchan-bench --serve 0 --timeout 200 2>/tmp/bench-serve.err; echo \$? >/tmp/bench-serve.rc) </dev/null >/dev/null 2>&1 &" >/tmp/u.res
-	timeout 240 vchan-bench --peer $D --quick --transports vchan,vchan-nospin,unix \
+	timeout 240 vchan-bench --peer $D --quick --load 0 --transports vchan,vchan-nospin,unix \
 		--bytes 1M --max-writes 2048 --ring-sizes 256K --repeats 1 \
 		--iterations 50 --timeout 60 >/tmp/bench.out
 	rc=$?
