@@ -50,6 +50,47 @@ struct vchan {
 	int efd;       /* xen: epoll set of the event and XenStore fds, or -1 */
 };
 
+/* Shared by the modules' setup code (vchan.c unless said otherwise). */
+
+/* A handle with its grant, event and store handles open, nothing else;
+ * NULL + errno. */
+struct vchan *vchan_new_handle(int server);
+
+/* Release everything and free the handle. Returns 0, or the errno of the
+ * first release that failed (errno itself is left as it was). */
+int vchan_free_handle(struct vchan *ch);
+
+/* A ring's memory: `count` pages of its own, shared with `peer` (server;
+ * their grant references written to refs[]) or mapped from it (client;
+ * read from refs[], `writable` or not), kept in *r; when count is 0, the
+ * control page at `offset`. Returns its address, or NULL + errno. */
+void *vchan_ring_memory(struct vchan *ch, struct ring_pages *r, uint32_t peer,
+			uint32_t count, uint32_t *refs, int writable,
+			uint32_t offset);
+
+/* On Xen, watch for the peer's domain going (see vchan.c). 0 or -1. */
+int vchan_watch_peer(struct vchan *ch);
+
+/* A port name vchan_path accepts: 1 or 0. */
+int vchan_port_ok(const char *port);
+
+/* vchan_path, asking `xs` (or, when NULL, a handle of its own) for our
+ * domain id where VCHAN_DOMID_SELF stands. */
+int vchan_build_path(vchan_xs *xs, char *buf, size_t size, uint32_t owner,
+		     uint32_t peer, const char *port);
+
+/* Read a server's two keys under `dir` (connect.c). Returns 1 with both
+ * set, 0 when one is not there yet, -1 + errno (EPROTO a malformed value,
+ * EACCES, or the store's error). */
+int vchan_read_keys(vchan_xs *xs, const char *dir, uint32_t *ref,
+		    uint32_t *port);
+
+/* The directory where a listener on `port` of domain `server` takes
+ * requests: "/local/domain/<server>/data/vchan-listen/<port>" (listen.c).
+ * Returns its length or -1 + errno as vchan_path. */
+int vchan_listen_path(char *buf, size_t size, uint32_t server,
+		      const char *port);
+
 /* After a watch of the peer's domain fired: when that domain is gone,
  * mark the peer closed, as its unmap-notify would have (vchan.c). */
 void vchan_check_peer(struct vchan *ch);

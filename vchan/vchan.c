@@ -44,9 +44,9 @@ static void release_ring(struct vchan *ch, struct ring_pages *r, int *err)
  * their grant references written to refs[]) or mapped from it (client;
  * read from refs[], `writable` or not), kept in *r; when count is 0,
  * the control page at `offset`. Returns its address, or NULL + errno. */
-static void *ring_memory(struct vchan *ch, struct ring_pages *r, uint32_t peer,
-			 uint32_t count, uint32_t *refs, int writable,
-			 uint32_t offset)
+void *vchan_ring_memory(struct vchan *ch, struct ring_pages *r, uint32_t peer,
+			uint32_t count, uint32_t *refs, int writable,
+			uint32_t offset)
 {
 	if (count == 0)
 		return (uint8_t *)ch->page + offset;
@@ -61,7 +61,7 @@ static void *ring_memory(struct vchan *ch, struct ring_pages *r, uint32_t peer,
 
 /* Release everything and free the handle. Returns 0, or the errno of the
  * first release that failed (errno itself is left as it was). */
-static int free_handle(struct vchan *ch)
+int vchan_free_handle(struct vchan *ch)
 {
 	int saved = errno, err = 0;
 
@@ -85,7 +85,7 @@ static int free_handle(struct vchan *ch)
 	return err;
 }
 
-static struct vchan *new_handle(int server)
+struct vchan *vchan_new_handle(int server)
 {
 	struct vchan *ch = calloc(1, sizeof(*ch));
 
@@ -107,7 +107,7 @@ static struct vchan *new_handle(int server)
 		goto fail;
 	return ch;
 fail:
-	free_handle(ch);
+	vchan_free_handle(ch);
 	return NULL;
 }
 
@@ -117,7 +117,7 @@ fail:
  * the domain going (@releaseDomain, and its /local/domain/<id> directory,
  * which the tool stack removes) and make vchan_fd wake on either. The sim
  * backend needs none of this: a dead process's bytes are cleared. */
-static int watch_peer(struct vchan *ch)
+int vchan_watch_peer(struct vchan *ch)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	char dir[32];
@@ -175,7 +175,7 @@ void vchan_check_peer(struct vchan *ch)
 
 /* A XenStore node name fit to be a port: 1..VCHAN_PORT_MAX bytes of
  * [A-Za-z0-9_@-]. */
-static int port_ok(const char *port)
+int vchan_port_ok(const char *port)
 {
 	size_t n;
 
@@ -196,12 +196,12 @@ static int port_ok(const char *port)
 
 /* vchan_path, asking `xs` (or, when NULL, a handle of its own) for our
  * domain id where VCHAN_DOMID_SELF stands. */
-static int build_path(vchan_xs *xs, char *buf, size_t size, uint32_t owner,
-		      uint32_t peer, const char *port)
+int vchan_build_path(vchan_xs *xs, char *buf, size_t size, uint32_t owner,
+		     uint32_t peer, const char *port)
 {
 	int n;
 
-	if (buf == NULL || !port_ok(port) ||
+	if (buf == NULL || !vchan_port_ok(port) ||
 	    (owner > VCHAN_DOMID_SELF || peer > VCHAN_DOMID_SELF)) {
 		errno = EINVAL;
 		return -1;
@@ -234,11 +234,8 @@ static int build_path(vchan_xs *xs, char *buf, size_t size, uint32_t owner,
 int vchan_path(char *buf, size_t size, uint32_t owner, uint32_t peer,
 	       const char *port)
 {
-	return build_path(NULL, buf, size, owner, peer, port);
+	return vchan_build_path(NULL, buf, size, owner, peer, port);
 }
-
-static int read_keys(vchan_xs *xs, const char *dir, uint32_t *ref,
-		     uint32_t *port);
 
 /* Whether a live server already offers at `path`: its keys name an event
  * channel port of our domain (a server publishes under its own domain's
@@ -251,7 +248,7 @@ static int path_in_use(struct vchan *ch, const char *path)
 {
 	uint32_t ref, evport;
 
-	if (read_keys(ch->xs, path, &ref, &evport) != 1)
+	if (vchan_read_keys(ch->xs, path, &ref, &evport) != 1)
 		return 0;
 	if (vchan_evt_port_held(ch->evt, evport) != 1)
 		return 0;
@@ -272,17 +269,18 @@ static struct vchan *server_create(uint32_t peer, const char *path,
 	void *left, *right;
 	int evport;
 
-	if ((path == NULL && (!port_ok(port) || peer >= VCHAN_DOMID_SELF)) ||
+	if ((path == NULL &&
+	     (!vchan_port_ok(port) || peer >= VCHAN_DOMID_SELF)) ||
 	    vchan_ring_layout(lo, ro, &lay) < 0) {
 		errno = EINVAL;
 		return NULL;
 	}
-	ch = new_handle(1);
+	ch = vchan_new_handle(1);
 	if (ch == NULL)
 		return NULL;
 	if (path == NULL) {
-		if (build_path(ch->xs, buf, sizeof(buf), VCHAN_DOMID_SELF, peer,
-			       port) < 0)
+		if (vchan_build_path(ch->xs, buf, sizeof(buf), VCHAN_DOMID_SELF,
+				     peer, port) < 0)
 			goto fail;
 		path = buf;
 	}
@@ -309,12 +307,13 @@ static struct vchan *server_create(uint32_t peer, const char *path,
 
 	/* The page is not published yet: writing the grant list straight
 	 * into it races with nobody. */
-	left = ring_memory(ch, &ch->left, peer, lay.left_pages, page->grants, 1,
-			   lay.left_offset);
+	left = vchan_ring_memory(ch, &ch->left, peer, lay.left_pages,
+				 page->grants, 1, lay.left_offset);
 	if (left == NULL)
 		goto fail;
-	right = ring_memory(ch, &ch->right, peer, lay.right_pages,
-			    page->grants + lay.left_pages, 1, lay.right_offset);
+	right = vchan_ring_memory(ch, &ch->right, peer, lay.right_pages,
+				  page->grants + lay.left_pages, 1,
+				  lay.right_offset);
 	if (right == NULL)
 		goto fail;
 	vchan_ring_server_init(&ch->ring, page, lo, ro, left, right);
@@ -325,11 +324,11 @@ static struct vchan *server_create(uint32_t peer, const char *path,
 		goto fail;
 	ch->published = 1;
 	ch->peer = peer;
-	if (watch_peer(ch) < 0)
+	if (vchan_watch_peer(ch) < 0)
 		goto fail;
 	return ch;
 fail:
-	free_handle(ch);
+	vchan_free_handle(ch);
 	return NULL;
 }
 
@@ -355,264 +354,13 @@ struct vchan *vchan_server_create_port(uint32_t peer, const char *port,
 {
 	unsigned lo, ro;
 
-	if (!port_ok(port)) {
+	if (!vchan_port_ok(port)) {
 		errno = EINVAL;
 		return NULL;
 	}
 	if (vchan_ring_orders(read_min, write_min, &lo, &ro) < 0)
 		return NULL;
 	return server_create(peer, NULL, port, lo, ro);
-}
-
-/* A XenStore value that must be a decimal u32 other than 0. */
-static int parse_u32(const char *s, uint32_t *out)
-{
-	unsigned long long v = 0;
-
-	if (*s == '\0')
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (unsigned)(*s - '0');
-		if (v > UINT32_MAX)
-			return -1;
-	}
-	if (v == 0)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
-/* Read one key under dir. Returns 1 with *out set, 0 when it is not there
- * yet, -1 + errno. */
-static int read_key(vchan_xs *xs, const char *dir, const char *key,
-		    uint32_t *out)
-{
-	char path[3200];
-	char *val;
-	int r;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, key) >=
-	    (int)sizeof(path)) {
-		errno = EINVAL;
-		return -1;
-	}
-	val = vchan_xs_read(xs, path, NULL);
-	if (val == NULL)
-		return errno == ENOENT ? 0 : -1;
-	r = parse_u32(val, out);
-	free(val);
-	if (r < 0) {
-		errno = EPROTO;
-		return -1;
-	}
-	return 1;
-}
-
-static int read_keys(vchan_xs *xs, const char *dir, uint32_t *ref,
-		     uint32_t *port)
-{
-	int r = read_key(xs, dir, KEY_REF, ref);
-
-	if (r <= 0)
-		return r;
-	return read_key(xs, dir, KEY_EVT, port);
-}
-
-static void drain_watch(vchan_xs *xs)
-{
-	char *p, *t;
-
-	while (vchan_xs_read_watch(xs, &p, &t) == 1) {
-		free(p);
-		free(t);
-	}
-}
-
-/* Wait (on a watch, not by polling the store) until the server's keys
- * exist, and read them. */
-static int wait_keys(vchan_xs *xs, const char *dir, int timeout_ms,
-		     uint32_t *ref, uint32_t *port)
-{
-	static const char token[] = "vchan-connect";
-	uint64_t deadline =
-	    vchan_now_ns() +
-	    (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
-	int r, denied = 0;
-
-	/* A server already there needs no watch (nor, on the simulator, the
-	 * inotify instance one costs). */
-	r = read_keys(xs, dir, ref, port);
-	if (r != 0 && !(r < 0 && errno == EACCES))
-		return r < 0 ? -1 : 0;
-	if (vchan_xs_watch(xs, dir, token) < 0)
-		return -1;
-	for (;;) {
-		struct pollfd pfd = {.fd = vchan_xs_fd(xs), .events = POLLIN};
-		int wait_ms = -1;
-
-		/* Take the events first: a change after this is signalled
-		 * on the fd, so the read below cannot miss it. */
-		drain_watch(xs);
-		r = read_keys(xs, dir, ref, port);
-		/* xenstored answers EACCES for a missing key under a directory
-		 * we may not read (one a server of ours left behind), just as
-		 * for a key we may not read: keep waiting for a server to
-		 * publish keys we can read, and say "denied" only if none
-		 * comes in time. */
-		if (r < 0 && errno == EACCES) {
-			denied = 1;
-			r = 0;
-		}
-		if (r != 0)
-			break;
-		if (timeout_ms >= 0) {
-			uint64_t now = vchan_now_ns();
-
-			if (now >= deadline) {
-				errno = denied ? EACCES : ETIMEDOUT;
-				r = -1;
-				break;
-			}
-			wait_ms = (int)((deadline - now + 999999u) / 1000000u);
-		}
-		if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) {
-			r = -1;
-			break;
-		}
-	}
-	vchan_xs_unwatch(xs, dir, token);
-	return r < 0 ? -1 : 0;
-}
-
-/* Whether the page behind `ref` is a server's fresh offer, looked at
- * without taking it. The server's event port accepts one binder only (the
- * sim backend never lets it be bound again), so the page is checked before
- * the port is bound: a client that bound it and only then found the page
- * not for it would leave that server's offer with a port nobody can bind,
- * and the server would never learn why. The two keys are separate reads:
- * while a new server replaces the keys of one that died, a client can read
- * the old page's ref and the new server's port. */
-static int page_on_offer(struct vchan *ch, uint32_t server, uint32_t ref)
-{
-	struct vchan_wire *page =
-	    vchan_gnt_map(ch->gnt, server, 1, &ref, 0, NULL);
-	uint8_t live;
-
-	if (page == NULL) {
-		if (errno == ENOENT)
-			errno = ECONNREFUSED;
-		return -1;
-	}
-	live = __atomic_load_n(&page->cli_live, __ATOMIC_ACQUIRE);
-	vchan_gnt_unmap(ch->gnt, page, 1);
-	if (live != VCHAN_RING_LIVE_WAITING) {
-		errno = ECONNREFUSED;
-		return -1;
-	}
-	return 0;
-}
-
-/* vchan_client_connect at `path`, or when it is NULL at the usual path of
- * port name `pname`. */
-static struct vchan *client_connect(uint32_t server, const char *path,
-				    const char *pname, int timeout_ms)
-{
-	struct vchan_layout lay;
-	struct vchan_unmap_notify nt;
-	uint32_t refs[MAX_GRANTS];
-	uint32_t ref, evport;
-	unsigned lo, ro;
-	struct vchan *ch;
-	void *left, *right;
-	char buf[VCHAN_PATH_MAX];
-	int port;
-
-	if ((path == NULL && (!port_ok(pname) || server >= VCHAN_DOMID_SELF)) ||
-	    timeout_ms < -1) {
-		errno = EINVAL;
-		return NULL;
-	}
-	ch = new_handle(0);
-	if (ch == NULL)
-		return NULL;
-	if (path == NULL) {
-		if (build_path(ch->xs, buf, sizeof(buf), server,
-			       VCHAN_DOMID_SELF, pname) < 0)
-			goto fail;
-		path = buf;
-	}
-	if (wait_keys(ch->xs, path, timeout_ms, &ref, &evport) < 0)
-		goto fail;
-	if (page_on_offer(ch, server, ref) < 0)
-		goto fail;
-	/* Keys whose port or page is gone are a server that died without
-	 * removing them: say so, rather than the layer's EINVAL or ENOENT. */
-	port = vchan_evt_bind(ch->evt, server, evport);
-	if (port < 0) {
-		if (errno == EINVAL)
-			errno = ECONNREFUSED;
-		goto fail;
-	}
-	ch->port = (uint32_t)port;
-
-	/* If we die, the server sees cli_live cleared and gets an event. */
-	nt.evt = ch->evt;
-	nt.port = ch->port;
-	nt.offset = offsetof(struct vchan_wire, cli_live);
-	ch->page = vchan_gnt_map(ch->gnt, server, 1, &ref, 1, &nt);
-	if (ch->page == NULL) {
-		if (errno == ENOENT)
-			errno = ECONNREFUSED;
-		goto fail;
-	}
-
-	/* Orders and grants are read once, into our own copies: the server
-	 * could change the page under us at any time. */
-	vchan_ring_read_orders(ch->page, &lo, &ro);
-	if (vchan_ring_layout(lo, ro, &lay) < 0)
-		goto fail;
-	vchan_ring_read_grants(ch->page, refs,
-			       lay.left_pages + lay.right_pages);
-	left = ring_memory(ch, &ch->left, server, lay.left_pages, refs, 1,
-			   lay.left_offset);
-	if (left == NULL)
-		goto fail;
-	/* We only read the right ring: map it read-only. */
-	right = ring_memory(ch, &ch->right, server, lay.right_pages,
-			    refs + lay.left_pages, 0, lay.right_offset);
-	if (right == NULL)
-		goto fail;
-	if (vchan_ring_client_init(&ch->ring, ch->page, lo, ro, left, right) <
-	    0)
-		goto fail;
-	if (vchan_evt_notify(ch->evt, ch->port) < 0)
-		goto fail;
-	ch->peer = server;
-	if (watch_peer(ch) < 0)
-		goto fail;
-	/* Without the watch, the client needs the store no more. */
-	if (ch->efd < 0) {
-		vchan_xs_close(ch->xs);
-		ch->xs = NULL;
-	}
-	return ch;
-fail:
-	free_handle(ch);
-	return NULL;
-}
-
-struct vchan *vchan_client_connect(uint32_t server, const char *path,
-				   int timeout_ms)
-{
-	return client_connect(server, path, NULL, timeout_ms);
-}
-
-struct vchan *vchan_client_connect_port(uint32_t server, const char *port,
-					int timeout_ms)
-{
-	return client_connect(server, NULL, port, timeout_ms);
 }
 
 int vchan_close(struct vchan *ch)
@@ -633,7 +381,7 @@ int vchan_close(struct vchan *ch)
 		vchan_ring_close(&ch->ring);
 		release(vchan_evt_notify(ch->evt, ch->port), &err);
 	}
-	rest = free_handle(ch);
+	rest = vchan_free_handle(ch);
 	if (err == 0)
 		err = rest;
 	if (err != 0) {

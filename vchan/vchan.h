@@ -143,6 +143,99 @@ VCHAN_API struct vchan *vchan_server_create_port(uint32_t peer,
 VCHAN_API struct vchan *
 vchan_client_connect_port(uint32_t server, const char *port, int timeout_ms);
 
+/* ---- Connecting without blocking, for event loops ---- */
+
+/* A connect in progress. */
+struct vchan_connect;
+
+/* Start connecting to port name `port` of domain `server`, as
+ * vchan_client_connect_port does, or to the server published at `path`
+ * (vchan_connect_start_path). Nothing is waited for: drive it with
+ * vchan_connect_step. Returns the attempt (free it with
+ * vchan_connect_cancel, also after it succeeded) or NULL + errno: EINVAL a
+ * bad port name, path or server id, or an error of the XenStore layer. */
+VCHAN_API struct vchan_connect *vchan_connect_start(uint32_t server,
+						    const char *port);
+VCHAN_API struct vchan_connect *vchan_connect_start_path(uint32_t server,
+							 const char *path);
+
+/* Look once at the server's offer and take it if it is there. Never
+ * blocks. Returns the channel (blocking mode, as vchan_client_connect's)
+ * or NULL + errno: EAGAIN not yet (wait until vchan_connect_fd is
+ * readable, or vchan_connect_timeout's milliseconds have passed, then
+ * step again), or a failure as vchan_client_connect's (ECONNREFUSED,
+ * EPROTO...; the attempt is then over). Keys the server left unreadable to
+ * us are waited on as keys not there yet (EAGAIN). */
+VCHAN_API struct vchan *vchan_connect_step(struct vchan_connect *c);
+
+/* The fd that becomes readable when the server's offer may have changed
+ * (a XenStore watch); valid once vchan_connect_step has said EAGAIN, until
+ * vchan_connect_cancel. Owned by the attempt. -1 + EINVAL for NULL. */
+VCHAN_API int vchan_connect_fd(const struct vchan_connect *c);
+
+/* Milliseconds after which vchan_connect_step must be called even if the
+ * fd stays quiet (a request the store turned away for contention is posted
+ * again after a back-off), or -1 when only the fd matters (also for NULL,
+ * with EINVAL). */
+VCHAN_API int vchan_connect_timeout(const struct vchan_connect *c);
+
+/* Free the attempt, withdrawing a request it posted to a listener. A
+ * channel vchan_connect_step returned is not touched. Returns 0 (also for
+ * NULL); errno is left as it was. */
+VCHAN_API int vchan_connect_cancel(struct vchan_connect *c);
+
+/* ---- A listener: one port, many client domains ---- */
+
+/* A server that offers a port to many clients at once. */
+struct vchan_listener;
+
+/* Most domains an allow-list may name. */
+#define VCHAN_LISTEN_ALLOW_MAX 63u
+
+/* Offer port name `port` to any number of clients, each on a channel of
+ * its own with rings of at least `read_min` and `write_min` bytes (as
+ * vchan_server_create). `allow` lists the client domains permitted
+ * (n_allow of them, 1..VCHAN_LISTEN_ALLOW_MAX); NULL with n_allow 0 lets
+ * any domain connect. XenStore's permissions enforce the choice.
+ * Clients call vchan_client_connect_port(<this domain>, port, ...) or
+ * vchan_connect_start, as for a plain server: they ask for a channel
+ * under the listener's directory and it makes one for them. For each
+ * domain of an allow-list a plain offer also waits at the usual path
+ * (vchan_path(<this domain>, domain, port)), so that clients which know
+ * nothing of listeners (libxenvchan's) connect as to a plain server.
+ * The wire format is in docs/vchan-wire.md ("Listener").
+ * Returns a handle (vchan_listener_close) or NULL + errno: EINVAL a bad
+ * port name or allow-list, EADDRINUSE a live listener has this port (or a
+ * live plain server the usual path of an allowed domain), or an error of
+ * the grant, event or XenStore layer. */
+VCHAN_API struct vchan_listener *vchan_listen(const char *port,
+					     const uint32_t *allow,
+					     size_t n_allow, size_t read_min,
+					     size_t write_min);
+
+/* Take the next client that has connected, waiting up to `timeout_ms`
+ * (-1: forever, 0: not at all). *peer (when peer is not NULL) gets the
+ * client's domain. The channel is the caller's (vchan_close), in blocking
+ * mode. Also serves new requests and withdraws offers that nobody took
+ * within a few seconds (a client that died; a live one asks again), so
+ * call it whenever vchan_listener_fd is readable. Returns the channel or
+ * NULL + errno: EAGAIN nobody has connected (timeout_ms 0) or ETIMEDOUT
+ * (in time), EINTR, EINVAL l is NULL, or an error of the layers below.
+ * A request that cannot be served (the channel could not be made) is
+ * dropped, and its client asks again. */
+VCHAN_API struct vchan *vchan_accept(struct vchan_listener *l,
+				     uint32_t *peer, int timeout_ms);
+
+/* Readable when vchan_accept has something to do. Owned by the listener.
+ * -1 + EINVAL for NULL. */
+VCHAN_API int vchan_listener_fd(const struct vchan_listener *l);
+
+/* Stop listening: the offer and every channel not yet accepted are
+ * withdrawn (accepted channels are the caller's and stay open). The
+ * handle is always freed. Returns 0 (also for NULL) or -1 + errno when
+ * removing something from XenStore failed. */
+VCHAN_API int vchan_listener_close(struct vchan_listener *l);
+
 /* Close the channel and free the handle. The peer is told at once and can
  * still read everything written before. A server also removes its
  * XenStore path. The handle is always freed. Returns 0 (also for NULL), or

@@ -4,7 +4,8 @@
  * assume: the handle is not NULL; every path is valid by XenStore's rules
  *; publish keys are valid node names, dir/key within
  * the length limits, values non-NULL and at most XS_VALUE_MAX bytes, kv
- * non-NULL when n > 0, peer below XS_DOMID_LIMIT; tokens non-NULL and
+ * non-NULL when n > 0, permission lists of domain ids below
+ * XS_DOMID_LIMIT and accesses up to VCHAN_XS_BOTH; tokens non-NULL and
  * short enough; read_watch's out pointers non-NULL. */
 #ifndef VCHAN_XS_BACKEND_H
 #define VCHAN_XS_BACKEND_H
@@ -26,8 +27,12 @@
 struct xs_ops {
 	void (*close)(vchan_xs *xs);
 	int (*domid)(vchan_xs *xs);
+	/* perms[0] is {this domain, access of others}; np is 1 + the
+	 * checked acl's length. */
 	int (*publish)(vchan_xs *xs, const char *dir,
-		       const struct vchan_xs_kv *kv, size_t n, uint32_t peer);
+		       const struct vchan_xs_kv *kv, size_t n,
+		       const struct vchan_xs_perm *perms, size_t np);
+	int (*owner)(vchan_xs *xs, const char *path);
 	char *(*read)(vchan_xs *xs, const char *path, size_t *len);
 	/* Children of path as vchan_xs_directory returns them; NULL when
 	 * the backend cannot list (xs.c then fails with ENOSYS). */

@@ -35,7 +35,7 @@
 #include "common/env.h"
 #include "xenstore/embedded.h"
 
-#define PERMS_MAX  32 /* entries in one node's list */
+#define PERMS_MAX  (1 + VCHAN_XS_ACL_MAX) /* entries in one node's list */
 #define PERMS_TEXT (PERMS_MAX * 12)
 
 #define ACC_READ  1u
@@ -438,16 +438,6 @@ static int node_ensure(const struct emb *e, const char *apath,
 	return node_create(e, apath, &p, val);
 }
 
-/* The publish permissions: {self, none} + {peer, read}. */
-static void publish_perms(const struct emb *e, uint32_t peer, struct perms *p)
-{
-	p->n = 2;
-	p->p[0].id = e->domid;
-	p->p[0].acc = 0;
-	p->p[1].id = peer;
-	p->p[1].acc = ACC_READ;
-}
-
 /* Publish into an existing directory: all checks first, so a refusal
  * changes nothing. */
 static int publish_existing(struct emb *e, const char *adir,
@@ -583,7 +573,8 @@ fail:
 }
 
 static int emb_publish(vchan_xs *xs, const char *dir,
-		       const struct vchan_xs_kv *kv, size_t n, uint32_t peer)
+		       const struct vchan_xs_kv *kv, size_t n,
+		       const struct vchan_xs_perm *perms, size_t np)
 {
 	struct emb *e = to_emb(xs);
 	char adir[APATH_MAX];
@@ -591,7 +582,11 @@ static int emb_publish(vchan_xs *xs, const char *dir,
 	int ex, rc;
 
 	emb_abs_path(e, dir, adir);
-	publish_perms(e, peer, &pub);
+	pub.n = (unsigned)np;
+	for (size_t i = 0; i < np; i++) {
+		pub.p[i].id = perms[i].domid;
+		pub.p[i].acc = perms[i].acc;
+	}
 	if (lock_write(e) < 0)
 		return -1;
 	ex = emb_node_exists(e, adir);
@@ -733,6 +728,32 @@ out:
 	return rc;
 }
 
+static int emb_owner(vchan_xs *xs, const char *path)
+{
+	struct emb *e = to_emb(xs);
+	char apath[APATH_MAX];
+	struct perms p;
+	int ex, rc = -1;
+
+	emb_abs_path(e, path, apath);
+	if (emb_lock(e, LOCK_SH) < 0)
+		return -1;
+	ex = emb_node_exists(e, apath);
+	if (ex == 0)
+		errno = ENOENT;
+	if (ex <= 0 || perms_load(e, apath, &p) < 0)
+		goto out;
+	/* As xenstored's get-perms: reading the list needs read access. */
+	if (!(perms_for(&p, e->domid) & ACC_READ)) {
+		errno = EACCES;
+		goto out;
+	}
+	rc = (int)p.p[0].id;
+out:
+	emb_unlock(e);
+	return rc;
+}
+
 static int emb_domid(vchan_xs *xs)
 {
 	return (int)to_emb(xs)->domid;
@@ -785,6 +806,7 @@ static const struct xs_ops emb_ops = {
     .close = emb_close,
     .domid = emb_domid,
     .publish = emb_publish,
+    .owner = emb_owner,
     .read = emb_read,
     .directory = emb_directory,
     .rm = emb_rm,

@@ -82,45 +82,56 @@ static const char *fix(struct libxs *s, const char *path)
 /* One attempt inside transaction t; false + errno on failure. */
 static bool publish_in(struct libxs *s, xs_transaction_t t, const char *dir,
 		       const struct vchan_xs_kv *kv, size_t n,
-		       struct xs_permissions *perms)
+		       struct xs_permissions *perms, unsigned np)
 {
 	char path[XS_ABS_PATH_MAX + 1];
 
 	if (n == 0 && !xs_mkdir(s->h, t, dir))
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		/* Lengths were checked by xs.c; "/" needs no separator. */
-		snprintf(path, sizeof(path), "%s/%s",
-			 strcmp(dir, "/") == 0 ? "" : dir, kv[i].key);
+		/* Lengths were checked by xs.c (a relative dir grows by its
+		 * home on the simulator); "/" needs no separator. */
+		int len = snprintf(path, sizeof(path), "%s/%s",
+				   strcmp(dir, "/") == 0 ? "" : dir, kv[i].key);
+
+		if (len < 0 || (size_t)len >= sizeof(path)) {
+			errno = EINVAL;
+			return false;
+		}
 		if (!xs_write(s->h, t, path, kv[i].value,
 			      (unsigned int)strlen(kv[i].value)) ||
-		    !xs_set_permissions(s->h, t, path, perms, 2))
+		    !xs_set_permissions(s->h, t, path, perms, np))
 			return false;
 	}
-	return xs_set_permissions(s->h, t, dir, perms, 2);
+	return xs_set_permissions(s->h, t, dir, perms, np);
+}
+
+/* XenStore's access bits for ours (VCHAN_XS_READ is XS_PERM_READ...). */
+static unsigned int xs_acc(unsigned acc)
+{
+	return (acc & VCHAN_XS_READ ? XS_PERM_READ : 0) |
+	       (acc & VCHAN_XS_WRITE ? XS_PERM_WRITE : 0);
 }
 
 static int libxs_publish(vchan_xs *xs, const char *dir,
-			 const struct vchan_xs_kv *kv, size_t n, uint32_t peer)
+			 const struct vchan_xs_kv *kv, size_t n,
+			 const struct vchan_xs_perm *list, size_t np)
 {
 	struct libxs *s = to_libxs(xs);
-	struct xs_permissions perms[2];
-	int self = libxs_domid(xs);
+	struct xs_permissions perms[1 + VCHAN_XS_ACL_MAX];
 
-	if (self < 0)
-		return -1;
 	dir = fix(s, dir);
-	perms[0].id = (unsigned int)self;
-	perms[0].perms = XS_PERM_NONE;
-	perms[1].id = peer;
-	perms[1].perms = XS_PERM_READ;
+	for (size_t i = 0; i < np; i++) {
+		perms[i].id = list[i].domid;
+		perms[i].perms = xs_acc(list[i].acc);
+	}
 	for (int tries = 0; tries < PUBLISH_TRIES; tries++) {
 		xs_transaction_t t = xs_transaction_start(s->h);
 		int err;
 
 		if (t == XBT_NULL)
 			return -1;
-		if (!publish_in(s, t, dir, kv, n, perms)) {
+		if (!publish_in(s, t, dir, kv, n, perms, (unsigned)np)) {
 			err = errno;
 			xs_transaction_end(s->h, t, true);
 			errno = err;
@@ -144,6 +155,26 @@ static char *libxs_read(vchan_xs *xs, const char *path, size_t *len)
 	if (val != NULL && len != NULL)
 		*len = n;
 	return val;
+}
+
+static int libxs_owner(vchan_xs *xs, const char *path)
+{
+	struct libxs *s = to_libxs(xs);
+	unsigned int n;
+	struct xs_permissions *p =
+	    xs_get_permissions(s->h, XBT_NULL, fix(s, path), &n);
+	int owner;
+
+	if (p == NULL)
+		return -1;
+	if (n == 0) {
+		free(p);
+		errno = EPROTO;
+		return -1;
+	}
+	owner = (int)p[0].id;
+	free(p);
+	return owner;
 }
 
 static char *libxs_directory(vchan_xs *xs, const char *path, size_t *count)
@@ -236,6 +267,7 @@ static const struct xs_ops libxs_ops = {
     .close = libxs_close,
     .domid = libxs_domid,
     .publish = libxs_publish,
+    .owner = libxs_owner,
     .read = libxs_read,
     .directory = libxs_directory,
     .rm = libxs_rm,

@@ -628,21 +628,21 @@ static int publish_in(struct ring *r, uint32_t tx, const char *dir,
 }
 
 static int pv_publish(vchan_xs *xs, const char *dir,
-		      const struct vchan_xs_kv *kv, size_t n, uint32_t peer)
+		      const struct vchan_xs_kv *kv, size_t n,
+		      const struct vchan_xs_perm *list, size_t np)
 {
+	static const char letter[4] = {'n', 'r', 'w', 'b'};
 	struct ring *r = the_ring;
-	char perms[32];
-	int self = pv_domid(xs), a, b;
-	size_t plen;
+	/* "n<self>\0r<peer>\0...": a letter and a domain id per entry. */
+	char perms[(1 + VCHAN_XS_ACL_MAX) * 8];
+	size_t plen = 0;
 
-	if (self < 0)
-		return -1;
-	/* "n<self>\0r<peer>\0": owned by us, no access for others, read
-	 * access for the peer. */
-	a = snprintf(perms, sizeof(perms), "n%d", self);
-	b = snprintf(perms + a + 1, sizeof(perms) - (size_t)a - 1, "r%u",
-		     (unsigned)peer);
-	plen = (size_t)a + 1 + (size_t)b + 1;
+	(void)xs;
+	for (size_t i = 0; i < np; i++)
+		plen += (size_t)snprintf(perms + plen, sizeof(perms) - plen,
+					 "%c%u", letter[list[i].acc & 3u],
+					 (unsigned)list[i].domid) +
+			1;
 	for (int tries = 0; tries < PUBLISH_TRIES; tries++) {
 		uint32_t tx;
 		int err;
@@ -712,6 +712,23 @@ static char *pv_directory(vchan_xs *xs, const char *path, size_t *count)
 		k++;
 	*count = k;
 	return out;
+}
+
+/* The owner is the first entry of the permission list, "<letter><id>". */
+static int pv_owner(vchan_xs *xs, const char *path)
+{
+	struct seg seg = str_seg(path);
+	const char *reply;
+	uint32_t id;
+	size_t n;
+
+	(void)xs;
+	if (talk(the_ring, XS_GET_PERMS, 0, &seg, 1, &reply, &n) < 0)
+		return -1;
+	if (n < 2 || strchr("nrwb", reply[0]) == NULL ||
+	    parse_dec(reply + 1, XS_DOMID_LIMIT, &id) < 0)
+		return fail(EPROTO);
+	return (int)id;
 }
 
 static int pv_rm(vchan_xs *xs, const char *path)
@@ -989,6 +1006,7 @@ static const struct xs_ops pv_ops = {
     .close = pv_close,
     .domid = pv_domid,
     .publish = pv_publish,
+    .owner = pv_owner,
     .read = pv_read,
     .directory = pv_directory,
     .rm = pv_rm,

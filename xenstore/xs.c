@@ -127,15 +127,24 @@ int vchan_xs_domid(vchan_xs *xs)
 	return xs->ops->domid(xs);
 }
 
-int vchan_xs_publish(vchan_xs *xs, const char *dir,
-		     const struct vchan_xs_kv *kv, size_t n, uint32_t peer)
+int vchan_xs_publish_acl(vchan_xs *xs, const char *dir,
+			 const struct vchan_xs_kv *kv, size_t n,
+			 unsigned others, const struct vchan_xs_perm *acl,
+			 size_t nacl)
 {
+	struct vchan_xs_perm perms[1 + VCHAN_XS_ACL_MAX];
 	long dlen = path_len(dir);
 	size_t max;
+	int self;
 
 	if (xs == NULL || dlen < 0 || (kv == NULL && n > 0) ||
-	    peer >= XS_DOMID_LIMIT)
+	    others > VCHAN_XS_BOTH || nacl > VCHAN_XS_ACL_MAX ||
+	    (acl == NULL && nacl > 0))
 		return einval();
+	for (size_t i = 0; i < nacl; i++)
+		if (acl[i].domid >= XS_DOMID_LIMIT ||
+		    acl[i].acc > VCHAN_XS_BOTH)
+			return einval();
 	max = dir[0] == '/' ? XS_ABS_PATH_MAX : XS_REL_PATH_MAX;
 	/* "/" + key needs no separator of its own. */
 	if (strcmp(dir, "/") == 0)
@@ -148,7 +157,29 @@ int vchan_xs_publish(vchan_xs *xs, const char *dir,
 		if (strnlen(kv[i].value, XS_VALUE_MAX + 1) > XS_VALUE_MAX)
 			return einval();
 	}
-	return xs->ops->publish(xs, dir, kv, n, peer);
+	self = xs->ops->domid(xs);
+	if (self < 0)
+		return -1;
+	perms[0].domid = (uint32_t)self;
+	perms[0].acc = others;
+	if (nacl > 0)
+		memcpy(perms + 1, acl, nacl * sizeof(*acl));
+	return xs->ops->publish(xs, dir, kv, n, perms, 1 + nacl);
+}
+
+int vchan_xs_publish(vchan_xs *xs, const char *dir,
+		     const struct vchan_xs_kv *kv, size_t n, uint32_t peer)
+{
+	struct vchan_xs_perm reader = {peer, VCHAN_XS_READ};
+
+	return vchan_xs_publish_acl(xs, dir, kv, n, VCHAN_XS_NONE, &reader, 1);
+}
+
+int vchan_xs_owner(vchan_xs *xs, const char *path)
+{
+	if (xs == NULL || path_len(path) < 0)
+		return einval();
+	return xs->ops->owner(xs, path);
 }
 
 char *vchan_xs_read(vchan_xs *xs, const char *path, size_t *len)

@@ -70,6 +70,40 @@ VCHAN_API int vchan_xs_publish(vchan_xs *xs, const char *dir,
 			       const struct vchan_xs_kv *kv, size_t n,
 			       uint32_t peer);
 
+/* Access of a domain in a permission list, as XenStore's letters n, r, w
+ * and b. */
+#define VCHAN_XS_NONE  0u
+#define VCHAN_XS_READ  1u
+#define VCHAN_XS_WRITE 2u
+#define VCHAN_XS_BOTH  3u
+
+/* Most entries vchan_xs_publish_acl takes besides the owner's. */
+#define VCHAN_XS_ACL_MAX 63u
+
+struct vchan_xs_perm {
+	uint32_t domid;
+	unsigned acc; /* VCHAN_XS_NONE .. VCHAN_XS_BOTH */
+};
+
+/* vchan_xs_publish with other permissions: {owner: this domain, others:
+ * `others`} + acl[0..nacl-1] on the directory and every key (n may be 0:
+ * the directory alone). The owner is always this domain: that is how a
+ * reader learns who wrote a node (vchan_xs_owner). Returns 0 or -1 +
+ * errno as vchan_xs_publish, and EINVAL an access above VCHAN_XS_BOTH, a
+ * domain id that is no domain or nacl above VCHAN_XS_ACL_MAX. */
+VCHAN_API int vchan_xs_publish_acl(vchan_xs *xs, const char *dir,
+				   const struct vchan_xs_kv *kv, size_t n,
+				   unsigned others,
+				   const struct vchan_xs_perm *acl,
+				   size_t nacl);
+
+/* The owner of the node at `path`: the domain that created it (XenStore
+ * makes an unprivileged domain the owner of what it creates and lets no
+ * such domain give a node away). Returns the domain id or -1 + errno:
+ * ENOENT no such node, EACCES not readable by this domain, EINVAL bad
+ * path, EPROTO the store answered something that is no permission list. */
+VCHAN_API int vchan_xs_owner(vchan_xs *xs, const char *path);
+
 /* Read the value at `path`. Returns a malloc'd NUL-terminated copy (the
  * caller frees it; *len, when len is not NULL, gets its length) or NULL +
  * errno: ENOENT no such node, EACCES not readable by this domain, EINVAL
