@@ -112,7 +112,25 @@ int vchan_rpc_addr_parse(const char *s, struct vchan_rpc_addr *a)
 		if (dl == 0 || dl >= sizeof(a->domain))
 			return einval();
 		a->kind = VCHAN_RPC_ADDR_VCHAN;
-		if (*s >= '0' && *s <= '9') {
+		if (dl == 1 && *s == '*') {
+			a->many = 1;
+		} else if (memchr(s, ',', dl) != NULL) {
+			/* "1,2,3": ids only, each 0..32751, at most the
+			 * listener's allow-list. */
+			a->many = 1;
+			for (const char *p = s; p <= slash; p++) {
+				if (a->nallow == VCHAN_LISTEN_ALLOW_MAX ||
+				    *p < '0' || *p > '9')
+					return einval();
+				errno = 0;
+				d = strtoul(p, &end, 10);
+				if (errno != 0 || d > 32751 ||
+				    (end != slash && *end != ','))
+					return einval();
+				a->allow[a->nallow++] = (uint32_t)d;
+				p = end;
+			}
+		} else if (*s >= '0' && *s <= '9') {
 			errno = 0;
 			d = strtoul(s, &end, 10);
 			if (end != slash || errno != 0 || d > 32751)
@@ -221,7 +239,7 @@ int vchan_rpc_addr_domid(const struct vchan_rpc_addr *a)
 static struct vchan_rpc_conn *open_vchan(const struct vchan_rpc_addr *a,
 					 int timeout_ms, size_t max_message)
 {
-	int domid = vchan_rpc_addr_domid(a);
+	int domid = a->many ? einval() : vchan_rpc_addr_domid(a);
 	struct vchan *vc = domid < 0
 			       ? NULL
 			       : vchan_client_connect_port((uint32_t)domid,

@@ -18,6 +18,8 @@
 #define VCHAN_RPC_KIND_REQUEST 1
 #define VCHAN_RPC_KIND_REPLY   2
 
+#include "vchan/vchan.h"
+
 struct vchan;
 
 enum vchan_rpc_addr_kind {
@@ -30,12 +32,19 @@ struct vchan_rpc_addr {
 	enum vchan_rpc_addr_kind kind;
 	uint32_t domid;	  /* vchan: the peer domain, when given by id */
 	char domain[256]; /* vchan: the peer domain's name; "": by id */
+	/* vchan server: "*" (any) or a list of ids "1,2,3": many client
+	 * domains through a listener (vchan_listen); nallow 0 with many
+	 * set: any domain. */
+	int many;
+	size_t nallow;
+	uint32_t allow[VCHAN_LISTEN_ALLOW_MAX];
 	char name[108];	  /* vchan: port name; unix: socket path */
 	char host[256];	  /* tcp */
 	char service[16]; /* tcp: port number */
 };
 
-/* Parse "vchan:DOMAIN/PORT" (DOMAIN: an id or a domain's name),
+/* Parse "vchan:DOMAIN/PORT" (DOMAIN: an id, a domain's name, "*" or a
+ * comma-separated list of ids; the last two only for a server),
  * "unix:PATH" or "tcp:HOST:PORT". Returns 0 or -1 + EINVAL. */
 int vchan_rpc_addr_parse(const char *s, struct vchan_rpc_addr *a);
 

@@ -14,9 +14,15 @@
  *
  * Addresses:
  *   vchan:DOMID/PORT  client: the server of domain DOMID, XenStore path
- *                     /local/domain/DOMID/data/vchan/<own domid>/PORT.
- *                     listener: a channel for client domain DOMID (one
- *                     client domain per channel; listen once per domain).
+ *                     /local/domain/DOMID/data/vchan/<own domid>/PORT
+ *                     (a plain server's), or that domain's listener.
+ *                     server: a channel for client domain DOMID, one
+ *                     client at a time.
+ *   vchan:ANY/PORT    (ANY written as the character '*') server: any
+ *                     number of clients of any domain, each on a channel
+ *                     of its own (a listener: vchan_listen).
+ *   vchan:1,2/PORT    server: the same for the domains listed (ids), and a
+ *                     plain offer for each (libxenvchan clients).
  *   unix:PATH         a Unix stream socket.
  *   tcp:HOST:PORT     TCP (HOST may be a name, an IPv4 or [IPv6] address;
  *                     PORT 1..65535).
@@ -292,7 +298,11 @@ VCHAN_API int vchan_rpc_server_fail(void *call, enum vchan_rpc_status status,
 VCHAN_API int vchan_rpc_server_time_left(const void *call);
 
 /* Accept clients at `address` (see the top of this file); call once per
- * address. A vchan listener serves one client domain at a time and offers
+ * address. A vchan address whose DOMID is '*' serves any number of clients
+ * from any domain at once, and "vchan:1,2,3/PORT" those of the domains
+ * listed (a listener, see vchan_listen: each client on a channel of its
+ * own). A
+ * vchan address naming one domain serves one client at a time and offers
  * a fresh channel when its client has gone. A server out of file
  * descriptors turns a new socket client away at once (its calls end with
  * VCHAN_RPC_PEER_GONE) rather than leave it waiting. Returns 0 or -1 +

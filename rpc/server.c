@@ -58,8 +58,9 @@ struct listener {
 	struct vchan_rpc_addr addr;
 	int fd; /* socket listeners */
 	struct rpc_io *io;
-	struct rpc_timer *retry; /* vchan listeners */
+	struct rpc_timer *retry; /* vchan listeners of one domain */
 	struct sconn *cur;
+	struct vchan_listener *vl; /* vchan listeners of many domains */
 	struct listener *next;
 };
 
@@ -545,12 +546,56 @@ static int listen_socket(struct listener *l)
 	return 0;
 }
 
+/* A client came to the many-domain listener. */
+static void vaccept_cb(void *arg, int events)
+{
+	struct listener *l = arg;
+	struct vchan *vc;
+
+	(void)events;
+	while ((vc = vchan_accept(l->vl, NULL, 0)) != NULL) {
+		struct vchan_rpc_conn *conn =
+		    vchan_rpc_conn_from_vchan(vc, l->srv->opt.max_message);
+
+		struct sconn *sc =
+		    conn != NULL ? add_sconn(l->srv, conn, NULL) : NULL;
+
+		/* The listener consumed the channel's events: what the
+		 * client sent already would wake nobody. */
+		if (sc != NULL)
+			process(sc);
+	}
+}
+
+static int listen_many(struct listener *l)
+{
+	l->vl =
+	    vchan_listen(l->addr.name, l->addr.nallow ? l->addr.allow : NULL,
+			 l->addr.nallow, VCHAN_RING, VCHAN_RING);
+	if (l->vl == NULL)
+		return -1;
+	l->io =
+	    rpc_io_new(l->srv->loop, vchan_listener_fd(l->vl), vaccept_cb, l);
+	if (l->io == NULL) {
+		vchan_listener_close(l->vl);
+		l->vl = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	rpc_io_want(l->io, RPC_READ);
+	/* Clients that asked before we were there are served now. */
+	vaccept_cb(l, 0);
+	return 0;
+}
+
 static int listen_vchan(struct listener *l)
 {
 	struct vchan *vc;
 	struct vchan_rpc_conn *conn;
 	int domid;
 
+	if (l->addr.many)
+		return listen_many(l);
 	l->cur = NULL;
 	l->retry = rpc_timer_new(l->srv->loop, retry_cb, l);
 	if (l->retry == NULL)
@@ -700,6 +745,10 @@ void vchan_rpc_server_free(struct vchan_rpc_server *srv)
 		if (l->fd >= 0) {
 			rpc_io_free(l->io);
 			rpc_sock_unlisten(l->fd, &l->addr);
+		}
+		if (l->vl != NULL) {
+			rpc_io_free(l->io);
+			vchan_listener_close(l->vl);
 		}
 		rpc_timer_free(l->retry);
 		if (l->cur != NULL)
