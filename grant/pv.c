@@ -456,7 +456,7 @@ static unsigned evt_ports(void *obj, uint32_t *out, unsigned max)
 	return n;
 }
 
-static const struct uk_fd_ops evt_fd_ops = {evt_ready, evt_ports};
+static const struct uk_fd_ops evt_fd_ops = {evt_ready, evt_ports, NULL};
 
 static int add_port(struct pv_evt *e, int port)
 {

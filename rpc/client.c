@@ -312,6 +312,28 @@ static void handle_reply(struct vchan_rpc_client *c,
 	deliver(k, st, reply, msg);
 }
 
+static void rio_cb(void *arg, int events);
+static void wio_cb(void *arg, int events);
+
+/* The pending vchan connect finished: watch the channel's fd instead of
+ * the store's, and send the calls queued meanwhile. */
+static void connected_vchan(struct vchan_rpc_client *c)
+{
+	int fd = vchan_rpc_conn_fd(c->conn);
+
+	c->connecting = 0;
+	rpc_io_free(c->rio);
+	rpc_io_free(c->wio);
+	c->rio = rpc_io_new(c->loop, fd, rio_cb, c);
+	c->wio = rpc_io_new(c->loop, fd, wio_cb, c);
+	if (c->rio == NULL || c->wio == NULL) {
+		drop_conn(c, VCHAN_RPC_PEER_GONE);
+		return;
+	}
+	rpc_io_want(c->rio, RPC_READ);
+	flush(c);
+}
+
 static void rio_cb(void *arg, int events)
 {
 	struct vchan_rpc_client *c = arg;
@@ -321,6 +343,17 @@ static void rio_cb(void *arg, int events)
 
 	(void)events;
 	enter(c);
+	if (c->connecting && !vchan_rpc_conn_is_socket(c->conn)) {
+		/* A vchan connect in progress: its store watch fired. */
+		int r = vchan_rpc_conn_step(c->conn);
+
+		if (r < 0)
+			drop_conn(c, VCHAN_RPC_PEER_GONE);
+		else if (r > 0)
+			connected_vchan(c);
+		leave(c);
+		return;
+	}
 	vchan_rpc_conn_events(c->conn);
 	while (more && c->conn != NULL && !c->freeing) {
 		int r;
@@ -453,7 +486,10 @@ static int ensure_conn(struct vchan_rpc_client *c)
 
 	if (c->conn != NULL)
 		return 0;
-	conn = vchan_rpc_conn_open(&c->addr, 0, c->opt.max_message, &pending);
+	conn = vchan_rpc_conn_open(
+	    &c->addr,
+	    c->addr.kind == VCHAN_RPC_ADDR_VCHAN ? VCHAN_RPC_CONN_ASYNC : 0,
+	    c->opt.max_message, &pending);
 	if (conn == NULL)
 		return -1;
 	return attach(c, conn, pending);

@@ -18,7 +18,8 @@
 #define READ_CHUNK (64u * 1024)
 
 struct vchan_rpc_conn {
-	struct vchan *vc; /* NULL for a socket */
+	struct vchan *vc;	  /* NULL for a socket */
+	struct vchan_connect *pc; /* a vchan connect in progress, or NULL */
 	int fd;
 	size_t max_message;
 	int dead; /* 0 or the vchan_rpc_status it ended with */
@@ -237,17 +238,44 @@ int vchan_rpc_addr_domid(const struct vchan_rpc_addr *a)
 }
 
 static struct vchan_rpc_conn *open_vchan(const struct vchan_rpc_addr *a,
-					 int timeout_ms, size_t max_message)
+					 int timeout_ms, size_t max_message,
+					 int *pending)
 {
 	int domid = a->many ? einval() : vchan_rpc_addr_domid(a);
-	struct vchan *vc = domid < 0
-			       ? NULL
-			       : vchan_client_connect_port((uint32_t)domid,
-							   a->name, timeout_ms);
+	struct vchan_rpc_conn *c;
+	struct vchan_connect *pc;
+	struct vchan *vc;
 
-	if (vc == NULL)
+	if (domid < 0)
 		return NULL;
-	return vchan_rpc_conn_from_vchan(vc, max_message);
+	if (timeout_ms != VCHAN_RPC_CONN_ASYNC) {
+		vc = vchan_client_connect_port((uint32_t)domid, a->name,
+					       timeout_ms);
+		return vc != NULL ? vchan_rpc_conn_from_vchan(vc, max_message)
+				  : NULL;
+	}
+	/* Without blocking: a listener answers our request later. */
+	pc = vchan_connect_start((uint32_t)domid, a->name);
+	if (pc == NULL)
+		return NULL;
+	vc = vchan_connect_step(pc);
+	/* Only a listener that has our request is worth waiting for: with
+	 * nobody there, the caller hears so at once, as from a socket. */
+	if (vc == NULL && errno == EAGAIN && vchan_connect_requested(pc) != 1)
+		errno = ECONNREFUSED;
+	if (vc != NULL || errno != EAGAIN) {
+		vchan_connect_cancel(pc);
+		return vc != NULL ? vchan_rpc_conn_from_vchan(vc, max_message)
+				  : NULL;
+	}
+	c = conn_alloc(max_message);
+	if (c == NULL) {
+		vchan_connect_cancel(pc);
+		return NULL;
+	}
+	c->pc = pc;
+	*pending = 1;
+	return c;
 }
 
 static struct vchan_rpc_conn *open_socket(const struct vchan_rpc_addr *a,
@@ -266,8 +294,24 @@ struct vchan_rpc_conn *vchan_rpc_conn_open(const struct vchan_rpc_addr *a,
 {
 	*pending = 0;
 	if (a->kind == VCHAN_RPC_ADDR_VCHAN)
-		return open_vchan(a, timeout_ms, max_message);
+		return open_vchan(a, timeout_ms, max_message, pending);
 	return open_socket(a, max_message, pending);
+}
+
+int vchan_rpc_conn_step(struct vchan_rpc_conn *c)
+{
+	struct vchan *vc;
+
+	if (c->pc == NULL)
+		return 1;
+	vc = vchan_connect_step(c->pc);
+	if (vc == NULL)
+		return errno == EAGAIN ? 0 : -1;
+	vchan_connect_cancel(c->pc);
+	c->pc = NULL;
+	c->vc = vc;
+	vchan_set_blocking(vc, 0);
+	return 1;
 }
 
 int vchan_rpc_conn_connected(struct vchan_rpc_conn *c)
@@ -286,6 +330,7 @@ void vchan_rpc_conn_free(struct vchan_rpc_conn *c)
 		return;
 	if (c->vc != NULL)
 		vchan_close(c->vc);
+	vchan_connect_cancel(c->pc);
 	if (c->fd >= 0)
 		rpc_sock_close(c->fd);
 	free(c->in);
@@ -295,12 +340,14 @@ void vchan_rpc_conn_free(struct vchan_rpc_conn *c)
 
 int vchan_rpc_conn_fd(const struct vchan_rpc_conn *c)
 {
+	if (c->pc != NULL)
+		return vchan_connect_fd(c->pc);
 	return c->vc != NULL ? vchan_fd(c->vc) : c->fd;
 }
 
 int vchan_rpc_conn_is_socket(const struct vchan_rpc_conn *c)
 {
-	return c->vc == NULL;
+	return c->vc == NULL && c->pc == NULL;
 }
 
 int vchan_rpc_conn_waiting(struct vchan_rpc_conn *c)

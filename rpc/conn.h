@@ -93,6 +93,16 @@ struct vchan_rpc_conn *vchan_rpc_conn_open(const struct vchan_rpc_addr *a,
 					   int timeout_ms, size_t max_message,
 					   int *pending);
 
+/* vchan_rpc_conn_open's timeout for a vchan connect that does not block:
+ * the connection is returned pending (a listener answers later); drive it
+ * with vchan_rpc_conn_step when its fd polls readable. */
+#define VCHAN_RPC_CONN_ASYNC (-2)
+
+/* A pending vchan connect: look again. Returns 1 connected (the fd has
+ * changed: watch vchan_rpc_conn_fd anew), 0 still pending, -1 + errno
+ * failed. 1 at once for a connection that is not pending. */
+int vchan_rpc_conn_step(struct vchan_rpc_conn *c);
+
 /* Wrap an accepted socket or a vchan (ownership moves to the connection;
  * on failure the fd or vchan is closed). */
 struct vchan_rpc_conn *vchan_rpc_conn_from_fd(int fd, size_t max_message);

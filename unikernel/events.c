@@ -151,8 +151,14 @@ int uk_fd_open(const struct uk_fd_ops *ops, void *obj)
 
 void uk_fd_close(int fd)
 {
-	if (fd >= 0 && fd < UK_MAX_FDS)
-		fds[fd].ops = NULL;
+	const struct uk_fd_ops *ops;
+
+	if (fd < 0 || fd >= UK_MAX_FDS || fds[fd].ops == NULL)
+		return;
+	ops = fds[fd].ops;
+	fds[fd].ops = NULL;
+	if (ops->close != NULL)
+		ops->close(fds[fd].obj);
 }
 
 int uk_fd_ready(int fd)
@@ -160,6 +166,13 @@ int uk_fd_ready(int fd)
 	if (fd < 0 || fd >= UK_MAX_FDS || fds[fd].ops == NULL)
 		return -1;
 	return fds[fd].ops->ready(fds[fd].obj) != 0;
+}
+
+void *uk_fd_obj(int fd, const struct uk_fd_ops *ops)
+{
+	if (fd < 0 || fd >= UK_MAX_FDS || fds[fd].ops != ops)
+		return NULL;
+	return fds[fd].obj;
 }
 
 unsigned uk_fd_ports(int fd, uint32_t *out, unsigned max)

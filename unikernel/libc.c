@@ -27,7 +27,6 @@
 #include "unikernel/rt.h"
 #include "unikernel/uk.h"
 
-
 /* --- stdio: musl's FILE calls these through pointers set in its stdout
  * and stderr objects. The first fields of musl 1.2's struct _IO_FILE
  * (src/internal/stdio_impl.h), the ones a write function must keep. */
@@ -283,17 +282,87 @@ int close(int fd)
 	return 0;
 }
 
-/* vchan watches a peer domain with epoll on Xen's Linux backend only. */
+/* epoll, as far as the library uses it: a set of fds that polls readable
+ * while one of its members does (vchan_listener_fd). Edge-triggered
+ * events and epoll_wait are not provided. */
+#define EPOLL_MAX 64
+
+struct epoll_set {
+	int fd[EPOLL_MAX];
+	unsigned n;
+};
+
+static int epoll_ready(void *obj)
+{
+	struct epoll_set *e = obj;
+
+	for (unsigned i = 0; i < e->n; i++)
+		if (uk_fd_ready(e->fd[i]) > 0)
+			return 1;
+	return 0;
+}
+
+static unsigned epoll_ports(void *obj, uint32_t *out, unsigned max)
+{
+	struct epoll_set *e = obj;
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < e->n && k < max; i++)
+		k += uk_fd_ports(e->fd[i], out + k, max - k);
+	return k;
+}
+
+static const struct uk_fd_ops epoll_ops = {epoll_ready, epoll_ports, free};
+
 int epoll_create1(int flags)
 {
+	struct epoll_set *e = calloc(1, sizeof(*e));
+	int fd;
+
 	(void)flags;
-	errno = ENOSYS;
-	return -1;
+	if (e == NULL)
+		return -1;
+	fd = uk_fd_open(&epoll_ops, e);
+	if (fd < 0)
+		free(e);
+	return fd;
 }
 
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	(void)epfd, (void)op, (void)fd, (void)ev;
-	errno = ENOSYS;
-	return -1;
+	struct epoll_set *e = uk_fd_obj(epfd, &epoll_ops);
+	unsigned i;
+
+	(void)ev;
+	if (e == NULL || uk_fd_ready(fd) < 0 || fd == epfd) {
+		errno = e == NULL ? EBADF : EINVAL;
+		return -1;
+	}
+	for (i = 0; i < e->n && e->fd[i] != fd; i++)
+		;
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (i < e->n) {
+			errno = EEXIST;
+			return -1;
+		}
+		if (e->n == EPOLL_MAX) {
+			errno = ENOSPC;
+			return -1;
+		}
+		e->fd[e->n++] = fd;
+		return 0;
+	case EPOLL_CTL_DEL:
+		if (i == e->n) {
+			errno = ENOENT;
+			return -1;
+		}
+		e->fd[i] = e->fd[--e->n];
+		return 0;
+	case EPOLL_CTL_MOD:
+		return i < e->n ? 0 : (errno = ENOENT, -1);
+	default:
+		errno = EINVAL;
+		return -1;
+	}
 }

@@ -42,6 +42,9 @@ int uk_wait_ports(const uint32_t *ports, unsigned n, uint64_t deadline_ns);
 struct uk_fd_ops {
 	int (*ready)(void *obj);
 	unsigned (*ports)(void *obj, uint32_t *out, unsigned max);
+	/* Optional: close() of the fd frees obj with this (the objects of
+	 * grant/ and xenstore/ are freed by their own close calls). */
+	void (*close)(void *obj);
 };
 #define UK_MAX_FDS 256
 /* A new fd for obj (3 to UK_MAX_FDS - 1), or -1 + EMFILE. */
@@ -51,6 +54,8 @@ void uk_fd_close(int fd);
  * open; and the ports to sleep on for it (at most `max`). */
 int uk_fd_ready(int fd);
 unsigned uk_fd_ports(int fd, uint32_t *out, unsigned max);
+/* The object of fd when it was opened with `ops`, else NULL. */
+void *uk_fd_obj(int fd, const struct uk_fd_ops *ops);
 
 /* Pages of this domain: allocate `count` contiguous zeroed pages (NULL +
  * ENOMEM), free them, and the machine frame of a page of ours. */

@@ -476,6 +476,15 @@ int vchan_connect_timeout(const struct vchan_connect *c)
 		   : (int)((c->retry_at - now + 999999u) / 1000000u);
 }
 
+int vchan_connect_requested(const struct vchan_connect *c)
+{
+	if (c == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return c->req[0] != '\0' || c->retry_at != 0;
+}
+
 int vchan_connect_cancel(struct vchan_connect *c)
 {
 	int saved = errno;

@@ -179,6 +179,12 @@ VCHAN_API int vchan_connect_fd(const struct vchan_connect *c);
  * with EINVAL). */
 VCHAN_API int vchan_connect_timeout(const struct vchan_connect *c);
 
+/* Whether the attempt waits for a listener's answer to its request (1), or
+ * for a server that is not there yet (0): a caller that does not want to
+ * wait for absent servers gives up on 0 and waits on 1. -1 + EINVAL for
+ * NULL. */
+VCHAN_API int vchan_connect_requested(const struct vchan_connect *c);
+
 /* Free the attempt, withdrawing a request it posted to a listener. A
  * channel vchan_connect_step returned is not touched. Returns 0 (also for
  * NULL); errno is left as it was. */

@@ -496,6 +496,8 @@ xl destroy ukmem 2>/dev/null
 . /lib/uk-blk.sh
 # The storage service as a unikernel on a disk: uk-storage, uk-storage-crash.
 . /lib/uk-storage.sh
+# The three services as unikernels end to end: uk-three.
+. /lib/uk-three.sh
 
 # xl destroy of the domU in the middle of two endless transfers, one with
 # dom0 as server and one with dom0 as client: both of dom0's vchan-cats

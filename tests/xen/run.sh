@@ -44,7 +44,7 @@ checks=(self-1m-1m self-1k-1m dom0srv-domUcli-1m domUsrv-dom0cli-1m dom0srv-domU
 	uk-boot uk-cat-srv-1m uk-proxy-srv uk-cat-srv-1k uk-cat-cli uk-proxy-cli
 	uk-destroy uk-fault uk-badarg uk-memory uk-rpc uk-web-https
 	uk-web-bench uk-web-restart uk-web-badarg uk-blk uk-storage
-	uk-storage-crash destroy)
+	uk-storage-crash uk-three destroy)
 
 host_tools() {
 	local missing=() p
@@ -200,6 +200,7 @@ images() {
 	# A disk for uk-blk: a file on a loop device, served by blkback.
 	cp "$here/uk-blk.sh" "$work/dom0/lib/uk-blk.sh"
 	cp "$here/uk-storage.sh" "$work/dom0/lib/uk-storage.sh"
+	cp "$here/uk-three.sh" "$work/dom0/lib/uk-three.sh"
 	kver=$(basename "$(ls -d "$cache"/root/lib/modules/*)")
 	cp "$cache/root/lib/modules/$kver/kernel/drivers/block/loop.ko" \
 		"$cache/root/lib/modules/$kver/kernel/drivers/block/xen-blkback/xen-blkback.ko" \
