@@ -30,6 +30,11 @@ enum {
 struct opts {
 	int listen;
 	uint32_t domid;
+	/* -l '*' or -l 1,2,3: a listener for many client domains (nallow 0:
+	 * any) */
+	int many;
+	size_t nallow;
+	uint32_t allow[VCHAN_LISTEN_ALLOW_MAX];
 	const char *port;
 	size_t read_size, write_size;
 	int timeout_ms;
@@ -62,11 +67,16 @@ static void usage(FILE *f)
 {
 	fputs(
 	    "usage: vchan-cat [options] -l DOMID PORT   serve domain DOMID\n"
+	    "       vchan-cat [options] -l '*' PORT     serve a client of any "
+	    "domain\n"
+	    "       vchan-cat [options] -l ID,ID PORT   serve a client of the "
+	    "domains listed\n"
 	    "       vchan-cat [options] DOMID PORT      connect to server "
 	    "domain DOMID\n"
 	    "PORT is a name ([A-Za-z0-9_-]+, the XenStore path\n"
-	    "/local/domain/<server>/data/vchan/<client>/<PORT>) or an absolute "
-	    "path.\n"
+	    "/local/domain/<server>/data/vchan/<client>/<PORT>, or the "
+	    "server's\nlistener) or an absolute path (not with '*' or a "
+	    "list).\n"
 	    "  -l, --listen           be the server, for client domain DOMID\n"
 	    "  -r, --read-size SIZE   server: minimum ring size for reading "
 	    "(default 64K)\n"
@@ -116,6 +126,29 @@ static long parse_num(const char *s, long max, const char *what)
 		die(EXIT_USAGE, "bad %s '%s': a number from 0 to %ld", what, s,
 		    max);
 	return v;
+}
+
+/* "1,2,3": the domains a listener lets in. */
+static void parse_list(const char *s, struct opts *o)
+{
+	char buf[64];
+
+	for (const char *p = s;; p++) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0 || n >= sizeof(buf))
+			die(EXIT_USAGE, "bad domain list '%s'", s);
+		if (o->nallow == VCHAN_LISTEN_ALLOW_MAX)
+			die(EXIT_USAGE, "more than %u domains in '%s'",
+			    VCHAN_LISTEN_ALLOW_MAX, s);
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		o->allow[o->nallow++] =
+		    (uint32_t)parse_num(buf, 32751, "domain id");
+		p += n;
+		if (*p == '\0')
+			break;
+	}
 }
 
 static void parse(int argc, char **argv, struct opts *o)
@@ -188,8 +221,24 @@ static void parse(int argc, char **argv, struct opts *o)
 	}
 	if (o->keep_listening && !o->listen)
 		die(EXIT_USAGE, "--keep-listening needs --listen");
-	o->domid = (uint32_t)parse_num(argv[optind], 32751, "domain id");
 	o->port = argv[optind + 1];
+	if (strcmp(argv[optind], "*") == 0 || strchr(argv[optind], ',')) {
+		if (!o->listen)
+			die(EXIT_USAGE,
+			    "'%s': a client connects to one server domain",
+			    argv[optind]);
+		if (o->port[0] == '/')
+			die(EXIT_USAGE,
+			    "a listener ('%s') takes a port name, "
+			    "not a path",
+			    argv[optind]);
+		o->many = 1;
+		if (strcmp(argv[optind], "*") != 0)
+			parse_list(argv[optind], o);
+	} else {
+		o->domid =
+		    (uint32_t)parse_num(argv[optind], 32751, "domain id");
+	}
 	if (o->port[0] != '/' &&
 	    (o->port[0] == '\0' ||
 	     strspn(o->port,
@@ -276,6 +325,52 @@ static int await_client(struct vchan *ch, const struct opts *o)
 	return 0;
 }
 
+static struct vchan *connect_once(const struct opts *o, const char *path,
+				  int timeout_ms)
+{
+	if (o->port[0] == '/')
+		return vchan_client_connect(o->domid, path, timeout_ms);
+	return vchan_client_connect_port(o->domid, o->port, timeout_ms);
+}
+
+/* -l '*' or a list: the listener, made once. */
+static struct vchan_listener *open_listener(const struct opts *o)
+{
+	struct vchan_listener *l =
+	    vchan_listen(o->port, o->nallow ? o->allow : NULL, o->nallow,
+			 o->read_size, o->write_size);
+
+	if (l == NULL && errno == EADDRINUSE)
+		die(EXIT_OTHER,
+		    "cannot listen on port %s: another listener is there "
+		    "(address in use)",
+		    o->port);
+	if (l == NULL)
+		die(errno == EINVAL ? EXIT_USAGE : EXIT_OTHER,
+		    "cannot listen on port %s: %s", o->port, strerror(errno));
+	return l;
+}
+
+/* The listener's next client, within the timeout; NULL when none came. */
+static struct vchan *accept_client(struct vchan_listener *l,
+				   const struct opts *o)
+{
+	struct vchan *ch;
+	uint32_t peer;
+
+	if (!o->quiet)
+		fprintf(stderr, "vchan-cat: waiting for a client on port %s\n",
+			o->port);
+	do
+		ch = vchan_accept(l, &peer, o->timeout_ms);
+	while (ch == NULL && errno == EINTR);
+	if (ch == NULL && errno != ETIMEDOUT)
+		die(EXIT_OTHER, "accepting a client: %s", strerror(errno));
+	if (ch != NULL && !o->quiet)
+		fprintf(stderr, "vchan-cat: client from domain %u\n", peer);
+	return ch;
+}
+
 static struct vchan *open_channel(const struct opts *o, const char *path)
 {
 	struct vchan *ch;
@@ -293,15 +388,16 @@ static struct vchan *open_channel(const struct opts *o, const char *path)
 			    "cannot serve %s: %s", path, strerror(errno));
 		return ch;
 	}
-	/* Look once without waiting, to say that we wait. */
-	ch = vchan_client_connect(o->domid, path, 0);
+	/* Look once without waiting, to say that we wait. A port name
+	 * also finds the server's listener. */
+	ch = connect_once(o, path, 0);
 	if (ch == NULL && o->timeout_ms != 0 &&
 	    (errno == ETIMEDOUT || errno == EACCES)) {
 		if (!o->quiet)
 			fprintf(stderr,
 				"vchan-cat: waiting for the server at %s\n",
 				path);
-		ch = vchan_client_connect(o->domid, path, o->timeout_ms);
+		ch = connect_once(o, path, o->timeout_ms);
 	}
 	if (ch != NULL)
 		return ch;
@@ -507,6 +603,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct stats st = {0};
 	char path[3200];
+	struct vchan_listener *l = NULL;
 	struct vchan *ch;
 	int in_open = 1, rc = 0, served = 0;
 
@@ -516,12 +613,27 @@ int main(int argc, char **argv)
 	if (vchan_platform_check() < 0)
 		exit(EXIT_OTHER);
 	signal(SIGPIPE, SIG_IGN);
-	channel_path(&o, path, sizeof(path));
+	if (o.many)
+		l = open_listener(&o);
+	else
+		channel_path(&o, path, sizeof(path));
 	for (;;) {
-		ch = open_channel(&o, path);
+		if (l != NULL) {
+			ch = accept_client(l, &o);
+			if (ch == NULL) {
+				if (served)
+					break;
+				vchan_listener_close(l);
+				die(EXIT_TIMEOUT,
+				    "no client connected within %d s",
+				    o.timeout_ms / 1000);
+			}
+		} else {
+			ch = open_channel(&o, path);
+		}
 		if (o.spin_us >= 0)
 			vchan_set_spin(ch, (unsigned)o.spin_us);
-		if (o.listen && await_client(ch, &o) < 0) {
+		if (o.listen && l == NULL && await_client(ch, &o) < 0) {
 			vchan_close(ch);
 			/* With --keep-listening, a next client that does not
 			 * come in time ends the server. */
@@ -542,5 +654,6 @@ int main(int argc, char **argv)
 		/* The next client gets its own count. */
 		st = (struct stats){0};
 	}
+	vchan_listener_close(l);
 	return rc;
 }
