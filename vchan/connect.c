@@ -211,6 +211,7 @@ struct vchan_connect {
 	uint64_t backoff_ns;
 	int watching;
 	int denied; /* the plain keys were there but unreadable */
+	int limit;  /* the last post met this limit of the store (errno) */
 };
 
 /* A pseudo-random 64-bit step (splitmix64): request names and back-off
@@ -275,6 +276,7 @@ static int post_request(struct vchan_connect *c)
 	if (vchan_xs_publish_acl(c->xs, c->req, NULL, 0, VCHAN_XS_NONE, &acl,
 				 1) == 0) {
 		c->backoff_ns = 0;
+		c->limit = 0;
 		return 1;
 	}
 	c->req[0] = '\0';
@@ -287,7 +289,10 @@ static int post_request(struct vchan_connect *c)
 	case EDQUOT:
 	case EBUSY:
 	case ENOSPC:
-		/* A crowd at the store: try again a little later. */
+		/* A crowd at the store: try again a little later. A quota
+		 * (EDQUOT) may be one of transactions, which passes: it is
+		 * named if the attempt runs out of time before. */
+		c->limit = errno == EAGAIN ? 0 : errno;
 		c->backoff_ns = c->backoff_ns == 0 ? RETRY_MIN_NS
 				: c->backoff_ns >= RETRY_MAX_NS / 2
 				    ? RETRY_MAX_NS
@@ -530,7 +535,9 @@ static struct vchan *client_connect(uint32_t server, const char *path,
 			uint64_t now = vchan_now_ns();
 
 			if (now >= deadline) {
-				errno = c->denied ? EACCES : ETIMEDOUT;
+				errno = c->denied  ? EACCES
+					: c->limit ? c->limit
+						   : ETIMEDOUT;
 				break;
 			}
 			wait_ms = (int)((deadline - now + 999999u) / 1000000u);
