@@ -89,8 +89,10 @@ VCHAN_API struct vchan *vchan_server_create_orders(uint32_t peer,
  * its client (one server page serves one client), EPROTO a malformed
  * server page or keys, EACCES the keys stayed unreadable to us until the
  * timeout (on Xen a missing key under a directory we may not read looks
- * the same as a key we may not read, so this is waited out), EINVAL bad
- * argument, or an error of the layers below. */
+ * the same as a key we may not read, so this is waited out), EDQUOT or
+ * ENOSPC the request to a listener (port form) kept meeting XenStore's
+ * quota until the timeout, EINVAL bad argument, or an error of the layers
+ * below. */
 VCHAN_API struct vchan *vchan_client_connect(uint32_t server, const char *path,
 					     int timeout_ms);
 
