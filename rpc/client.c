@@ -38,7 +38,12 @@ struct vchan_rpc_client {
 	uint32_t svc_hash;
 	uint32_t *method_hash;
 	struct vchan_rpc_conn *conn;
-	int connecting;		  /* a socket connect is in progress */
+	int connecting; /* a socket connect is in progress */
+	/* wait_for_server: conn is an idle one (calls queue on it) while
+	 * `retry` tries to connect, every `backoff` s */
+	int idle;
+	struct rpc_timer *retry;
+	double backoff;
 	struct rpc_io *rio, *wio; /* of the connection */
 	struct rpc_hook *spin;	/* a vchan: spin for replies before sleeping */
 	struct rpc_timer *kick; /* ends the calls that were never sent */
@@ -88,6 +93,7 @@ void vchan_rpc_options_init(struct vchan_rpc_options *o)
 	o->max_in_flight = 1024;
 	o->max_queued = 8u << 20;
 	o->timeout_ms = 10000;
+	o->wait_for_server = 0;
 }
 
 static void client_invoke(ProtobufCService *svc, unsigned method,
@@ -228,6 +234,8 @@ static void drop_conn(struct vchan_rpc_client *c, enum vchan_rpc_status st)
 	vchan_rpc_conn_free(c->conn);
 	c->conn = NULL;
 	c->connecting = 0;
+	c->idle = 0;
+	rpc_timer_stop(c->retry);
 	deliver_list(detach_all(c), st);
 }
 
@@ -482,17 +490,69 @@ static int attach(struct vchan_rpc_client *c, struct vchan_rpc_conn *conn,
 static int ensure_conn(struct vchan_rpc_client *c)
 {
 	struct vchan_rpc_conn *conn;
-	int pending;
+	int pending, timeout = 0;
 
 	if (c->conn != NULL)
 		return 0;
-	conn = vchan_rpc_conn_open(
-	    &c->addr,
-	    c->addr.kind == VCHAN_RPC_ADDR_VCHAN ? VCHAN_RPC_CONN_ASYNC : 0,
-	    c->opt.max_message, &pending);
+	if (c->addr.kind == VCHAN_RPC_ADDR_VCHAN)
+		timeout = c->opt.wait_for_server ? VCHAN_RPC_CONN_ASYNC_WAIT
+						 : VCHAN_RPC_CONN_ASYNC;
+	conn = vchan_rpc_conn_open(&c->addr, timeout, c->opt.max_message,
+				   &pending);
+	if (conn == NULL && c->opt.wait_for_server && errno != EINVAL) {
+		/* Nobody there: the calls wait on an idle connection while
+		 * the retry timer looks for the server. */
+		conn = vchan_rpc_conn_idle(c->opt.max_message);
+		if (conn == NULL)
+			return -1;
+		c->conn = conn;
+		c->connecting = 1;
+		c->idle = 1;
+		c->backoff = 0.01;
+		rpc_timer_arm(c->retry, c->backoff);
+		return 0;
+	}
 	if (conn == NULL)
 		return -1;
 	return attach(c, conn, pending);
+}
+
+/* wait_for_server: try again to connect; the calls queued on the idle
+ * connection go to the new one. */
+static void retry_cb(void *arg)
+{
+	struct vchan_rpc_client *c = arg;
+	struct vchan_rpc_conn *conn, *idle = c->conn;
+	int pending, timeout = 0;
+
+	if (!c->idle)
+		return;
+	enter(c);
+	if (in_flight(c) == 0) {
+		/* Every waiting call has ended: stop looking. */
+		drop_conn(c, VCHAN_RPC_PEER_GONE);
+		leave(c);
+		return;
+	}
+	if (c->addr.kind == VCHAN_RPC_ADDR_VCHAN)
+		timeout = VCHAN_RPC_CONN_ASYNC_WAIT;
+	conn = vchan_rpc_conn_open(&c->addr, timeout, c->opt.max_message,
+				   &pending);
+	if (conn == NULL) {
+		c->backoff = c->backoff >= 0.5 ? 1.0 : 2 * c->backoff;
+		rpc_timer_arm(c->retry, c->backoff);
+		leave(c);
+		return;
+	}
+	vchan_rpc_conn_adopt(conn, idle);
+	c->conn = NULL;
+	c->idle = 0;
+	vchan_rpc_conn_free(idle);
+	if (attach(c, conn, pending) < 0)
+		deliver_list(detach_all(c), VCHAN_RPC_PEER_GONE);
+	else
+		flush(c); /* the calls that waited */
+	leave(c);
 }
 
 static int64_t now_ms(void)
@@ -800,6 +860,7 @@ static void free_parts(struct vchan_rpc_client *c)
 		for (unsigned s = 0; s < c->opt.max_in_flight; s++)
 			rpc_timer_free(c->timers[s]);
 	rpc_timer_free(c->kick);
+	rpc_timer_free(c->retry);
 	rpc_hook_free(c->spin);
 	free(c->timers);
 	free(c->slots);
@@ -894,10 +955,11 @@ vchan_rpc_client_new(struct ev_loop *loop, const char *address,
 	c->free_slots = calloc(c->opt.max_in_flight, sizeof(*c->free_slots));
 	c->timers = calloc(c->opt.max_in_flight, sizeof(*c->timers));
 	c->kick = rpc_timer_new(c->loop, kick_cb, c);
+	c->retry = rpc_timer_new(c->loop, retry_cb, c);
 	c->spin = rpc_hook_new(c->loop, spin_cb, c);
 	if (c->method_hash == NULL || c->slots == NULL || c->gen == NULL ||
 	    c->free_slots == NULL || c->timers == NULL || c->kick == NULL ||
-	    c->spin == NULL) {
+	    c->retry == NULL || c->spin == NULL) {
 		free_parts(c);
 		errno = ENOMEM;
 		return NULL;

@@ -203,6 +203,26 @@ static struct vchan_rpc_conn *conn_alloc(size_t max_message)
 	return c;
 }
 
+struct vchan_rpc_conn *vchan_rpc_conn_idle(size_t max_message)
+{
+	return conn_alloc(max_message);
+}
+
+void vchan_rpc_conn_adopt(struct vchan_rpc_conn *to,
+			  struct vchan_rpc_conn *from)
+{
+	uint8_t *out = to->out;
+	size_t cap = to->out_cap;
+
+	to->out = from->out;
+	to->out_off = from->out_off;
+	to->out_len = from->out_len;
+	to->out_cap = from->out_cap;
+	from->out = out;
+	from->out_off = from->out_len = 0;
+	from->out_cap = cap;
+}
+
 struct vchan_rpc_conn *vchan_rpc_conn_from_fd(int fd, size_t max_message)
 {
 	struct vchan_rpc_conn *c = conn_alloc(max_message);
@@ -248,7 +268,8 @@ static struct vchan_rpc_conn *open_vchan(const struct vchan_rpc_addr *a,
 
 	if (domid < 0)
 		return NULL;
-	if (timeout_ms != VCHAN_RPC_CONN_ASYNC) {
+	if (timeout_ms != VCHAN_RPC_CONN_ASYNC &&
+	    timeout_ms != VCHAN_RPC_CONN_ASYNC_WAIT) {
 		vc = vchan_client_connect_port((uint32_t)domid, a->name,
 					       timeout_ms);
 		return vc != NULL ? vchan_rpc_conn_from_vchan(vc, max_message)
@@ -261,7 +282,9 @@ static struct vchan_rpc_conn *open_vchan(const struct vchan_rpc_addr *a,
 	vc = vchan_connect_step(pc);
 	/* Only a listener that has our request is worth waiting for: with
 	 * nobody there, the caller hears so at once, as from a socket. */
-	if (vc == NULL && errno == EAGAIN && vchan_connect_requested(pc) != 1)
+	if (vc == NULL && errno == EAGAIN &&
+	    timeout_ms != VCHAN_RPC_CONN_ASYNC_WAIT &&
+	    vchan_connect_requested(pc) != 1)
 		errno = ECONNREFUSED;
 	if (vc != NULL || errno != EAGAIN) {
 		vchan_connect_cancel(pc);

@@ -97,6 +97,17 @@ struct vchan_rpc_conn *vchan_rpc_conn_open(const struct vchan_rpc_addr *a,
  * the connection is returned pending (a listener answers later); drive it
  * with vchan_rpc_conn_step when its fd polls readable. */
 #define VCHAN_RPC_CONN_ASYNC (-2)
+/* The same, and pending too while the server is not there at all. */
+#define VCHAN_RPC_CONN_ASYNC_WAIT (-3)
+
+/* A connection without a transport yet: calls queue on it until
+ * vchan_rpc_conn_adopt hands its bytes to a real one. Its fd is -1. */
+struct vchan_rpc_conn *vchan_rpc_conn_idle(size_t max_message);
+
+/* Move the bytes queued on `from` (an idle connection) to `to`, which has
+ * sent and queued nothing yet. */
+void vchan_rpc_conn_adopt(struct vchan_rpc_conn *to,
+			  struct vchan_rpc_conn *from);
 
 /* A pending vchan connect: look again. Returns 1 connected (the fd has
  * changed: watch vchan_rpc_conn_fd anew), 0 still pending, -1 + errno

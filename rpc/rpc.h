@@ -117,6 +117,15 @@ struct vchan_rpc_options {
 	 * 10000). The deadline goes to the server with the call (see
 	 * vchan_rpc_server_time_left). */
 	int timeout_ms;
+	/* Client: what a call made while there is no connection does. 0
+	 * (default): it ends at once with VCHAN_RPC_PEER_GONE when no server
+	 * is there (a vchan listener that has our request counts as there).
+	 * Non-zero: it waits within its deadline while the client connects
+	 * by itself: a vchan address is watched in XenStore until its server
+	 * comes (back); a socket is tried again after 10 ms, doubling up to
+	 * 1 s. The calls are sent once connected (one that ended by its
+	 * deadline meanwhile may still reach the server). */
+	int wait_for_server;
 };
 
 /* Fill `o` with the defaults. */
