@@ -25,7 +25,10 @@
  *                     plain offer for each (libxenvchan clients).
  *   unix:PATH         a Unix stream socket.
  *   tcp:HOST:PORT     TCP (HOST may be a name, an IPv4 or [IPv6] address;
- *                     PORT 1..65535).
+ *                     PORT 1..65535), in the clear: anyone who reaches the
+ *                     port may call. A listener on an address that is not
+ *                     loopback (127.0.0.0/8, ::1) is refused unless
+ *                     vchan_rpc_options.insecure_tcp says otherwise.
  * DOMID may also be a domain's name, looked up for each connection or
  * offer (vchan_domid_lookup: a domain recreated under its name is found
  * at its new id; needs dom0's rights on Xen).
@@ -117,6 +120,10 @@ struct vchan_rpc_options {
 	 * 10000). The deadline goes to the server with the call (see
 	 * vchan_rpc_server_time_left). */
 	int timeout_ms;
+	/* Server: 1 lets a tcp: listener take an address that is not
+	 * loopback, serving anyone who reaches it in the clear (default 0:
+	 * refused with EPERM). */
+	int insecure_tcp;
 };
 
 /* Fill `o` with the defaults. */
@@ -307,8 +314,9 @@ VCHAN_API int vchan_rpc_server_time_left(const void *call);
  * descriptors turns a new socket client away at once (its calls end with
  * VCHAN_RPC_PEER_GONE) rather than leave it waiting. Returns 0 or -1 +
  * errno (EINVAL bad address, EADDRINUSE a live server is at the address
- * already, EEXIST a unix: path that is no socket, or an error of the
- * transport). A unix: socket file or vchan keys that a dead server left
+ * already, EEXIST a unix: path that is no socket, EPERM a tcp: address
+ * that is not loopback without vchan_rpc_options.insecure_tcp, or an error
+ * of the transport). A unix: socket file or vchan keys that a dead server left
  * are taken over. */
 VCHAN_API int vchan_rpc_server_listen(struct vchan_rpc_server *srv,
 				      const char *address);

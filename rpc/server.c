@@ -532,7 +532,7 @@ static void retry_cb(void *arg)
 
 static int listen_socket(struct listener *l)
 {
-	l->fd = rpc_sock_listen(&l->addr);
+	l->fd = rpc_sock_listen(&l->addr, l->srv->opt.insecure_tcp);
 	if (l->fd < 0)
 		return -1;
 	l->io = rpc_io_new(l->srv->loop, l->fd, accept_cb, l);
