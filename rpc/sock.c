@@ -1,5 +1,5 @@
 /* rpc/sock.c - the socket transport of the rpc runtime: Unix and TCP
- * stream sockets. */
+ * stream sockets (and the TCP under TLS, rpc/tls.h). */
 #include "config.h"
 
 #include "rpc/sock.h"

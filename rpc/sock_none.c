@@ -1,5 +1,5 @@
 /* rpc/sock_none.c - rpc/sock.h for builds without sockets (a unikernel):
- * "unix:" and "tcp:" addresses parse, and then fail to open or listen
+ * "unix:", "tcp:" and "tls:" addresses parse, and then fail to open or listen
  * with EAFNOSUPPORT. Only vchan: addresses work there. */
 #include "config.h"
 
