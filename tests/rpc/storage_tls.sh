@@ -2,7 +2,8 @@
 # tests/rpc/storage_tls.sh - storage-server and storage-client over tls:
 # with certificates made by tls_certs.sh: a client on the allow-list puts
 # and gets; one that is not, one whose certificate has expired or is of
-# another CA is refused, each saying why; missing files are named; plain
+# another CA is refused, each saying why, and so is one that shows no
+# certificate (openssl s_client); missing files are named; plain
 # tcp: on the wildcard address is refused with how to opt in, and served
 # with --insecure-tcp.
 set -u
@@ -70,6 +71,11 @@ grep -q "No such file.*--tls-ca" "$W/missing.err" || fail "a missing CA file is 
 timeout 20 "$B/storage-client" "tls:127.0.0.1:$port" get k 2>"$W/none.err" &&
 	fail "no TLS options"
 grep -q "needs --tls-ca" "$W/none.err" || fail "no TLS options: not said"
+# A TLS client that shows no certificate at all (ours always shows one).
+(printf x; sleep 1) | timeout 20 openssl s_client -connect "127.0.0.1:$port" \
+	-CAfile "$C/ca.pem" >"$W/nocert.err" 2>&1 && fail "a client with no certificate"
+grep -q "alert certificate required" "$W/nocert.err" ||
+	fail "a client with no certificate: not refused with \"certificate required\""
 echo "ok   bad clients are refused, each saying why"
 kill $srv
 wait $srv 2>/dev/null
