@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include "rpc/conn.h"
 #include "rpc/loop.h"
 #include "rpc/rpc.h"
+#include "rpc/tls.h"
 
 #define MAX_SLOTS 65535u
 
@@ -38,7 +40,8 @@ struct vchan_rpc_client {
 	uint32_t svc_hash;
 	uint32_t *method_hash;
 	struct vchan_rpc_conn *conn;
-	int connecting; /* a socket connect is in progress */
+	struct rpc_tls_ctx *tls; /* of a tls: address */
+	int connecting;		 /* a socket connect is in progress */
 	/* wait_for_server: conn is an idle one (calls queue on it) while
 	 * `retry` tries to connect, every `backoff` s */
 	int idle;
@@ -212,12 +215,13 @@ static struct call *detach_all(struct vchan_rpc_client *c)
 	return head;
 }
 
-static void deliver_list(struct call *k, enum vchan_rpc_status st)
+static void deliver_list(struct call *k, enum vchan_rpc_status st,
+			 const char *msg)
 {
 	while (k != NULL) {
 		struct call *next = k->next;
 
-		deliver(k, st, NULL, NULL);
+		deliver(k, st, NULL, msg);
 		k = next;
 	}
 }
@@ -225,18 +229,22 @@ static void deliver_list(struct call *k, enum vchan_rpc_status st)
 /* The connection ended: close it, then end the calls it carried. */
 static void drop_conn(struct vchan_rpc_client *c, enum vchan_rpc_status st)
 {
+	char why[VCHAN_RPC_MESSAGE_MAX + 1];
+
 	if (c->conn == NULL)
 		return;
 	rpc_io_free(c->rio);
 	rpc_io_free(c->wio);
 	c->rio = c->wio = NULL;
 	rpc_hook_stop(c->spin);
+	/* The calls are told why a TLS connection failed. */
+	snprintf(why, sizeof(why), "%s", vchan_rpc_conn_why(c->conn));
 	vchan_rpc_conn_free(c->conn);
 	c->conn = NULL;
 	c->connecting = 0;
 	c->idle = 0;
 	rpc_timer_stop(c->retry);
-	deliver_list(detach_all(c), st);
+	deliver_list(detach_all(c), st, why);
 }
 
 /* Watch for writability while a socket has bytes queued or a connect is
@@ -247,7 +255,7 @@ static void update_wio(struct vchan_rpc_client *c)
 
 	if (c->conn == NULL || !vchan_rpc_conn_is_socket(c->conn))
 		return;
-	want = c->connecting || vchan_rpc_conn_queued(c->conn) > 0;
+	want = c->connecting || vchan_rpc_conn_want_write(c->conn);
 	rpc_io_want(c->wio, want ? RPC_WRITE : 0);
 }
 
@@ -486,6 +494,30 @@ static int attach(struct vchan_rpc_client *c, struct vchan_rpc_conn *conn,
 	return 0;
 }
 
+/* Open a connection to the client's address: vchan_rpc_conn_open, and
+ * TLS over it for a tls: address. */
+static struct vchan_rpc_conn *open_conn(struct vchan_rpc_client *c,
+					int timeout_ms, int *pending)
+{
+	struct vchan_rpc_conn *conn;
+
+	if (c->addr.kind == VCHAN_RPC_ADDR_TLS && c->tls == NULL) {
+		errno = ENOKEY;
+		return NULL;
+	}
+	conn = vchan_rpc_conn_open(&c->addr, timeout_ms, c->opt.max_message,
+				   pending);
+	if (conn != NULL && c->addr.kind == VCHAN_RPC_ADDR_TLS &&
+	    vchan_rpc_conn_start_tls(conn, c->tls, c->addr.host) < 0) {
+		int e = errno;
+
+		vchan_rpc_conn_free(conn);
+		errno = e;
+		return NULL;
+	}
+	return conn;
+}
+
 /* Open a connection without waiting (the first call, and after a loss). */
 static int ensure_conn(struct vchan_rpc_client *c)
 {
@@ -497,9 +529,9 @@ static int ensure_conn(struct vchan_rpc_client *c)
 	if (c->addr.kind == VCHAN_RPC_ADDR_VCHAN)
 		timeout = c->opt.wait_for_server ? VCHAN_RPC_CONN_ASYNC_WAIT
 						 : VCHAN_RPC_CONN_ASYNC;
-	conn = vchan_rpc_conn_open(&c->addr, timeout, c->opt.max_message,
-				   &pending);
-	if (conn == NULL && c->opt.wait_for_server && errno != EINVAL) {
+	conn = open_conn(c, timeout, &pending);
+	if (conn == NULL && c->opt.wait_for_server && errno != EINVAL &&
+	    errno != ENOKEY) {
 		/* Nobody there: the calls wait on an idle connection while
 		 * the retry timer looks for the server. */
 		conn = vchan_rpc_conn_idle(c->opt.max_message);
@@ -536,8 +568,7 @@ static void retry_cb(void *arg)
 	}
 	if (c->addr.kind == VCHAN_RPC_ADDR_VCHAN)
 		timeout = VCHAN_RPC_CONN_ASYNC_WAIT;
-	conn = vchan_rpc_conn_open(&c->addr, timeout, c->opt.max_message,
-				   &pending);
+	conn = open_conn(c, timeout, &pending);
 	if (conn == NULL) {
 		c->backoff = c->backoff >= 0.5 ? 1.0 : 2 * c->backoff;
 		rpc_timer_arm(c->retry, c->backoff);
@@ -549,7 +580,7 @@ static void retry_cb(void *arg)
 	c->idle = 0;
 	vchan_rpc_conn_free(idle);
 	if (attach(c, conn, pending) < 0)
-		deliver_list(detach_all(c), VCHAN_RPC_PEER_GONE);
+		deliver_list(detach_all(c), VCHAN_RPC_PEER_GONE, NULL);
 	else
 		flush(c); /* the calls that waited */
 	leave(c);
@@ -587,13 +618,21 @@ int vchan_rpc_client_connect(struct vchan_rpc_client *c, int timeout_ms)
 
 		if (timeout_ms >= 0 && left < 0)
 			left = 0;
-		conn = vchan_rpc_conn_open(
-		    &c->addr, c->addr.kind == VCHAN_RPC_ADDR_VCHAN ? left : 0,
-		    c->opt.max_message, &pending);
-		if (conn != NULL && pending &&
+		conn = open_conn(
+		    c, c->addr.kind == VCHAN_RPC_ADDR_VCHAN ? left : 0,
+		    &pending);
+		if (conn != NULL &&
+		    (pending || c->addr.kind == VCHAN_RPC_ADDR_TLS) &&
 		    vchan_rpc_conn_wait_connected(conn, left) < 0) {
 			int e = errno;
 
+			/* A failed handshake: the caller learns why as a
+			 * call would. */
+			if (vchan_rpc_conn_why(conn)[0] != '\0') {
+				c->last = VCHAN_RPC_PEER_GONE;
+				snprintf(c->last_msg, sizeof(c->last_msg), "%s",
+					 vchan_rpc_conn_why(conn));
+			}
 			vchan_rpc_conn_free(conn);
 			conn = NULL;
 			errno = e;
@@ -804,6 +843,22 @@ int vchan_rpc_call_sync(struct vchan_rpc_client *c, unsigned method,
 	return (int)r.status;
 }
 
+int vchan_rpc_client_set_tls(struct vchan_rpc_client *c,
+			     const struct vchan_rpc_tls *tls)
+{
+	if (c == NULL || tls == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* A session holds the settings it started with. */
+	if (c->tls != NULL) {
+		errno = EBUSY;
+		return -1;
+	}
+	c->tls = rpc_tls_ctx_new(tls, 0);
+	return c->tls != NULL ? 0 : -1;
+}
+
 int vchan_rpc_client_is_connected(const struct vchan_rpc_client *c)
 {
 	return c != NULL && c->conn != NULL && !c->connecting &&
@@ -862,6 +917,7 @@ static void free_parts(struct vchan_rpc_client *c)
 	rpc_timer_free(c->kick);
 	rpc_timer_free(c->retry);
 	rpc_hook_free(c->spin);
+	rpc_tls_ctx_free(c->tls); /* the connection went first */
 	free(c->timers);
 	free(c->slots);
 	free(c->gen);
@@ -881,7 +937,7 @@ static void destroy(struct vchan_rpc_client *c)
 		vchan_rpc_conn_free(c->conn);
 		c->conn = NULL;
 	}
-	deliver_list(detach_all(c), VCHAN_RPC_CANCELLED);
+	deliver_list(detach_all(c), VCHAN_RPC_CANCELLED, NULL);
 	/* Calls started by those closures end here too. */
 	while (c->ended != NULL) {
 		struct call *k = c->ended;

@@ -11,6 +11,7 @@
 
 #include "rpc/rpc.h"
 #include "rpc/sock.h"
+#include "rpc/tls.h"
 #include "vchan/vchan.h"
 
 /* Read in chunks of at least this much, so that many small frames cost one
@@ -21,6 +22,8 @@ struct vchan_rpc_conn {
 	struct vchan *vc;	  /* NULL for a socket */
 	struct vchan_connect *pc; /* a vchan connect in progress, or NULL */
 	int fd;
+	struct rpc_tls *tls; /* a tls: socket's session, else NULL */
+	int tls_ready;	     /* its handshake is done: frames may go */
 	size_t max_message;
 	int dead; /* 0 or the vchan_rpc_status it ended with */
 	int eof;  /* the peer sends no more (it may still read) */
@@ -152,8 +155,9 @@ int vchan_rpc_addr_parse(const char *s, struct vchan_rpc_addr *a)
 		strcpy(a->name, s);
 		return 0;
 	}
-	if (strncmp(s, "tcp:", 4) == 0) {
+	if (strncmp(s, "tcp:", 4) == 0 || strncmp(s, "tls:", 4) == 0) {
 		const char *colon = strrchr(s + 4, ':');
+		int tls = s[1] == 'l';
 		unsigned long port;
 		size_t hl;
 
@@ -186,7 +190,7 @@ int vchan_rpc_addr_parse(const char *s, struct vchan_rpc_addr *a)
 		}
 		if (port == 0)
 			return einval();
-		a->kind = VCHAN_RPC_ADDR_TCP;
+		a->kind = tls ? VCHAN_RPC_ADDR_TLS : VCHAN_RPC_ADDR_TCP;
 		return 0;
 	}
 	return einval();
@@ -337,6 +341,13 @@ int vchan_rpc_conn_step(struct vchan_rpc_conn *c)
 	return 1;
 }
 
+int vchan_rpc_conn_start_tls(struct vchan_rpc_conn *c, struct rpc_tls_ctx *x,
+			     const char *host)
+{
+	c->tls = rpc_tls_new(x, c->fd, host);
+	return c->tls != NULL ? 0 : -1;
+}
+
 int vchan_rpc_conn_connected(struct vchan_rpc_conn *c)
 {
 	return rpc_sock_connected(c->fd);
@@ -344,7 +355,31 @@ int vchan_rpc_conn_connected(struct vchan_rpc_conn *c)
 
 int vchan_rpc_conn_wait_connected(struct vchan_rpc_conn *c, int timeout_ms)
 {
-	return rpc_sock_wait_connected(c->fd, timeout_ms);
+	/* The handshake gets the time given again: this is for program
+	 * start, where a bound is what matters, not its precision. */
+	if (rpc_sock_wait_connected(c->fd, timeout_ms) < 0)
+		return -1;
+	if (c->tls != NULL && rpc_tls_wait_handshake(c->tls, timeout_ms) < 0) {
+		vchan_rpc_conn_kill(c, VCHAN_RPC_PEER_GONE);
+		return -1;
+	}
+	return 0;
+}
+
+int vchan_rpc_conn_want_write(const struct vchan_rpc_conn *c)
+{
+	if (c->tls != NULL && rpc_tls_want_write(c->tls))
+		return 1;
+	/* Frames wait for a handshake that waits for the peer: writability
+	 * would only wake us in vain. */
+	if (c->tls != NULL && !c->tls_ready)
+		return 0;
+	return c->out_off < c->out_len;
+}
+
+const char *vchan_rpc_conn_why(const struct vchan_rpc_conn *c)
+{
+	return c->tls != NULL ? rpc_tls_why(c->tls) : "";
 }
 
 void vchan_rpc_conn_free(struct vchan_rpc_conn *c)
@@ -354,6 +389,7 @@ void vchan_rpc_conn_free(struct vchan_rpc_conn *c)
 	if (c->vc != NULL)
 		vchan_close(c->vc);
 	vchan_connect_cancel(c->pc);
+	rpc_tls_free(c->tls); /* before its socket */
 	if (c->fd >= 0)
 		rpc_sock_close(c->fd);
 	free(c->in);
@@ -462,6 +498,8 @@ static ssize_t tr_read(struct vchan_rpc_conn *c, void *buf, size_t len)
 {
 	if (c->vc != NULL)
 		return vchan_read(c->vc, buf, len);
+	if (c->tls != NULL)
+		return rpc_tls_read(c->tls, buf, len);
 	return rpc_sock_read(c->fd, buf, len);
 }
 
@@ -469,7 +507,18 @@ static ssize_t tr_write(struct vchan_rpc_conn *c, const void *buf, size_t len)
 {
 	if (c->vc != NULL)
 		return vchan_write(c->vc, buf, len);
+	if (c->tls != NULL)
+		return rpc_tls_write(c->tls, buf, len);
 	return rpc_sock_write(c->fd, buf, len);
+}
+
+/* The status of a connection whose read or write failed with errno: a
+ * vchan's EPROTO is its peer breaking the ring's rules; a TLS session's
+ * failures, EPROTO too, are the connection's (rpc_tls_why says which). */
+static int failure(const struct vchan_rpc_conn *c)
+{
+	return errno == EPROTO && c->tls == NULL ? VCHAN_RPC_PROTOCOL_ERROR
+						 : VCHAN_RPC_PEER_GONE;
 }
 
 int vchan_rpc_conn_fill(struct vchan_rpc_conn *c)
@@ -503,9 +552,7 @@ int vchan_rpc_conn_fill(struct vchan_rpc_conn *c)
 			return 0;
 		}
 		if (n < 0) {
-			vchan_rpc_conn_kill(c, errno == EPROTO
-						   ? VCHAN_RPC_PROTOCOL_ERROR
-						   : VCHAN_RPC_PEER_GONE);
+			vchan_rpc_conn_kill(c, failure(c));
 			return 0;
 		}
 		c->in_len += (size_t)n;
@@ -631,6 +678,17 @@ size_t vchan_rpc_conn_queued(const struct vchan_rpc_conn *c)
 
 int vchan_rpc_conn_flush(struct vchan_rpc_conn *c)
 {
+	/* A client's handshake starts here, before any call is queued, so
+	 * that a refusal is seen as soon as it comes. */
+	if (c->tls != NULL && !c->tls_ready && !c->dead) {
+		int r = rpc_tls_handshake(c->tls);
+
+		if (r < 0)
+			vchan_rpc_conn_kill(c, VCHAN_RPC_PEER_GONE);
+		if (r <= 0)
+			return 0;
+		c->tls_ready = 1;
+	}
 	while (!c->dead && c->out_off < c->out_len) {
 		ssize_t n =
 		    tr_write(c, c->out + c->out_off, c->out_len - c->out_off);
@@ -638,9 +696,7 @@ int vchan_rpc_conn_flush(struct vchan_rpc_conn *c)
 		if (n == 0)
 			break;
 		if (n < 0) {
-			vchan_rpc_conn_kill(c, errno == EPROTO
-						   ? VCHAN_RPC_PROTOCOL_ERROR
-						   : VCHAN_RPC_PEER_GONE);
+			vchan_rpc_conn_kill(c, failure(c));
 			break;
 		}
 		c->out_off += (size_t)n;

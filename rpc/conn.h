@@ -21,11 +21,13 @@
 #include "vchan/vchan.h"
 
 struct vchan;
+struct rpc_tls_ctx;
 
 enum vchan_rpc_addr_kind {
 	VCHAN_RPC_ADDR_VCHAN,
 	VCHAN_RPC_ADDR_UNIX,
-	VCHAN_RPC_ADDR_TCP
+	VCHAN_RPC_ADDR_TCP,
+	VCHAN_RPC_ADDR_TLS /* host and service as TCP's */
 };
 
 struct vchan_rpc_addr {
@@ -39,13 +41,14 @@ struct vchan_rpc_addr {
 	size_t nallow;
 	uint32_t allow[VCHAN_LISTEN_ALLOW_MAX];
 	char name[108];	  /* vchan: port name; unix: socket path */
-	char host[256];	  /* tcp */
-	char service[16]; /* tcp: port number */
+	char host[256];	  /* tcp, tls */
+	char service[16]; /* tcp, tls: port number */
 };
 
 /* Parse "vchan:DOMAIN/PORT" (DOMAIN: an id, a domain's name, "*" or a
  * comma-separated list of ids; the last two only for a server),
- * "unix:PATH" or "tcp:HOST:PORT". Returns 0 or -1 + EINVAL. */
+ * "unix:PATH", "tcp:HOST:PORT" or "tls:HOST:PORT". Returns 0 or -1 +
+ * EINVAL. */
 int vchan_rpc_addr_parse(const char *s, struct vchan_rpc_addr *a);
 
 /* A vchan address's peer domain id: the id given, or the named domain's
@@ -120,11 +123,19 @@ struct vchan_rpc_conn *vchan_rpc_conn_from_fd(int fd, size_t max_message);
 struct vchan_rpc_conn *vchan_rpc_conn_from_vchan(struct vchan *vc,
 						 size_t max_message);
 
+/* Run TLS with the settings `x` over the socket of `c` (a tls: address;
+ * a client gives the server's HOST, a server NULL). The handshake runs
+ * with the reads and writes that follow. Returns 0 or -1 + errno (ENOMEM;
+ * `c` is left as it was). */
+int vchan_rpc_conn_start_tls(struct vchan_rpc_conn *c, struct rpc_tls_ctx *x,
+			     const char *host);
+
 /* A socket connect in progress finished: 0 connected or -1 + errno. */
 int vchan_rpc_conn_connected(struct vchan_rpc_conn *c);
 
 /* Wait up to timeout_ms (-1: for ever) for a socket connect in progress
- * to finish: 0 connected or -1 + errno (ETIMEDOUT: out of time). */
+ * to finish, and for a TLS handshake: 0 connected or -1 + errno
+ * (ETIMEDOUT: out of time; a failed handshake's, see rpc/tls.h). */
 int vchan_rpc_conn_wait_connected(struct vchan_rpc_conn *c, int timeout_ms);
 
 void vchan_rpc_conn_free(struct vchan_rpc_conn *c);
@@ -169,6 +180,15 @@ int vchan_rpc_conn_queue(struct vchan_rpc_conn *c, struct vchan_rpc_hdr *h,
 int vchan_rpc_conn_queue_bytes(struct vchan_rpc_conn *c,
 			       struct vchan_rpc_hdr *h, const void *body,
 			       size_t len);
+
+/* 1 when a socket's writability is to be watched: frames are queued
+ * (and no TLS handshake holds them back), or TLS waits for the socket to
+ * take bytes (a handshake's, maybe with nothing queued); else 0. */
+int vchan_rpc_conn_want_write(const struct vchan_rpc_conn *c);
+
+/* Why the connection failed, for people: a TLS handshake's failure, else
+ * "". */
+const char *vchan_rpc_conn_why(const struct vchan_rpc_conn *c);
 
 /* Bytes waiting to be written. */
 size_t vchan_rpc_conn_queued(const struct vchan_rpc_conn *c);

@@ -25,7 +25,16 @@
  *                     plain offer for each (libxenvchan clients).
  *   unix:PATH         a Unix stream socket.
  *   tcp:HOST:PORT     TCP (HOST may be a name, an IPv4 or [IPv6] address;
- *                     PORT 1..65535).
+ *                     PORT 1..65535), in the clear: anyone who reaches the
+ *                     port may call. A listener on an address that is not
+ *                     loopback (127.0.0.0/8, ::1) is refused unless
+ *                     vchan_rpc_options.insecure_tcp says otherwise.
+ *   tls:HOST:PORT     TCP with TLS (1.2 or later, 1.3 preferred) and
+ *                     mutual authentication: each side shows a certificate
+ *                     that the other's CA signed, the client checks that
+ *                     the server's names HOST, the server that the
+ *                     client's names an allowed client (see
+ *                     vchan_rpc_client_set_tls, docs/rpc-tls.md).
  * DOMID may also be a domain's name, looked up for each connection or
  * offer (vchan_domid_lookup: a domain recreated under its name is found
  * at its new id; needs dom0's rights on Xen).
@@ -126,10 +135,32 @@ struct vchan_rpc_options {
 	 * 1 s. The calls are sent once connected (one that ended by its
 	 * deadline meanwhile may still reach the server). */
 	int wait_for_server;
+	/* Server: 1 lets a tcp: listener take an address that is not
+	 * loopback, serving anyone who reaches it in the clear (default 0:
+	 * refused with EPERM; tls: is the safe way across hosts). */
+	int insecure_tcp;
 };
 
 /* Fill `o` with the defaults. */
 VCHAN_API void vchan_rpc_options_init(struct vchan_rpc_options *o);
+
+/* What a tls: client or server shows and trusts: paths of PEM files. */
+struct vchan_rpc_tls {
+	/* The CA certificate(s) that sign the peers' certificates: the
+	 * only ones trusted (the system's store is not used). */
+	const char *ca_file;
+	/* This side's certificate, possibly followed by its chain. */
+	const char *cert_file;
+	/* Its private key, not encrypted. */
+	const char *key_file;
+	/* Server: the clients allowed, a NULL-terminated list of names. A
+	 * client is allowed when its certificate's common name (CN) or one
+	 * of its DNS subjectAltNames equals one of them (ASCII case
+	 * ignored); "*" allows any client whose certificate the CA signed.
+	 * Client: not used (the server's certificate must name the HOST of
+	 * the address instead, as a DNS or IP subjectAltName). */
+	const char *const *allow;
+};
 
 /* ---- client ---------------------------------------------------------- */
 
@@ -173,9 +204,34 @@ vchan_rpc_client_of(ProtobufCService *service);
  * keys name a channel that is gone, ETIMEDOUT no vchan server published its
  * keys, or a TCP handshake did not finish; also EINVAL client is NULL,
  * ECANCELED a closure run while dropping a connection still in progress
- * freed the client (it is gone), or an error of the transport. */
+ * freed the client (it is gone), or an error of the transport. A tls:
+ * client also runs the handshake within the time: ENOKEY no
+ * vchan_rpc_client_set_tls yet, the errors of a failed handshake there
+ * (with vchan_rpc_client_status VCHAN_RPC_PEER_GONE and
+ * vchan_rpc_client_message saying why), or ETIMEDOUT. */
 VCHAN_API int vchan_rpc_client_connect(struct vchan_rpc_client *client,
 				       int timeout_ms);
+
+/* Settings of a client of a tls: address, once, before it connects
+ * (`tls` and its strings are copied; the files are read now). A tls:
+ * client without them fails every connection (ENOKEY).
+ * Returns 0 or -1 + errno: EINVAL client or tls NULL, or a path NULL;
+ * EBUSY they were set already;
+ * ENOENT or EACCES a file cannot be opened; EBADMSG a file holds no valid
+ * PEM certificate or key; EKEYREJECTED the key does not belong to the
+ * certificate; EAFNOSUPPORT the library was built without TLS; ENOMEM.
+ *
+ * A connection whose handshake fails is lost as any other (its calls end
+ * with VCHAN_RPC_PEER_GONE, vchan_rpc_client_connect fails), and
+ * vchan_rpc_client_message then says why, e.g. "TLS: the server's
+ * certificate has expired". errno of vchan_rpc_client_connect:
+ * EKEYREJECTED the server's certificate is not signed by our CA, or does
+ * not name HOST; EKEYEXPIRED it has expired or is not valid yet; EACCES
+ * the server refused our certificate (not signed by its CA, expired, not
+ * on its allow-list); EPROTO another TLS failure (no TLS there, no
+ * common version). */
+VCHAN_API int vchan_rpc_client_set_tls(struct vchan_rpc_client *client,
+				       const struct vchan_rpc_tls *tls);
 
 /* 1 when the client has a live connection, else 0 (also for NULL). */
 VCHAN_API int
@@ -316,11 +372,22 @@ VCHAN_API int vchan_rpc_server_time_left(const void *call);
  * descriptors turns a new socket client away at once (its calls end with
  * VCHAN_RPC_PEER_GONE) rather than leave it waiting. Returns 0 or -1 +
  * errno (EINVAL bad address, EADDRINUSE a live server is at the address
- * already, EEXIST a unix: path that is no socket, or an error of the
+ * already, EEXIST a unix: path that is no socket, EPERM a tcp: address
+ * that is not loopback without vchan_rpc_options.insecure_tcp, ENOKEY a
+ * tls: address before vchan_rpc_server_set_tls, EAFNOSUPPORT a tls:
+ * address in a library built without TLS, or an error of the
  * transport). A unix: socket file or vchan keys that a dead server left
  * are taken over. */
 VCHAN_API int vchan_rpc_server_listen(struct vchan_rpc_server *srv,
 				      const char *address);
+
+/* Settings of the server's tls: listeners, as vchan_rpc_client_set_tls
+ * (same errors; EINVAL also when tls->allow is NULL or empty). Call it
+ * once, before listening at a tls: address. A client that fails the handshake
+ * (a certificate not signed by our CA, expired, or whose names are not on
+ * the allow-list) is told so by an alert and dropped. */
+VCHAN_API int vchan_rpc_server_set_tls(struct vchan_rpc_server *srv,
+				       const struct vchan_rpc_tls *tls);
 
 /* Number of connected clients. */
 VCHAN_API size_t vchan_rpc_server_clients(const struct vchan_rpc_server *srv);

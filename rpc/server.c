@@ -11,6 +11,7 @@
 #include "rpc/loop.h"
 #include "rpc/rpc.h"
 #include "rpc/sock.h"
+#include "rpc/tls.h"
 #include "vchan/vchan.h"
 
 /* Ring sizes of a vchan listener's channels, each way. */
@@ -73,6 +74,7 @@ struct vchan_rpc_server {
 	struct sconn *conns;
 	struct scall *calls;
 	int spare; /* kept free to turn clients away when out of fds */
+	struct rpc_tls_ctx *tls; /* of tls: listeners */
 };
 
 static void process(struct sconn *sc);
@@ -104,7 +106,7 @@ static void update_watchers(struct sconn *sc)
 				 ? 0
 				 : RPC_READ);
 	rpc_io_want(sc->wio,
-		    vchan_rpc_conn_queued(sc->conn) > 0 ? RPC_WRITE : 0);
+		    vchan_rpc_conn_want_write(sc->conn) ? RPC_WRITE : 0);
 }
 
 /* Free sc, its watchers and its connection (NULL parts too). The
@@ -496,6 +498,11 @@ static void accept_cb(void *arg, int events)
 		if (fd < 0)
 			return; /* EAGAIN: the next wake-up */
 		conn = vchan_rpc_conn_from_fd(fd, l->srv->opt.max_message);
+		if (conn != NULL && l->addr.kind == VCHAN_RPC_ADDR_TLS &&
+		    vchan_rpc_conn_start_tls(conn, l->srv->tls, NULL) < 0) {
+			vchan_rpc_conn_free(conn);
+			conn = NULL;
+		}
 		if (conn != NULL)
 			add_sconn(l->srv, conn, NULL);
 	}
@@ -532,7 +539,11 @@ static void retry_cb(void *arg)
 
 static int listen_socket(struct listener *l)
 {
-	l->fd = rpc_sock_listen(&l->addr);
+	if (l->addr.kind == VCHAN_RPC_ADDR_TLS && l->srv->tls == NULL) {
+		errno = ENOKEY;
+		return -1;
+	}
+	l->fd = rpc_sock_listen(&l->addr, l->srv->opt.insecure_tcp);
 	if (l->fd < 0)
 		return -1;
 	l->io = rpc_io_new(l->srv->loop, l->fd, accept_cb, l);
@@ -699,6 +710,22 @@ int vchan_rpc_server_add_service(struct vchan_rpc_server *srv,
 	return 0;
 }
 
+int vchan_rpc_server_set_tls(struct vchan_rpc_server *srv,
+			     const struct vchan_rpc_tls *tls)
+{
+	if (srv == NULL || tls == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* Sessions hold the settings they started with. */
+	if (srv->tls != NULL) {
+		errno = EBUSY;
+		return -1;
+	}
+	srv->tls = rpc_tls_ctx_new(tls, 1);
+	return srv->tls != NULL ? 0 : -1;
+}
+
 size_t vchan_rpc_server_clients(const struct vchan_rpc_server *srv)
 {
 	size_t n = 0;
@@ -770,5 +797,6 @@ void vchan_rpc_server_free(struct vchan_rpc_server *srv)
 	free(srv->svcs);
 	if (srv->spare >= 0)
 		rpc_sock_close(srv->spare);
+	rpc_tls_ctx_free(srv->tls); /* after the sessions that use it */
 	free(srv);
 }

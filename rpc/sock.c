@@ -1,5 +1,5 @@
 /* rpc/sock.c - the socket transport of the rpc runtime: Unix and TCP
- * stream sockets. */
+ * stream sockets (and the TCP under TLS, rpc/tls.h). */
 #include "config.h"
 
 #include "rpc/sock.h"
@@ -158,7 +158,26 @@ static int unix_stale(const struct sockaddr_un *sun)
 	return 0;
 }
 
-int rpc_sock_listen(const struct vchan_rpc_addr *a)
+/* 1 when `sa` is a loopback address: 127.0.0.0/8, ::1, or the first as
+ * an IPv4-mapped IPv6 address. */
+static int loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *in6 =
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(in6) ||
+		       (IN6_IS_ADDR_V4MAPPED(in6) && in6->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+int rpc_sock_listen(const struct vchan_rpc_addr *a, int insecure)
 {
 	struct sockaddr_un sun;
 	struct addrinfo *res;
@@ -169,6 +188,14 @@ int rpc_sock_listen(const struct vchan_rpc_addr *a)
 	e = resolve(a, 1, &sun, &res, &sa, &salen, &family);
 	if (e != 0) {
 		errno = e == EAI_SYSTEM ? errno : EADDRNOTAVAIL;
+		return -1;
+	}
+	/* In the clear, only this host's own programs may be let in
+	 * without being asked for (rpc.h): the wildcard address or an
+	 * interface's would serve anyone who reaches the port. */
+	if (a->kind == VCHAN_RPC_ADDR_TCP && !insecure && !loopback(sa)) {
+		freeaddrinfo(res);
+		errno = EPERM;
 		return -1;
 	}
 	/* A socket file left by a server that died is in the way; one a

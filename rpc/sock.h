@@ -1,5 +1,6 @@
 /* rpc/sock.h - the socket transport of the rpc runtime (internal): the
- * "unix:PATH" and "tcp:HOST:PORT" addresses.
+ * "unix:PATH", "tcp:HOST:PORT" and (under rpc/tls.h) "tls:HOST:PORT"
+ * addresses.
  *
  * libvchan-rpc links sock.c; a build without sockets links sock_none.c,
  * where every function fails with EAFNOSUPPORT (such addresses still
@@ -34,9 +35,11 @@ int rpc_sock_wait_connected(int fd, int timeout_ms);
 int rpc_sock_setup(int fd);
 
 /* A listening socket on `a`. A Unix socket file already there (left by a
- * server that died) is replaced. Returns the fd or -1 + errno
- * (EADDRNOTAVAIL: the host did not resolve). */
-int rpc_sock_listen(const struct vchan_rpc_addr *a);
+ * server that died) is replaced. A tcp: address (in the clear) must be
+ * loopback unless `insecure` is set; a tls: one may be any. Returns the
+ * fd or -1 + errno (EADDRNOTAVAIL: the host did not resolve; EPERM: a
+ * tcp: address that is not loopback). */
+int rpc_sock_listen(const struct vchan_rpc_addr *a, int insecure);
 
 /* A descriptor kept free for rpc_sock_accept, or -1 + errno. Close it
  * with rpc_sock_close. */

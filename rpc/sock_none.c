@@ -1,5 +1,5 @@
 /* rpc/sock_none.c - rpc/sock.h for builds without sockets (a unikernel):
- * "unix:" and "tcp:" addresses parse, and then fail to open or listen
+ * "unix:", "tcp:" and "tls:" addresses parse, and then fail to open or listen
  * with EAFNOSUPPORT. Only vchan: addresses work there. */
 #include "config.h"
 
@@ -39,9 +39,10 @@ int rpc_sock_setup(int fd)
 	return none();
 }
 
-int rpc_sock_listen(const struct vchan_rpc_addr *a)
+int rpc_sock_listen(const struct vchan_rpc_addr *a, int insecure)
 {
 	(void)a;
+	(void)insecure;
 	return none();
 }
 

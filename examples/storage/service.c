@@ -137,8 +137,8 @@ static int addresses_ok(const char *const *addrs, size_t n)
 		if (c == NULL) {
 			fprintf(stderr,
 				"storage-server: bad address '%s': expected "
-				"vchan:CLIENT_DOMID/PORT, unix:PATH or "
-				"tcp:HOST:PORT\n",
+				"vchan:CLIENT_DOMID/PORT, unix:PATH, "
+				"tcp:HOST:PORT or tls:HOST:PORT\n",
 				addrs[i]);
 			ok = 0;
 		}
@@ -195,9 +195,53 @@ static struct kvlog *open_log(const char *path, int disk,
 	return kvlog_open_dev(dev, ls);
 }
 
-int storage_serve(const char *const *addrs, size_t n, const char *logpath,
-		  int disk)
+/* Say why the server cannot listen at `addr` (errno), and what to do. */
+static void say_listen_error(const char *addr)
 {
+	int e = errno;
+	const char *colon = strchr(addr, ':');
+
+	fprintf(stderr, "storage: cannot listen at %s: %s", addr, strerror(e));
+	if (e == EADDRINUSE)
+		fprintf(stderr, " (another server is listening there)\n");
+	else if (e == EPERM && strncmp(addr, "tcp:", 4) == 0)
+		fprintf(stderr,
+			".\nstorage: plain TCP on an address that is not "
+			"loopback would let anyone who reaches the port read "
+			"and change the store. Use tls%s with --tls-ca, "
+			"--tls-cert, --tls-key and --tls-allow, or, on a "
+			"network you trust, --insecure-tcp.\n",
+			colon);
+	else if (e == ENOKEY)
+		fprintf(stderr, " (a tls: address needs --tls-ca, --tls-cert, "
+				"--tls-key and --tls-allow)\n");
+	else
+		fputc('\n', stderr);
+}
+
+/* Say why the TLS settings cannot be used (errno). */
+static void say_tls_error(void)
+{
+	int e = errno;
+	const char *hint = "";
+
+	if (e == ENOENT || e == EACCES)
+		hint = " (a file of --tls-ca, --tls-cert or --tls-key)";
+	else if (e == EBADMSG)
+		hint = " (a file holds no PEM certificate or key)";
+	else if (e == EKEYREJECTED)
+		hint = " (the key is not the certificate's)";
+	else if (e == EINVAL)
+		hint = " (--tls-ca, --tls-cert, --tls-key and --tls-allow are "
+		       "all needed)";
+	fprintf(stderr, "storage: cannot use the TLS settings: %s%s\n",
+		strerror(e), hint);
+}
+
+int storage_serve(const char *const *addrs, size_t n, const char *logpath,
+		  int disk, const struct storage_net *net)
+{
+	struct vchan_rpc_options opts;
 	struct store st = {.svc = STORAGE__STORAGE__INIT(do_)};
 	struct ev_loop *loop;
 	struct vchan_rpc_server *srv;
@@ -236,20 +280,23 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath,
 			"storage: cut off a record torn at the end of the "
 			"log (%llu bytes, never acknowledged)\n",
 			(unsigned long long)ls.dropped);
+	vchan_rpc_options_init(&opts);
+	opts.insecure_tcp = net != NULL && net->insecure_tcp;
 	loop = ev_loop_new(EVFLAG_AUTO);
-	srv = loop != NULL ? vchan_rpc_server_new(loop, NULL) : NULL;
+	srv = loop != NULL ? vchan_rpc_server_new(loop, &opts) : NULL;
 	if (srv == NULL ||
 	    vchan_rpc_server_add_service(srv, &st.svc.base) < 0) {
 		fprintf(stderr, "storage: %s\n", strerror(errno));
 		goto out;
 	}
+	if (net != NULL && net->tls != NULL &&
+	    vchan_rpc_server_set_tls(srv, net->tls) < 0) {
+		say_tls_error();
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (vchan_rpc_server_listen(srv, addrs[i]) < 0) {
-			fprintf(stderr, "storage: cannot listen at %s: %s%s\n",
-				addrs[i], strerror(errno),
-				errno == EADDRINUSE
-				    ? " (another server is listening there)"
-				    : "");
+			say_listen_error(addrs[i]);
 			goto out;
 		}
 	/* Before saying so: a signal sent once the address is known stops

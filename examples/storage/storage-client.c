@@ -5,7 +5,8 @@
  *   storage-client ADDRESS delete KEY
  *   storage-client ADDRESS list [PREFIX]
  *
- * ADDRESS: vchan:SERVER/PORT, unix:PATH or tcp:HOST:PORT. Exit
+ * ADDRESS: vchan:SERVER/PORT, unix:PATH, tcp:HOST:PORT or tls:HOST:PORT
+ * (with --tls-ca FILE --tls-cert FILE --tls-key FILE first). Exit
  * status: 0 done, 1 key not found, 2 usage, 3 the call failed. */
 #include "config.h"
 
@@ -29,13 +30,21 @@ enum {
 };
 
 static const char usage_text[] =
-    "usage: storage-client ADDRESS get KEY\n"
-    "       storage-client ADDRESS put KEY VALUE\n"
-    "       storage-client ADDRESS delete KEY\n"
-    "       storage-client ADDRESS list [PREFIX]\n"
-    "       storage-client ADDRESS - <COMMANDS\n"
+    "usage: storage-client [TLS OPTIONS] ADDRESS get KEY\n"
+    "       storage-client [TLS OPTIONS] ADDRESS put KEY VALUE\n"
+    "       storage-client [TLS OPTIONS] ADDRESS delete KEY\n"
+    "       storage-client [TLS OPTIONS] ADDRESS list [PREFIX]\n"
+    "       storage-client [TLS OPTIONS] ADDRESS - <COMMANDS\n"
     "Call the Storage service at ADDRESS: vchan:SERVER/PORT (SERVER a\n"
-    "domain id or a domain's name), unix:PATH or tcp:HOST:PORT.\n"
+    "domain id or a domain's name), unix:PATH, tcp:HOST:PORT or\n"
+    "tls:HOST:PORT (TLS: the server's certificate must be the CA's and\n"
+    "name HOST; ours must be on the server's allow-list).\n"
+    "\n"
+    "TLS options (first; all three for a tls: address):\n"
+    "  --tls-ca FILE   the CA certificate (PEM) that signs the server's\n"
+    "                  certificate, and ours\n"
+    "  --tls-cert FILE our certificate (PEM)\n"
+    "  --tls-key FILE  its private key (PEM)\n"
     "\n"
     "  get KEY        print KEY's value\n"
     "  put KEY VALUE  store VALUE under KEY (answered once it is on disk)\n"
@@ -57,7 +66,8 @@ static int usage(const char *why, const char *arg)
 	if (why != NULL)
 		fprintf(stderr, "storage-client: %s%s%s%s\n", why,
 			arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
-	fputs("usage: storage-client ADDRESS get KEY | put KEY VALUE | delete "
+	fputs("usage: storage-client [TLS OPTIONS] ADDRESS get KEY | put KEY "
+	      "VALUE | delete "
 	      "KEY | list [PREFIX]\n"
 	      "Try 'storage-client --help'.\n",
 	      stderr);
@@ -245,6 +255,15 @@ static int reach(struct vchan_rpc_client *cli, const char *addr)
 			"storage-client: %s: connection refused (the "
 			"server's channel is gone)\n",
 			addr);
+	else if (e == ENOKEY)
+		fprintf(stderr,
+			"storage-client: %s: a tls: address needs --tls-ca, "
+			"--tls-cert and --tls-key\n",
+			addr);
+	else if (*vchan_rpc_client_message(cli) != '\0')
+		/* A TLS handshake that failed: the reason, in a sentence. */
+		fprintf(stderr, "storage-client: %s: %s\n", addr,
+			vchan_rpc_client_message(cli));
 	else if (e == ETIMEDOUT && is_vchan)
 		fprintf(stderr,
 			"storage-client: %s: no server (none published this "
@@ -256,17 +275,62 @@ static int reach(struct vchan_rpc_client *cli, const char *addr)
 	return -1;
 }
 
+/* What to look at when the TLS settings are refused with `e`. */
+static const char *tls_hint(int e)
+{
+	if (e == EINVAL)
+		return " (--tls-ca, --tls-cert and --tls-key are all needed)";
+	if (e == ENOENT || e == EACCES)
+		return " (a file of --tls-ca, --tls-cert or --tls-key)";
+	if (e == EBADMSG)
+		return " (a file holds no PEM certificate or key)";
+	if (e == EKEYREJECTED)
+		return " (the key is not the certificate's)";
+	return "";
+}
+
+/* Take the TLS options at argv[1...] into `tls`. Returns how many
+ * arguments they were, or -1 after saying what is wrong. */
+static int tls_options(int argc, char **argv, struct vchan_rpc_tls *tls)
+{
+	int i = 1;
+
+	for (; i < argc && strncmp(argv[i], "--tls-", 6) == 0; i += 2) {
+		if (i + 1 >= argc) {
+			usage("no value after", argv[i]);
+			return -1;
+		}
+		if (strcmp(argv[i], "--tls-ca") == 0)
+			tls->ca_file = argv[i + 1];
+		else if (strcmp(argv[i], "--tls-cert") == 0)
+			tls->cert_file = argv[i + 1];
+		else if (strcmp(argv[i], "--tls-key") == 0)
+			tls->key_file = argv[i + 1];
+		else {
+			usage("unknown option", argv[i]);
+			return -1;
+		}
+	}
+	return i - 1;
+}
+
 int main(int argc, char **argv)
 {
+	struct vchan_rpc_tls tls = {0};
 	struct ev_loop *loop;
 	struct vchan_rpc_client *cli;
-	int rc;
+	int rc, k;
 
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		fputs(usage_text, stdout);
 		return 0;
 	}
+	k = tls_options(argc, argv, &tls);
+	if (k < 0)
+		return EXIT_USAGE;
+	argv += k;
+	argc -= k;
 	if (argc >= 2 && argv[1][0] == '-')
 		return usage("unknown option", argv[1]);
 	if (argc < 3)
@@ -285,10 +349,21 @@ int main(int argc, char **argv)
 	if (cli == NULL) {
 		fprintf(stderr,
 			"storage-client: bad address '%s': expected "
-			"vchan:SERVER/PORT, unix:PATH or tcp:HOST:PORT\n",
+			"vchan:SERVER/PORT, unix:PATH, tcp:HOST:PORT or "
+			"tls:HOST:PORT\n",
 			argv[1]);
 		ev_loop_destroy(loop);
 		return EXIT_USAGE;
+	}
+	if (k > 0 && vchan_rpc_client_set_tls(cli, &tls) < 0) {
+		int e = errno;
+
+		fprintf(stderr,
+			"storage-client: cannot use the TLS settings: %s%s\n",
+			strerror(e), tls_hint(e));
+		vchan_rpc_client_free(cli);
+		ev_loop_destroy(loop);
+		return EXIT_FAILED;
 	}
 	if (reach(cli, argv[1]) < 0)
 		rc = EXIT_FAILED;

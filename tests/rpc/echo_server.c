@@ -118,6 +118,13 @@ static void term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 int echo_serve(const char *const *addrs, size_t n,
 	       const struct vchan_rpc_options *opts)
 {
+	return echo_serve_tls(addrs, n, opts, NULL);
+}
+
+int echo_serve_tls(const char *const *addrs, size_t n,
+		   const struct vchan_rpc_options *opts,
+		   const struct vchan_rpc_tls *tls)
+{
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct echo_ctx e = {.svc = RPCTEST__ECHO__INIT(do_)};
 	struct vchan_rpc_server *srv;
@@ -129,6 +136,10 @@ int echo_serve(const char *const *addrs, size_t n,
 	srv = vchan_rpc_server_new(loop, opts);
 	if (srv == NULL || vchan_rpc_server_add_service(srv, &e.svc.base) < 0)
 		return 1;
+	if (tls != NULL && vchan_rpc_server_set_tls(srv, tls) < 0) {
+		fprintf(stderr, "set_tls: %s\n", strerror(errno));
+		return 1;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (vchan_rpc_server_listen(srv, addrs[i]) < 0) {
 			fprintf(stderr, "listen %s: %s\n", addrs[i],

@@ -23,6 +23,11 @@
 int echo_serve(const char *const *addrs, size_t n,
 	       const struct vchan_rpc_options *opts);
 
+/* echo_serve with the server's TLS settings `tls` (NULL: none). */
+int echo_serve_tls(const char *const *addrs, size_t n,
+		   const struct vchan_rpc_options *opts,
+		   const struct vchan_rpc_tls *tls);
+
 /* The test's private directory (VCHAN_TEST_TMP, else /tmp) joined with
  * `name`, for Unix socket paths. */
 void rt_tmp_path(char *buf, size_t size, const char *name);

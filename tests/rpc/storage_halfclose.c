@@ -35,7 +35,7 @@ static int server(void *arg)
 	const char *a[2] = {"vchan:5/storage", unix_addr};
 
 	(void)arg;
-	return storage_serve(a, 2, logpath, 0);
+	return storage_serve(a, 2, logpath, 0, NULL);
 }
 
 static void put32(uint8_t *p, uint32_t v)

@@ -23,7 +23,7 @@ static int server(void *arg)
 	const char *a[1] = {"vchan:5/storage"};
 
 	(void)arg;
-	return storage_serve(a, 1, logpath, 0);
+	return storage_serve(a, 1, logpath, 0, NULL);
 }
 
 static void value_of(char *buf, size_t size, uint32_t i)
