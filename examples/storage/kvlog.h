@@ -63,7 +63,12 @@ const uint8_t *kvlog_get(const struct kvlog *kv, const char *key, size_t *len);
 
 /* Store or remove, durably. Return 0 (kvlog_delete: 1 when the key
  * existed) or -1 + errno (the map is unchanged): EFBIG a record above
- * 64 MiB, ENOMEM, the error of a failed write or sync, or EIO once a
+ * 64 MiB, ENOMEM, ENOSPC the log is full (no room on its device or file
+ * system, or a file that may not grow): the part written is cut off again
+ * and the log goes on serving reads. A delete is a record too, so on a
+ * full log deleting a key that exists fails the same way (deleting one
+ * that does not exists writes nothing and succeeds). Else the error of a
+ * failed write or sync, or EIO once a
  * failed append could not be undone. In that last case the end of the
  * file holds part of a record that was not acknowledged; a record written
  * after it would be cut with it at the next recovery, so every later Put

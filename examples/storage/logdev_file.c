@@ -78,10 +78,16 @@ static int file_read_at(struct logdev *d, uint64_t off, void *buf, size_t n)
 	return logdev_pread_all(fd_of(d), buf, n, off);
 }
 
+/* A file that may not grow further (the process's file size limit, with
+ * SIGXFSZ ignored) is a full log to the caller, like a full file system. */
 static int file_write_at(struct logdev *d, uint64_t off, const void *buf,
 			 size_t n)
 {
-	return logdev_pwrite_all(fd_of(d), buf, n, off);
+	int r = logdev_pwrite_all(fd_of(d), buf, n, off);
+
+	if (r < 0 && errno == EFBIG)
+		errno = ENOSPC;
+	return r;
 }
 
 /* fdatasync covers the file's size too (it is needed to read the data). */

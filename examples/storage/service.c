@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +40,20 @@ static int key_ok(const char *key, void *data)
 	return 0;
 }
 
-/* The log could not be written or read: the caller learns why. */
+/* The log could not be written or read: the caller learns why. A full
+ * log (ENOSPC) is named as such: it is not a fault of the server, which
+ * keeps every answered record and goes on serving reads. */
 static void failed(void *data, const char *what)
 {
 	char msg[VCHAN_RPC_MESSAGE_MAX + 1];
 
-	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
+	if (errno == ENOSPC)
+		snprintf(msg, sizeof(msg),
+			 "log full: no room for this record (%s: %s); "
+			 "what was stored is kept and can be read",
+			 what, strerror(errno));
+	else
+		snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
 	vchan_rpc_server_fail(data, VCHAN_RPC_HANDLER_FAILED, msg);
 }
 
@@ -207,6 +216,9 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath,
 
 	if (!addresses_ok(addrs, n))
 		return 2;
+	/* A file size limit (ulimit -f) must fail the one Put that crosses
+	 * it (EFBIG, which the log reports as full), not kill the server. */
+	signal(SIGXFSZ, SIG_IGN);
 	st.kv = open_log(logpath, disk, &ls);
 	if (st.kv == NULL && errno == EBADMSG && ls.why[0] != '\0') {
 		fprintf(stderr,

@@ -3,7 +3,7 @@
 # (the layout storage.xen keeps on its virtual disk). A blank image is
 # formatted and serves; the server killed (SIGKILL) right after a Put was
 # answered and started again on the same image has every answered key; a
-# full disk answers the Put with an error and keeps serving; an image that
+# full disk answers the Put with "log full" and keeps serving; an image that
 # holds something else or is too small is refused, unchanged.
 set -u
 B=${top_builddir:-.}/examples/storage
@@ -58,9 +58,16 @@ while cli put "big$n" "$big" 2>"$W/err"; do
 	n=$((n + 1))
 	[ $n -lt 100 ] || fail "a 72 KiB disk took 100 values of 3000 bytes"
 done
-grep -q "No space left on device" "$W/err" ||
+grep -q "log full: no room for this record" "$W/err" ||
 	fail "full disk: said $(cat "$W/err")"
+# Still serving: reads, a list, the delete of a key that is not there
+# (it writes nothing), and the next Put is refused the same way.
 [ "$(cli get big0)" = "$big" ] || fail "reading back after a full disk"
+[ "$(cli list big | wc -l)" = "$n" ] || fail "list after a full disk"
+cli delete nothere 2>"$W/err"
+[ $? -eq 1 ] && grep -q "not found" "$W/err" || fail "delete on a full disk"
+cli put "big$n" "$big" 2>"$W/err" && fail "a Put fitted after the disk was full"
+grep -q "log full" "$W/err" || fail "full disk, again: said $(cat "$W/err")"
 pkill -TERM -P $srv
 wait $srv || fail "stop after full: status $?"
 srv=

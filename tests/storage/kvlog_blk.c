@@ -214,9 +214,23 @@ static int full_disk(void)
 	}
 	CHECK(i < 1000 && errno == ENOSPC && answered > 0);
 	CHECK(kvlog_get(kv, key, &(size_t){0}) == NULL);
-	/* Still usable: a delete makes room for nothing (it is a record too)
-	 * but reads go on. */
+	/* Still usable: reads go on, and the next Put is refused as full
+	 * again (not as a broken log). A delete makes room for nothing: it
+	 * is a record too, refused the same way; deleting a key that is not
+	 * there writes nothing. */
 	CHECK(has(kv, "f0", val));
+	errno = 0;
+	CHECK(put_str(kv, key, val) < 0 && errno == ENOSPC);
+	/* Smaller records fill what is left, down to a record of 14 bytes
+	 * (key "z", no value): then even the delete of "f0" (15) cannot fit. */
+	for (size_t n = sizeof(val) - 1; n-- > 0;)
+		while (kvlog_put(kv, "z", (const uint8_t *)val, n) == 0)
+			;
+	CHECK(errno == ENOSPC);
+	errno = 0;
+	CHECK(kvlog_delete(kv, "f0") < 0 && errno == ENOSPC &&
+	      has(kv, "f0", val));
+	CHECK(kvlog_delete(kv, "absent") == 0);
 	kvlog_close(kv);
 	kv = open_kv();
 	CHECK(kv != NULL);
