@@ -600,7 +600,18 @@ static int apply(struct kvlog *kv, const uint8_t *p, uint32_t len)
 static int stop_at(struct kvlog *kv, struct reader *r, uint64_t off,
 		   struct rec *rec, struct kvlog_status *st)
 {
-	int c = rec->torn ? torn_end(r, off, rec) : 0;
+	int c = rec->torn && !kv->f->exact_end ? torn_end(r, off, rec) : 0;
+	char why[sizeof(rec->why)];
+
+	/* Where the length covers answered records only, a record it cuts
+	 * short was answered: damage, never a torn append to cut off. */
+	if (rec->torn && kv->f->exact_end) {
+		memcpy(why, rec->why, sizeof(why));
+		snprintf(rec->why, sizeof(rec->why),
+			 "%.100s, inside the length the log's header says "
+			 "was synced",
+			 why);
+	}
 
 	if (c < 0)
 		return -1;

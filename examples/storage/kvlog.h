@@ -22,6 +22,10 @@
  *    open fails with EBADMSG, says where and why, and changes nothing.
  *    Every later record may still be good: kvlog_repair moves the bad
  *    parts aside and keeps them.
+ * On a block device (logdev_blk.c) the log's length is in a header
+ * written only after the records it covers are synced: an append torn by
+ * a crash lies past it and is never seen, so a record cut short by the
+ * length is damage like any other (EBADMSG), never cut off.
  * An open that fails for any other reason (ENOMEM, an I/O error) changes
  * nothing either.
  *

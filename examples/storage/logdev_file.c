@@ -154,6 +154,7 @@ struct logdev *logdev_file_open(const char *path, enum logdev_file_mode mode)
 		return NULL;
 	}
 	f->base.ops = &file_ops;
+	f->base.exact_end = 0;
 	f->fd = open(path, flags[mode] | O_CLOEXEC, 0600);
 	if (f->fd < 0) {
 		e = errno;

@@ -196,6 +196,13 @@ static struct kvlog *open_log(const char *path, int disk,
 		fprintf(stderr, "storage: cannot use the disk %s: %s\n",
 			*path ? path : "(the first)",
 			why[0] ? why : strerror(e));
+		/* Another program's data is never formatted unasked. */
+		if (e == EMEDIUMTYPE)
+			fprintf(stderr,
+				"storage: to lay out a new log on it, "
+				"destroying what it holds: storage-server "
+				"--format %s\n",
+				path);
 		errno = e;
 		return NULL;
 	}
@@ -312,5 +319,19 @@ int storage_repair(const char *logpath)
 			"moved to %s, every valid record kept\n",
 			logpath, parts, parts == 1 ? "" : "s",
 			(unsigned long long)aside_at, aside);
+	return 0;
+}
+
+int storage_format(const char *disk)
+{
+	char why[200];
+
+	if (logdev_blk_format(blkdev_open(disk), why, sizeof(why)) < 0) {
+		fprintf(stderr, "storage: cannot format the disk %s: %s\n",
+			*disk ? disk : "(the first)",
+			why[0] ? why : strerror(errno));
+		return 1;
+	}
+	fprintf(stderr, "storage: %s: %s\n", *disk ? disk : "(the first)", why);
 	return 0;
 }

@@ -24,4 +24,9 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath,
  * why not. */
 int storage_repair(const char *logpath);
 
+/* Lay out an empty log on the block device `disk` (logdev_blk_format),
+ * destroying what else it holds, never a log of ours. Returns 0 or 1
+ * after printing why not. */
+int storage_format(const char *disk);
+
 #endif

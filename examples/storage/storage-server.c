@@ -2,6 +2,7 @@
  *
  *   storage-server LOGFILE ADDRESS...
  *   storage-server --repair LOGFILE
+ *   storage-server --format DISK
  *
  * e.g. `VCHAN_DOMID=1 storage-server /var/lib/kv.log vchan:2/storage
  * unix:/run/kv.sock`. Stops on SIGTERM or SIGINT.
@@ -26,6 +27,7 @@ static const char usage_text[] =
     "usage: storage-server LOGFILE ADDRESS...\n"
     "       storage-server --disk DISK ADDRESS...\n"
     "       storage-server --repair LOGFILE\n"
+    "       storage-server --format DISK\n"
     "Serve the Storage service (Get, Put, Delete, List) from LOGFILE at\n"
     "each ADDRESS: vchan:CLIENT/PORT (a channel for that client\n"
     "domain, which reaches us as vchan:OUR_DOMID/PORT; CLIENT is a domain\n"
@@ -44,19 +46,21 @@ static const char usage_text[] =
     "            one of the domain's disks, \"\" for the first). The log\n"
     "            has a header of its own there; a blank disk is formatted,\n"
     "            one that holds anything else is refused unchanged.\n"
+    "  --format  lay out an empty log on DISK, destroying what it holds,\n"
+    "            and exit; a disk holding a log with records is refused\n"
     "  --repair  move every damaged part of LOGFILE aside to LOGFILE.bad\n"
     "            (or LOGFILE.bad.N), keep every valid record, and exit\n"
     "  -h, --help  show this text\n"
     "\n"
-    "Exit status: 0 stopped by a signal, or repaired; 1 could not start\n"
-    "or repair; 2 bad arguments.\n";
+    "Exit status: 0 stopped by a signal, repaired or formatted; 1 could not\n"
+    "start, repair or format; 2 bad arguments.\n";
 
 static int usage(const char *why, const char *arg)
 {
 	fprintf(stderr, "storage-server: %s%s%s%s\n", why, arg ? " '" : "",
 		arg ? arg : "", arg ? "'" : "");
 	fputs("usage: storage-server LOGFILE ADDRESS... | --disk DISK "
-	      "ADDRESS... | --repair LOGFILE\n"
+	      "ADDRESS... | --repair LOGFILE | --format DISK\n"
 	      "Try 'storage-server --help'.\n",
 	      stderr);
 	return 2;
@@ -75,6 +79,11 @@ int main(int argc, char **argv)
 		if (argc != 3)
 			return usage("--repair takes one LOGFILE", NULL);
 		return storage_repair(argv[2]);
+	}
+	if (argc >= 2 && strcmp(argv[1], "--format") == 0) {
+		if (argc != 3)
+			return usage("--format takes one DISK", NULL);
+		return storage_format(argv[2]);
 	}
 	if (argc >= 2 && strcmp(argv[1], "--disk") == 0) {
 		if (argc < 4)

@@ -4,7 +4,8 @@
 # formatted and serves; the server killed (SIGKILL) right after a Put was
 # answered and started again on the same image has every answered key; a
 # full disk answers the Put with "log full" and keeps serving; an image that
-# holds something else or is too small is refused, unchanged.
+# holds something else or is too small is refused, unchanged, and one that
+# holds something else is formatted by --format only (never over a log).
 set -u
 B=${top_builddir:-.}/examples/storage
 W=$(mktemp -d "${VCHAN_TEST_TMP:-/tmp}/disk.XXXXXX")
@@ -78,7 +79,27 @@ sum=$(cksum <"$W/other.img")
 "$B/storage-server" --disk "$W/other.img" "unix:$W/sock" 2>"$W/srv.err"
 [ $? -eq 1 ] || fail "another disk's content: exit status"
 grep -q "holds something else" "$W/srv.err" || fail "another disk: message"
+grep -q "storage-server --format $W/other.img" "$W/srv.err" ||
+	fail "another disk: no word of --format"
 [ "$(cksum <"$W/other.img")" = "$sum" ] || fail "another disk was changed"
+# Formatted when asked; then it serves, empty. A disk holding a log with
+# records is not formatted, even when asked.
+"$B/storage-server" --format "$W/other.img" 2>"$W/srv.err" ||
+	fail "--format: status $?"
+grep -q "formatted the disk (102400 bytes)" "$W/srv.err" ||
+	fail "--format: message"
+start "$W/other.img"
+[ -z "$(cli list "")" ] || fail "a formatted disk is not empty"
+cli put kept yes || fail "put on a formatted disk"
+pkill -TERM -P $srv
+wait $srv || fail "stop on a formatted disk: status $?"
+srv=
+sum=$(cksum <"$W/other.img")
+"$B/storage-server" --format "$W/other.img" 2>"$W/srv.err"
+[ $? -eq 1 ] || fail "--format over a log: exit status"
+grep -q "holds a log of 20 bytes, which a format would lose" "$W/srv.err" ||
+	fail "--format over a log: message"
+[ "$(cksum <"$W/other.img")" = "$sum" ] || fail "--format changed a log"
 truncate -s 4096 "$W/tiny.img"
 "$B/storage-server" --disk "$W/tiny.img" "unix:$W/sock" 2>"$W/srv.err"
 [ $? -eq 1 ] || fail "a tiny disk: exit status"
