@@ -102,4 +102,17 @@ int kvlog_repair(const char *path, char *aside, size_t aside_size,
 			      const char *why),
 		 void *arg);
 
+/* The sorting of kvlog_repair, for a log wherever it is (`in`, which is
+ * only read): when something is wrong, the valid records go, in order,
+ * to a new file `out_path` and the other bytes to a new side file
+ * `side_base`.bad (or .bad.1, ...), both made durable; its path in
+ * `aside`. Replacing the log with out_path is the caller's part. Returns
+ * the number of parts moved (0: nothing was wrong, no file was made) or
+ * -1 + errno (the files it made are removed). */
+int kvlog_sort_out(struct logdev *in, const char *out_path,
+		   const char *side_base, char *aside, size_t aside_size,
+		   void (*note)(void *arg, uint64_t offset, uint64_t len,
+				const char *why),
+		   void *arg);
+
 #endif

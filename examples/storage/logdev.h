@@ -113,4 +113,8 @@ struct logdev *logdev_blk_open(struct blkdev *b, char *why, size_t why_size);
  * otherwise (ENOSPC too small, EINVAL, the device's). */
 int logdev_blk_format(struct blkdev *b, char *why, size_t why_size);
 
+/* The generation of the header in charge of a log that logdev_blk_open
+ * returned: every sync that changed the log wrote a higher one. */
+uint64_t logdev_blk_generation(struct logdev *d);
+
 #endif

@@ -436,3 +436,8 @@ int logdev_blk_format(struct blkdev *b, char *why, size_t why_size)
 	blk_close(&l->base);
 	return 0;
 }
+
+uint64_t logdev_blk_generation(struct logdev *d)
+{
+	return to_log(d)->gen;
+}

@@ -2,6 +2,7 @@
  *
  *   storage-server LOGFILE ADDRESS...
  *   storage-server --repair LOGFILE
+ *   storage-server --repair --disk DISK
  *   storage-server --format DISK
  *
  * e.g. `VCHAN_DOMID=1 storage-server /var/lib/kv.log vchan:2/storage
@@ -27,6 +28,7 @@ static const char usage_text[] =
     "usage: storage-server LOGFILE ADDRESS...\n"
     "       storage-server --disk DISK ADDRESS...\n"
     "       storage-server --repair LOGFILE\n"
+    "       storage-server --repair --disk DISK\n"
     "       storage-server --format DISK\n"
     "Serve the Storage service (Get, Put, Delete, List) from LOGFILE at\n"
     "each ADDRESS: vchan:CLIENT/PORT (a channel for that client\n"
@@ -49,7 +51,9 @@ static const char usage_text[] =
     "  --format  lay out an empty log on DISK, destroying what it holds,\n"
     "            and exit; a disk holding a log with records is refused\n"
     "  --repair  move every damaged part of LOGFILE aside to LOGFILE.bad\n"
-    "            (or LOGFILE.bad.N), keep every valid record, and exit\n"
+    "            (or LOGFILE.bad.N), keep every valid record, and exit;\n"
+    "            with --disk DISK the same for the log on a disk, the\n"
+    "            damaged parts going to the file DISK.bad (or .bad.N)\n"
     "  -h, --help  show this text\n"
     "\n"
     "Exit status: 0 stopped by a signal, repaired or formatted; 1 could not\n"
@@ -60,7 +64,7 @@ static int usage(const char *why, const char *arg)
 	fprintf(stderr, "storage-server: %s%s%s%s\n", why, arg ? " '" : "",
 		arg ? arg : "", arg ? "'" : "");
 	fputs("usage: storage-server LOGFILE ADDRESS... | --disk DISK "
-	      "ADDRESS... | --repair LOGFILE | --format DISK\n"
+	      "ADDRESS... | --repair [--disk] LOGFILE | --format DISK\n"
 	      "Try 'storage-server --help'.\n",
 	      stderr);
 	return 2;
@@ -76,6 +80,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "--repair") == 0) {
+		if (argc == 4 && strcmp(argv[2], "--disk") == 0)
+			return storage_repair_disk(argv[3]);
 		if (argc != 3)
 			return usage("--repair takes one LOGFILE", NULL);
 		return storage_repair(argv[2]);
