@@ -600,7 +600,18 @@ static int apply(struct kvlog *kv, const uint8_t *p, uint32_t len)
 static int stop_at(struct kvlog *kv, struct reader *r, uint64_t off,
 		   struct rec *rec, struct kvlog_status *st)
 {
-	int c = rec->torn ? torn_end(r, off, rec) : 0;
+	int c = rec->torn && !kv->f->exact_end ? torn_end(r, off, rec) : 0;
+	char why[sizeof(rec->why)];
+
+	/* Where the length covers answered records only, a record it cuts
+	 * short was answered: damage, never a torn append to cut off. */
+	if (rec->torn && kv->f->exact_end) {
+		memcpy(why, rec->why, sizeof(why));
+		snprintf(rec->why, sizeof(rec->why),
+			 "%.100s, inside the length the log's header says "
+			 "was synced",
+			 why);
+	}
 
 	if (c < 0)
 		return -1;
@@ -913,40 +924,34 @@ static int sort_out(struct reader *r, uint64_t bad, struct logdev *out,
 	return parts;
 }
 
-int kvlog_repair(const char *path, char *aside, size_t aside_size,
-		 void (*note)(void *arg, uint64_t offset, uint64_t len,
-			      const char *why),
-		 void *arg)
+int kvlog_sort_out(struct logdev *in, const char *out_path,
+		   const char *side_base, char *aside, size_t aside_size,
+		   void (*note)(void *arg, uint64_t offset, uint64_t len,
+				const char *why),
+		   void *arg)
 {
-	struct logdev *in, *out = NULL, *side = NULL;
-	struct reader r = {0};
-	char tmp[PATH_MAX], name[PATH_MAX];
+	struct logdev *out = NULL, *side = NULL;
+	struct reader r = {.f = in};
+	char name[PATH_MAX];
 	uint64_t bad;
 	struct rec rec;
 	int parts = -1, e;
 
-	in = logdev_file_open(path, LOGDEV_FILE_READ);
-	r.f = in;
-	if (in == NULL || io_size(in, &r.size) < 0)
+	if (io_size(in, &r.size) < 0)
 		goto done;
 	e = first_bad(&r, &bad, &rec);
 	if (e != 0) {
 		parts = e > 0 ? 0 : -1;
 		goto done;
 	}
-	if (snprintf(tmp, sizeof(tmp), "%s.repair", path) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		goto done;
-	}
-	out = logdev_file_open(tmp, LOGDEV_FILE_NEW);
+	out = logdev_file_open(out_path, LOGDEV_FILE_NEW);
 	if (out == NULL ||
-	    (side = create_aside(path, name, sizeof(name))) == NULL)
+	    (side = create_aside(side_base, name, sizeof(name))) == NULL)
 		goto done;
 	parts = sort_out(&r, bad, out, side, note, arg);
 	/* The bad parts are safe on disk before the log loses them. */
 	if (parts < 0 || io_sync(side) < 0 || io_sync(out) < 0 ||
-	    logdev_sync_dir(name) < 0 || rename(tmp, path) < 0 ||
-	    logdev_sync_dir(path) < 0) {
+	    logdev_sync_dir(name) < 0) {
 		parts = -1;
 		goto done;
 	}
@@ -955,13 +960,40 @@ int kvlog_repair(const char *path, char *aside, size_t aside_size,
 done:
 	e = errno;
 	if (parts < 0 && out != NULL)
-		unlink(tmp);
+		unlink(out_path);
 	if (parts < 0 && side != NULL)
 		unlink(name);
-	logdev_close(in);
 	logdev_close(out);
 	logdev_close(side);
 	free(r.buf);
+	errno = e;
+	return parts;
+}
+
+int kvlog_repair(const char *path, char *aside, size_t aside_size,
+		 void (*note)(void *arg, uint64_t offset, uint64_t len,
+			      const char *why),
+		 void *arg)
+{
+	struct logdev *in = logdev_file_open(path, LOGDEV_FILE_READ);
+	char tmp[PATH_MAX];
+	int parts = -1, e;
+
+	if (in == NULL)
+		return -1;
+	if (snprintf(tmp, sizeof(tmp), "%s.repair", path) >= (int)sizeof(tmp))
+		errno = ENAMETOOLONG;
+	else
+		parts =
+		    kvlog_sort_out(in, tmp, path, aside, aside_size, note, arg);
+	e = errno;
+	logdev_close(in);
+	/* The repaired log replaces the old one atomically. */
+	if (parts > 0 && (rename(tmp, path) < 0 || logdev_sync_dir(path) < 0)) {
+		e = errno;
+		unlink(tmp);
+		parts = -1;
+	}
 	errno = e;
 	return parts;
 }

@@ -22,6 +22,10 @@
  *    open fails with EBADMSG, says where and why, and changes nothing.
  *    Every later record may still be good: kvlog_repair moves the bad
  *    parts aside and keeps them.
+ * On a block device (logdev_blk.c) the log's length is in a header
+ * written only after the records it covers are synced: an append torn by
+ * a crash lies past it and is never seen, so a record cut short by the
+ * length is damage like any other (EBADMSG), never cut off.
  * An open that fails for any other reason (ENOMEM, an I/O error) changes
  * nothing either.
  *
@@ -63,7 +67,12 @@ const uint8_t *kvlog_get(const struct kvlog *kv, const char *key, size_t *len);
 
 /* Store or remove, durably. Return 0 (kvlog_delete: 1 when the key
  * existed) or -1 + errno (the map is unchanged): EFBIG a record above
- * 64 MiB, ENOMEM, the error of a failed write or sync, or EIO once a
+ * 64 MiB, ENOMEM, ENOSPC the log is full (no room on its device or file
+ * system, or a file that may not grow): the part written is cut off again
+ * and the log goes on serving reads. A delete is a record too, so on a
+ * full log deleting a key that exists fails the same way (deleting one
+ * that does not exists writes nothing and succeeds). Else the error of a
+ * failed write or sync, or EIO once a
  * failed append could not be undone. In that last case the end of the
  * file holds part of a record that was not acknowledged; a record written
  * after it would be cut with it at the next recovery, so every later Put
@@ -92,5 +101,18 @@ int kvlog_repair(const char *path, char *aside, size_t aside_size,
 		 void (*note)(void *arg, uint64_t offset, uint64_t len,
 			      const char *why),
 		 void *arg);
+
+/* The sorting of kvlog_repair, for a log wherever it is (`in`, which is
+ * only read): when something is wrong, the valid records go, in order,
+ * to a new file `out_path` and the other bytes to a new side file
+ * `side_base`.bad (or .bad.1, ...), both made durable; its path in
+ * `aside`. Replacing the log with out_path is the caller's part. Returns
+ * the number of parts moved (0: nothing was wrong, no file was made) or
+ * -1 + errno (the files it made are removed). */
+int kvlog_sort_out(struct logdev *in, const char *out_path,
+		   const char *side_base, char *aside, size_t aside_size,
+		   void (*note)(void *arg, uint64_t offset, uint64_t len,
+				const char *why),
+		   void *arg);
 
 #endif

@@ -37,6 +37,11 @@ struct logdev_ops {
 /* Every implementation's handle starts with this. */
 struct logdev {
 	const struct logdev_ops *ops;
+	/* The length covers only records whose sync returned (a block
+	 * device's header says so): a record that the end cuts short was
+	 * answered and then damaged, never an append torn by a crash. A
+	 * file's length can end inside a torn append: 0. */
+	int exact_end;
 };
 
 void logdev_close(struct logdev *d);
@@ -99,5 +104,17 @@ struct blkdev *blkdev_open(const char *name);
  * something else (not formatted for the log); EBADMSG both headers are
  * damaged; EINVAL a sector size it cannot use; or the device's error. */
 struct logdev *logdev_blk_open(struct blkdev *b, char *why, size_t why_size);
+
+/* Lay out an empty log on `b` (closed before returning), whatever else it
+ * holds, when asked to explicitly (storage-server --format). A log of
+ * this format is never thrown away: one with records is EEXIST, one whose
+ * headers are both damaged EBADMSG, and nothing is changed. Returns 0 or
+ * -1 + errno, with a sentence in why; the errors of logdev_blk_open
+ * otherwise (ENOSPC too small, EINVAL, the device's). */
+int logdev_blk_format(struct blkdev *b, char *why, size_t why_size);
+
+/* The generation of the header in charge of a log that logdev_blk_open
+ * returned: every sync that changed the log wrote a higher one. */
+uint64_t logdev_blk_generation(struct logdev *d);
 
 #endif

@@ -277,12 +277,14 @@ static struct logdev *refuse(struct blklog *l, int err, char *why,
 	return NULL;
 }
 
-struct logdev *logdev_blk_open(struct blkdev *b, char *why, size_t why_size)
+/* The log's handle on `b` with both header slots read (h[], gen[],
+ * len[] as read_header says), or NULL + errno after refusing (b closed). */
+static struct blklog *load(struct blkdev *b, int h[2], uint64_t gen[2],
+			   uint64_t len[2], char *why, size_t why_size)
 {
 	struct blklog *l;
-	uint64_t gen[2] = {0, 0}, len[2] = {0, 0};
-	int h[2], e;
 	char text[160];
+	int e;
 
 	if (why != NULL && why_size > 0)
 		why[0] = '\0';
@@ -295,6 +297,7 @@ struct logdev *logdev_blk_open(struct blkdev *b, char *why, size_t why_size)
 		return NULL;
 	}
 	l->base.ops = &blk_ops;
+	l->base.exact_end = 1;
 	l->b = b;
 	l->ss = b->sector_size;
 	if (l->ss < 512 || l->ss > 4096 || (l->ss & (l->ss - 1)) != 0) {
@@ -303,18 +306,22 @@ struct logdev *logdev_blk_open(struct blkdev *b, char *why, size_t why_size)
 			 "are needed",
 			 (unsigned)l->ss);
 		l->ss = 512; /* for blk_close's sake */
-		return refuse(l, EINVAL, why, why_size, text);
+		refuse(l, EINVAL, why, why_size, text);
+		return NULL;
 	}
 	l->sec = malloc(l->ss);
-	if (l->sec == NULL)
-		return refuse(l, ENOMEM, why, why_size, "out of memory");
+	if (l->sec == NULL) {
+		refuse(l, ENOMEM, why, why_size, "out of memory");
+		return NULL;
+	}
 	if (b->sectors > UINT64_MAX / l->ss ||
 	    b->sectors * l->ss < LOGDEV_BLK_MIN_BYTES) {
 		snprintf(text, sizeof(text),
 			 "the disk has %llu bytes; the log needs at least %u",
 			 (unsigned long long)(b->sectors * l->ss),
 			 LOGDEV_BLK_MIN_BYTES);
-		return refuse(l, ENOSPC, why, why_size, text);
+		refuse(l, ENOSPC, why, why_size, text);
+		return NULL;
 	}
 	l->cap = b->sectors * l->ss - DATA_START;
 	for (int s = 0; s < 2; s++) {
@@ -323,9 +330,37 @@ struct logdev *logdev_blk_open(struct blkdev *b, char *why, size_t why_size)
 			e = errno;
 			snprintf(text, sizeof(text), "reading header %d: %s", s,
 				 strerror(e));
-			return refuse(l, e, why, why_size, text);
+			refuse(l, e, why, why_size, text);
+			return NULL;
 		}
 	}
+	return l;
+}
+
+/* An empty log: slot 1 gets generation 1, so the first sync writes slot
+ * 0. Slot 0 is cleared, lest what was there pass for a header. */
+static int lay_out(struct blklog *l)
+{
+	l->slot = 1;
+	l->gen = 1;
+	l->len = l->durable = 0;
+	memset(l->sec, 0, l->ss);
+	if (l->b->ops->write(l->b, slot_sector(l, 0), l->sec, 1) < 0 ||
+	    write_header(l, 1, 1, 0) < 0)
+		return -1;
+	return l->b->ops->flush(l->b);
+}
+
+struct logdev *logdev_blk_open(struct blkdev *b, char *why, size_t why_size)
+{
+	struct blklog *l;
+	uint64_t gen[2] = {0, 0}, len[2] = {0, 0};
+	int h[2], e;
+	char text[160];
+
+	l = load(b, h, gen, len, why, why_size);
+	if (l == NULL)
+		return NULL;
 	if (h[0] == 1 || h[1] == 1) {
 		l->slot = h[1] == 1 && (h[0] != 1 || gen[1] > gen[0]) ? 1 : 0;
 		l->gen = gen[l->slot];
@@ -348,11 +383,7 @@ struct logdev *logdev_blk_open(struct blkdev *b, char *why, size_t why_size)
 			      "the disk holds something else (no log header, "
 			      "and its first 8 KiB are not blank); nothing was "
 			      "changed");
-	/* A blank disk: lay out an empty log. Slot 1 gets generation 1, so
-	 * the first sync writes slot 0. */
-	l->slot = 1;
-	l->gen = 1;
-	if (write_header(l, 1, 1, 0) < 0 || b->ops->flush(b) < 0) {
+	if (lay_out(l) < 0) {
 		e = errno;
 		snprintf(text, sizeof(text), "formatting: %s", strerror(e));
 		return refuse(l, e, why, why_size, text);
@@ -362,4 +393,51 @@ struct logdev *logdev_blk_open(struct blkdev *b, char *why, size_t why_size)
 			 "formatted a blank disk of %llu bytes for the log",
 			 (unsigned long long)(b->sectors * l->ss));
 	return &l->base;
+}
+
+int logdev_blk_format(struct blkdev *b, char *why, size_t why_size)
+{
+	struct blklog *l;
+	uint64_t gen[2] = {0, 0}, len[2] = {0, 0};
+	int h[2], e, s;
+	char text[160];
+
+	l = load(b, h, gen, len, why, why_size);
+	if (l == NULL)
+		return -1;
+	/* Records of ours are never thrown away by a format: only what
+	 * this program cannot read. */
+	s = h[1] == 1 && (h[0] != 1 || gen[1] > gen[0]) ? 1 : 0;
+	if (h[s] == 1 && len[s] > 0) {
+		snprintf(text, sizeof(text),
+			 "the disk holds a log of %llu bytes, which a format "
+			 "would lose; nothing was changed",
+			 (unsigned long long)len[s]);
+		refuse(l, EEXIST, why, why_size, text);
+		return -1;
+	}
+	if (h[s] != 1 && (h[0] == 2 || h[1] == 2)) {
+		refuse(l, EBADMSG, why, why_size,
+		       "both headers of the log are damaged: its records may "
+		       "still be there, which a format would lose; nothing "
+		       "was changed");
+		return -1;
+	}
+	if (lay_out(l) < 0) {
+		e = errno;
+		snprintf(text, sizeof(text), "formatting: %s", strerror(e));
+		refuse(l, e, why, why_size, text);
+		return -1;
+	}
+	if (why != NULL && why_size > 0)
+		snprintf(why, why_size,
+			 "formatted the disk (%llu bytes): an empty log",
+			 (unsigned long long)(b->sectors * l->ss));
+	blk_close(&l->base);
+	return 0;
+}
+
+uint64_t logdev_blk_generation(struct logdev *d)
+{
+	return to_log(d)->gen;
 }

@@ -78,10 +78,16 @@ static int file_read_at(struct logdev *d, uint64_t off, void *buf, size_t n)
 	return logdev_pread_all(fd_of(d), buf, n, off);
 }
 
+/* A file that may not grow further (the process's file size limit, with
+ * SIGXFSZ ignored) is a full log to the caller, like a full file system. */
 static int file_write_at(struct logdev *d, uint64_t off, const void *buf,
 			 size_t n)
 {
-	return logdev_pwrite_all(fd_of(d), buf, n, off);
+	int r = logdev_pwrite_all(fd_of(d), buf, n, off);
+
+	if (r < 0 && errno == EFBIG)
+		errno = ENOSPC;
+	return r;
 }
 
 /* fdatasync covers the file's size too (it is needed to read the data). */
@@ -148,6 +154,7 @@ struct logdev *logdev_file_open(const char *path, enum logdev_file_mode mode)
 		return NULL;
 	}
 	f->base.ops = &file_ops;
+	f->base.exact_end = 0;
 	f->fd = open(path, flags[mode] | O_CLOEXEC, 0600);
 	if (f->fd < 0) {
 		e = errno;

@@ -5,9 +5,11 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "examples/common/stop.h"
 #include "examples/storage/kvlog.h"
@@ -39,12 +41,20 @@ static int key_ok(const char *key, void *data)
 	return 0;
 }
 
-/* The log could not be written or read: the caller learns why. */
+/* The log could not be written or read: the caller learns why. A full
+ * log (ENOSPC) is named as such: it is not a fault of the server, which
+ * keeps every answered record and goes on serving reads. */
 static void failed(void *data, const char *what)
 {
 	char msg[VCHAN_RPC_MESSAGE_MAX + 1];
 
-	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
+	if (errno == ENOSPC)
+		snprintf(msg, sizeof(msg),
+			 "log full: no room for this record (%s: %s); "
+			 "what was stored is kept and can be read",
+			 what, strerror(errno));
+	else
+		snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
 	vchan_rpc_server_fail(data, VCHAN_RPC_HANDLER_FAILED, msg);
 }
 
@@ -187,6 +197,13 @@ static struct kvlog *open_log(const char *path, int disk,
 		fprintf(stderr, "storage: cannot use the disk %s: %s\n",
 			*path ? path : "(the first)",
 			why[0] ? why : strerror(e));
+		/* Another program's data is never formatted unasked. */
+		if (e == EMEDIUMTYPE)
+			fprintf(stderr,
+				"storage: to lay out a new log on it, "
+				"destroying what it holds: storage-server "
+				"--format %s\n",
+				path);
 		errno = e;
 		return NULL;
 	}
@@ -251,6 +268,9 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath,
 
 	if (!addresses_ok(addrs, n))
 		return 2;
+	/* A file size limit (ulimit -f) must fail the one Put that crosses
+	 * it (EFBIG, which the log reports as full), not kill the server. */
+	signal(SIGXFSZ, SIG_IGN);
 	st.kv = open_log(logpath, disk, &ls);
 	if (st.kv == NULL && errno == EBADMSG && ls.why[0] != '\0') {
 		fprintf(stderr,
@@ -258,8 +278,12 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath,
 			"%llu: %s.\nstorage: nothing was changed; ",
 			logpath, (unsigned long long)ls.offset, ls.why);
 		if (disk)
-			fprintf(stderr, "a log on a disk has no --repair yet: "
-					"its records are as they were.\n");
+			fprintf(stderr,
+				"`storage-server --repair --disk %s` moves the "
+				"damaged part aside to a file next to the "
+				"disk and keeps every valid record (a "
+				"unikernel's disk: in dom0, on its image).\n",
+				logpath);
 		else
 			fprintf(stderr,
 				"`storage-server --repair %s` moves the "
@@ -348,4 +372,210 @@ int storage_repair(const char *logpath)
 			logpath, parts, parts == 1 ? "" : "s",
 			(unsigned long long)aside_at, aside);
 	return 0;
+}
+
+int storage_format(const char *disk)
+{
+	char why[200];
+
+	if (logdev_blk_format(blkdev_open(disk), why, sizeof(why)) < 0) {
+		fprintf(stderr, "storage: cannot format the disk %s: %s\n",
+			*disk ? disk : "(the first)",
+			why[0] ? why : strerror(errno));
+		return 1;
+	}
+	fprintf(stderr, "storage: %s: %s\n", *disk ? disk : "(the first)", why);
+	return 0;
+}
+
+/* ---- Repairing a log on a disk. The disk cannot take the repaired log
+ * in one atomic step as a file can (a rename), so the valid records are
+ * first put together in a file next to it, DISK.repair, ending with the
+ * generation of the disk's header at that time (TRAILER bytes). Only then
+ * is the disk rewritten, and the file removed. A rewrite cut short by a
+ * crash leaves the disk's generation as it was (the header written last
+ * is what raises it): the next --repair finds the file and finishes the
+ * rewrite. A file whose generation the disk has passed is what a
+ * finished repair left: it is removed, never written back over newer
+ * records. */
+#define TRAILER_MAGIC "VCHANKVR"
+#define TRAILER	      16u
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The repaired log in `journal` (its size, less the trailer, in *n) and
+ * the generation it was made at. Returns 0, or -1 + errno (EBADMSG: not
+ * a whole repair file). */
+static int journal_read(const char *journal, uint64_t *n, uint64_t *gen)
+{
+	struct logdev *j = logdev_file_open(journal, LOGDEV_FILE_READ);
+	uint8_t t[TRAILER];
+	uint64_t size;
+	int rc = -1, e;
+
+	if (j == NULL)
+		return -1;
+	if (j->ops->size(j, &size) == 0) {
+		if (size < TRAILER)
+			errno = EBADMSG;
+		else if (j->ops->read_at(j, size - TRAILER, t, TRAILER) == 0) {
+			if (memcmp(t, TRAILER_MAGIC, 8) != 0) {
+				errno = EBADMSG;
+			} else {
+				*n = size - TRAILER;
+				*gen = get64(t + 8);
+				rc = 0;
+			}
+		}
+	}
+	e = errno;
+	logdev_close(j);
+	errno = e;
+	return rc;
+}
+
+/* Rewrite the disk's log from `journal` (n bytes), sync it, remove the
+ * journal. Returns 0 or -1 + errno. */
+static int write_back(struct logdev *log, const char *journal, uint64_t n)
+{
+	struct logdev *j = logdev_file_open(journal, LOGDEV_FILE_READ);
+	size_t chunk = 1u << 20;
+	uint8_t *buf = malloc(chunk);
+	int rc = -1, e;
+
+	if (j == NULL || buf == NULL) {
+		if (buf == NULL)
+			errno = ENOMEM;
+		goto out;
+	}
+	for (uint64_t off = 0; off < n; off += chunk) {
+		size_t k = n - off < chunk ? (size_t)(n - off) : chunk;
+
+		if (j->ops->read_at(j, off, buf, k) < 0 ||
+		    log->ops->write_at(log, off, buf, k) < 0)
+			goto out;
+	}
+	if (log->ops->truncate(log, n) < 0 || log->ops->sync(log) < 0)
+		goto out;
+	/* The disk is whole again: the journal is spent. */
+	rc = unlink(journal) < 0 || logdev_sync_dir(journal) < 0 ? -1 : 0;
+out:
+	e = errno;
+	logdev_close(j);
+	free(buf);
+	errno = e;
+	return rc;
+}
+
+/* Sort the disk's log out into `journal` (through a .new file) and the
+ * side file; 0 when it is sound. Returns the number of parts, or -1. */
+static int journal_make(struct logdev *log, const char *disk,
+			const char *journal, char *aside, size_t aside_size,
+			uint64_t *aside_at)
+{
+	char tmp[4200];
+	uint8_t t[TRAILER];
+	struct logdev *j;
+	uint64_t size;
+	int parts, e;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", journal);
+	parts = kvlog_sort_out(log, tmp, disk, aside, aside_size, note_part,
+			       aside_at);
+	if (parts <= 0)
+		return parts;
+	memcpy(t, TRAILER_MAGIC, 8);
+	put64(t + 8, logdev_blk_generation(log));
+	j = logdev_file_open(tmp, LOGDEV_FILE_LOG);
+	if (j == NULL || j->ops->size(j, &size) < 0 ||
+	    j->ops->write_at(j, size, t, TRAILER) < 0 || j->ops->sync(j) < 0 ||
+	    rename(tmp, journal) < 0 || logdev_sync_dir(journal) < 0) {
+		e = errno;
+		logdev_close(j);
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	logdev_close(j);
+	return parts;
+}
+
+int storage_repair_disk(const char *disk)
+{
+	char why[200], journal[4096], aside[4096];
+	uint64_t n, gen, aside_at = 0;
+	struct logdev *log;
+	int parts = 0;
+
+	if (snprintf(journal, sizeof(journal), "%s.repair", disk) >=
+	    (int)sizeof(journal)) {
+		fprintf(stderr, "storage: %s: name too long\n", disk);
+		return 1;
+	}
+	log = logdev_blk_open(blkdev_open(disk), why, sizeof(why));
+	if (log == NULL) {
+		fprintf(stderr, "storage: cannot repair the disk %s: %s\n",
+			disk, why[0] ? why : strerror(errno));
+		return 1;
+	}
+	if (journal_read(journal, &n, &gen) == 0) {
+		if (gen == logdev_blk_generation(log)) {
+			fprintf(stderr,
+				"storage: finishing the repair that %s "
+				"holds\n",
+				journal);
+			if (write_back(log, journal, n) < 0)
+				goto failed;
+		} else {
+			fprintf(stderr,
+				"storage: %s is a finished repair's: "
+				"removed\n",
+				journal);
+			if (unlink(journal) < 0 || logdev_sync_dir(journal) < 0)
+				goto failed;
+		}
+	} else if (errno != ENOENT) {
+		fprintf(stderr,
+			"storage: cannot repair %s: %s: %s (a repair's "
+			"file, not finished: move it away to start again)\n",
+			disk, journal, strerror(errno));
+		logdev_close(log);
+		return 1;
+	}
+	parts =
+	    journal_make(log, disk, journal, aside, sizeof(aside), &aside_at);
+	if (parts < 0 || (parts > 0 && (journal_read(journal, &n, &gen) < 0 ||
+					write_back(log, journal, n) < 0)))
+		goto failed;
+	if (parts == 0)
+		fprintf(stderr,
+			"storage: the log on %s is sound: nothing "
+			"(more) to repair\n",
+			disk);
+	else
+		fprintf(stderr,
+			"storage: the log on %s repaired: %d damaged part%s "
+			"(%llu bytes) moved to %s, every valid record kept\n",
+			disk, parts, parts == 1 ? "" : "s",
+			(unsigned long long)aside_at, aside);
+	logdev_close(log);
+	return 0;
+failed:
+	fprintf(stderr, "storage: cannot repair %s: %s\n", disk,
+		strerror(errno));
+	logdev_close(log);
+	return 1;
 }

@@ -38,4 +38,18 @@ int storage_serve(const char *const *addrs, size_t n, const char *logpath,
  * why not. */
 int storage_repair(const char *logpath);
 
+/* Repair the log on the block device `disk` as storage_repair does a
+ * file's: the damaged parts go to the file `disk`.bad (or .bad.N), the
+ * valid records stay, in order. The repaired log is made durable in the
+ * file `disk`.repair before the disk is rewritten; an interrupted repair
+ * is finished by the next one. Needs files next to the disk (Linux; a
+ * unikernel's disk is repaired in dom0, on its image). Returns 0
+ * (repaired, or sound) or 1 after printing why not. */
+int storage_repair_disk(const char *disk);
+
+/* Lay out an empty log on the block device `disk` (logdev_blk_format),
+ * destroying what else it holds, never a log of ours. Returns 0 or 1
+ * after printing why not. */
+int storage_format(const char *disk);
+
 #endif

@@ -3,6 +3,8 @@
  *   storage-server [--tls-ca FILE --tls-cert FILE --tls-key FILE
  *                   --tls-allow NAMES] [--insecure-tcp] LOGFILE ADDRESS...
  *   storage-server --repair LOGFILE
+ *   storage-server --repair --disk DISK
+ *   storage-server --format DISK
  *
  * e.g. `VCHAN_DOMID=1 storage-server /var/lib/kv.log vchan:2/storage
  * unix:/run/kv.sock`. Stops on SIGTERM or SIGINT.
@@ -31,6 +33,8 @@ static const char usage_text[] =
     "usage: storage-server [NETWORK OPTIONS] LOGFILE ADDRESS...\n"
     "       storage-server [NETWORK OPTIONS] --disk DISK ADDRESS...\n"
     "       storage-server --repair LOGFILE\n"
+    "       storage-server --repair --disk DISK\n"
+    "       storage-server --format DISK\n"
     "Serve the Storage service (Get, Put, Delete, List) from LOGFILE at\n"
     "each ADDRESS: vchan:CLIENT/PORT (a channel for that client\n"
     "domain, which reaches us as vchan:OUR_DOMID/PORT; CLIENT is a domain\n"
@@ -62,19 +66,24 @@ static const char usage_text[] =
     "            one of the domain's disks, \"\" for the first). The log\n"
     "            has a header of its own there; a blank disk is formatted,\n"
     "            one that holds anything else is refused unchanged.\n"
+    "  --format  lay out an empty log on DISK, destroying what it holds,\n"
+    "            and exit; a disk holding a log with records is refused\n"
     "  --repair  move every damaged part of LOGFILE aside to LOGFILE.bad\n"
-    "            (or LOGFILE.bad.N), keep every valid record, and exit\n"
+    "            (or LOGFILE.bad.N), keep every valid record, and exit;\n"
+    "            with --disk DISK the same for the log on a disk, the\n"
+    "            damaged parts going to the file DISK.bad (or .bad.N)\n"
     "  -h, --help  show this text\n"
     "\n"
-    "Exit status: 0 stopped by a signal, or repaired; 1 could not start\n"
-    "or repair; 2 bad arguments.\n";
+    "Exit status: 0 stopped by a signal, repaired or formatted; 1 could not\n"
+    "start, repair or format; 2 bad arguments.\n";
 
 static int usage(const char *why, const char *arg)
 {
 	fprintf(stderr, "storage-server: %s%s%s%s\n", why, arg ? " '" : "",
 		arg ? arg : "", arg ? "'" : "");
 	fputs("usage: storage-server [OPTIONS] LOGFILE ADDRESS... | "
-	      "[OPTIONS] --disk DISK ADDRESS... | --repair LOGFILE\n"
+	      "[OPTIONS] --disk DISK ADDRESS... | --repair [--disk] LOGFILE "
+	      "| --format DISK\n"
 	      "Try 'storage-server --help'.\n",
 	      stderr);
 	return 2;
@@ -152,9 +161,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "--repair") == 0) {
+		if (argc == 4 && strcmp(argv[2], "--disk") == 0)
+			return storage_repair_disk(argv[3]);
 		if (argc != 3)
 			return usage("--repair takes one LOGFILE", NULL);
 		return storage_repair(argv[2]);
+	}
+	if (argc >= 2 && strcmp(argv[1], "--format") == 0) {
+		if (argc != 3)
+			return usage("--format takes one DISK", NULL);
+		return storage_format(argv[2]);
 	}
 	k = net_options(argc, argv, &tls, allow, &net);
 	if (k < 0)

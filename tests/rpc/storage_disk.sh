@@ -3,8 +3,9 @@
 # (the layout storage.xen keeps on its virtual disk). A blank image is
 # formatted and serves; the server killed (SIGKILL) right after a Put was
 # answered and started again on the same image has every answered key; a
-# full disk answers the Put with an error and keeps serving; an image that
-# holds something else or is too small is refused, unchanged.
+# full disk answers the Put with "log full" and keeps serving; an image that
+# holds something else or is too small is refused, unchanged, and one that
+# holds something else is formatted by --format only (never over a log).
 set -u
 B=${top_builddir:-.}/examples/storage
 W=$(mktemp -d "${VCHAN_TEST_TMP:-/tmp}/disk.XXXXXX")
@@ -58,9 +59,16 @@ while cli put "big$n" "$big" 2>"$W/err"; do
 	n=$((n + 1))
 	[ $n -lt 100 ] || fail "a 72 KiB disk took 100 values of 3000 bytes"
 done
-grep -q "No space left on device" "$W/err" ||
+grep -q "log full: no room for this record" "$W/err" ||
 	fail "full disk: said $(cat "$W/err")"
+# Still serving: reads, a list, the delete of a key that is not there
+# (it writes nothing), and the next Put is refused the same way.
 [ "$(cli get big0)" = "$big" ] || fail "reading back after a full disk"
+[ "$(cli list big | wc -l)" = "$n" ] || fail "list after a full disk"
+cli delete nothere 2>"$W/err"
+[ $? -eq 1 ] && grep -q "not found" "$W/err" || fail "delete on a full disk"
+cli put "big$n" "$big" 2>"$W/err" && fail "a Put fitted after the disk was full"
+grep -q "log full" "$W/err" || fail "full disk, again: said $(cat "$W/err")"
 pkill -TERM -P $srv
 wait $srv || fail "stop after full: status $?"
 srv=
@@ -71,7 +79,27 @@ sum=$(cksum <"$W/other.img")
 "$B/storage-server" --disk "$W/other.img" "unix:$W/sock" 2>"$W/srv.err"
 [ $? -eq 1 ] || fail "another disk's content: exit status"
 grep -q "holds something else" "$W/srv.err" || fail "another disk: message"
+grep -q "storage-server --format $W/other.img" "$W/srv.err" ||
+	fail "another disk: no word of --format"
 [ "$(cksum <"$W/other.img")" = "$sum" ] || fail "another disk was changed"
+# Formatted when asked; then it serves, empty. A disk holding a log with
+# records is not formatted, even when asked.
+"$B/storage-server" --format "$W/other.img" 2>"$W/srv.err" ||
+	fail "--format: status $?"
+grep -q "formatted the disk (102400 bytes)" "$W/srv.err" ||
+	fail "--format: message"
+start "$W/other.img"
+[ -z "$(cli list "")" ] || fail "a formatted disk is not empty"
+cli put kept yes || fail "put on a formatted disk"
+pkill -TERM -P $srv
+wait $srv || fail "stop on a formatted disk: status $?"
+srv=
+sum=$(cksum <"$W/other.img")
+"$B/storage-server" --format "$W/other.img" 2>"$W/srv.err"
+[ $? -eq 1 ] || fail "--format over a log: exit status"
+grep -q "holds a log of 20 bytes, which a format would lose" "$W/srv.err" ||
+	fail "--format over a log: message"
+[ "$(cksum <"$W/other.img")" = "$sum" ] || fail "--format changed a log"
 truncate -s 4096 "$W/tiny.img"
 "$B/storage-server" --disk "$W/tiny.img" "unix:$W/sock" 2>"$W/srv.err"
 [ $? -eq 1 ] || fail "a tiny disk: exit status"

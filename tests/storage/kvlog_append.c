@@ -5,13 +5,17 @@
  * is opened again, which cuts the torn part off; every acknowledged record
  * survives. The same when a sync fails and so does the undo's. When the
  * undo works, the log goes on. An empty value (from a
- * NULL pointer) is stored and read back. */
+ * NULL pointer) is stored and read back. A file that may not grow (a file
+ * size limit) is a full log: the Put that crosses it fails with ENOSPC,
+ * the part written is cut off, and every answered record is kept. */
 #include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "examples/storage/kvlog.h"
@@ -154,6 +158,46 @@ static int empty_value(const char *path)
 	return 0;
 }
 
+/* The process may not make files larger than the log plus 4 KiB: Puts of
+ * 1000 bytes fill that, the next one fails as a full log would. */
+static int size_limit(const char *path)
+{
+	struct kvlog *kv = kvlog_open(path, NULL);
+	struct rlimit old, lim;
+	char key[32], val[1000];
+	long long before;
+	int i, answered = 0, e;
+
+	CHECK(kv != NULL && getrlimit(RLIMIT_FSIZE, &old) == 0);
+	before = size_of(path);
+	lim = old;
+	lim.rlim_cur = (rlim_t)before + 4096;
+	CHECK(old.rlim_cur == RLIM_INFINITY || old.rlim_cur > lim.rlim_cur);
+	memset(val, 'v', sizeof(val) - 1);
+	val[sizeof(val) - 1] = '\0';
+	CHECK(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	for (i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "l%d", i);
+		if (put(kv, key, val) < 0)
+			break;
+		answered++;
+	}
+	e = errno;
+	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	CHECK(i < 100 && e == ENOSPC && answered == 4);
+	/* The part that did fit was cut off again: nothing torn remains. */
+	CHECK(size_of(path) == before + answered * (8 + 5 + 2 + 999));
+	CHECK(has(kv, key, NULL) == 0 && has(kv, "l0", val) == 0);
+	kvlog_close(kv);
+	kv = kvlog_open(path, NULL);
+	CHECK(kv != NULL && has(kv, "l3", val) == 0 &&
+	      has(kv, "l4", NULL) == 0);
+	CHECK(put(kv, "l4", "fits now") == 0);
+	kvlog_close(kv);
+	return 0;
+}
+
 int main(void)
 {
 	char dir[512], path[600];
@@ -162,7 +206,8 @@ int main(void)
 	CHECK(tkv_tmpdir(dir, sizeof(dir)) == 0);
 	snprintf(path, sizeof(path), "%s/kv.log", dir);
 	if (undo_fails(path) == 0 && undone(path) == 0 &&
-	    sync_undo_fails(path) == 0 && empty_value(path) == 0)
+	    sync_undo_fails(path) == 0 && empty_value(path) == 0 &&
+	    size_limit(path) == 0)
 		rc = 0;
 	tkv_rmtree(dir);
 	return rc;

@@ -7,7 +7,14 @@
  * - a disk holding something else is refused (EMEDIUMTYPE) and left as it
  *   was; both headers damaged is EBADMSG; a disk too small is ENOSPC;
  * - a full disk: the Put fails with ENOSPC, the map is unchanged, and
- *   every Put answered before is there after reopening. */
+ *   every Put answered before is there after reopening;
+ * - an explicit format lays out an empty log over anything but a log of
+ *   ours: one with records (EEXIST) or with both headers damaged
+ *   (EBADMSG) is left as it was;
+ * - damage inside the log's length is refused (EBADMSG) with nothing
+ *   changed, in the middle and at the end alike: the length covers
+ *   answered records only, so a last record it cuts short is not an
+ *   append torn by a crash (that one lies past the length, above). */
 #include "config.h"
 
 #include <errno.h>
@@ -214,9 +221,23 @@ static int full_disk(void)
 	}
 	CHECK(i < 1000 && errno == ENOSPC && answered > 0);
 	CHECK(kvlog_get(kv, key, &(size_t){0}) == NULL);
-	/* Still usable: a delete makes room for nothing (it is a record too)
-	 * but reads go on. */
+	/* Still usable: reads go on, and the next Put is refused as full
+	 * again (not as a broken log). A delete makes room for nothing: it
+	 * is a record too, refused the same way; deleting a key that is not
+	 * there writes nothing. */
 	CHECK(has(kv, "f0", val));
+	errno = 0;
+	CHECK(put_str(kv, key, val) < 0 && errno == ENOSPC);
+	/* Smaller records fill what is left, down to a record of 14 bytes
+	 * (key "z", no value): then even the delete of "f0" (15) cannot fit. */
+	for (size_t n = sizeof(val) - 1; n-- > 0;)
+		while (kvlog_put(kv, "z", (const uint8_t *)val, n) == 0)
+			;
+	CHECK(errno == ENOSPC);
+	errno = 0;
+	CHECK(kvlog_delete(kv, "f0") < 0 && errno == ENOSPC &&
+	      has(kv, "f0", val));
+	CHECK(kvlog_delete(kv, "absent") == 0);
 	kvlog_close(kv);
 	kv = open_kv();
 	CHECK(kv != NULL);
@@ -225,6 +246,149 @@ static int full_disk(void)
 		CHECK(has(kv, key, val));
 	}
 	kvlog_close(kv);
+	return 0;
+}
+
+/* A copy of the whole image, to tell that nothing was changed. */
+static uint8_t *image(size_t *n)
+{
+	int fd = open(img, O_RDONLY);
+	off_t end = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+	uint8_t *p = end > 0 ? malloc((size_t)end) : NULL;
+
+	if (p != NULL && pread(fd, p, (size_t)end, 0) != (ssize_t)end) {
+		free(p);
+		p = NULL;
+	}
+	if (fd >= 0)
+		close(fd);
+	*n = (size_t)end;
+	return p;
+}
+
+static int unchanged(const uint8_t *before, size_t n)
+{
+	size_t m;
+	uint8_t *now = image(&m);
+	int same = now != NULL && m == n && memcmp(now, before, n) == 0;
+
+	free(now);
+	return same;
+}
+
+static int format(void)
+{
+	const char **keys;
+	char why[160];
+	uint8_t *before;
+	size_t n;
+	struct kvlog *kv;
+
+	/* Something else on the disk: formatted when asked. */
+	CHECK(make_image(1 << 20, 0x33) == 0);
+	CHECK(logdev_blk_format(blkdev_open(img), why, sizeof(why)) == 0);
+	CHECK(strstr(why, "formatted the disk") != NULL);
+	kv = open_kv();
+	CHECK(kv != NULL);
+	keys = kvlog_list(kv, "", &n);
+	CHECK(keys != NULL && n == 0);
+	free(keys);
+	/* An empty log of ours may be formatted again; one with records is
+	 * never thrown away. */
+	kvlog_close(kv);
+	CHECK(logdev_blk_format(blkdev_open(img), why, sizeof(why)) == 0);
+	kv = open_kv();
+	CHECK(kv != NULL && put_str(kv, "kept", "yes") == 0);
+	kvlog_close(kv);
+	before = image(&n);
+	CHECK(before != NULL);
+	errno = 0;
+	CHECK(logdev_blk_format(blkdev_open(img), why, sizeof(why)) < 0 &&
+	      errno == EEXIST && strstr(why, "a format would lose") != NULL);
+	CHECK(unchanged(before, n));
+	/* Both headers damaged: records may be behind them. */
+	CHECK(damage(20) == 0 && damage(4096 + 20) == 0);
+	free(before);
+	before = image(&n);
+	CHECK(before != NULL);
+	errno = 0;
+	CHECK(logdev_blk_format(blkdev_open(img), why, sizeof(why)) < 0 &&
+	      errno == EBADMSG && strstr(why, "both headers") != NULL);
+	CHECK(unchanged(before, n));
+	free(before);
+	CHECK(damage(20) == 0 && damage(4096 + 20) == 0);
+	kv = open_kv();
+	CHECK(kv != NULL && has(kv, "kept", "yes"));
+	kvlog_close(kv);
+	/* Too small is too small, asked or not. */
+	CHECK(make_image(LOGDEV_BLK_MIN_BYTES - 512, 0x33) == 0);
+	errno = 0;
+	CHECK(logdev_blk_format(blkdev_open(img), why, sizeof(why)) < 0 &&
+	      errno == ENOSPC && strstr(why, "needs at least") != NULL);
+	return 0;
+}
+
+/* Records k0..k4 of 17 bytes each ("kN" = "vN") on a new disk. */
+static int five_records(void)
+{
+	struct kvlog *kv;
+	char key[16], val[16];
+
+	CHECK(make_image(1 << 20, 0) == 0);
+	kv = open_kv();
+	CHECK(kv != NULL);
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		snprintf(val, sizeof(val), "v%d", i);
+		CHECK(put_str(kv, key, val) == 0);
+	}
+	kvlog_close(kv);
+	return 0;
+}
+
+/* Open the log on the image expecting EBADMSG at `at`, with `text` in
+ * the reason, and the image unchanged. */
+static int refused_at(uint64_t at, const char *text)
+{
+	struct kvlog_status st;
+	uint8_t *before;
+	size_t n;
+	struct kvlog *kv;
+	char why[160];
+
+	before = image(&n);
+	CHECK(before != NULL);
+	errno = 0;
+	kv = kvlog_open_dev(open_log(why, sizeof(why)), &st);
+	if (kv != NULL || errno != EBADMSG || st.offset != at ||
+	    strstr(st.why, text) == NULL)
+		fprintf(stderr, "open: %s, at %llu: %s\n", strerror(errno),
+			(unsigned long long)st.offset, st.why);
+	CHECK(kv == NULL && errno == EBADMSG && st.offset == at);
+	CHECK(strstr(st.why, text) != NULL);
+	CHECK(unchanged(before, n));
+	free(before);
+	return 0;
+}
+
+static int damaged_log(void)
+{
+	char why[160];
+	struct logdev *d;
+	uint64_t size;
+
+	/* A bad byte in the key of the third record (at 34 + 13). */
+	CHECK(five_records() == 0);
+	CHECK(damage(8192 + 34 + 13) == 0);
+	CHECK(refused_at(34, "checksum") == 0);
+	/* The header's length cuts the last record short: on a file that
+	 * would be a torn append, cut off; here it was answered. */
+	CHECK(five_records() == 0);
+	d = open_log(why, sizeof(why));
+	CHECK(d != NULL && d->ops->size(d, &size) == 0 && size == 85);
+	CHECK(d->ops->truncate(d, 80) == 0 && d->ops->sync(d) == 0);
+	d->ops->close(d);
+	CHECK(refused_at(68, "synced") == 0);
 	return 0;
 }
 
@@ -240,6 +404,8 @@ int main(void)
 	fails += torn_header();
 	fails += refusals();
 	fails += full_disk();
+	fails += format();
+	fails += damaged_log();
 	unlink(img);
 	return fails == 0 ? 0 : 1;
 }

@@ -44,7 +44,7 @@ checks=(self-1m-1m self-1k-1m dom0srv-domUcli-1m domUsrv-dom0cli-1m dom0srv-domU
 	uk-boot uk-cat-srv-1m uk-proxy-srv uk-cat-srv-1k uk-cat-cli uk-proxy-cli
 	uk-destroy uk-fault uk-badarg uk-memory uk-rpc uk-web-https
 	uk-web-bench uk-web-restart uk-web-badarg uk-blk uk-storage
-	uk-storage-crash uk-three destroy)
+	uk-storage-crash uk-storage-baddisk uk-three destroy)
 
 host_tools() {
 	local missing=() p
@@ -307,6 +307,7 @@ for c in "${checks[@]}"; do
 		;;
 	esac
 done
+sed -n 's/^XENTEST-TABLE: //p' "$work/serial.txt"
 grep "^XENTEST: setup" "$work/serial.txt" | sed 's/^XENTEST: /FAIL /' || true
 grep -q "^XENTEST: setup" "$work/serial.txt" && failed=$((failed + 1))
 grep -q "^XENTEST-END" "$work/serial.txt" || {

@@ -141,6 +141,7 @@ if [ $web_up = 1 ]; then
 	size=$(stat -c %s /boot/web.xen)
 	why=
 	if get_ok page "Hello from the web domain" "$URL/" &&
+		web_first=$(elapsed $t0) &&
 		get_ok put '{"key":"greeting","stored":true}' -X PUT \
 			--data-binary "hello from dom0" "$URL/api/kv/greeting" &&
 		get_ok get '{"key":"greeting","value":"hello from dom0"}' \

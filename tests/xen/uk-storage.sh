@@ -7,24 +7,35 @@
 #   uk-storage-crash  xl destroy storage.xen right after a Put was answered,
 #                     create it again on the same disk: every answered key
 #                     is there
+#   uk-storage-baddisk  storage.xen on a disk of random bytes, then on one
+#                     too small: each time the console names the problem
+#                     (and --format for the first), the domain stops
+#                     (crashed, status 1) and the disk is left as it was
+# Then a table of the three services' images: size, memory= of their xl
+# configs, and xl create to the first answer a client got (XENTEST-TABLE
+# lines, which run.sh prints).
 # dom0 names the storage domain by its name (vchan:ukst/storage), so that
 # it finds it again after it was created anew (with a new id).
 ST_DISK="format=raw, vdev=xvda, access=rw, script=block-loop, target=/tmp/uk-st.img"
 ST_EXTRA="--disk xvda vchan:0/storage"
 
+# st_cli ARGS...: storage-client against the unikernel, by name.
+st_cli() {
+	timeout 60 storage-client vchan:ukst/storage "$@"
+}
+
 # st_up: create storage.xen on the disk; 0 once it serves. Sets st_ms
-# (xl create to serving, as dom0 saw it) and st_boot (the console's line).
+# (xl create to serving, as dom0 saw it) and st_first (xl create to the
+# first answer: a Get of a key that is not there, status 1).
 st_up() {
 	t0=$(now)
 	uk_start ukst storage.xen 32 "$ST_EXTRA" "disk = [ '$ST_DISK' ]" ||
 		return 1
 	uk_await ukst "serving at" 1 120 || return 1
 	st_ms=$(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}')
-}
-
-# st_cli ARGS...: storage-client against the unikernel, by name.
-st_cli() {
-	timeout 60 storage-client vchan:ukst/storage "$@"
+	st_cli get no-such-key >/dev/null 2>&1
+	[ $? = 1 ] || return 1
+	st_first=$(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}')
 }
 
 st_ok=0
@@ -34,6 +45,7 @@ done
 rm -f /tmp/uk-st.img
 truncate -s 64M /tmp/uk-st.img
 if st_up; then
+	st_first0=$st_first
 	why=
 	fmt=$(uk_log ukst | grep -m1 "formatted")
 	t1=$(now)
@@ -100,3 +112,81 @@ else
 	result uk-storage-crash FAIL "no answered Put to destroy after (see uk-storage)"
 fi
 xl destroy ukst 2>/dev/null
+
+# ---- uk-storage-baddisk: a disk that is not a log (random bytes), then
+# one too small for a log. storage.xen must say so on its console and
+# stop, without writing to it.
+bad_detail=
+bad_ok=1
+for kind in garbage small; do
+	rm -f /tmp/uk-bad.img
+	if [ $kind = garbage ]; then
+		head -c 1048576 /dev/urandom >/tmp/uk-bad.img
+		want="holds something else"
+	else
+		truncate -s 16K /tmp/uk-bad.img
+		want="the disk has 16384 bytes; the log needs at least 73728"
+	fi
+	sum=$(md5sum </tmp/uk-bad.img)
+	if uk_start ukbadst storage.xen 32 "$ST_EXTRA" "disk = [ 'format=raw, vdev=xvda, access=rw, script=block-loop, target=/tmp/uk-bad.img' ]" &&
+		uk_await ukbadst "cannot use the disk" 1 120; then
+		uk_await_crash ukbadst 30
+		state=$(uk_state ukbadst)
+		line=$(uk_log ukbadst | grep -m1 "cannot use the disk")
+		why=
+		echo "$line" | grep -q "$want" || why="console: $line"
+		[ $kind = small ] || uk_log ukbadst | grep -q "storage-server --format xvda" ||
+			why="$why; no word of --format"
+		uk_log ukbadst | grep -q "serving at" && why="$why; it served"
+		echo "$state" | grep -q c || why="$why; state '$state'"
+		xl destroy ukbadst 2>/dev/null
+		[ "$(md5sum </tmp/uk-bad.img)" = "$sum" ] || why="$why; the disk was written"
+		if [ -z "$why" ]; then
+			bad_detail="$bad_detail $kind disk: '${line#storage: }', state $state, disk unchanged;"
+		else
+			bad_ok=0
+			bad_detail="$bad_detail $kind disk: $why;"
+		fi
+	else
+		bad_ok=0
+		bad_detail="$bad_detail $kind disk: no message on the console ($(grep -v domainbuilder /tmp/xl-ukbadst.log | tail -2 | tr '\n' ' '));"
+		uk_diag ukbadst
+		xl destroy ukbadst 2>/dev/null
+	fi
+done
+rm -f /tmp/uk-bad.img
+if [ $bad_ok = 1 ]; then
+	result uk-storage-baddisk PASS "${bad_detail# }"
+else
+	result uk-storage-baddisk FAIL "${bad_detail# }"
+fi
+
+# ---- The table. uk-rpc.xen is booted once more here, with its check's
+# memory=, to time xl create to the first answer (its check makes 1,000
+# calls from the start); web.xen's time is its check's first page, as
+# uk-services.sh measured it (web_first).
+mem_of() { # NAME: memory= of the domain's xl config
+	sed -n 's/^[[:space:]]*memory = \([0-9]*\).*/\1/p' /etc/xen/$1.cfg 2>/dev/null
+}
+rpc_first=
+rpc_mem=$(mem_of ukrpcs)
+t0=$(now)
+if uk_start ukrpct uk-rpc.xen "${rpc_mem:-16}" "serve vchan:0/echo" && [ -n "$U" ]; then
+	end=$(($(secs) + 120))
+	until timeout 30 uk-rpc call vchan:$U/echo 1 >/dev/null 2>&1; do
+		[ "$(secs)" -gt "$end" ] && break
+		usleep 100000
+	done
+	[ "$(secs)" -gt "$end" ] ||
+		rpc_first=$(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}')
+fi
+xl destroy ukrpct 2>/dev/null
+row() { # IMAGE DOMAIN FIRST
+	printf 'XENTEST-TABLE: %-12s %10s %9s %22s\n' "$1" \
+		"$(($(stat -c %s /boot/$1) / 1024)) KiB" "$(mem_of $2) MiB" \
+		"${3:-?} s"
+}
+printf 'XENTEST-TABLE: %-12s %10s %9s %22s\n' unikernel image memory= "xl create->1st answer"
+row uk-rpc.xen ukrpcs "$rpc_first"
+row web.xen ukweb "${web_first:-}"
+row storage.xen ukst "${st_first0:-}"
