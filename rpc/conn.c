@@ -538,8 +538,8 @@ int vchan_rpc_conn_fill(struct vchan_rpc_conn *c)
 		return 0;
 	}
 	while (c->in_len < c->in_cap) {
-		ssize_t n =
-		    tr_read(c, c->in + c->in_len, c->in_cap - c->in_len);
+		size_t want = c->in_cap - c->in_len;
+		ssize_t n = tr_read(c, c->in + c->in_len, want);
 
 		if (n == 0)
 			return 0;
@@ -556,6 +556,14 @@ int vchan_rpc_conn_fill(struct vchan_rpc_conn *c)
 			return 0;
 		}
 		c->in_len += (size_t)n;
+		/* A vchan's short count has asked the peer for an event and
+		 * looked at the ring once more after asking (vchan.h): a
+		 * second read would find nothing, at the cost of asking
+		 * again. Unless the peer has closed: the next read is then
+		 * the one that says the stream has ended. */
+		if (c->vc != NULL && (size_t)n < want &&
+		    vchan_is_open(c->vc) == VCHAN_CONNECTED)
+			return 0;
 	}
 	return 1;
 }

@@ -20,6 +20,11 @@
  *   inside callbacks, including a watcher's own.
  * - A watcher's callback may free that watcher; the adapter touches it no
  *   more after the callback returns.
+ * - io watchers are level-triggered: a watcher's callback is called in
+ *   every iteration in which its fd is ready, whether or not it was
+ *   called for it before. A vchan may leave an event unconsumed after a
+ *   spin that saw what it was waiting for (vchan_wait with timeout 0
+ *   then makes no system call): the next look at the fd takes it.
  * - Nothing here sets errno except on failure of a _new function. */
 #ifndef VCHAN_RPC_LOOP_H
 #define VCHAN_RPC_LOOP_H

@@ -37,6 +37,7 @@ struct vchan {
 	 * (spinning and sleeping), in ns: the spin window follows it. */
 	uint64_t wait_avg_ns;
 	uint64_t loop_wait_from; /* vchan_spin gave up then (ns), or 0 */
+	int spun; /* the last call was a vchan_spin that saw the peer move */
 	/* Contention (wait.c): no spinning, nor offering the CPU before a
 	 * sleep, until calm_from (ns, 0: never set); the back-off that
 	 * follows the next lost CPU is at least twice backoff_ns. */

@@ -220,6 +220,7 @@ void vchan_ring_server_init(struct vchan_ring_ctl *c, struct vchan_wire *page,
 	/* We want to hear of the client's first write without asking. */
 	page->cli_notify = VCHAN_RING_NOTIFY_WRITE;
 	page->srv_notify = 0;
+	c->asked = VCHAN_RING_NOTIFY_WRITE;
 }
 
 void vchan_ring_read_orders(const struct vchan_wire *page, unsigned *left_order,
@@ -282,6 +283,7 @@ int vchan_ring_client_init(struct vchan_ring_ctl *c, struct vchan_wire *page,
 	__atomic_store_n(c->own_live, VCHAN_RING_LIVE_OPEN, __ATOMIC_RELEASE);
 	__atomic_fetch_or(c->peer_notify, VCHAN_RING_NOTIFY_WRITE,
 			  __ATOMIC_SEQ_CST);
+	c->asked = VCHAN_RING_NOTIFY_WRITE;
 	/* Our live byte and request must be visible before the event the
 	 * caller sends next, and before we look at the indexes again. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -384,7 +386,13 @@ long vchan_ring_space(struct vchan_ring_ctl *c)
 
 void vchan_ring_request(struct vchan_ring_ctl *c, unsigned bits)
 {
-	__atomic_fetch_or(c->peer_notify, (uint8_t)bits, __ATOMIC_SEQ_CST);
+	uint8_t prev =
+	    __atomic_fetch_or(c->peer_notify, (uint8_t)bits, __ATOMIC_SEQ_CST);
+
+	/* A bit we had asked for and find clear: the peer took it, and sent
+	 * (or is sending) its event. */
+	c->taken |= c->asked & bits & ~(unsigned)prev;
+	c->asked |= bits;
 	/* Full barrier: the request must be visible to the peer before we
 	 * re-read its index. Otherwise it could move the index after our
 	 * look, miss the request, and never send the event we sleep for. */
@@ -393,9 +401,13 @@ void vchan_ring_request(struct vchan_ring_ctl *c, unsigned bits)
 
 unsigned vchan_ring_withdraw(struct vchan_ring_ctl *c, unsigned bits)
 {
-	return __atomic_fetch_and(c->peer_notify, (uint8_t)~bits,
-				  __ATOMIC_RELAXED) &
-	       bits;
+	unsigned still = __atomic_fetch_and(c->peer_notify, (uint8_t)~bits,
+					    __ATOMIC_RELAXED) &
+			 bits;
+
+	c->taken |= c->asked & bits & ~still;
+	c->asked &= ~bits;
+	return still;
 }
 
 int vchan_ring_changed(const struct vchan_ring_ctl *c, unsigned bits)

@@ -101,6 +101,11 @@ struct vchan_ring_ctl {
 	int server;
 	int peer_state; /* last live value seen from the peer */
 	int poisoned;
+	/* Our requests, kept privately (never read back from the page): the
+	 * bits we set in *peer_notify and have not taken back, and those the
+	 * peer took (so it sent their event) since the caller last cleared
+	 * `taken` (wait.c, when it consumes the pending events). */
+	unsigned asked, taken;
 };
 
 /* Server side: fill in a fresh (zeroed) control page for the given orders
@@ -143,7 +148,8 @@ long vchan_ring_space(struct vchan_ring_ctl *c);
 void vchan_ring_request(struct vchan_ring_ctl *c, unsigned bits);
 
 /* Take back a request for events on `bits`; returns those of `bits` that
- * were still requested (the peer had not yet sent their event). */
+ * were still requested (the peer had not yet sent their event). Those it
+ * had taken are added to c->taken. */
 unsigned vchan_ring_withdraw(struct vchan_ring_ctl *c, unsigned bits);
 
 /* True when the peer's live byte, or an index it moves for one of `bits`

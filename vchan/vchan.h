@@ -323,7 +323,10 @@ VCHAN_API size_t vchan_write_size(const struct vchan *ch);
  * to `timeout_ms` (-1: forever, 0: just consume what is pending), spinning
  * first within the spin budget. Returns 1 when something may have
  * happened, 0 on timeout, -1 + errno (EPROTO, EINTR, or an event layer
- * error). */
+ * error). Right after a vchan_spin that returned 1, vchan_wait(ch, 0)
+ * makes no system call when the peer cannot have sent an event for what
+ * the spin saw: an event sent for anything else stays pending and the fd
+ * readable, for the loop's next poll (level-triggered). */
 VCHAN_API int vchan_wait(struct vchan *ch, int timeout_ms);
 
 /* For an event loop, just before it would sleep on vchan_fd: spin on the

@@ -66,6 +66,10 @@ static int drain(struct vchan *ch)
 {
 	int n = 0;
 
+	/* The events of the requests the peer took so far were sent before
+	 * we saw them taken: they are consumed below, or else came so late
+	 * that the fd is still readable for them. */
+	ch->ring.taken = 0;
 	vchan_check_peer(ch);
 	for (;;) {
 		int p = vchan_evt_pending(ch->evt);
@@ -359,7 +363,7 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 	unsigned bits = VCHAN_RING_NOTIFY_WRITE;
 	uint64_t deadline = 0;
 	long ready, space = 0;
-	int prev, st, n;
+	int prev, st, n, spun;
 
 	if (ch != NULL && vchan_poisoned(ch))
 		return -1;
@@ -367,7 +371,26 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 		errno = EINVAL;
 		return -1;
 	}
+	spun = ch->spun;
+	ch->spun = 0;
 	prev = ch->ring.peer_state;
+	/* Right after a vchan_spin that saw the peer move, the caller comes
+	 * here on its way to read or write what the spin saw. When the peer
+	 * took none of our requests since the events were last consumed, it
+	 * sent no event for what it did (the spin had taken the requests
+	 * back), and looking for one would be a system call for nothing. An
+	 * event sent for anything else (a request taken just before the
+	 * last consumption, whose event came after it) stays pending and
+	 * the fd readable: a loop polls it level-triggered and comes back. A
+	 * change of the peer's state comes with an event of its own, which
+	 * is consumed below. */
+	if (timeout_ms == 0 && spun && ch->ring.taken == 0) {
+		st = vchan_ring_state(&ch->ring);
+		if (st < 0)
+			return -1;
+		if (st == prev)
+			return 1;
+	}
 	if (ch->want_space)
 		bits |= VCHAN_RING_NOTIFY_READ;
 	if (ch->loop_wait_from != 0) {
@@ -407,6 +430,7 @@ int vchan_spin(struct vchan *ch)
 	}
 	if (vchan_poisoned(ch))
 		return -1;
+	ch->spun = 0;
 	if (ch->want_space)
 		bits |= VCHAN_RING_NOTIFY_READ;
 	now = vchan_now_ns();
@@ -421,6 +445,10 @@ int vchan_spin(struct vchan *ch)
 	if (spin(ch, bits, window, &deadline)) {
 		note_wait(ch, vchan_now_ns() - now);
 		ch->loop_wait_from = 0;
+		/* Caught with our requests taken back: vchan_wait(ch, 0)
+		 * need not look for an event (unless the peer had taken
+		 * one, which vchan_ring_withdraw noted). */
+		ch->spun = 1;
 		return 1;
 	}
 	/* Ask again before the loop sleeps, then look once more: the peer

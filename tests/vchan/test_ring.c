@@ -490,6 +490,28 @@ static void test_notify_bits(void **state)
 	assert_int_equal(kick, 0);
 	assert_int_equal(vchan_ring_withdraw(&p.cli, VCHAN_RING_NOTIFY_WRITE),
 			 0);
+	/* A request the peer took is noted, whether we find it out by taking
+	 * it back or by asking again: its event is on its way. One taken
+	 * back before the peer wrote is not. */
+	p.cli.taken = 0; /* as after consuming the events */
+	vchan_ring_request(&p.cli, VCHAN_RING_NOTIFY_WRITE);
+	assert_int_equal(vchan_ring_withdraw(&p.cli, VCHAN_RING_NOTIFY_WRITE),
+			 VCHAN_RING_NOTIFY_WRITE);
+	assert_int_equal(p.cli.taken, 0);
+	vchan_ring_request(&p.cli, VCHAN_RING_NOTIFY_WRITE);
+	kick = 0;
+	assert_int_equal(vchan_ring_write(&p.srv, &iov, 1, 0, 4, 1, &kick), 4);
+	assert_int_equal(kick, 1);
+	assert_int_equal(vchan_ring_withdraw(&p.cli, VCHAN_RING_NOTIFY_WRITE),
+			 0);
+	assert_int_equal(p.cli.taken, VCHAN_RING_NOTIFY_WRITE);
+	p.cli.taken = 0;
+	vchan_ring_request(&p.cli, VCHAN_RING_NOTIFY_WRITE);
+	kick = 0;
+	assert_int_equal(vchan_ring_write(&p.srv, &iov, 1, 0, 4, 1, &kick), 4);
+	assert_int_equal(kick, 1);
+	vchan_ring_request(&p.cli, VCHAN_RING_NOTIFY_WRITE);
+	assert_int_equal(p.cli.taken, VCHAN_RING_NOTIFY_WRITE);
 	/* Close: the live byte goes to 0 and the peer sees it. */
 	vchan_ring_close(&p.cli);
 	assert_int_equal(p.page->cli_live, 0);
