@@ -17,10 +17,14 @@ PY=: # lib.sh's client helper is not used here
 . "$top_srcdir/tests/examples/lib.sh"
 trap 'kill_all; rm -rf "$W"' EXIT
 
+# Listeners: storage serves any client domain, web any terminator; only
+# the clients name their servers.
+STORAGE_ADDR='vchan:*/storage'
+WEB_PEER='*'
 start_storage
 start_web
 start_term
-echo "storage (domain 1), web (domain 2), tls-terminator (domain 3) on https://127.0.0.1:$PORT"
+echo "storage (domain 1, at vchan:*/storage), web (domain 2, for a terminator of any domain), tls-terminator (domain 3) on https://127.0.0.1:$PORT"
 # The word $1 as a shell reads it back: as it is when it holds nothing
 # special, else in single quotes.
 q() {

@@ -35,8 +35,10 @@ struct mux_link_cb {
  * looked up again for each new channel: a peer domain created again under
  * its name is found at its new id. A server (`server` non-zero) offers
  * the channel with rings of `ring` bytes each way, at once: when that
- * fails, NULL + errno is returned. A client tries to connect now and then
- * every so often until the server is there (`ring` is unused). `ops` are
+ * fails, NULL + errno is returned. A server whose `peer` is "*" listens
+ * (vchan_listen) for a peer of any domain, one at a time. A client tries
+ * to connect now and then every so often until the server (or its
+ * listener) is there (`ring` is unused). `ops` are
  * the mux's stream callbacks and `cb` the link's; both, and `ctx`, are
  * borrowed; `peer` and `port` are copied. Returns the link or NULL +
  * errno. */

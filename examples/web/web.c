@@ -713,7 +713,8 @@ static const char USAGE[] =
     "TERMINATOR (each stream of the channel is one client connection),\n"
     "with the data in the storage domain. TERMINATOR is a domain id, or a\n"
     "domain's name, looked up again for each new channel (looking names\n"
-    "up needs dom0's rights on Xen).\n"
+    "up needs dom0's rights on Xen), or '*': a terminator of any domain,\n"
+    "one at a time (a listener: see vchan-cat(1)).\n"
     "\n"
     "  -p PORT       the channel's name: it is published at\n"
     "                /local/domain/OUR_DOMID/data/vchan/TERMINATOR_ID/PORT\n"
@@ -811,7 +812,8 @@ int main(int argc, char **argv)
 			portfile);
 		return usage_error();
 	}
-	if (args_domain("web", "TERMINATOR", argv[optind]) < 0)
+	if (strcmp(argv[optind], "*") != 0 &&
+	    args_domain("web", "TERMINATOR", argv[optind]) < 0)
 		return usage_error();
 	w.peer = argv[optind];
 	/* A bad platform environment is one line, naming the variable. */

@@ -29,16 +29,19 @@ fail() {
 	exit 1
 }
 
+# STORAGE_ADDR: where storage serves (default vchan:2/storage, the web
+# domain only); WEB_PEER: the terminator domain web offers its channel to
+# (default 3; '*' listens for any).
 start_storage() {
 	VCHAN_DOMID=1 "$B/examples/storage/storage-server" "$W/kv.data" \
-		vchan:2/storage 2>>"$W/storage.log" &
+		"${STORAGE_ADDR:-vchan:2/storage}" 2>>"$W/storage.log" &
 	storage_pid=$!
 }
 
 # start_web [OPTIONS]
 start_web() {
-	VCHAN_DOMID=2 "${WEB_BIN:-$B/examples/web/web}" -s vchan:1/storage "$@" 3 \
-		2>>"$W/web.log" &
+	VCHAN_DOMID=2 "${WEB_BIN:-$B/examples/web/web}" -s vchan:1/storage "$@" \
+		"${WEB_PEER:-3}" 2>>"$W/web.log" &
 	web_pid=$!
 }
 
