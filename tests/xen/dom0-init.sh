@@ -5,6 +5,7 @@
 # then "XENTEST-END" and reboots (QEMU runs with -no-reboot, so it exits).
 export PATH=/bin:/usr/bin:/usr/lib/xen-4.17/bin
 . /lib/guest-lib.sh
+. /lib/uk-lib.sh
 
 result() {
 	echo "XENTEST: $*"
@@ -39,6 +40,13 @@ xen-init-dom0 >/tmp/init-dom0.log 2>&1 || {
 mkdir -p /var/log/xen/console
 xenconsoled --log=guest --log-dir=/var/log/xen/console
 echo "xentest: tool stack up at $(now)"
+
+# ./run demo --xen: the three services as unikernels, told as it goes,
+# and nothing else.
+if [ -f /etc/xentest-demo ]; then
+	. /lib/uk-demo.sh
+	finish
+fi
 
 # The domU boots (slowly, under TCG) while dom0 checks itself.
 (
@@ -276,60 +284,6 @@ bench_check
 
 # --- Unikernels: vchan-echo.xen and the test images, PV domains with no
 # Linux inside, booted by xl from /boot.
-
-# uk_start NAME IMAGE MEMORY EXTRA [LINE]: create the domain, with LINE
-# added to its config when given; sets U to its id (empty when it has
-# already ended: a short program may be gone at once).
-uk_start() {
-	cat >/etc/xen/$1.cfg <<-CFG
-		name = "$1"
-		type = "pv"
-		kernel = "/boot/$2"
-		memory = $3
-		extra = "$4"
-		on_poweroff = "destroy"
-		on_crash = "preserve"
-		${5:-}
-	CFG
-	rm -f /var/log/xen/console/guest-$1.log
-	U=
-	xl create /etc/xen/$1.cfg >/tmp/xl-$1.log 2>&1 || return 1
-	U=$(xl domid $1 2>/dev/null) || U=
-}
-
-# uk_log NAME: the domain's console so far.
-uk_log() {
-	tr -d '\r' </var/log/xen/console/guest-$1.log 2>/dev/null
-}
-
-# uk_await NAME TEXT COUNT SECONDS: wait until the console shows TEXT at
-# least COUNT times.
-uk_await() {
-	end=$(($(secs) + $4))
-	until [ "$(uk_log $1 | grep -c "$2")" -ge "$3" ]; do
-		[ "$(secs)" -gt "$end" ] && return 1
-		usleep 100000
-	done
-}
-
-# uk_state NAME: xl's state column (r, b, p, s, c, d letters).
-uk_state() {
-	xl list $1 2>/dev/null | awk 'NR == 2 { print $5 }'
-}
-
-# uk_await_crash NAME SECONDS: wait until xl shows the domain crashed.
-uk_await_crash() {
-	end=$(($(secs) + $2))
-	until uk_state $1 | grep -q c; do
-		[ "$(secs)" -gt "$end" ] && return 1
-		usleep 100000
-	done
-}
-
-uk_diag() {
-	uk_log $1 | tail -12 | sed "s/^/xentest-diag $1: /"
-	sed "s/^/xentest-diag $1 xl: /" /tmp/xl-$1.log 2>/dev/null | tail -5
-}
 
 # uk_echo NAME BYTES CMD...: one side of an exchange with an echoing
 # unikernel; pass when the command exited 0 and got back what it sent.

@@ -45,6 +45,8 @@ checks=(self-1m-1m self-1k-1m dom0srv-domUcli-1m domUsrv-dom0cli-1m dom0srv-domU
 	uk-destroy uk-fault uk-badarg uk-memory uk-rpc uk-web-https
 	uk-web-bench uk-web-restart uk-web-badarg uk-blk uk-storage
 	uk-storage-crash uk-storage-baddisk uk-three destroy)
+# XEN_DEMO=1: `./run demo --xen`, the three services told as they go.
+[ -z "${XEN_DEMO:-}" ] || checks=(uk-demo)
 
 host_tools() {
 	local missing=() p
@@ -201,6 +203,10 @@ images() {
 	cp "$here/uk-blk.sh" "$work/dom0/lib/uk-blk.sh"
 	cp "$here/uk-storage.sh" "$work/dom0/lib/uk-storage.sh"
 	cp "$here/uk-three.sh" "$work/dom0/lib/uk-three.sh"
+	cp "$here/uk-lib.sh" "$work/dom0/lib/uk-lib.sh"
+	cp "$here/uk-demo.sh" "$work/dom0/lib/uk-demo.sh"
+	rm -f "$work/dom0/etc/xentest-demo"
+	[ -z "${XEN_DEMO:-}" ] || : >"$work/dom0/etc/xentest-demo"
 	kver=$(basename "$(ls -d "$cache"/root/lib/modules/*)")
 	cp "$cache/root/lib/modules/$kver/kernel/drivers/block/loop.ko" \
 		"$cache/root/lib/modules/$kver/kernel/drivers/block/xen-blkback/xen-blkback.ko" \
@@ -210,13 +216,26 @@ images() {
 	pack "$work/dom0" "$work/dom0.cpio.gz"
 }
 
+# ./run demo --xen (XEN_DEMO set): print the demo's new "XENDEMO: " lines
+# of the console, without the prefix.
+demo_printed=0
+demo_lines() {
+	local n
+	[ -n "${XEN_DEMO:-}" ] || return 0
+	n=$(tr -d '\r' <"$work/serial.log" | grep -c '^XENDEMO: ' || true)
+	[ "${n:-0}" -gt "$demo_printed" ] || return 0
+	tr -d '\r' <"$work/serial.log" | grep '^XENDEMO: ' |
+		sed -n "$((demo_printed + 1)),${n}p" | sed 's/^XENDEMO: //'
+	demo_printed=$n
+}
+
 # One boot of Xen + dom0 under QEMU, its console in serial.log. Returns 0
 # when QEMU ended by itself (or at the time limit: qemu_rc says which), 1
 # when the boot stalled: no console output for $stall s before dom0's
 # tool stack came up. Later silences (a long transfer prints nothing for
 # a while) are bounded by the run's time limit only.
 boot_once() {
-	local kernel left qpid size last_size=-1 last_change now
+	local kernel left qpid size last_size=-1 last_change now up=0
 	kernel=$(ls "$cache"/root/boot/vmlinuz-*)
 	left=$((deadline - $(date +%s)))
 	[ "$left" -gt 30 ] || left=30
@@ -245,7 +264,14 @@ boot_once() {
 	last_change=$(date +%s)
 	while kill -0 "$qpid" 2>/dev/null; do
 		sleep 1
-		grep -q "tool stack up" "$work/serial.log" && break
+		demo_lines
+		[ "$up" = 1 ] && continue
+		if grep -q "tool stack up" "$work/serial.log"; then
+			# The demo is told as it goes: keep reading.
+			[ -n "${XEN_DEMO:-}" ] || break
+			up=1
+			continue
+		fi
 		size=$(stat -c %s "$work/serial.log")
 		now=$(date +%s)
 		if [ "$size" != "$last_size" ]; then
@@ -262,6 +288,7 @@ boot_once() {
 	wait "$qpid"
 	qemu_rc=$?
 	set -e
+	demo_lines
 	return 0
 }
 
