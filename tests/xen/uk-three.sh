@@ -6,7 +6,8 @@
 #             disk: PUT, GET, prefix list, then 10 clients at once (200
 #             requests, every answer checked); storage.xen destroyed and
 #             created again on the same disk: the data is there (read by
-#             dom0). storage.xen serves "vchan:*/storage", a listener:
+#             dom0). dom0 is also a client of the first storage.xen's
+#             listener while web.xen is one. storage.xen serves "vchan:*/storage", a listener:
 #             web.xen, created after it, asks for a channel of its own,
 #             and neither needs the other's id at creation.
 T3_DISK="format=raw, vdev=xvda, access=rw, script=block-loop, target=/tmp/uk-st3.img"
@@ -59,6 +60,12 @@ if [ -z "$why" ]; then
 		t3_load=$(elapsed $t2)
 	fi
 fi
+# dom0 as a second client of the same listener, beside web.xen.
+if [ -z "$why" ]; then
+	got=$(timeout 60 storage-client "vchan:$st3/storage" get greeting 2>/tmp/t3.err)
+	[ "$got" = "hello from dom0" ] ||
+		why="dom0's storage-client beside web.xen: '$got' $(head -c 200 /tmp/t3.err)"
+fi
 # The data outlives storage.xen: destroyed, created again on the disk.
 if [ -z "$why" ]; then
 	xl destroy ukst3
@@ -75,7 +82,7 @@ if [ -z "$why" ]; then
 	fi
 fi
 if [ -z "$why" ]; then
-	result uk-three PASS "curl -> tls-terminator -> web.xen -> storage.xen ($(($(stat -c %s /boot/storage.xen) / 1024)) KiB, memory=32, serving vchan:*/storage $st3_up s after xl create) -> 64 MiB disk; web.xen reached $web3_up s after its xl create; page, PUT, GET, prefix list: 200 and the right bodies; 10 clients at once, 100 PUTs + 100 GETs in $t3_load s, every answer checked; storage.xen destroyed and created again on the disk (serving $again s after the destroy): the stored value and all 100 client keys read back from dom0"
+	result uk-three PASS "curl -> tls-terminator -> web.xen -> storage.xen ($(($(stat -c %s /boot/storage.xen) / 1024)) KiB, memory=32, serving vchan:*/storage $st3_up s after xl create) -> 64 MiB disk; web.xen reached $web3_up s after its xl create; page, PUT, GET, prefix list: 200 and the right bodies; 10 clients at once, 100 PUTs + 100 GETs in $t3_load s, every answer checked; dom0's storage-client read the value from the same listener beside web.xen; storage.xen destroyed and created again on the disk (serving $again s after the destroy): the stored value and all 100 client keys read back from dom0"
 else
 	result uk-three FAIL "$why"
 	t3_diag

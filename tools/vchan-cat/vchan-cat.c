@@ -364,7 +364,8 @@ static struct vchan *accept_client(struct vchan_listener *l,
 	do
 		ch = vchan_accept(l, &peer, o->timeout_ms);
 	while (ch == NULL && errno == EINTR);
-	if (ch == NULL && errno != ETIMEDOUT)
+	/* -t 0 looks once: nobody there is EAGAIN, as a timeout. */
+	if (ch == NULL && errno != ETIMEDOUT && errno != EAGAIN)
 		die(EXIT_OTHER, "accepting a client: %s", strerror(errno));
 	if (ch != NULL && !o->quiet)
 		fprintf(stderr, "vchan-cat: client from domain %u\n", peer);
