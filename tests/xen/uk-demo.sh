@@ -4,12 +4,28 @@
 # Every step is told on the console as "XENDEMO: ..." (run.sh prints those
 # lines as they come); the end is one "XENTEST: uk-demo PASS|FAIL" line.
 say() { echo "XENDEMO: $*"; }
-# show CMD...: tell the command, run it, tell its output.
+# q WORD: WORD as a shell reads it back (quoted when it needs it), so that
+# a command told can be pasted.
+q() {
+	case $1 in
+	'' | *[!A-Za-z0-9_./:=@%+,-]*)
+		printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+		;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+# show CMD...: tell the command, run it, tell (the first lines of) its
+# output.
 show() {
-	say "\$ $*"
+	line='$'
+	for w in "$@"; do
+		line="$line $(q "$w")"
+	done
+	say "$line"
 	"$@" >/tmp/demo.out 2>&1
 	rc=$?
-	sed 's/^/XENDEMO:   /' /tmp/demo.out
+	head -4 /tmp/demo.out | sed 's/^/XENDEMO:   /'
+	[ "$(wc -l </tmp/demo.out)" -le 4 ] || say "  (...)"
 	return $rc
 }
 
@@ -46,7 +62,9 @@ if [ $ok = 1 ]; then
 		usleep 100000
 	done
 	if grep -q "connected to" /tmp/demo-tt.log; then
-		say "  xl create web.cfg: domain $U, $(($(stat -c %s /boot/web.xen) / 1024)) KiB image, memory=16; the terminator reached it $(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}') s later"
+		say "  xl create web.cfg: domain $U, $(($(stat -c %s /boot/web.xen) / 1024)) KiB image, memory=16; the terminator reached it $(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}') s later. Their messages:"
+		uk_log web | grep -v '^$' | sed 's/^/XENDEMO:   | /'
+		sed 's/^/XENDEMO:   | /' /tmp/demo-tt.log
 	else
 		ok=0
 		say "the terminator never reached web.xen:"
@@ -56,7 +74,7 @@ if [ $ok = 1 ]; then
 fi
 if [ $ok = 1 ]; then
 	say "curl in dom0 -> tls-terminator (dom0) -> web.xen -> storage.xen -> disk:"
-	show curl -sS -k -m 60 https://127.0.0.1:8443/ >/dev/null || ok=0
+	show curl -sS -k -m 60 https://127.0.0.1:8443/ || ok=0
 	show curl -sS -k -m 60 -X PUT --data-binary "hello from dom0" \
 		https://127.0.0.1:8443/api/kv/greeting || ok=0
 	show curl -sS -k -m 60 https://127.0.0.1:8443/api/kv/greeting || ok=0
