@@ -86,6 +86,11 @@ int vchan_build_path(vchan_xs *xs, char *buf, size_t size, uint32_t owner,
 int vchan_read_keys(vchan_xs *xs, const char *dir, uint32_t *ref,
 		    uint32_t *port);
 
+/* Server: remove the published keys now (a listener hands a channel out
+ * and offers the next one at its path); closing then removes nothing.
+ * Returns 0 or -1 + errno of the store. */
+int vchan_unpublish(struct vchan *ch);
+
 /* The directory where a listener on `port` of domain `server` takes
  * requests: "/local/domain/<server>/data/vchan-listen/<port>" (listen.c).
  * Returns its length or -1 + errno as vchan_path. */

@@ -284,6 +284,9 @@ static struct vchan *take(struct vchan_listener *l, uint32_t *peer)
 		/* Connected, or even gone again: whatever the client wrote
 		 * is in the rings, and the caller must see it. */
 		dom = o->dom;
+		/* Its keys go now: a plain offer's path gets the next offer,
+		 * which the channel's close must not remove. */
+		vchan_unpublish(o->ch);
 		if (o->req != NULL)
 			remove_request(l, o->req);
 		ch = remove_offer(l, i);

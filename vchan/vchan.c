@@ -363,6 +363,14 @@ struct vchan *vchan_server_create_port(uint32_t peer, const char *port,
 	return server_create(peer, NULL, port, lo, ro);
 }
 
+int vchan_unpublish(struct vchan *ch)
+{
+	if (!ch->published)
+		return 0;
+	ch->published = 0;
+	return vchan_xs_rm(ch->xs, ch->path);
+}
+
 int vchan_close(struct vchan *ch)
 {
 	int err = 0, rest;
