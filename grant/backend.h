@@ -40,6 +40,9 @@ struct evt_ops {
 	int (*held)(vchan_evt *h, uint32_t port);
 	/* Optional: vchan_evt_stolen (ENOSYS when absent). */
 	int (*stolen)(vchan_evt *h, uint64_t *ns);
+	/* Optional: whether the remote end of bound port `port` is gone
+	 * (its domain destroyed): 1 yes, 0 no, -1 + errno. */
+	int (*peer_gone)(vchan_evt *h, uint32_t port);
 };
 
 /* Every backend's handle starts with one of these. */
@@ -58,6 +61,11 @@ struct vchan_evt {
  * cannot tell). vchan uses it to tell a live server's keys from a dead
  * one's. */
 int vchan_evt_port_held(vchan_evt *h, uint32_t port);
+
+/* Whether the remote end of our bound port has gone: 1 yes, 0 no (or the
+ * backend cannot tell: there the peer's death shows otherwise), -1 +
+ * EINVAL. */
+int vchan_evt_peer_gone(vchan_evt *h, uint32_t port);
 
 /* The stolen op of the Linux backends (grant/linux.c). */
 int vchan_linux_stolen(vchan_evt *h, uint64_t *ns);

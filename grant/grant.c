@@ -206,6 +206,13 @@ int vchan_evt_unbind(vchan_evt *h, uint32_t port)
 	return h->ops->unbind(h, port);
 }
 
+int vchan_evt_peer_gone(vchan_evt *h, uint32_t port)
+{
+	if (h == NULL || port == 0)
+		return einval();
+	return h->ops->peer_gone != NULL ? h->ops->peer_gone(h, port) : 0;
+}
+
 int vchan_evt_port_held(vchan_evt *h, uint32_t port)
 {
 	if (h == NULL || port == 0)

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xen/event_channel.h>
 #include <xen/grant_table.h>
 #include <xen/xen.h>
 
@@ -536,6 +537,22 @@ static int pv_unbind(vchan_evt *h, uint32_t port)
 	return uk_evtchn_close(port);
 }
 
+/* A destroyed domain's end of an interdomain channel is closed by Xen,
+ * which leaves ours unbound and sends no event. */
+static int pv_peer_gone(vchan_evt *h, uint32_t port)
+{
+	int st;
+
+	if (evt_find((struct pv_evt *)h, port) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	st = uk_evtchn_status(port);
+	if (st < 0)
+		return -1;
+	return st != EVTCHNSTAT_interdomain;
+}
+
 static int pv_fd(const vchan_evt *h)
 {
 	return ((const struct pv_evt *)h)->fd;
@@ -563,6 +580,7 @@ static const struct evt_ops pv_evt_ops = {
     .pending = pv_pending,
     .wait = pv_wait,
     .unbind = pv_unbind,
+    .peer_gone = pv_peer_gone,
 };
 
 vchan_evt *vchan_evt_pv_open(void)

@@ -463,6 +463,12 @@ static void deadline_cb(void *arg)
 	enter(c);
 	drop_slot(c, k);
 	deliver(k, VCHAN_RPC_DEADLINE_EXCEEDED, NULL, NULL);
+	/* No answer in time: a peer whose domain was destroyed says nothing
+	 * (in a unikernel no event comes for it), so ask; the next call then
+	 * connects afresh. */
+	if (c->conn != NULL && !c->connecting && !c->freeing &&
+	    vchan_rpc_conn_peer_gone(c->conn))
+		drop_conn(c, VCHAN_RPC_PEER_GONE);
 	leave(c);
 }
 

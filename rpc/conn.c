@@ -409,6 +409,11 @@ int vchan_rpc_conn_is_socket(const struct vchan_rpc_conn *c)
 	return c->vc == NULL && c->pc == NULL;
 }
 
+int vchan_rpc_conn_peer_gone(struct vchan_rpc_conn *c)
+{
+	return c->vc != NULL && vchan_is_open(c->vc) == VCHAN_CLOSED;
+}
+
 int vchan_rpc_conn_waiting(struct vchan_rpc_conn *c)
 {
 	return c->vc != NULL && vchan_is_open(c->vc) == VCHAN_WAITING;

@@ -144,6 +144,10 @@ void vchan_rpc_conn_free(struct vchan_rpc_conn *c);
 int vchan_rpc_conn_fd(const struct vchan_rpc_conn *c);
 int vchan_rpc_conn_is_socket(const struct vchan_rpc_conn *c);
 
+/* vchan: 1 when the peer has gone (vchan_is_open says closed: in a
+ * unikernel, also a peer domain that was destroyed), else 0. */
+int vchan_rpc_conn_peer_gone(struct vchan_rpc_conn *c);
+
 /* vchan: 1 while its server still waits for the client. */
 int vchan_rpc_conn_waiting(struct vchan_rpc_conn *c);
 

@@ -57,6 +57,15 @@ int uk_evtchn_bind(uint32_t remote, uint32_t remote_port)
 	return (int)op.local_port;
 }
 
+int uk_evtchn_status(uint32_t port)
+{
+	evtchn_status_t op = {.dom = DOMID_SELF, .port = port};
+	long rc = uk_hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_status,
+			       (unsigned long)&op, 0, 0, 0);
+
+	return rc < 0 ? xen_err(rc) : (int)op.status;
+}
+
 int uk_evtchn_send(uint32_t port)
 {
 	evtchn_send_t op = {.port = port};

@@ -23,6 +23,9 @@ int uk_evtchn_alloc_unbound(uint32_t remote);		   /* the port, or -1 */
 int uk_evtchn_bind(uint32_t remote, uint32_t remote_port); /* local port */
 int uk_evtchn_send(uint32_t port);
 int uk_evtchn_close(uint32_t port);
+/* A port's state, EVTCHNSTAT_* of xen/event_channel.h (an interdomain
+ * port whose remote domain was destroyed reads as unbound), or -1. */
+int uk_evtchn_status(uint32_t port);
 /* 1 when the port's pending bit is set, else 0. */
 int uk_evtchn_pending(uint32_t port);
 /* Clear the port's pending bit; 1 when it was set. */

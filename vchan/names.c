@@ -11,6 +11,10 @@
 /* Xen's DOMID_FIRST_RESERVED: ids from there on are not domains'. */
 #define DOMID_LIMIT 0x7FF0u
 
+/* The names the tool stack may publish for domains that may not list the
+ * domains (docs/vchan-wire.md, "Names"): <NAME_MAP>/<name> = the id. */
+#define NAME_MAP "/local/domain/0/data/vchan-names"
+
 /* A decimal domain id: its value, -1 when s is not all digits, -2 when it
  * is but out of range. */
 static long parse_domid(const char *s)
@@ -62,6 +66,44 @@ static int lookup(vchan_xs *xs, const char *name)
 	return found;
 }
 
+/* A name in the published map. Returns the id or -1 + errno: ENOENT the
+ * map has no such name, EACCES there is no map we may read (the caller's
+ * own reason stands), or the store's error. */
+static int lookup_map(vchan_xs *xs, const char *name)
+{
+	char path[sizeof(NAME_MAP) + 257];
+	size_t len = strlen(name);
+	char *v;
+	long id;
+
+	/* A XenStore node name: a domain name with other characters (xl
+	 * allows '.') cannot be in the map. */
+	if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789_@-") != len) {
+		errno = ENOENT;
+		return -1;
+	}
+	memcpy(path, NAME_MAP "/", sizeof(NAME_MAP));
+	memcpy(path + sizeof(NAME_MAP), name, len + 1);
+	v = vchan_xs_read(xs, path, NULL);
+	if (v == NULL && errno == ENOENT) {
+		/* No entry: in a map, or in no map at all? */
+		v = vchan_xs_read(xs, NAME_MAP, NULL);
+		errno = v != NULL ? ENOENT : EACCES;
+		free(v);
+		return -1;
+	}
+	if (v == NULL)
+		return -1;
+	id = parse_domid(v);
+	free(v);
+	if (id < 0) {
+		errno = EPROTO;
+		return -1;
+	}
+	return (int)id;
+}
+
 int vchan_domid_lookup(const char *name)
 {
 	vchan_xs *xs;
@@ -83,6 +125,12 @@ int vchan_domid_lookup(const char *name)
 	if (xs == NULL)
 		return -1;
 	id = lookup(xs, name);
+	/* Not allowed to list the domains (a domU): the tool stack's map. */
+	if (id < 0 && errno == EACCES) {
+		id = lookup_map(xs, name);
+		if (id < 0 && errno != ENOENT && errno != EPROTO)
+			errno = EACCES;
+	}
 	err = errno;
 	vchan_xs_close(xs);
 	errno = err;

@@ -143,14 +143,24 @@ int vchan_watch_peer(struct vchan *ch)
 	return epoll_ctl(ch->efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
 }
 
-/* After a watch fired: when the peer's domain is gone, clear its live
- * byte ourselves, as its unmap-notify would have. Nobody else writes that
- * byte any more, and the page stays mapped until we close. */
+/* The peer's domain is gone: clear its live byte ourselves, as its
+ * unmap-notify would have. Nobody else writes that byte any more, and the
+ * page stays mapped until we close. */
+static void mark_peer_closed(struct vchan *ch)
+{
+	size_t off = ch->server ? offsetof(struct vchan_wire, cli_live)
+				: offsetof(struct vchan_wire, srv_live);
+
+	__atomic_store_n((uint8_t *)ch->page + off, (uint8_t)VCHAN_CLOSED,
+			 __ATOMIC_SEQ_CST);
+}
+
+/* After a watch fired: when the peer's domain is gone, mark it closed. */
 void vchan_check_peer(struct vchan *ch)
 {
 	char dir[32], *p, *t, *v;
 	int fired = 0;
-	size_t len, off;
+	size_t len;
 
 	if (ch->efd < 0)
 		return;
@@ -167,10 +177,7 @@ void vchan_check_peer(struct vchan *ch)
 		free(v);
 		return;
 	}
-	off = ch->server ? offsetof(struct vchan_wire, cli_live)
-			 : offsetof(struct vchan_wire, srv_live);
-	__atomic_store_n((uint8_t *)ch->page + off, (uint8_t)VCHAN_CLOSED,
-			 __ATOMIC_SEQ_CST);
+	mark_peer_closed(ch);
 }
 
 /* A XenStore node name fit to be a port: 1..VCHAN_PORT_MAX bytes of
@@ -410,9 +417,19 @@ int vchan_fd(const struct vchan *ch)
 
 int vchan_is_open(struct vchan *ch)
 {
+	int st;
+
 	if (ch == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
-	return vchan_ring_state(&ch->ring);
+	st = vchan_ring_state(&ch->ring);
+	/* In a unikernel no watch tells of a destroyed peer domain (see
+	 * vchan_check_peer): ask Xen about our end of the event channel. */
+	if (st == VCHAN_CONNECTED &&
+	    vchan_evt_peer_gone(ch->evt, ch->port) == 1) {
+		mark_peer_closed(ch);
+		st = vchan_ring_state(&ch->ring);
+	}
+	return st;
 }

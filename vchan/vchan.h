@@ -122,10 +122,15 @@ VCHAN_API int vchan_path(char *buf, size_t size, uint32_t owner, uint32_t peer,
  * itself (0 to 32751); any other text is a domain's name, as xl shows it,
  * looked up in XenStore at each call (a domain that is destroyed and
  * created again under the same name gets a new id). Looking a name up
- * lists /local/domain, which on Xen only a privileged domain (dom0) may.
+ * lists /local/domain, which on Xen only a privileged domain (dom0) may;
+ * a domain that may not reads the name in the map the tool stack may
+ * publish, /local/domain/0/data/vchan-names/<name> = <id> (readable by
+ * the domains that look names up; see docs/vchan-wire.md, "Names").
  * Returns the id, or -1 + errno: EINVAL name NULL, empty, longer than 255
- * bytes or a number out of range; ENOENT no domain has that name; EACCES
- * this domain may not list the domains; or an error of the store. */
+ * bytes or a number out of range; ENOENT no domain has that name (or the
+ * map has none); EACCES this domain may not list the domains and there is
+ * no map it may read; EPROTO the map's entry is no domain id; or an error
+ * of the store. */
 VCHAN_API int vchan_domid_lookup(const char *name);
 
 /* vchan_server_create at the usual path for a port name, as Qubes'
@@ -355,7 +360,10 @@ VCHAN_API int vchan_fd(const struct vchan *ch);
 /* The peer's state: VCHAN_WAITING, VCHAN_CONNECTED or VCHAN_CLOSED, or -1
  * + EPROTO when the channel is poisoned. Does not consume events: a peer's
  * sudden death (its live byte cleared and an event sent for it) may only
- * show after vchan_wait or a blocking call has consumed that event. */
+ * show after vchan_wait or a blocking call has consumed that event. In a
+ * unikernel, where nothing tells of a peer domain that was destroyed, it
+ * also asks Xen whether the peer's end of the event channel is still
+ * there (one hypercall), and says VCHAN_CLOSED when it is not. */
 VCHAN_API int vchan_is_open(struct vchan *ch);
 
 /* Blocking (non-zero, the default) or non-blocking (0) data calls.

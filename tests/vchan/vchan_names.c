@@ -4,6 +4,9 @@
  * - dom0 finds a domain by the name at /local/domain/ID/name, and learns
  *   ENOENT for a name no domain has;
  * - a domU may not list /local/domain: EACCES, not a wrong answer;
+ * - a domU reads a name in the map the tool stack publishes
+ *   (/local/domain/0/data/vchan-names): the id, ENOENT for a name the map
+ *   does not have, EPROTO for an entry that is no id;
  * - vchan_xs_directory lists a node's children, ENOENT for a missing
  *   node, EINVAL for a NULL count. */
 #include "config.h"
@@ -73,13 +76,44 @@ static int dom0(void *arg)
 	return 0;
 }
 
-/* An unprivileged domain: numbers still work, names cannot be looked up. */
+/* An unprivileged domain: numbers still work, names cannot be looked up
+ * (without a map). */
 static int domu(void *arg)
 {
 	(void)arg;
 	CHECK(vchan_domid_lookup("9") == 9);
 	errno = 0;
 	CHECK(vchan_domid_lookup("alpha") == -1 && errno == EACCES);
+	return 0;
+}
+
+/* The tool stack publishes the map: "alpha" is 7, "bad" no id; the map
+ * and its entries readable by every domain. */
+static int publish_map(void *arg)
+{
+	struct vchan_xs_kv kv[2] = {{"alpha", "7"}, {"bad", "seven"}};
+	vchan_xs *xs = vchan_xs_open();
+	int r;
+
+	(void)arg;
+	CHECK(xs != NULL);
+	r = vchan_xs_publish_acl(xs, "/local/domain/0/data/vchan-names", kv, 2,
+				 VCHAN_XS_READ, NULL, 0);
+	vchan_xs_close(xs);
+	CHECK(r == 0);
+	return 0;
+}
+
+static int domu_map(void *arg)
+{
+	(void)arg;
+	CHECK(vchan_domid_lookup("alpha") == 7);
+	errno = 0;
+	CHECK(vchan_domid_lookup("beta") == -1 && errno == ENOENT);
+	errno = 0;
+	CHECK(vchan_domid_lookup("bad") == -1 && errno == EPROTO);
+	errno = 0;
+	CHECK(vchan_domid_lookup("web.example") == -1 && errno == ENOENT);
 	return 0;
 }
 
@@ -92,6 +126,10 @@ int main(void)
 	p = tu_spawn(0, dom0, NULL);
 	CHECK(p > 0 && tu_wait(p, LIMIT_MS) == 0);
 	p = tu_spawn(CLI_DOMID, domu, NULL);
+	CHECK(p > 0 && tu_wait(p, LIMIT_MS) == 0);
+	p = tu_spawn(0, publish_map, NULL);
+	CHECK(p > 0 && tu_wait(p, LIMIT_MS) == 0);
+	p = tu_spawn(CLI_DOMID, domu_map, NULL);
 	CHECK(p > 0 && tu_wait(p, LIMIT_MS) == 0);
 	return 0;
 }

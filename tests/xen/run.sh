@@ -120,7 +120,7 @@ base_root() {
 	cp "$mods"/xen-{privcmd,evtchn,gntdev,gntalloc}.ko "$mods/xenfs/xenfs.ko" \
 		"$root/lib/xenmod/"
 	add_bin "$root" "$cache/root/usr/bin/xenstore" /usr/bin/xenstore
-	for x in read write exists rm ls list watch; do
+	for x in read write exists rm ls list watch chmod; do
 		ln -s xenstore "$root/usr/bin/xenstore-$x"
 	done
 	add_bin "$root" "$vchan_cat" /bin/vchan-cat

@@ -54,3 +54,12 @@ uk_diag() {
 	uk_log $1 | tail -12 | sed "s/^/xentest-diag $1: /"
 	sed "s/^/xentest-diag $1 xl: /" /tmp/xl-$1.log 2>/dev/null | tail -5
 }
+
+# uk_name NAME ID: the tool stack's part of names for domUs: NAME -> ID in
+# the map vchan_domid_lookup reads where it may not list the domains
+# (docs/vchan-wire.md, "Names"), the map and the entry readable by all.
+uk_name() {
+	xenstore-write /local/domain/0/data/vchan-names/$1 $2 &&
+		xenstore-chmod /local/domain/0/data/vchan-names r0 &&
+		xenstore-chmod /local/domain/0/data/vchan-names/$1 r0
+}
