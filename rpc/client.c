@@ -28,6 +28,7 @@ struct call {
 	unsigned method;
 	enum vchan_rpc_status status; /* of a call ended before it was sent */
 	int steal;		      /* the callback keeps the reply */
+	int timed;		      /* its slot's timer is its deadline */
 	ProtobufCClosure closure;
 	void *closure_data;
 	vchan_rpc_done_fn *done;
@@ -213,10 +214,11 @@ static void drop_slot(struct vchan_rpc_client *c, struct call *k)
 {
 	uint32_t s = k->id & 0xffff;
 
+	/* The slot's timer keeps running: the slot's next call moves it
+	 * (one adjustment of the loop's timers where a stop and a start
+	 * cost two), and, if none comes first, it fires for nobody. */
 	c->slots[s] = NULL;
 	c->free_slots[c->nfree++] = s;
-	if (c->timers[s] != NULL)
-		rpc_timer_stop(c->timers[s]);
 }
 
 static size_t in_flight(const struct vchan_rpc_client *c)
@@ -239,7 +241,8 @@ static void end_later(struct vchan_rpc_client *c, struct call *k,
 		rpc_timer_arm(c->kick, 0.);
 }
 
-/* Detach every call in flight, in slot order, as a list. */
+/* Detach every call in flight, in slot order, as a list, and stop the
+ * slots' timers: none has a call to end now. */
 static struct call *detach_all(struct vchan_rpc_client *c)
 {
 	struct call *head = NULL, **tail = &head;
@@ -247,6 +250,8 @@ static struct call *detach_all(struct vchan_rpc_client *c)
 	for (unsigned s = 0; s < c->opt.max_in_flight; s++) {
 		struct call *k = c->slots[s];
 
+		if (c->timers[s] != NULL)
+			rpc_timer_stop(c->timers[s]);
 		if (k == NULL)
 			continue;
 		drop_slot(c, k);
@@ -506,12 +511,17 @@ static void kick_cb(void *arg)
 	leave(c);
 }
 
-/* `arg` is the call's slot in c->slots: the timer is the slot's. */
+/* `arg` is the call's slot in c->slots: the timer is the slot's. It was
+ * armed for the deadline of a call that has ended when the slot is free or
+ * its call has no deadline (see drop_slot). */
 static void deadline_cb(void *arg)
 {
 	struct call *k = *(struct call **)arg;
-	struct vchan_rpc_client *c = k->cli;
+	struct vchan_rpc_client *c;
 
+	if (k == NULL || !k->timed)
+		return;
+	c = k->cli;
 	enter(c);
 	drop_slot(c, k);
 	deliver(k, VCHAN_RPC_DEADLINE_EXCEEDED, NULL, NULL, NULL);
@@ -770,8 +780,10 @@ static int start_call(struct vchan_rpc_client *c, unsigned method,
 		end_later(c, k, VCHAN_RPC_QUEUE_FULL);
 		return 0;
 	}
-	if (timeout_ms > 0)
+	if (timeout_ms > 0) {
 		rpc_timer_arm(c->timers[s], timeout_ms / 1000.0);
+		k->timed = 1;
+	}
 	flush(c);
 	return 0;
 }
