@@ -103,6 +103,7 @@ void vchan_rpc_options_init(struct vchan_rpc_options *o)
 	o->max_queued = 8u << 20;
 	o->timeout_ms = 10000;
 	o->wait_for_server = 0;
+	o->insecure_tcp = 0;
 }
 
 static void client_invoke(ProtobufCService *svc, unsigned method,
