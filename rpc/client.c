@@ -15,6 +15,9 @@
 #include "rpc/tls.h"
 
 #define MAX_SLOTS 65535u
+/* Ended calls kept for the next ones, so that a call costs no allocation:
+ * as many as a busy caller keeps in flight, not a burst's worth for good. */
+#define SPARE_CALLS 64
 
 struct vchan_rpc_client;
 struct sync_result;
@@ -25,6 +28,7 @@ struct call {
 	unsigned method;
 	enum vchan_rpc_status status; /* of a call ended before it was sent */
 	int steal;		      /* the callback keeps the reply */
+	int timed;		      /* its slot's timer is its deadline */
 	ProtobufCClosure closure;
 	void *closure_data;
 	vchan_rpc_done_fn *done;
@@ -60,6 +64,8 @@ struct vchan_rpc_client {
 	uint32_t *free_slots;
 	unsigned nfree;
 	struct call *ended, *ended_tail;
+	struct call *spare; /* ended calls, linked by next */
+	unsigned nspare;
 	enum vchan_rpc_status last;
 	char last_msg[VCHAN_RPC_MESSAGE_MAX + 1]; /* the server's message */
 	struct sync_result
@@ -97,6 +103,7 @@ void vchan_rpc_options_init(struct vchan_rpc_options *o)
 	o->max_queued = 8u << 20;
 	o->timeout_ms = 10000;
 	o->wait_for_server = 0;
+	o->insecure_tcp = 0;
 }
 
 static void client_invoke(ProtobufCService *svc, unsigned method,
@@ -130,10 +137,47 @@ static int leave(struct vchan_rpc_client *c)
 	return 0;
 }
 
+/* A zeroed call, or NULL + ENOMEM. */
+static struct call *new_call(struct vchan_rpc_client *c)
+{
+	struct call *k = c->spare;
+
+	if (k == NULL)
+		return calloc(1, sizeof(*k));
+	c->spare = k->next;
+	c->nspare--;
+	memset(k, 0, sizeof(*k));
+	return k;
+}
+
+static void free_call(struct vchan_rpc_client *c, struct call *k)
+{
+	if (c->nspare >= SPARE_CALLS) {
+		free(k);
+		return;
+	}
+	k->next = c->spare;
+	c->spare = k;
+	c->nspare++;
+}
+
+/* Free a reply: unpacked from `ar`, or with the default allocator when
+ * `ar` is NULL. */
+static void free_reply(ProtobufCMessage *reply, struct vchan_rpc_arena *ar)
+{
+	if (ar != NULL)
+		vchan_rpc_arena_free(ar, reply);
+	else
+		protobuf_c_message_free_unpacked(reply, NULL);
+}
+
 /* Run the callback of an ended call and free it. `msg` is the server's
- * message (NULL: none). */
+ * message (NULL: none). `reply` was unpacked from `ar`, or, when `ar` is
+ * NULL (always so for a call whose callback keeps it), with the default
+ * allocator. */
 static void deliver(struct call *k, enum vchan_rpc_status st,
-		    ProtobufCMessage *reply, const char *msg)
+		    ProtobufCMessage *reply, struct vchan_rpc_arena *ar,
+		    const char *msg)
 {
 	struct vchan_rpc_client *c = k->cli;
 
@@ -144,7 +188,7 @@ static void deliver(struct call *k, enum vchan_rpc_status st,
 	else
 		c->last_msg[0] = '\0';
 	if (st != VCHAN_RPC_OK && reply != NULL) {
-		protobuf_c_message_free_unpacked(reply, NULL);
+		free_reply(reply, ar);
 		reply = NULL;
 	}
 	enter(c);
@@ -154,8 +198,8 @@ static void deliver(struct call *k, enum vchan_rpc_status st,
 		k->closure(reply, k->closure_data);
 	c->depth--; /* the caller of deliver holds its own depth */
 	if (reply != NULL && !k->steal)
-		protobuf_c_message_free_unpacked(reply, NULL);
-	free(k);
+		free_reply(reply, ar);
+	free_call(c, k);
 }
 
 static void take_slot(struct vchan_rpc_client *c, struct call *k)
@@ -171,10 +215,11 @@ static void drop_slot(struct vchan_rpc_client *c, struct call *k)
 {
 	uint32_t s = k->id & 0xffff;
 
+	/* The slot's timer keeps running: the slot's next call moves it
+	 * (one adjustment of the loop's timers where a stop and a start
+	 * cost two), and, if none comes first, it fires for nobody. */
 	c->slots[s] = NULL;
 	c->free_slots[c->nfree++] = s;
-	if (c->timers[s] != NULL)
-		rpc_timer_stop(c->timers[s]);
 }
 
 static size_t in_flight(const struct vchan_rpc_client *c)
@@ -197,7 +242,8 @@ static void end_later(struct vchan_rpc_client *c, struct call *k,
 		rpc_timer_arm(c->kick, 0.);
 }
 
-/* Detach every call in flight, in slot order, as a list. */
+/* Detach every call in flight, in slot order, as a list, and stop the
+ * slots' timers: none has a call to end now. */
 static struct call *detach_all(struct vchan_rpc_client *c)
 {
 	struct call *head = NULL, **tail = &head;
@@ -205,6 +251,8 @@ static struct call *detach_all(struct vchan_rpc_client *c)
 	for (unsigned s = 0; s < c->opt.max_in_flight; s++) {
 		struct call *k = c->slots[s];
 
+		if (c->timers[s] != NULL)
+			rpc_timer_stop(c->timers[s]);
 		if (k == NULL)
 			continue;
 		drop_slot(c, k);
@@ -221,7 +269,7 @@ static void deliver_list(struct call *k, enum vchan_rpc_status st,
 	while (k != NULL) {
 		struct call *next = k->next;
 
-		deliver(k, st, NULL, msg);
+		deliver(k, st, NULL, NULL, msg);
 		k = next;
 	}
 }
@@ -294,6 +342,11 @@ static void handle_reply(struct vchan_rpc_client *c,
 	ProtobufCMessage *reply = NULL;
 	const ProtobufCMethodDescriptor *m;
 	char msg[VCHAN_RPC_MESSAGE_MAX + 1];
+	/* A reply that is freed when its callback returns needs no malloc:
+	 * it lives here, on the stack of the callback's caller. One the
+	 * callback keeps (`steal`) must be freeable with the default
+	 * allocator. */
+	struct vchan_rpc_arena arena, *ar = NULL;
 
 	if (h->kind != VCHAN_RPC_KIND_REPLY) {
 		vchan_rpc_conn_kill(c->conn, VCHAN_RPC_PROTOCOL_ERROR);
@@ -312,10 +365,15 @@ static void handle_reply(struct vchan_rpc_client *c,
 	st = (enum vchan_rpc_status)h->status;
 	msg[0] = '\0';
 	if (st == VCHAN_RPC_OK) {
+		if (!k->steal)
+			ar = &arena;
 		if (body == NULL)
 			st = VCHAN_RPC_TOO_LARGE;
-		else if ((reply = protobuf_c_message_unpack(
-			      m->output, NULL, h->len, body)) == NULL)
+		else if ((reply = ar != NULL ? vchan_rpc_arena_unpack(
+						   ar, m->output, h->len, body)
+					     : protobuf_c_message_unpack(
+						   m->output, NULL, h->len,
+						   body)) == NULL)
 			st = VCHAN_RPC_MALFORMED;
 	} else if (!vchan_rpc_status_sendable(h->status)) {
 		/* Unknown, or one only a client sets ("peer gone" from a
@@ -325,7 +383,7 @@ static void handle_reply(struct vchan_rpc_client *c,
 		take_message(msg, body, h->len);
 	}
 	drop_slot(c, k);
-	deliver(k, st, reply, msg);
+	deliver(k, st, reply, ar, msg);
 }
 
 static void rio_cb(void *arg, int events);
@@ -445,7 +503,7 @@ static void kick_cb(void *arg)
 	while (k != NULL) {
 		struct call *next = k->next;
 
-		deliver(k, k->status, NULL, NULL);
+		deliver(k, k->status, NULL, NULL, NULL);
 		k = next;
 	}
 	if (c->conn != NULL && vchan_rpc_conn_dead(c->conn) && !c->freeing)
@@ -454,15 +512,20 @@ static void kick_cb(void *arg)
 	leave(c);
 }
 
-/* `arg` is the call's slot in c->slots: the timer is the slot's. */
+/* `arg` is the call's slot in c->slots: the timer is the slot's. It was
+ * armed for the deadline of a call that has ended when the slot is free or
+ * its call has no deadline (see drop_slot). */
 static void deadline_cb(void *arg)
 {
 	struct call *k = *(struct call **)arg;
-	struct vchan_rpc_client *c = k->cli;
+	struct vchan_rpc_client *c;
 
+	if (k == NULL || !k->timed)
+		return;
+	c = k->cli;
 	enter(c);
 	drop_slot(c, k);
-	deliver(k, VCHAN_RPC_DEADLINE_EXCEEDED, NULL, NULL);
+	deliver(k, VCHAN_RPC_DEADLINE_EXCEEDED, NULL, NULL, NULL);
 	/* No answer in time: a peer whose domain was destroyed says nothing
 	 * (in a unikernel no event comes for it), so ask; the next call then
 	 * connects afresh. */
@@ -724,8 +787,10 @@ static int start_call(struct vchan_rpc_client *c, unsigned method,
 		end_later(c, k, VCHAN_RPC_QUEUE_FULL);
 		return 0;
 	}
-	if (timeout_ms > 0)
+	if (timeout_ms > 0) {
 		rpc_timer_arm(c->timers[s], timeout_ms / 1000.0);
+		k->timed = 1;
+	}
 	flush(c);
 	return 0;
 }
@@ -748,7 +813,7 @@ static void client_invoke(ProtobufCService *svc, unsigned method,
 			  void *closure_data)
 {
 	struct vchan_rpc_client *c = cli_of(svc);
-	struct call *k = calloc(1, sizeof(*k));
+	struct call *k = new_call(c);
 
 	if (k == NULL) {
 		/* Nothing to defer the failure with: say it now. */
@@ -776,7 +841,7 @@ int vchan_rpc_call(struct vchan_rpc_client *c, unsigned method,
 		errno = EINVAL;
 		return -1;
 	}
-	k = calloc(1, sizeof(*k));
+	k = new_call(c);
 	if (k == NULL)
 		return -1;
 	k->done = done;
@@ -819,7 +884,7 @@ int vchan_rpc_call_sync(struct vchan_rpc_client *c, unsigned method,
 		errno = EINVAL;
 		return -1;
 	}
-	k = calloc(1, sizeof(*k));
+	k = new_call(c);
 	if (k == NULL)
 		return -1;
 	k->done = sync_done;
@@ -924,6 +989,12 @@ static void free_parts(struct vchan_rpc_client *c)
 	rpc_timer_free(c->retry);
 	rpc_hook_free(c->spin);
 	rpc_tls_ctx_free(c->tls); /* the connection went first */
+	while (c->spare != NULL) {
+		struct call *k = c->spare;
+
+		c->spare = k->next;
+		free(k);
+	}
 	free(c->timers);
 	free(c->slots);
 	free(c->gen);
@@ -952,7 +1023,7 @@ static void destroy(struct vchan_rpc_client *c)
 		while (k != NULL) {
 			struct call *next = k->next;
 
-			deliver(k, VCHAN_RPC_CANCELLED, NULL, NULL);
+			deliver(k, VCHAN_RPC_CANCELLED, NULL, NULL, NULL);
 			k = next;
 		}
 	}

@@ -5,6 +5,7 @@
 #include "rpc/conn.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -717,4 +718,50 @@ int vchan_rpc_conn_flush(struct vchan_rpc_conn *c)
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	return 0;
+}
+
+static void *arena_alloc(void *data, size_t size)
+{
+	struct vchan_rpc_arena *ar = data;
+	size_t al = _Alignof(max_align_t);
+
+	/* `used` stays a multiple of the alignment, as the size is. */
+	if (size <= sizeof(ar->buf) - ar->used) {
+		void *p = ar->buf.b + ar->used;
+
+		ar->used += (size + al - 1) / al * al;
+		return p;
+	}
+	ar->spilled++;
+	return malloc(size);
+}
+
+static void arena_free(void *data, void *p)
+{
+	struct vchan_rpc_arena *ar = data;
+	uintptr_t b = (uintptr_t)p, start = (uintptr_t)ar->buf.b;
+
+	/* What the arena holds goes with it. */
+	if (b >= start && b - start < sizeof(ar->buf))
+		return;
+	free(p);
+}
+
+ProtobufCMessage *vchan_rpc_arena_unpack(struct vchan_rpc_arena *ar,
+					 const ProtobufCMessageDescriptor *d,
+					 size_t len, const uint8_t *data)
+{
+	ar->a.alloc = arena_alloc;
+	ar->a.free = arena_free;
+	ar->a.allocator_data = ar;
+	ar->used = 0;
+	ar->spilled = 0;
+	return protobuf_c_message_unpack(d, &ar->a, len, data);
+}
+
+void vchan_rpc_arena_free(struct vchan_rpc_arena *ar, ProtobufCMessage *m)
+{
+	/* All of it in the arena: nothing to walk. */
+	if (m != NULL && ar->spilled > 0)
+		protobuf_c_message_free_unpacked(m, &ar->a);
 }

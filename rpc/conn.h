@@ -213,4 +213,34 @@ int vchan_rpc_conn_spin(struct vchan_rpc_conn *c);
 /* Mark the connection dead with `status` (first one wins). */
 void vchan_rpc_conn_kill(struct vchan_rpc_conn *c, int status);
 
+/* Bytes a vchan_rpc_arena holds in itself: a small message (a struct, a
+ * string, a few dozen bytes of payload) fits; what does not goes to
+ * malloc. */
+#define VCHAN_RPC_ARENA_SIZE 512
+
+/* Memory for one unpacked message that the runtime owns from start to
+ * end (a server's request, a reply its callback does not keep): unpacking
+ * takes it from the arena instead of a malloc per field, and freeing
+ * walks the message only when some of it had to go to malloc. A message
+ * unpacked here is freed with vchan_rpc_arena_free, never with
+ * protobuf_c_message_free_unpacked(m, NULL). */
+struct vchan_rpc_arena {
+	ProtobufCAllocator a;
+	size_t used;
+	unsigned spilled; /* allocations that went to malloc */
+	union {
+		max_align_t align;
+		uint8_t b[VCHAN_RPC_ARENA_SIZE];
+	} buf;
+};
+
+/* protobuf_c_message_unpack into a fresh start of `ar`: the message or
+ * NULL (it does not decode, or out of memory). */
+ProtobufCMessage *vchan_rpc_arena_unpack(struct vchan_rpc_arena *ar,
+					 const ProtobufCMessageDescriptor *d,
+					 size_t len, const uint8_t *data);
+
+/* Free `m` (NULL: nothing), unpacked by vchan_rpc_arena_unpack from `ar`. */
+void vchan_rpc_arena_free(struct vchan_rpc_arena *ar, ProtobufCMessage *m);
+
 #endif

@@ -122,6 +122,16 @@ struct rpc_timer *rpc_timer_new(struct rpc_loop *l, void (*cb)(void *arg),
 
 void rpc_timer_arm(struct rpc_timer *t, double after_s)
 {
+	/* A running timer is moved in place (one adjustment of the loop's
+	 * timers where a stop and a start cost two); `repeat` is only the
+	 * way to say where to, and is cleared at once: it still fires once.
+	 * ev_timer_again does not arm for 0 s. */
+	if (after_s > 0.) {
+		t->w.repeat = after_s;
+		ev_timer_again(t->loop, &t->w);
+		t->w.repeat = 0.;
+		return;
+	}
 	ev_timer_stop(t->loop, &t->w);
 	ev_timer_set(&t->w, after_s, 0.);
 	ev_timer_start(t->loop, &t->w);

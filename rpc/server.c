@@ -21,6 +21,9 @@
 /* In every call a handler is given: catches closure data of another kind
  * handed to vchan_rpc_server_fail or vchan_rpc_server_time_left. */
 #define SCALL_MAGIC 0x7270636bu
+/* Ended calls kept for the next ones, so that a call costs no allocation:
+ * as many as a busy client keeps in flight, not a burst's worth for good. */
+#define SPARE_CALLS 64
 
 struct service {
 	ProtobufCService *svc;
@@ -52,6 +55,7 @@ struct scall {
 	ProtobufCMessage *req;
 	int64_t deadline_ns; /* CLOCK_MONOTONIC; -1: none */
 	struct scall *prev, *next;
+	struct vchan_rpc_arena arena; /* req's memory */
 };
 
 struct listener {
@@ -73,6 +77,8 @@ struct vchan_rpc_server {
 	struct listener *listeners;
 	struct sconn *conns;
 	struct scall *calls;
+	struct scall *spare_calls; /* ended ones, linked by next */
+	unsigned nspare_calls;
 	int spare; /* kept free to turn clients away when out of fds */
 	struct rpc_tls_ctx *tls; /* of tls: listeners */
 };
@@ -186,6 +192,31 @@ static void unlink_call(struct scall *k)
 		k->next->prev = k->prev;
 }
 
+static struct scall *new_call(struct vchan_rpc_server *srv)
+{
+	struct scall *k = srv->spare_calls;
+
+	if (k == NULL)
+		return malloc(sizeof(*k));
+	srv->spare_calls = k->next;
+	srv->nspare_calls--;
+	return k;
+}
+
+/* Free call `k` (unlinked) and its request. */
+static void free_call(struct vchan_rpc_server *srv, struct scall *k)
+{
+	k->magic = 0;
+	vchan_rpc_arena_free(&k->arena, k->req);
+	if (srv->nspare_calls >= SPARE_CALLS) {
+		free(k);
+		return;
+	}
+	k->next = srv->spare_calls;
+	srv->spare_calls = k;
+	srv->nspare_calls++;
+}
+
 /* End call `k` with the reply `msg` (of the method's output type) or,
  * when msg is NULL, with `status` and `text`; free it. */
 static void finish(struct scall *k, const ProtobufCMessage *msg, int status,
@@ -216,9 +247,7 @@ static void finish(struct scall *k, const ProtobufCMessage *msg, int status,
 			kick(sc);
 	}
 	unlink_call(k);
-	k->magic = 0;
-	protobuf_c_message_free_unpacked(k->req, NULL);
-	free(k);
+	free_call(k->srv, k);
 }
 
 /* The closure given to handlers. */
@@ -343,14 +372,14 @@ static void dispatch(struct sconn *sc, const struct vchan_rpc_hdr *h,
 			return;
 		}
 	}
-	k = calloc(1, sizeof(*k));
+	k = new_call(srv);
 	if (k == NULL) {
 		send_error(sc, h, VCHAN_RPC_HANDLER_FAILED,
 			   "server out of memory");
 		return;
 	}
-	k->req =
-	    protobuf_c_message_unpack(d->methods[i].input, NULL, h->len, body);
+	k->req = vchan_rpc_arena_unpack(&k->arena, d->methods[i].input, h->len,
+					body);
 	if (k->req == NULL) {
 		free(k);
 		snprintf(why, sizeof(why), "request does not decode as %s",
@@ -364,6 +393,7 @@ static void dispatch(struct sconn *sc, const struct vchan_rpc_hdr *h,
 	k->h = *h;
 	k->m = &d->methods[i];
 	k->deadline_ns = deadline;
+	k->prev = NULL;
 	k->next = srv->calls;
 	if (srv->calls != NULL)
 		srv->calls->prev = k;
@@ -788,8 +818,12 @@ void vchan_rpc_server_free(struct vchan_rpc_server *srv)
 		struct scall *k = srv->calls;
 
 		unlink_call(k);
-		k->magic = 0;
-		protobuf_c_message_free_unpacked(k->req, NULL);
+		free_call(srv, k);
+	}
+	while (srv->spare_calls != NULL) {
+		struct scall *k = srv->spare_calls;
+
+		srv->spare_calls = k->next;
 		free(k);
 	}
 	for (size_t i = 0; i < srv->nsvcs; i++)
