@@ -41,6 +41,7 @@ if uk_start storage storage.xen 32 "--disk xvda vchan:*/storage" \
 	"disk = [ 'format=raw, vdev=xvda, access=rw, script=block-loop, target=/tmp/demo-st.img' ]" &&
 	uk_await storage "serving at" 1 120; then
 	ST=$U
+	uk_name storage $ST
 	say "  xl create storage.cfg: domain $ST, $(($(stat -c %s /boot/storage.xen) / 1024)) KiB image, memory=32; serving $(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}') s later. Its console:"
 	uk_log storage | grep -v '^$' | sed 's/^/XENDEMO:   | /'
 else
@@ -49,13 +50,13 @@ else
 	uk_log storage | tail -5 | sed 's/^/XENDEMO:   | /'
 fi
 if [ $ok = 1 ]; then
-	say "web.xen: the web service, calling storage.xen over vchan RPC (-s vchan:$ST/storage), offering its HTTP channel to dom0 (0)"
+	say "web.xen: the web service, calling storage.xen over vchan RPC (-s vchan:storage/storage: by its name, from the name map dom0 publishes at /local/domain/0/data/vchan-names), offering its HTTP channel to dom0 (0)"
 	rm -rf /tmp/demo-tls
 	tls-terminator -t 60 -l 127.0.0.1:8443 -d /tmp/demo-tls web 2>/tmp/demo-tt.log &
 	TT=$!
 	say "tls-terminator (a Linux program in dom0): HTTPS on 127.0.0.1:8443, to the web domain by its name"
 	t0=$(now)
-	uk_start web web.xen 16 "-s vchan:$ST/storage 0"
+	uk_start web web.xen 16 "-s vchan:storage/storage 0"
 	end=$(($(secs) + 90))
 	until grep -q "connected to" /tmp/demo-tt.log; do
 		[ "$(secs)" -gt "$end" ] && break
@@ -88,9 +89,17 @@ if [ $ok = 1 ]; then
 	if uk_start storage storage.xen 32 "--disk xvda vchan:*/storage" \
 		"disk = [ 'format=raw, vdev=xvda, access=rw, script=block-loop, target=/tmp/demo-st.img' ]" &&
 		uk_await storage "serving at" 1 120; then
-		say "  domain $U serving $(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}') s later; the key, read from dom0 with storage-client:"
+		uk_name storage $U
+		say "  domain $U serving $(echo "$(now) $t0" | awk '{printf "%.1f", $1 - $2}') s later (its new id in the name map); the key, read from dom0 with storage-client:"
 		show timeout 60 storage-client "vchan:$U/storage" get greeting || ok=0
 		grep -q "hello from dom0" /tmp/demo.out || ok=0
+		say "web.xen finds the new storage.xen by itself (a call to the old one ends by its deadline, then it looks the name up again):"
+		end=$(($(secs) + 120))
+		until show curl -sS -k -m 30 https://127.0.0.1:8443/api/kv/greeting &&
+			grep -q "hello from dom0" /tmp/demo.out; do
+			[ "$(secs)" -gt "$end" ] && { ok=0; break; }
+			usleep 500000
+		done
 	else
 		ok=0
 		say "storage.xen did not start again"
