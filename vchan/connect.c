@@ -202,12 +202,12 @@ struct vchan_connect {
 	uint32_t server;
 	uint32_t self;
 	char *path; /* the plain offer's directory */
-	char
-	    listen[VCHAN_PATH_MAX]; /* a listener's directory; "" (path form) */
-	char req[REQ_MAX];	    /* our posted request; "" while none */
-	char chan[REQ_MAX];	    /* its channel's directory */
-	uint64_t seed;		    /* makes request names unique */
-	uint64_t retry_at;	    /* post again then (ns), 0: no retry due */
+	/* A listener's directory ("" for a connect to a path) */
+	char listen[VCHAN_PATH_MAX];
+	char req[REQ_MAX];  /* our posted request; "" while none */
+	char chan[REQ_MAX]; /* its channel's directory */
+	uint64_t seed;	    /* makes request names unique */
+	uint64_t retry_at;  /* post again then (ns), 0: no retry due */
 	uint64_t backoff_ns;
 	int watching;
 	int denied; /* the plain keys were there but unreadable */
