@@ -10,19 +10,73 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-pid_t tu_spawn(uint32_t domid, int (*fn)(void *), void *arg)
+/* The children this process started and has not reaped yet, so that a
+ * check that returns early cannot leave one running. A test helper's state,
+ * one per process: a child starts with an empty list. */
+struct child {
+	pid_t pid;
+	uint32_t domid;
+	const char *name;
+	int killed; /* by tu_kill: SIGKILL is the expected end */
+};
+static struct child *children;
+static size_t n_children, cap_children;
+
+static struct child *child_of(pid_t pid)
+{
+	for (size_t i = 0; i < n_children; i++)
+		if (children[i].pid == pid)
+			return &children[i];
+	return NULL;
+}
+
+static void forget(pid_t pid)
+{
+	struct child *c = child_of(pid);
+
+	if (c != NULL)
+		*c = children[--n_children];
+}
+
+static void describe(pid_t pid, const char *what)
+{
+	struct child *c = child_of(pid);
+
+	if (c != NULL)
+		fprintf(stderr, "child %s (domain %u, pid %d) %s\n", c->name,
+			c->domid, (int)pid, what);
+	else
+		fprintf(stderr, "child pid %d %s\n", (int)pid, what);
+}
+
+pid_t tu_spawn_named(const char *name, uint32_t domid, int (*fn)(void *),
+		     void *arg)
 {
 	char buf[16];
 	pid_t pid;
 
+	if (n_children == cap_children) {
+		size_t cap = cap_children ? 2 * cap_children : 16;
+		struct child *p = realloc(children, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		children = p;
+		cap_children = cap;
+	}
 	fflush(NULL);
 	pid = fork();
+	if (pid > 0)
+		children[n_children++] =
+		    (struct child){.pid = pid, .domid = domid, .name = name};
 	if (pid != 0)
 		return pid;
+	n_children = 0; /* the parent's children are not this one's */
 	snprintf(buf, sizeof(buf), "%u", domid);
 	setenv("VCHAN_DOMID", buf, 1);
 	_exit(fn(arg) & 0xff);
@@ -36,26 +90,172 @@ int64_t tu_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int tu_wait(pid_t pid, int timeout_ms)
+/* A pidfd is readable once the process has ended: a wait on the condition
+ * itself. Returns -1 where the kernel has none (then we poll). */
+static int pidfd_of(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	return -1;
+#endif
+}
+
+/* Reap pid within timeout_ms: 1 reaped (*st set), 0 still running, -1
+ * error (not our child). */
+static int reap_within(pid_t pid, int timeout_ms, int *st)
 {
 	int64_t end = tu_now_us() + (int64_t)timeout_ms * 1000;
-	int st;
+	int fd = pidfd_of(pid), rc;
 
 	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
+		pid_t r = waitpid(pid, st, WNOHANG);
+		int64_t left = (end - tu_now_us()) / 1000;
 
-		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st)
-					     : 128 + WTERMSIG(st);
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (tu_now_us() > end) {
+		if (r == pid || (r < 0 && errno != EINTR)) {
+			rc = r == pid ? 1 : -1;
+			break;
+		}
+		if (left <= 0) {
+			rc = 0;
+			break;
+		}
+		if (fd >= 0 && tu_readable(fd, (int)left) < 0) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd < 0)
+			usleep(1000);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* The status of a reaped child, reported unless it is the expected one. */
+static int outcome(pid_t pid, int st)
+{
+	struct child *c = child_of(pid);
+	int status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	char what[64];
+
+	if (WIFEXITED(st) && status != 0) {
+		snprintf(what, sizeof(what), "exited %d", status);
+		describe(pid, what);
+	} else if (WIFSIGNALED(st) &&
+		   !(c != NULL && c->killed && WTERMSIG(st) == SIGKILL)) {
+		snprintf(what, sizeof(what), "killed by signal %d (%s)",
+			 WTERMSIG(st), strsignal(WTERMSIG(st)));
+		describe(pid, what);
+	}
+	forget(pid);
+	return status;
+}
+
+int tu_wait(pid_t pid, int timeout_ms)
+{
+	int st, r = reap_within(pid, timeout_ms, &st);
+	char what[64];
+
+	if (r > 0)
+		return outcome(pid, st);
+	if (r == 0) {
+		snprintf(what, sizeof(what),
+			 "still running after %d ms: killed", timeout_ms);
+		describe(pid, what);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	forget(pid);
+	return -1;
+}
+
+int tu_ended(pid_t pid, int *status)
+{
+	int st;
+	pid_t r = waitpid(pid, &st, WNOHANG);
+
+	if (r == 0)
+		return 0;
+	if (r != pid) {
+		forget(pid);
+		return -1;
+	}
+	*status = outcome(pid, st);
+	return 1;
+}
+
+int tu_stop(pid_t pid, int timeout_ms)
+{
+	kill(pid, SIGCONT);
+	kill(pid, SIGTERM);
+	return tu_wait(pid, timeout_ms);
+}
+
+int tu_kill(pid_t pid, int timeout_ms)
+{
+	struct child *c = child_of(pid);
+
+	if (c != NULL)
+		c->killed = 1;
+	kill(pid, SIGKILL);
+	return tu_wait(pid, timeout_ms);
+}
+
+int tu_reap_all(void)
+{
+	int n = 0;
+
+	while (n_children > 0) {
+		pid_t pid = children[0].pid;
+		int st;
+
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			describe(pid, "ended, never waited for");
+		} else {
+			describe(pid, "still running: killed");
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
-			return -1;
 		}
-		usleep(1000);
+		forget(pid);
+		n++;
 	}
+	return n;
+}
+
+void tu_scenario_begin(struct tu_scenarios *r, const char *name)
+{
+	(void)r;
+	fprintf(stderr, "--- %s\n", name);
+}
+
+int tu_scenario_end(struct tu_scenarios *r, const char *name, int rc)
+{
+	size_t len = strlen(r->failed_names);
+
+	if (tu_reap_all() > 0) {
+		fprintf(stderr, "%s: left children behind\n", name);
+		rc = 1;
+	}
+	r->run++;
+	fprintf(stderr, "%s: %s\n", rc == 0 ? "ok" : "FAIL", name);
+	if (rc != 0) {
+		r->failed++;
+		snprintf(r->failed_names + len, sizeof(r->failed_names) - len,
+			 " %s", name);
+	}
+	return rc;
+}
+
+int tu_scenarios_done(const struct tu_scenarios *r)
+{
+	if (r->failed > 0)
+		fprintf(stderr, "%d of %d scenarios failed:%s\n", r->failed,
+			r->run, r->failed_names);
+	else
+		fprintf(stderr, "all %d scenarios passed\n", r->run);
+	return r->failed > 0 || r->run == 0;
 }
 
 int tu_readable(int fd, int timeout_ms)

@@ -21,14 +21,64 @@
 		}                                                              \
 	} while (0)
 
+/* ---- Child processes ----
+ * A test plays each domain in a process of its own. tu_spawn starts one and
+ * remembers it, by the name of its function, until it is reaped. Every wait
+ * is bounded: a child still running at its deadline is killed. An outcome
+ * other than exit 0 (or the signal tu_kill sent) is reported on stderr by
+ * name, so tests need not print their children's statuses. tu_reap_all()
+ * ends the children a failed check left behind: TU_SCENARIO does it after
+ * each scenario, and cmocka tests call it from their teardown.
+ *
+ * Statuses: the exit status (0..255), 128 + signal when killed by one, -1
+ * when the deadline passed (the child is killed and reaped then). */
+
 /* Fork a process that sets VCHAN_DOMID=domid, runs fn(arg) and exits with
  * its return value. Returns the pid, or -1. */
-pid_t tu_spawn(uint32_t domid, int (*fn)(void *), void *arg);
+#define tu_spawn(domid, fn, arg) tu_spawn_named(#fn, (domid), (fn), (arg))
+pid_t tu_spawn_named(const char *name, uint32_t domid, int (*fn)(void *),
+		     void *arg);
 
-/* Wait for pid at most timeout_ms; a process still running then is killed.
- * Returns its exit status (0..255), 128 + signal when killed by one, or -1
- * on timeout. */
+/* Wait for pid at most timeout_ms; returns its status. */
 int tu_wait(pid_t pid, int timeout_ms);
+
+/* Has pid ended? 1 and *status when it has (it is reaped then), 0 while it
+ * runs, -1 on error. Does not block. */
+int tu_ended(pid_t pid, int *status);
+
+/* Stop a child that runs until told: SIGCONT (it may be stopped on
+ * purpose), SIGTERM, then tu_wait. Servers catch SIGTERM and exit 0. */
+int tu_stop(pid_t pid, int timeout_ms);
+
+/* SIGKILL pid and reap it; returns its status, 128 + SIGKILL normally. */
+int tu_kill(pid_t pid, int timeout_ms);
+
+/* SIGKILL and reap every child still remembered, naming each on stderr.
+ * Returns how many there were. */
+int tu_reap_all(void);
+
+/* ---- Named scenarios ----
+ * A test that checks several things runs each as a scenario, so a failed
+ * one does not hide the ones after it:
+ *
+ *	struct tu_scenarios r = {0};
+ *	TU_SCENARIO(&r, "unix", over_unix(&c));
+ *	TU_SCENARIO(&r, "tcp", over_tcp(&c));
+ *	return tu_scenarios_done(&r);
+ *
+ * `call` is an int expression, 0 for success (a TU_CHECK function). Each
+ * scenario is reported by name; one that leaves a child running fails. */
+struct tu_scenarios {
+	int run, failed;
+	char failed_names[512];
+};
+#define TU_SCENARIO(r, name, call)                                             \
+	(tu_scenario_begin((r), (name)), tu_scenario_end((r), (name), (call)))
+void tu_scenario_begin(struct tu_scenarios *r, const char *name);
+/* Returns rc (1 when the scenario left children behind). */
+int tu_scenario_end(struct tu_scenarios *r, const char *name, int rc);
+/* Prints the summary; returns main's exit status: 0 when all passed. */
+int tu_scenarios_done(const struct tu_scenarios *r);
 
 /* Monotonic clock in microseconds. */
 int64_t tu_now_us(void);
