@@ -22,10 +22,12 @@ struct child {
 	pid_t pid;
 	uint32_t domid;
 	const char *name;
-	int killed; /* by tu_kill: SIGKILL is the expected end */
+	int killed;	   /* by tu_kill: SIGKILL is the expected end */
+	unsigned long seq; /* order of starting, for scenarios */
 };
 static struct child *children;
 static size_t n_children, cap_children;
+static unsigned long next_seq;
 
 static struct child *child_of(pid_t pid)
 {
@@ -54,12 +56,21 @@ static void describe(pid_t pid, const char *what)
 		fprintf(stderr, "child pid %d %s\n", (int)pid, what);
 }
 
+/* A test whose main returns early (a failed TU_CHECK) ends its children
+ * too. */
+static void reap_at_exit(void)
+{
+	tu_reap_all();
+}
+
 pid_t tu_spawn_named(const char *name, uint32_t domid, int (*fn)(void *),
 		     void *arg)
 {
 	char buf[16];
 	pid_t pid;
 
+	if (children == NULL && atexit(reap_at_exit) != 0)
+		return -1;
 	if (n_children == cap_children) {
 		size_t cap = cap_children ? 2 * cap_children : 16;
 		struct child *p = realloc(children, cap * sizeof(*p));
@@ -72,8 +83,10 @@ pid_t tu_spawn_named(const char *name, uint32_t domid, int (*fn)(void *),
 	fflush(NULL);
 	pid = fork();
 	if (pid > 0)
-		children[n_children++] =
-		    (struct child){.pid = pid, .domid = domid, .name = name};
+		children[n_children++] = (struct child){.pid = pid,
+							.domid = domid,
+							.name = name,
+							.seq = next_seq++};
 	if (pid != 0)
 		return pid;
 	n_children = 0; /* the parent's children are not this one's */
@@ -203,14 +216,21 @@ int tu_kill(pid_t pid, int timeout_ms)
 	return tu_wait(pid, timeout_ms);
 }
 
-int tu_reap_all(void)
+/* End the children started since the seq'th, so that a scenario ends its
+ * own but not those it shares with the ones after it. */
+static int reap_since(unsigned long seq)
 {
 	int n = 0;
+	size_t i = 0;
 
-	while (n_children > 0) {
-		pid_t pid = children[0].pid;
+	while (i < n_children) {
+		pid_t pid = children[i].pid;
 		int st;
 
+		if (children[i].seq < seq) {
+			i++;
+			continue;
+		}
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			describe(pid, "ended, never waited for");
 		} else {
@@ -224,9 +244,14 @@ int tu_reap_all(void)
 	return n;
 }
 
+int tu_reap_all(void)
+{
+	return reap_since(0);
+}
+
 void tu_scenario_begin(struct tu_scenarios *r, const char *name)
 {
-	(void)r;
+	r->first_child = next_seq;
 	fprintf(stderr, "--- %s\n", name);
 }
 
@@ -234,7 +259,7 @@ int tu_scenario_end(struct tu_scenarios *r, const char *name, int rc)
 {
 	size_t len = strlen(r->failed_names);
 
-	if (tu_reap_all() > 0) {
+	if (reap_since(r->first_child) > 0) {
 		fprintf(stderr, "%s: left children behind\n", name);
 		rc = 1;
 	}

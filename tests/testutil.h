@@ -67,8 +67,11 @@ int tu_reap_all(void);
  *	return tu_scenarios_done(&r);
  *
  * `call` is an int expression, 0 for success (a TU_CHECK function). Each
- * scenario is reported by name; one that leaves a child running fails. */
+ * scenario is reported by name; one that leaves a child it started running
+ * fails (children started before it, say a server several scenarios use,
+ * are left alone). */
 struct tu_scenarios {
+	unsigned long first_child;
 	int run, failed;
 	char failed_names[512];
 };
