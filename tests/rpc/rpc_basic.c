@@ -432,47 +432,50 @@ static int bad_ports(void)
 	return 0;
 }
 
-static int run(const char *name, struct ctx *c)
+/* One transport: a client with no server, a server listening twice, then
+ * a server and its client. */
+static int run(struct ctx *c)
 {
 	pid_t s, k;
 	int rs, rk;
 
 	k = tu_spawn(CLI_DOMID, no_server, c);
 	CHECK(k > 0);
-	rk = tu_wait(k, tu_ms(LIMIT_MS));
-	fprintf(stderr, "%s: no server: client %d\n", name, rk);
-	CHECK(rk == 0);
+	CHECK(tu_wait(k, tu_ms(LIMIT_MS)) == 0);
 	s = tu_spawn(SRV_DOMID, listen_twice, c);
 	CHECK(s > 0);
-	rs = tu_wait(s, tu_ms(LIMIT_MS));
-	fprintf(stderr, "%s: listening twice: %d\n", name, rs);
-	CHECK(rs == 0);
+	CHECK(tu_wait(s, tu_ms(LIMIT_MS)) == 0);
 	s = tu_spawn(SRV_DOMID, server, c);
 	k = tu_spawn(CLI_DOMID, client, c);
 	CHECK(s > 0 && k > 0);
 	rk = tu_wait(k, tu_ms(LIMIT_MS));
-	kill(s, SIGTERM);
-	rs = tu_wait(s, tu_ms(LIMIT_MS));
-	fprintf(stderr, "%s: server %d, client %d\n", name, rs, rk);
+	rs = tu_stop(s, tu_ms(LIMIT_MS));
 	return rs == 0 && rk == 0 ? 0 : 1;
+}
+
+/* The same client and server over each transport. */
+static int over(struct ctx *c, const char *cli_addr, const char *srv_addr)
+{
+	snprintf(c->cli_addr, sizeof(c->cli_addr), "%s", cli_addr);
+	snprintf(c->srv_addr, sizeof(c->srv_addr), "%s", srv_addr);
+	return run(c);
 }
 
 int main(void)
 {
+	struct tu_scenarios r = {0};
 	struct ctx c;
-	char path[200];
+	char path[200], vcli[64], vsrv[64], sock[240], tcp[64];
 	int port = 20000 + (int)(getpid() % 20000);
 
-	snprintf(c.cli_addr, sizeof(c.cli_addr), "vchan:%u/echo", SRV_DOMID);
-	snprintf(c.srv_addr, sizeof(c.srv_addr), "vchan:%u/echo", CLI_DOMID);
-	CHECK(bad_ports() == 0);
-	CHECK(run("vchan", &c) == 0);
+	snprintf(vcli, sizeof(vcli), "vchan:%u/echo", SRV_DOMID);
+	snprintf(vsrv, sizeof(vsrv), "vchan:%u/echo", CLI_DOMID);
 	rt_tmp_path(path, sizeof(path), "echo.sock");
-	snprintf(c.cli_addr, sizeof(c.cli_addr), "unix:%s", path);
-	snprintf(c.srv_addr, sizeof(c.srv_addr), "unix:%s", path);
-	CHECK(run("unix", &c) == 0);
-	snprintf(c.cli_addr, sizeof(c.cli_addr), "tcp:127.0.0.1:%d", port);
-	snprintf(c.srv_addr, sizeof(c.srv_addr), "tcp:127.0.0.1:%d", port);
-	CHECK(run("tcp", &c) == 0);
-	return 0;
+	snprintf(sock, sizeof(sock), "unix:%s", path);
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", port);
+	TU_SCENARIO(&r, "bad ports", bad_ports());
+	TU_SCENARIO(&r, "vchan", over(&c, vcli, vsrv));
+	TU_SCENARIO(&r, "unix", over(&c, sock, sock));
+	TU_SCENARIO(&r, "tcp", over(&c, tcp, tcp));
+	return tu_scenarios_done(&r);
 }

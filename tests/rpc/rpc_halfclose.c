@@ -175,19 +175,16 @@ static ssize_t exchange(pid_t s, const uint8_t *b, size_t n, uint8_t *in,
 	return got;
 }
 
-static int run(pid_t s)
+/* Requests answered later, at once, and failed: all three answers come
+ * before the end. */
+static int three_answers(pid_t s)
 {
 	uint8_t b[1024], in[4096];
 	struct reply r[8];
-	size_t n = 0, cut;
+	size_t n = 0;
 	ssize_t got;
 	int k, seen = 0;
 
-	/* Listening (a connection that ends at once is just closed). */
-	k = sock_connect();
-	CHECK(k >= 0);
-	close(k);
-	/* Answered later, at once, and failed. */
 	n += request(b + n, M_ECHO, "slow", 1, (uint32_t)tu_ms(150));
 	n += request(b + n, M_ECHO, "fast", 2, 0);
 	n += request(b + n, M_FAIL, "fail", 3, 0);
@@ -209,7 +206,18 @@ static int run(pid_t s)
 	CHECK(r[2].id == 1);
 	free_replies(r, k);
 	CHECK(seen == (1 << 1 | 1 << 2 | 1 << 3));
-	/* A whole request, then half of one: one reply, then the end. */
+	return 0;
+}
+
+/* A whole request, then half of one: one reply, then the end. */
+static int half_request(pid_t s)
+{
+	uint8_t b[1024], in[4096];
+	struct reply r[8];
+	size_t n, cut;
+	ssize_t got;
+	int k;
+
 	n = request(b, M_ECHO, "whole", 4, 0);
 	cut = request(b + n, M_ECHO, "half", 5, 0) / 2;
 	got = exchange(s, b, n + cut, in, sizeof(in));
@@ -220,21 +228,31 @@ static int run(pid_t s)
 	return 0;
 }
 
+/* The server is listening: a connection that ends at once is just
+ * closed. */
+static int listening(void)
+{
+	int k = sock_connect();
+
+	CHECK(k >= 0);
+	close(k);
+	return 0;
+}
+
 int main(void)
 {
+	struct tu_scenarios r = {0};
 	pid_t s;
-	int rc, rs;
 
 	signal(SIGPIPE, SIG_IGN);
 	rt_tmp_path(sock_path, sizeof(sock_path), "halfclose.sock");
 	snprintf(srv_addr, sizeof(srv_addr), "unix:%s", sock_path);
+	/* One server for every scenario. */
 	s = tu_spawn(SRV_DOMID, server, NULL);
 	CHECK(s > 0);
-	rc = run(s);
-	kill(s, SIGCONT);
-	kill(s, SIGTERM);
-	rs = tu_wait(s, tu_ms(LIMIT_MS));
-	CHECK(rc == 0);
-	CHECK(rs == 0);
-	return 0;
+	TU_SCENARIO(&r, "listening", listening());
+	TU_SCENARIO(&r, "three answers", three_answers(s));
+	TU_SCENARIO(&r, "half a request", half_request(s));
+	TU_SCENARIO(&r, "server stops", tu_stop(s, tu_ms(LIMIT_MS)));
+	return tu_scenarios_done(&r);
 }

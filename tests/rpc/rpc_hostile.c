@@ -341,20 +341,25 @@ static int fake_server(void)
 	return 0;
 }
 
+/* Our server, against a hostile client played here. */
+static int against_client(void)
+{
+	pid_t s = tu_spawn(SRV_DOMID, server, NULL);
+	int rs, rc;
+
+	CHECK(s > 0);
+	rc = hostile_client();
+	rs = tu_stop(s, tu_ms(LIMIT_MS));
+	return rc == 0 && rs == 0 ? 0 : 1;
+}
+
 int main(void)
 {
-	pid_t s;
-	int rs, rc;
+	struct tu_scenarios r = {0};
 
 	rt_tmp_path(sock_path, sizeof(sock_path), "hostile.sock");
 	snprintf(srv_addr, sizeof(srv_addr), "unix:%s", sock_path);
-	s = tu_spawn(SRV_DOMID, server, NULL);
-	CHECK(s > 0);
-	rc = hostile_client();
-	kill(s, SIGTERM);
-	rs = tu_wait(s, tu_ms(LIMIT_MS));
-	fprintf(stderr, "hostile client %d, server %d\n", rc, rs);
-	CHECK(rc == 0 && rs == 0);
-	CHECK(fake_server() == 0);
-	return 0;
+	TU_SCENARIO(&r, "hostile client", against_client());
+	TU_SCENARIO(&r, "fake server", fake_server());
+	return tu_scenarios_done(&r);
 }

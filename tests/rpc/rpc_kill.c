@@ -187,30 +187,28 @@ static int run(struct ctx *c)
 	k = tu_spawn(CLI_DOMID, client, c);
 	CHECK(s > 0 && k > 0);
 	CHECK(tu_recv(&c->ch, 0, &msg, 1) == 0);
-	kill(s, SIGKILL);
-	CHECK(tu_wait(s, tu_ms(5000)) == 128 + SIGKILL);
+	CHECK(tu_kill(s, tu_ms(5000)) == 128 + SIGKILL);
 	CHECK(tu_recv(&c->ch, 0, &msg, 1) == 0);
 	s = tu_spawn(SRV_DOMID, server, c);
 	CHECK(s > 0);
 	rk = tu_wait(k, tu_ms(LIMIT_MS * 2));
-	kill(s, SIGTERM);
-	rs = tu_wait(s, tu_ms(10000));
+	rs = tu_stop(s, tu_ms(10000));
 	tu_chan_close(&c->ch);
-	fprintf(stderr, "%s: server %d, client %d\n", c->cli_addr, rs, rk);
 	return rs == 0 && rk == 0 ? 0 : 1;
 }
 
 int main(void)
 {
+	struct tu_scenarios r = {0};
 	struct ctx c;
 	char path[200];
 
 	snprintf(c.cli_addr, sizeof(c.cli_addr), "vchan:%u/echo", SRV_DOMID);
 	snprintf(c.srv_addr, sizeof(c.srv_addr), "vchan:%u/echo", CLI_DOMID);
-	CHECK(run(&c) == 0);
+	TU_SCENARIO(&r, "vchan", run(&c));
 	rt_tmp_path(path, sizeof(path), "kill.sock");
 	snprintf(c.cli_addr, sizeof(c.cli_addr), "unix:%s", path);
 	snprintf(c.srv_addr, sizeof(c.srv_addr), "unix:%s", path);
-	CHECK(run(&c) == 0);
-	return 0;
+	TU_SCENARIO(&r, "unix", run(&c));
+	return tu_scenarios_done(&r);
 }

@@ -121,9 +121,6 @@ int main(void)
 		rk[i] = tu_wait(k[i], tu_ms(LIMIT_MS + 5000));
 		fail |= rk[i] != 0;
 	}
-	kill(s, SIGTERM);
-	rs = tu_wait(s, tu_ms(10000));
-	fprintf(stderr, "server %d, clients %d %d %d\n", rs, rk[0], rk[1],
-		rk[2]);
+	rs = tu_stop(s, tu_ms(10000));
 	return rs == 0 && !fail ? 0 : 1;
 }

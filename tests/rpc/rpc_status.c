@@ -461,21 +461,21 @@ static int client(void *arg)
 	return 0;
 }
 
-static int run(const char *name, struct ctx *c)
+/* The server and a client (the library's, or raw_client) over c's
+ * addresses. */
+static int run(struct ctx *c, int (*client_fn)(void *))
 {
 	pid_t s, k;
 	int rs, rk;
 
 	CHECK(pipe(c->notify) == 0);
 	s = tu_spawn(SRV_DOMID, server, c);
-	k = tu_spawn(CLI_DOMID, client, c);
+	k = tu_spawn(CLI_DOMID, client_fn, c);
 	close(c->notify[0]);
 	close(c->notify[1]);
 	CHECK(s > 0 && k > 0);
 	rk = tu_wait(k, tu_ms(LIMIT_MS));
-	kill(s, SIGTERM);
-	rs = tu_wait(s, tu_ms(LIMIT_MS));
-	fprintf(stderr, "%s: server %d, client %d\n", name, rs, rk);
+	rs = tu_stop(s, tu_ms(LIMIT_MS));
 	return rs == 0 && rk == 0 ? 0 : 1;
 }
 
@@ -617,24 +617,6 @@ static int raw_client(void *arg)
 	return 0;
 }
 
-static int run_raw(struct ctx *c)
-{
-	pid_t s, k;
-	int rs, rk;
-
-	CHECK(pipe(c->notify) == 0);
-	s = tu_spawn(SRV_DOMID, server, c);
-	k = tu_spawn(CLI_DOMID, raw_client, c);
-	close(c->notify[0]);
-	close(c->notify[1]);
-	CHECK(s > 0 && k > 0);
-	rk = tu_wait(k, tu_ms(LIMIT_MS));
-	kill(s, SIGTERM);
-	rs = tu_wait(s, tu_ms(LIMIT_MS));
-	fprintf(stderr, "raw: server %d, client %d\n", rs, rk);
-	return rs == 0 && rk == 0 ? 0 : 1;
-}
-
 /* The deadline's encoding (docs/rpc-wire.md) and the arguments the
  * server-side calls refuse. */
 static int units(void)
@@ -669,26 +651,35 @@ static int units(void)
 	return 0;
 }
 
+/* Sets c's addresses (the server's is the client's seen from the other
+ * side) and runs the library's client there. */
+static int over(struct ctx *c, const char *cli_addr, const char *srv_addr)
+{
+	snprintf(c->cli_addr, sizeof(c->cli_addr), "%s", cli_addr);
+	snprintf(c->srv_addr, sizeof(c->srv_addr), "%s", srv_addr);
+	return run(c, client);
+}
+
 int main(void)
 {
+	struct tu_scenarios r = {0};
 	struct ctx c;
-	char path[200];
+	char path[200], sock[240], vcli[64], vsrv[64], tcp[64];
 	int port = 20000 + (int)(getpid() % 20000);
 
 	signal(SIGPIPE, SIG_IGN);
-	CHECK(units() == 0);
 	rt_tmp_path(path, sizeof(path), "status.sock");
-	snprintf(c.cli_addr, sizeof(c.cli_addr), "unix:%s", path);
-	snprintf(c.srv_addr, sizeof(c.srv_addr), "unix:%s", path);
-	CHECK(run_raw(&c) == 0);
-	CHECK(run("unix", &c) == 0);
-	snprintf(c.cli_addr, sizeof(c.cli_addr), "vchan:%u/status", SRV_DOMID);
-	snprintf(c.srv_addr, sizeof(c.srv_addr), "vchan:%u/status", CLI_DOMID);
-	CHECK(run("vchan", &c) == 0);
-	if (tu_quick())
-		return 0;
-	snprintf(c.cli_addr, sizeof(c.cli_addr), "tcp:127.0.0.1:%d", port);
-	snprintf(c.srv_addr, sizeof(c.srv_addr), "tcp:127.0.0.1:%d", port);
-	CHECK(run("tcp", &c) == 0);
-	return 0;
+	snprintf(sock, sizeof(sock), "unix:%s", path);
+	snprintf(vcli, sizeof(vcli), "vchan:%u/status", SRV_DOMID);
+	snprintf(vsrv, sizeof(vsrv), "vchan:%u/status", CLI_DOMID);
+	snprintf(tcp, sizeof(tcp), "tcp:127.0.0.1:%d", port);
+	TU_SCENARIO(&r, "units", units());
+	snprintf(c.cli_addr, sizeof(c.cli_addr), "%s", sock);
+	snprintf(c.srv_addr, sizeof(c.srv_addr), "%s", sock);
+	TU_SCENARIO(&r, "raw frames", run(&c, raw_client));
+	TU_SCENARIO(&r, "unix", over(&c, sock, sock));
+	TU_SCENARIO(&r, "vchan", over(&c, vcli, vsrv));
+	if (!tu_quick())
+		TU_SCENARIO(&r, "tcp", over(&c, tcp, tcp));
+	return tu_scenarios_done(&r);
 }

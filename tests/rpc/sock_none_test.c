@@ -94,18 +94,24 @@ static int client(void *arg)
 	return 0;
 }
 
-int main(void)
+static int over_vchan(void)
 {
 	pid_t s, k;
 	int rs, rk;
 
-	CHECK(no_sockets() == 0);
 	s = tu_spawn(SRV_DOMID, server, NULL);
 	k = tu_spawn(CLI_DOMID, client, NULL);
 	CHECK(s > 0 && k > 0);
 	rk = tu_wait(k, tu_ms(LIMIT_MS));
-	kill(s, SIGTERM);
-	rs = tu_wait(s, tu_ms(LIMIT_MS));
-	fprintf(stderr, "vchan: server %d, client %d\n", rs, rk);
+	rs = tu_stop(s, tu_ms(LIMIT_MS));
 	return rs == 0 && rk == 0 ? 0 : 1;
+}
+
+int main(void)
+{
+	struct tu_scenarios r = {0};
+
+	TU_SCENARIO(&r, "no sockets", no_sockets());
+	TU_SCENARIO(&r, "over vchan", over_vchan());
+	return tu_scenarios_done(&r);
 }

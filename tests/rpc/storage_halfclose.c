@@ -306,9 +306,7 @@ int main(void)
 	s = tu_spawn(SRV_DOMID, server, NULL);
 	CHECK(s > 0);
 	rc = run(s, path);
-	kill(s, SIGCONT);
-	kill(s, SIGTERM);
-	rs = tu_wait(s, tu_ms(LIMIT_MS));
+	rs = tu_stop(s, tu_ms(LIMIT_MS));
 	unlink(logpath);
 	CHECK(rc == 0);
 	CHECK(rs == 0);

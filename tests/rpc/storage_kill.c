@@ -163,8 +163,7 @@ int main(void)
 	/* Kill the server in the middle of the writes. */
 	for (int n = 0; n < 300; n++)
 		CHECK(tu_recv(&ch, 0, &c.acked, sizeof(c.acked)) == 0);
-	kill(s, SIGKILL);
-	CHECK(tu_wait(s, tu_ms(5000)) == 128 + SIGKILL);
+	CHECK(tu_kill(s, tu_ms(5000)) == 128 + SIGKILL);
 	/* Acknowledgements that were on their way still count. */
 	while (tu_readable(ch.up[0], 0) == 1 &&
 	       tu_recv(&ch, 0, &c.acked, sizeof(c.acked)) == 0)
@@ -182,8 +181,7 @@ int main(void)
 	r = tu_spawn(CLI_DOMID, reader, &c);
 	CHECK(s > 0 && r > 0);
 	rr = tu_wait(r, tu_ms(LIMIT_MS));
-	kill(s, SIGTERM);
-	rs = tu_wait(s, tu_ms(LIMIT_MS));
+	rs = tu_stop(s, tu_ms(LIMIT_MS));
 	tu_chan_close(&ch);
 	fprintf(stderr, "log %lld bytes before the torn record, %lld after\n",
 		(long long)before, (long long)file_size(logpath));
