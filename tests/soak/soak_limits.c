@@ -415,14 +415,16 @@ static int under_valgrind(void)
 
 int main(void)
 {
+	struct tu_scenarios r = {0};
+
 	if (under_valgrind()) {
 		fprintf(stderr, "under valgrind: the descriptor limits are "
 				"not tried\n");
 	} else {
-		CHECK(vchan_limits() == 0);
-		CHECK(tu_sim_dir_entries() == 0);
-		CHECK(rpc_limits() == 0);
+		TU_SCENARIO(&r, "vchan limits", vchan_limits());
+		TU_SCENARIO(&r, "nothing left", tu_sim_dir_entries());
+		TU_SCENARIO(&r, "rpc limits", rpc_limits());
 	}
-	CHECK(inotify_limit() == 0);
-	return 0;
+	TU_SCENARIO(&r, "inotify limit", inotify_limit());
+	return tu_scenarios_done(&r);
 }

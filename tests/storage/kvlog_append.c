@@ -201,14 +201,18 @@ static int size_limit(const char *path)
 int main(void)
 {
 	char dir[512], path[600];
-	int rc = 1;
+	struct tu_scenarios r = {0};
 
 	CHECK(tkv_tmpdir(dir, sizeof(dir)) == 0);
 	snprintf(path, sizeof(path), "%s/kv.log", dir);
-	if (undo_fails(path) == 0 && undone(path) == 0 &&
-	    sync_undo_fails(path) == 0 && empty_value(path) == 0 &&
-	    size_limit(path) == 0)
-		rc = 0;
+	/* One log for all: each scenario goes on from the log the ones
+	 * before left (undone reads back what undo_fails wrote), so a
+	 * failure early may show again later. */
+	TU_SCENARIO(&r, "undo fails", undo_fails(path));
+	TU_SCENARIO(&r, "undone", undone(path));
+	TU_SCENARIO(&r, "sync of the undo fails", sync_undo_fails(path));
+	TU_SCENARIO(&r, "empty value", empty_value(path));
+	TU_SCENARIO(&r, "size limit", size_limit(path));
 	tkv_rmtree(dir);
-	return rc;
+	return tu_scenarios_done(&r);
 }

@@ -395,17 +395,17 @@ static int damaged_log(void)
 int main(void)
 {
 	const char *dir = getenv("VCHAN_TEST_TMP");
-	int fails = 0;
+	struct tu_scenarios r = {0};
 
 	snprintf(img, sizeof(img), "%s/kvlog_blk.%d.img", dir ? dir : "/tmp",
 		 (int)getpid());
-	fails += formats_and_keeps();
-	fails += unsynced_is_past_the_end();
-	fails += torn_header();
-	fails += refusals();
-	fails += full_disk();
-	fails += format();
-	fails += damaged_log();
+	TU_SCENARIO(&r, "formats and keeps", formats_and_keeps());
+	TU_SCENARIO(&r, "unsynced is past the end", unsynced_is_past_the_end());
+	TU_SCENARIO(&r, "torn header", torn_header());
+	TU_SCENARIO(&r, "refusals", refusals());
+	TU_SCENARIO(&r, "full disk", full_disk());
+	TU_SCENARIO(&r, "format", format());
+	TU_SCENARIO(&r, "damaged log", damaged_log());
 	unlink(img);
-	return fails == 0 ? 0 : 1;
+	return tu_scenarios_done(&r);
 }

@@ -189,12 +189,12 @@ static int cost_test(const char *path)
 int main(void)
 {
 	char dir[512], path[600];
-	int rc = 1;
+	struct tu_scenarios r = {0};
 
 	CHECK(tkv_tmpdir(dir, sizeof(dir)) == 0);
 	snprintf(path, sizeof(path), "%s/kv.log", dir);
-	if (model_test(path) == 0 && cost_test(path) == 0)
-		rc = 0;
+	TU_SCENARIO(&r, "model", model_test(path));
+	TU_SCENARIO(&r, "cost", cost_test(path));
 	tkv_rmtree(dir);
-	return rc;
+	return tu_scenarios_done(&r);
 }

@@ -332,13 +332,15 @@ static int old_logs(const char *path)
 int main(void)
 {
 	char dir[512], path[600];
-	int rc = 1;
+	struct tu_scenarios r = {0};
 
 	CHECK(tkv_tmpdir(dir, sizeof(dir)) == 0);
 	snprintf(path, sizeof(path), "%s/kv.log", dir);
-	if (damaged(path) == 0 && torn(path) == 0 && no_memory(path) == 0 &&
-	    repair(path) == 0 && old_logs(path) == 0)
-		rc = 0;
+	TU_SCENARIO(&r, "damaged", damaged(path));
+	TU_SCENARIO(&r, "torn", torn(path));
+	TU_SCENARIO(&r, "no memory", no_memory(path));
+	TU_SCENARIO(&r, "repair", repair(path));
+	TU_SCENARIO(&r, "old logs", old_logs(path));
 	tkv_rmtree(dir);
-	return rc;
+	return tu_scenarios_done(&r);
 }

@@ -104,7 +104,8 @@ static int b_client(void *arg)
 {
 	struct ctx *c = arg;
 	static uint8_t buf[AFTER];
-	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, tu_ms(30000));
+	struct vchan *ch =
+	    vchan_client_connect(SRV_DOMID, c->path, tu_ms(30000));
 
 	CHECK(ch != NULL);
 	vt_fill(buf, sizeof(buf), 0, 12);
@@ -134,8 +135,6 @@ static int run_pair(const char *name, int (*srv)(void *), int (*cli)(void *))
 	rc = tu_wait(k, LIMIT_MS);
 	rs = tu_wait(s, LIMIT_MS);
 	tu_chan_close(&c.pipe);
-	if (rs != 0 || rc != 0)
-		fprintf(stderr, "%s: server %d, client %d\n", name, rs, rc);
 	return rs == 0 && rc == 0 ? 0 : 1;
 }
 
@@ -203,7 +202,8 @@ static int k_client_victim(void *arg)
 {
 	struct kctx *k = arg;
 
-	return victim(vchan_client_connect(SRV_DOMID, k->path, tu_ms(30000)), k);
+	return victim(vchan_client_connect(SRV_DOMID, k->path, tu_ms(30000)),
+		      k);
 }
 
 static int k_server_victim(void *arg)
@@ -216,7 +216,8 @@ static int k_server_victim(void *arg)
 static int k_client_survives(void *arg)
 {
 	struct kctx *k = arg;
-	struct vchan *ch = vchan_client_connect(SRV_DOMID, k->path, tu_ms(30000));
+	struct vchan *ch =
+	    vchan_client_connect(SRV_DOMID, k->path, tu_ms(30000));
 
 	CHECK(ch != NULL);
 	return survive(ch, k);
@@ -225,10 +226,10 @@ static int k_client_survives(void *arg)
 static int run_kill(const char *name, int kill_client, int polls)
 {
 	struct kctx k;
-	pid_t s, c, v;
+	pid_t s, c;
 	char ready;
 	int64_t killed, seen;
-	int rs, rc;
+	int rv, ro;
 
 	vt_path(k.path, sizeof(k.path), name);
 	k.survivor_polls = polls;
@@ -238,22 +239,20 @@ static int run_kill(const char *name, int kill_client, int polls)
 	c = tu_spawn(CLI_DOMID,
 		     kill_client ? k_client_victim : k_client_survives, &k);
 	CHECK(s > 0 && c > 0);
-	v = kill_client ? c : s;
 	/* Both are ready: the victim is connected, the survivor waiting. */
 	CHECK(tu_recv(&k.pipe, 0, &ready, 1) == 0);
 	CHECK(tu_recv(&k.pipe, 0, &ready, 1) == 0);
 	usleep(20000);
 	killed = tu_now_us();
-	CHECK(kill(v, SIGKILL) == 0);
+	rv = tu_kill(kill_client ? c : s, LIMIT_MS);
 	CHECK(tu_recv(&k.pipe, 0, &seen, sizeof(seen)) == 0);
-	rs = tu_wait(s, LIMIT_MS);
-	rc = tu_wait(c, LIMIT_MS);
+	ro = tu_wait(kill_client ? s : c, LIMIT_MS);
 	tu_chan_close(&k.pipe);
 	fprintf(stderr, "%s: closed seen %lld us after SIGKILL\n", name,
 		(long long)(seen - killed));
 	CHECK(seen - killed < (int64_t)tu_ms(DEATH_US / 1000) * 1000);
-	CHECK((kill_client ? rs : rc) == 0);
-	CHECK((kill_client ? rc : rs) == 128 + SIGKILL);
+	CHECK(ro == 0);
+	CHECK(rv == 128 + SIGKILL);
 	return 0;
 }
 
@@ -294,15 +293,14 @@ static int null_handle(void)
 
 int main(void)
 {
-	int fails = 0;
+	struct tu_scenarios r = {0};
 
-	fails += null_handle();
-
-	fails += run_pair("close_a", a_server, a_client);
-	fails += run_pair("close_b", b_server, b_client);
-	fails += run_kill("kill_cli_read", 1, 0);
-	fails += run_kill("kill_cli_poll", 1, 1);
-	fails += run_kill("kill_srv_read", 0, 0);
-	fails += run_kill("kill_srv_poll", 0, 1);
-	return fails == 0 ? 0 : 1;
+	TU_SCENARIO(&r, "null_handle", null_handle());
+	TU_SCENARIO(&r, "close_a", run_pair("close_a", a_server, a_client));
+	TU_SCENARIO(&r, "close_b", run_pair("close_b", b_server, b_client));
+	TU_SCENARIO(&r, "kill_cli_read", run_kill("kill_cli_read", 1, 0));
+	TU_SCENARIO(&r, "kill_cli_poll", run_kill("kill_cli_poll", 1, 1));
+	TU_SCENARIO(&r, "kill_srv_read", run_kill("kill_srv_read", 0, 0));
+	TU_SCENARIO(&r, "kill_srv_poll", run_kill("kill_srv_poll", 0, 1));
+	return tu_scenarios_done(&r);
 }

@@ -117,19 +117,29 @@ static int domu_map(void *arg)
 	return 0;
 }
 
+/* fn in a process of its own as domain domid: the domain id is the
+ * process's (VCHAN_DOMID). */
+static int as_domain(const char *name, uint32_t domid, int (*fn)(void *))
+{
+	pid_t p = tu_spawn_named(name, domid, fn, NULL);
+
+	CHECK(p > 0);
+	return tu_wait(p, LIMIT_MS) == 0 ? 0 : 1;
+}
+
+/* The tool stack publishes the map, then a domU reads it. */
+static int map(void)
+{
+	CHECK(as_domain("publish_map", 0, publish_map) == 0);
+	return as_domain("domu_map", CLI_DOMID, domu_map);
+}
+
 int main(void)
 {
-	pid_t p;
+	struct tu_scenarios r = {0};
 
-	/* Each side in a process of its own: the domain id is the
-	 * process's (VCHAN_DOMID). */
-	p = tu_spawn(0, dom0, NULL);
-	CHECK(p > 0 && tu_wait(p, LIMIT_MS) == 0);
-	p = tu_spawn(CLI_DOMID, domu, NULL);
-	CHECK(p > 0 && tu_wait(p, LIMIT_MS) == 0);
-	p = tu_spawn(0, publish_map, NULL);
-	CHECK(p > 0 && tu_wait(p, LIMIT_MS) == 0);
-	p = tu_spawn(CLI_DOMID, domu_map, NULL);
-	CHECK(p > 0 && tu_wait(p, LIMIT_MS) == 0);
-	return 0;
+	TU_SCENARIO(&r, "dom0", as_domain("dom0", 0, dom0));
+	TU_SCENARIO(&r, "domU", as_domain("domu", CLI_DOMID, domu));
+	TU_SCENARIO(&r, "domU reads the map", map());
+	return tu_scenarios_done(&r);
 }

@@ -224,6 +224,5 @@ int main(void)
 	}
 	rc = tu_wait(c, LIMIT_MS);
 	rs = tu_wait(s, rc == 0 ? LIMIT_MS : 1000);
-	fprintf(stderr, "server: %d, client: %d\n", rs, rc);
 	return rs == 0 && rc == 0 ? 0 : 1;
 }

@@ -233,17 +233,15 @@ static int run_pair(void)
 	rc = tu_wait(k, LIMIT_MS);
 	rs = tu_wait(s, LIMIT_MS);
 	tu_chan_close(&c.pipe);
-	if (rs != 0 || rc != 0)
-		fprintf(stderr, "port pair: server %d, client %d\n", rs, rc);
 	return rs == 0 && rc == 0 ? 0 : 1;
 }
 
 int main(void)
 {
-	int fails = 0;
+	struct tu_scenarios r = {0};
 
-	fails += paths();
-	fails += bad_ports();
-	fails += run_pair();
-	return fails == 0 ? 0 : 1;
+	TU_SCENARIO(&r, "paths", paths());
+	TU_SCENARIO(&r, "bad ports", bad_ports());
+	TU_SCENARIO(&r, "server and client", run_pair());
+	return tu_scenarios_done(&r);
 }

@@ -74,7 +74,6 @@ static inline int vt_run_pair(int (*server)(void *), int (*client)(void *),
 	CHECK(s > 0 && k > 0);
 	rc = tu_wait(k, limit_ms);
 	rs = tu_wait(s, limit_ms);
-	fprintf(stderr, "server %d, client %d\n", rs, rc);
 	return rs == 0 && rc == 0 ? 0 : 1;
 }
 
