@@ -57,6 +57,10 @@ int tu_kill(pid_t pid, int timeout_ms);
  * Returns how many there were. */
 int tu_reap_all(void);
 
+/* A cmocka teardown (cmocka_unit_test_teardown): a failed assert leaves
+ * the test's children running; they are ended here, and the test fails. */
+int tu_teardown(void **state);
+
 /* ---- Named scenarios ----
  * A test that checks several things runs each as a scenario, so a failed
  * one does not hide the ones after it:

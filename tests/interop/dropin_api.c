@@ -14,11 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <xenevtchn.h>
 #include <xengnttab.h>
+
+#include "tests/testutil.h"
 
 #define PAGE 4096
 
@@ -38,15 +39,18 @@ struct hello {
 
 /* Domain 2: bind to the parent's port, map its page with a notification
  * on cli_live-like byte 20, notify, then exit (which unmaps). */
-static int child(int rd, int wr)
+static int child(void *arg)
 {
+	int *ends = arg; /* down[0], down[1], up[0], up[1] */
+	int rd = ends[0], wr = ends[3];
 	struct hello h;
 	xenevtchn_handle *x;
 	xengnttab_handle *gt;
 	uint8_t *page;
 	int local;
 
-	setenv("VCHAN_DOMID", "2", 1);
+	close(ends[1]); /* the parent's ends */
+	close(ends[2]);
 	CHECK(read(rd, &h, sizeof(h)) == sizeof(h));
 	x = xenevtchn_open(NULL, 0);
 	gt = xengnttab_open(NULL, 0);
@@ -72,7 +76,7 @@ static int child(int rd, int wr)
 
 int main(void)
 {
-	int down[2], up[2], port, fd, st;
+	int ends[4], *down = ends, *up = ends + 2, port, fd;
 	xenevtchn_handle *x, *other;
 	xengntshr_handle *gs;
 	struct hello h;
@@ -84,13 +88,8 @@ int main(void)
 	setenv("VCHAN_DOMID", "1", 1);
 	CHECK(pipe(down) == 0 && pipe(up) == 0);
 	/* Fork before opening anything, so the child holds only its own. */
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		close(down[1]);
-		close(up[0]);
-		exit(child(down[0], up[1]));
-	}
+	pid = tu_spawn(2, child, ends);
+	CHECK(pid > 0);
 	close(down[0]);
 	close(up[1]);
 	other = xenevtchn_open(NULL, 0); /* the notify port is not in here */
@@ -125,8 +124,7 @@ int main(void)
 	CHECK(write(down[1], "g", 1) == 1);
 	CHECK(xenevtchn_pending(x) == port);
 	CHECK(page[20] == 0);
-	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
-	      WEXITSTATUS(st) == 0);
+	CHECK(tu_wait(pid, tu_ms(30000)) == 0);
 
 	/* A port in no open handle is refused. */
 	errno = 0;

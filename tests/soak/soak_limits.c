@@ -328,8 +328,7 @@ static int rpc_limits(void)
 			     &c);
 		CHECK(k > 0);
 		rk = tu_wait(k, tu_ms(LIMIT_MS));
-		kill(s, SIGTERM);
-		rs = tu_wait(s, tu_ms(10000));
+		rs = tu_stop(s, tu_ms(10000));
 		fprintf(stderr, "rpc round %d: server %d, client %d\n", round,
 			rs, rk);
 		CHECK(rs == 0 && rk == 0);

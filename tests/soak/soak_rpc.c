@@ -206,14 +206,10 @@ int main(void)
 	for (long i = 0; i < nproc; i++) {
 		int r = k[i] > 0 ? tu_wait(k[i], tu_ms(LIMIT_MS)) : -1;
 
-		if (r != 0) {
-			fprintf(stderr, "client process %ld: %d\n", i, r);
-			fail = 1;
-		}
+		fail |= r != 0;
 	}
 	close(c.up[0]);
-	kill(s, SIGTERM);
-	rs = tu_wait(s, tu_ms(10000));
+	rs = tu_stop(s, tu_ms(10000));
 	fprintf(stderr, "server %d; took %.1f s\n", rs,
 		(double)(tu_now_us() - t0) / 1e6);
 	free(k);

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -191,7 +190,7 @@ static void test_atomic_publish(void **state)
 	int64_t end = tu_now_us() + (int64_t)tu_ms(15000) * 1000;
 	struct tu_chan ch;
 	pid_t pid;
-	int st;
+	int st = -1;
 
 	(void)state;
 	/* The child first, so that it does not inherit the reader's handle. */
@@ -203,9 +202,9 @@ static void test_atomic_publish(void **state)
 	for (;;) {
 		long prev = -1, gen = -1;
 		int present = 0;
-		pid_t r = waitpid(pid, &st, WNOHANG);
+		int ended = tu_ended(pid, &st);
 
-		assert_true(r == 0 || r == pid);
+		assert_true(ended >= 0);
 		for (int i = 0; i < ATOM_KEYS; i++) {
 			char path[64];
 			char *v;
@@ -237,13 +236,12 @@ static void test_atomic_publish(void **state)
 			last = gen;
 		}
 		sweeps++;
-		if (r == pid)
+		if (ended)
 			break;
 		assert_true(tu_now_us() < end);
 	}
 	tu_chan_close(&ch);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(st, 0);
 	/* The reads really ran while the writes went on. */
 	assert_int_equal(first, 1);
 	assert_int_equal(last, (long)atom_gens());
@@ -293,8 +291,7 @@ static void test_killed_writer(void **state)
 		assert_true(pid > 0);
 		assert_int_equal(tu_recv(&ch, 0, &one, 1), 0);
 		usleep(1000 + 3000 * (useconds_t)round);
-		assert_int_equal(kill(pid, SIGKILL), 0);
-		assert_int_equal(tu_wait(pid, CHILD_MS), 128 + SIGKILL);
+		assert_int_equal(tu_kill(pid, CHILD_MS), 128 + SIGKILL);
 		tu_chan_close(&ch);
 
 		xs = vchan_xs_open();
@@ -446,9 +443,9 @@ static int perm_home(void *arg)
 	return rc;
 }
 
-static void run_as(uint32_t domid, int (*fn)(void *))
+static void run_as(const char *name, uint32_t domid, int (*fn)(void *))
 {
-	pid_t pid = tu_spawn(domid, fn, NULL);
+	pid_t pid = tu_spawn_named(name, domid, fn, NULL);
 
 	assert_true(pid > 0);
 	assert_int_equal(tu_wait(pid, CHILD_MS), 0);
@@ -459,9 +456,9 @@ static void test_permissions(void **state)
 	vchan_xs *xs;
 
 	(void)state;
-	run_as(5, perm_owner);
-	run_as(9, perm_stranger);
-	run_as(7, perm_peer);
+	run_as("perm_owner", 5, perm_owner);
+	run_as("perm_stranger", 9, perm_stranger);
+	run_as("perm_peer", 7, perm_peer);
 	/* Domain 0 reads everything, and nothing was changed. */
 	xs = vchan_xs_open();
 	assert_non_null(xs);
@@ -471,7 +468,7 @@ static void test_permissions(void **state)
 	assert_value(xs, "/local/domain/9/data/mine/k", "v");
 	/* Children never inherit a handle of ours. */
 	vchan_xs_close(xs);
-	run_as(5, perm_home);
+	run_as("perm_home", 5, perm_home);
 	xs = vchan_xs_open();
 	assert_non_null(xs);
 	assert_int_equal(vchan_xs_rm(xs, "/local/domain/5"), 0);
@@ -572,13 +569,13 @@ static void test_nothing_left(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_missing),
-	    cmocka_unit_test(test_publish_read),
-	    cmocka_unit_test(test_atomic_publish),
-	    cmocka_unit_test(test_killed_writer),
-	    cmocka_unit_test(test_permissions),
-	    cmocka_unit_test(test_stale_scratch),
-	    cmocka_unit_test(test_nothing_left),
+	    cmocka_unit_test_teardown(test_missing, tu_teardown),
+	    cmocka_unit_test_teardown(test_publish_read, tu_teardown),
+	    cmocka_unit_test_teardown(test_atomic_publish, tu_teardown),
+	    cmocka_unit_test_teardown(test_killed_writer, tu_teardown),
+	    cmocka_unit_test_teardown(test_permissions, tu_teardown),
+	    cmocka_unit_test_teardown(test_stale_scratch, tu_teardown),
+	    cmocka_unit_test_teardown(test_nothing_left, tu_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -365,7 +365,7 @@ int main(void)
 	    cmocka_unit_test(test_unwatch),
 	    cmocka_unit_test(test_relative),
 	    cmocka_unit_test(test_root),
-	    cmocka_unit_test(test_other_domain),
+	    cmocka_unit_test_teardown(test_other_domain, tu_teardown),
 	    cmocka_unit_test(test_many_changes),
 	};
 
