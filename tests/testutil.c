@@ -274,7 +274,7 @@ int tu_scenario_end(struct tu_scenarios *r, const char *name, int rc)
 	if (rc != 0) {
 		r->failed++;
 		snprintf(r->failed_names + len, sizeof(r->failed_names) - len,
-			 " %s", name);
+			 "%s%s", len > 0 ? ", " : " ", name);
 	}
 	return rc;
 }
