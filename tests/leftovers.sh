@@ -9,18 +9,9 @@ set -u
 here=${top_srcdir:-.}/tests
 tmp=${VCHAN_TEST_TMP:-$(mktemp -d)}/leftovers
 mkdir -p "$tmp"
-fails=0
+. "${top_srcdir:-.}/tests/scenarios.sh"
 # Whatever happens here, the victims do not outlive this test.
 trap 'kill -9 $(cat "$tmp"/victim* 2>/dev/null) 2>/dev/null' EXIT
-
-check() { # name expected actual
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: expected '$2', got '$3'"
-		fails=$((fails + 1))
-	fi
-}
 
 # 1 when process $1 no longer runs (gone, or a zombie its new parent has
 # not reaped yet).
@@ -90,5 +81,4 @@ check "clean: nothing said" "" "$(cat "$tmp/clean.err")"
 "$here/outlived.sh" 2>/dev/null
 check "outlived.sh without NAME=VALUE: usage" 2 $?
 
-[ $fails -eq 0 ] || exit 1
-echo PASS
+scenarios_done

@@ -9,16 +9,7 @@ set -u
 BENCH=$top_builddir/tools/vchan-bench/vchan-bench
 W=$(mktemp -d "${VCHAN_TEST_TMP:-/tmp}/bench-args.XXXXXX") || exit 99
 trap 'rm -rf "$W"' EXIT
-fails=0
-
-check() { # name expected actual
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: expected '$2', got '$3'"
-		fails=$((fails + 1))
-	fi
-}
+. "${top_srcdir:-.}/tests/scenarios.sh"
 
 # refused TEXT ARG...: exit 2, nothing measured, stderr says TEXT. Bounded:
 # a refused value must not start a run (--bytes -5 used to hang).
@@ -122,5 +113,4 @@ PY
 	check "--plot: the SVG" 0 $?
 fi
 
-[ $fails -eq 0 ] || { echo "$fails checks failed"; exit 1; }
-echo PASS
+scenarios_done

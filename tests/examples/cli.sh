@@ -17,16 +17,7 @@ W=$(mktemp -d "${VCHAN_TEST_TMP:-/tmp}/cli.XXXXXX") || exit 99
 pids=
 trap 'proc_kill_tree $pids; rm -rf "$W"' EXIT
 export VCHAN_PLATFORM=sim
-fails=0
-
-check() { # name expected actual
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: expected '$2', got '$3'"
-		fails=$((fails + 1))
-	fi
-}
+. "${top_srcdir:-.}/tests/scenarios.sh"
 
 # has NAME FILE TEXT...: FILE contains each TEXT (fixed strings).
 has() {
@@ -195,5 +186,4 @@ if command -v python3 >/dev/null; then
 	has "storage-client tcp refused" "$W/err" "connection refused"
 fi
 
-[ $fails -eq 0 ] || { echo "$fails checks failed"; exit 1; }
-echo PASS
+scenarios_done

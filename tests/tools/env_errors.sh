@@ -11,16 +11,7 @@ cat=$top_builddir/tools/vchan-cat/vchan-cat
 client=$top_builddir/examples/storage/storage-client
 tmp=$(mktemp -d "${VCHAN_TEST_TMP:-/tmp}/env.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
-fails=0
-
-check() { # name expected actual
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: expected '$2', got '$3'"
-		fails=$((fails + 1))
-	fi
-}
+. "${top_srcdir:-.}/tests/scenarios.sh"
 
 # one NAME WORD STATUS CMD...: CMD exits with STATUS and exactly one line
 # on stderr, which contains WORD. Bounded: a bad environment must not be
@@ -89,5 +80,4 @@ else
 	check "no Xen: points to sim" 0 $?
 fi
 
-[ $fails -eq 0 ] || { echo "$fails checks failed"; exit 1; }
-echo PASS
+scenarios_done

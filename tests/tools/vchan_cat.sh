@@ -6,22 +6,13 @@
 set -u
 cat=${top_builddir:-.}/tools/vchan-cat/vchan-cat
 tmp=${VCHAN_TEST_TMP:-$(mktemp -d)}
-fails=0
+. "${top_srcdir:-.}/tests/scenarios.sh"
 pids=()
 . "${top_srcdir:-.}/tests/proc.sh"
 # Each background process ends with what it started (timeout's command).
 trap 'proc_kill_tree "${pids[@]}"' EXIT
 # VCHAN_TEST_WRAPPER (valgrind) applies to our own program here.
 vc() { ${VCHAN_TEST_WRAPPER:-} "$cat" "$@"; }
-
-check() { # name expected actual
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: expected '$2', got '$3'"
-		fails=$((fails + 1))
-	fi
-}
 
 hash() { sha256sum <"$1" | cut -d' ' -f1; }
 
@@ -264,5 +255,4 @@ kill $w 2>/dev/null
 wait $c
 check "quiet input: data" "$(hash "$tmp/small")" "$(hash "$tmp/quiet.out")"
 
-[ $fails -eq 0 ] && echo "all vchan-cat checks passed"
-exit $((fails > 0))
+scenarios_done

@@ -7,22 +7,13 @@ set -u
 bin=${top_builddir:-.}/tools/vchan-echo/vchan-echo
 cat=${top_builddir:-.}/tools/vchan-cat/vchan-cat
 tmp=${VCHAN_TEST_TMP:-$(mktemp -d)}
-fails=0
+. "${top_srcdir:-.}/tests/scenarios.sh"
 pids=()
 . "${top_srcdir:-.}/tests/proc.sh"
 # Each background process ends with what it started (timeout's command).
 trap 'proc_kill_tree "${pids[@]}"' EXIT
 # VCHAN_TEST_WRAPPER (valgrind) applies to the program under test.
 wrap=${VCHAN_TEST_WRAPPER:-}
-
-check() { # name expected actual
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1"
-	else
-		echo "FAIL $1: expected '$2', got '$3'"
-		fails=$((fails + 1))
-	fi
-}
 
 hash() { sha256sum <"$1" | cut -d' ' -f1; }
 
@@ -118,4 +109,4 @@ case $out in
 *) check "no server: message" "cannot connect ... timed out" "$out" ;;
 esac
 
-[ $fails -eq 0 ]
+scenarios_done
