@@ -53,16 +53,7 @@
 #include <stddef.h>
 
 #include <protobuf-c/protobuf-c.h>
-
-/* VCHAN_API marks the functions the library exports; it is built with
- * -fvisibility=hidden, so nothing else is seen outside it. */
-#ifndef VCHAN_API
-#if defined(__GNUC__) && __GNUC__ >= 4
-#define VCHAN_API __attribute__((visibility("default")))
-#else
-#define VCHAN_API
-#endif
-#endif
+#include <vchan/api.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -6,7 +6,6 @@
 #ifndef VCHAN_API_H
 #define VCHAN_API_H
 
-/* <vchan/rpc.h> defines it too, under the same guard. */
 #ifndef VCHAN_API
 #if defined(__GNUC__) && __GNUC__ >= 4
 #define VCHAN_API __attribute__((visibility("default")))
