@@ -289,6 +289,20 @@ int tu_scenarios_done(const struct tu_scenarios *r)
 	return r->failed > 0 || r->run == 0;
 }
 
+int tu_wait_path(const char *path, int timeout_ms)
+{
+	int64_t end = tu_now_us() + (int64_t)timeout_ms * 1000;
+
+	/* Polled: a socket's appearing has no event short of inotify, and
+	 * the wait is bounded and short. */
+	while (access(path, F_OK) != 0) {
+		if (tu_now_us() > end)
+			return -1;
+		usleep(10000);
+	}
+	return 0;
+}
+
 int tu_readable(int fd, int timeout_ms)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};

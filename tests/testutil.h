@@ -87,6 +87,10 @@ int tu_scenario_end(struct tu_scenarios *r, const char *name, int rc);
 /* Prints the summary; returns main's exit status: 0 when all passed. */
 int tu_scenarios_done(const struct tu_scenarios *r);
 
+/* Wait at most timeout_ms until path exists (a server's Unix socket, before
+ * its client tries it once). Returns 0, or -1 when it never appeared. */
+int tu_wait_path(const char *path, int timeout_ms);
+
 /* Monotonic clock in microseconds. */
 int64_t tu_now_us(void);
 

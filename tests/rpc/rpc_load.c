@@ -111,8 +111,7 @@ int main(void)
 	s = tu_spawn(SRV_DOMID, server, &c[0]);
 	CHECK(s > 0);
 	/* The socket must exist before its client tries it. */
-	for (int i = 0; i < 500 && access(c[0].sock, F_OK) != 0; i++)
-		usleep(10000);
+	CHECK(tu_wait_path(c[0].sock, tu_ms(5000)) == 0);
 	for (int i = 0; i < 3; i++) {
 		k[i] = tu_spawn(5 + (uint32_t)i, client, &c[i]);
 		CHECK(k[i] > 0);

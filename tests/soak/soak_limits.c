@@ -321,8 +321,7 @@ static int rpc_limits(void)
 		unlink(c.sock);
 		s = tu_spawn(SRV_DOMID, rpc_server, &c);
 		CHECK(s > 0);
-		for (int i = 0; i < 500 && access(c.sock, F_OK) != 0; i++)
-			usleep(10000);
+		CHECK(tu_wait_path(c.sock, tu_ms(5000)) == 0);
 		k = tu_spawn(CLI_DOMID,
 			     round == 0 ? rpc_client_out : rpc_clients_many,
 			     &c);

@@ -179,8 +179,7 @@ int main(void)
 	CHECK(k != NULL);
 	s = tu_spawn(SRV_DOMID, server, &c);
 	CHECK(s > 0);
-	for (int i = 0; i < 500 && access(c.sock, F_OK) != 0; i++)
-		usleep(10000);
+	CHECK(tu_wait_path(c.sock, tu_ms(5000)) == 0);
 	k[0] = tu_spawn(CLI_DOMID, unix_clients, &c);
 	for (long i = 1; i < nproc; i++)
 		k[i] = tu_spawn(FIRST_DOM + (uint32_t)i - 1, vchan_client, &c);
