@@ -37,8 +37,7 @@ static pid_t start_server(struct ctx *c)
 
 static void stop_server(pid_t p)
 {
-	kill(p, SIGKILL);
-	tu_wait(p, 10000);
+	tu_kill(p, 10000);
 }
 
 static int echo(struct vchan_rpc_client *cli, const char *text, int ms)

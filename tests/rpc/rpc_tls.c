@@ -76,8 +76,7 @@ static pid_t start(struct server *s)
 
 static void stop(pid_t pid)
 {
-	kill(pid, SIGTERM);
-	CHECK(tu_wait(pid, tu_ms(LIMIT_MS)) == 0);
+	CHECK(tu_stop(pid, tu_ms(LIMIT_MS)) == 0);
 }
 
 struct outcome {
