@@ -166,10 +166,24 @@ static int outcome(pid_t pid, int st)
 	return status;
 }
 
+/* A pid from a failed tu_spawn (-1) must reach neither waitpid (any
+ * child) nor kill (every process we may signal). */
+static int bad_pid(pid_t pid)
+{
+	if (pid > 0)
+		return 0;
+	errno = EINVAL;
+	return 1;
+}
+
 int tu_wait(pid_t pid, int timeout_ms)
 {
-	int st, r = reap_within(pid, timeout_ms, &st);
+	int st, r;
 	char what[64];
+
+	if (bad_pid(pid))
+		return -1;
+	r = reap_within(pid, timeout_ms, &st);
 
 	if (r > 0)
 		return outcome(pid, st);
@@ -187,8 +201,11 @@ int tu_wait(pid_t pid, int timeout_ms)
 int tu_ended(pid_t pid, int *status)
 {
 	int st;
-	pid_t r = waitpid(pid, &st, WNOHANG);
+	pid_t r;
 
+	if (bad_pid(pid))
+		return -1;
+	r = waitpid(pid, &st, WNOHANG);
 	if (r == 0)
 		return 0;
 	if (r != pid) {
@@ -201,6 +218,8 @@ int tu_ended(pid_t pid, int *status)
 
 int tu_stop(pid_t pid, int timeout_ms)
 {
+	if (bad_pid(pid))
+		return -1;
 	kill(pid, SIGCONT);
 	kill(pid, SIGTERM);
 	return tu_wait(pid, timeout_ms);
@@ -210,6 +229,8 @@ int tu_kill(pid_t pid, int timeout_ms)
 {
 	struct child *c = child_of(pid);
 
+	if (bad_pid(pid))
+		return -1;
 	if (c != NULL)
 		c->killed = 1;
 	kill(pid, SIGKILL);

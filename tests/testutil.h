@@ -31,7 +31,8 @@
  * each scenario, and cmocka tests call it from their teardown.
  *
  * Statuses: the exit status (0..255), 128 + signal when killed by one, -1
- * when the deadline passed (the child is killed and reaped then). */
+ * when the deadline passed (the child is killed and reaped then). A pid of
+ * 0 or less (a failed tu_spawn) is refused: -1, EINVAL. */
 
 /* Fork a process that sets VCHAN_DOMID=domid, runs fn(arg) and exits with
  * its return value. Returns the pid, or -1. */

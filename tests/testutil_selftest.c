@@ -80,6 +80,17 @@ static int stop_continues_and_terminates(void)
 	return 0;
 }
 
+/* The -1 of a failed tu_spawn reaches neither waitpid nor kill. */
+static int bad_pids(void)
+{
+	int st;
+
+	CHECK(tu_wait(-1, 10) == -1 && errno == EINVAL);
+	CHECK(tu_stop(-1, 10) == -1 && tu_kill(0, 10) == -1);
+	CHECK(tu_ended(-1, &st) == -1);
+	return 0;
+}
+
 static int kill_and_ended(void)
 {
 	pid_t p = tu_spawn(1, wait_forever, NULL);
@@ -135,6 +146,7 @@ int main(void)
 	TU_SCENARIO(&r, "deadline kills", deadline_kills());
 	TU_SCENARIO(&r, "stop", stop_continues_and_terminates());
 	TU_SCENARIO(&r, "kill and ended", kill_and_ended());
+	TU_SCENARIO(&r, "bad pids", bad_pids());
 	TU_SCENARIO(&r, "scenarios", scenarios());
 	return tu_scenarios_done(&r);
 }
