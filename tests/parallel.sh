@@ -10,7 +10,7 @@ out=${VCHAN_TEST_TMP:-/tmp}/parallel
 mkdir -p "$out"
 pids=""
 i=0
-set -- grant/test_grant_sim xenstore/xs_store xenstore/xs_watch
+set -- grant/grant_sim xenstore/xs_store xenstore/xs_watch
 while [ $i -lt $n ]; do
 	t=$1
 	shift

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "tests/xenstore/xs_test.h"
+#include "tests/xenstore/xtest.h"
 #include "xenstore/xs.h"
 
 /* A valid path of exactly len bytes, absolute or relative, made of names

@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "tests/testutil.h"
-#include "tests/xenstore/xs_test.h"
+#include "tests/xenstore/xtest.h"
 #include "xenstore/xs.h"
 
 #define CHILD_MS 20000

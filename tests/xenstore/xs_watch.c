@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "tests/testutil.h"
-#include "tests/xenstore/xs_test.h"
+#include "tests/xenstore/xtest.h"
 #include "xenstore/xs.h"
 
 /* Long enough for any event to arrive on a loaded machine; quiet periods

@@ -1,4 +1,4 @@
-/* tests/unikernel/test_xs_pv.c - the XenStore ring backend (xenstore/pv.c)
+/* tests/unikernel/uk_xs_pv.c - the XenStore ring backend (xenstore/pv.c)
  * against a fake runtime and a fake xenstored (fake_pv.c): requests and
  * replies, publish's transaction and its retries, errors, watches routed
  * to the handle that set them, the fd, messages larger than the ring, and

@@ -1,4 +1,4 @@
-/* tests/rpc/sock_none_test.c - the rpc core linked with sock_none.c, as a
+/* tests/rpc/rpc_sock_none.c - the rpc core linked with sock_none.c, as a
  * build without sockets (a unikernel) links it: "unix:" and "tcp:"
  * addresses parse, and then fail to connect or listen with EAFNOSUPPORT;
  * vchan addresses work as ever (a call end to end). */

@@ -1,6 +1,6 @@
-/* tests/xenstore/xs_test.h - helpers shared by the store tests. */
-#ifndef VCHAN_XS_TEST_H
-#define VCHAN_XS_TEST_H
+/* tests/xenstore/xtest.h - helpers shared by the store tests. */
+#ifndef VCHAN_XTEST_H
+#define VCHAN_XTEST_H
 
 #include <stdbool.h>
 #include <stdlib.h>

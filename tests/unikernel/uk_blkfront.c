@@ -1,4 +1,4 @@
-/* tests/unikernel/test_blkfront.c - unikernel/blkfront.c on Linux against
+/* tests/unikernel/uk_blkfront.c - unikernel/blkfront.c on Linux against
  * a fake back end: XenStore, grants and event channels are stubs here, and
  * a send on the ring's port makes the fake blkback serve the ring at once,
  * well or in one of the ways a broken or hostile back end could. The clock

@@ -1,4 +1,4 @@
-/* tests/vchan/test_ring.c - the ring protocol on an in-memory control page:
+/* tests/vchan/vchan_ring.c - the ring protocol on an in-memory control page:
  * layout and sizing, wrap-around, packet and stream semantics, zero copy,
  * notify bits, and hostile values in the shared page. */
 #include "config.h"

@@ -1,4 +1,4 @@
-/* tests/testutil_selftest.c - the child and scenario helpers of testutil do
+/* tests/testutil_check.c - the child and scenario helpers of testutil do
  * what the other tests rely on: statuses as documented, a deadline that
  * kills, stop and kill, and scenarios that end the children they leave
  * (only theirs) and go on after a failure. */

@@ -1,4 +1,4 @@
-/* tests/grant-xen/test_xen_backend.c - the xen backend against fake Xen
+/* tests/grant-xen/grant_xen.c - the xen backend against fake Xen
  * libraries.
  *
  * No hypervisor runs here, so this program does not link libxengnttab or
