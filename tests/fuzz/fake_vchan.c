@@ -109,6 +109,82 @@ struct vchan *vchan_client_connect_port(uint32_t server, const char *port,
 	return fake_vchan_new();
 }
 
+/* A connect that does not block: done at its first step, as the
+ * blocking one (refused when fake_vchan_refuse is set). */
+struct vchan_connect {
+	int unused;
+};
+
+struct vchan_connect *vchan_connect_start(uint32_t server, const char *port)
+{
+	(void)server;
+	(void)port;
+	return calloc(1, sizeof(struct vchan_connect));
+}
+
+struct vchan *vchan_connect_step(struct vchan_connect *c)
+{
+	(void)c;
+	return vchan_client_connect_port(0, "fake", 0);
+}
+
+int vchan_connect_fd(const struct vchan_connect *c)
+{
+	(void)c;
+	errno = EINVAL;
+	return -1;
+}
+
+int vchan_connect_timeout(const struct vchan_connect *c)
+{
+	(void)c;
+	return -1;
+}
+
+int vchan_connect_requested(const struct vchan_connect *c)
+{
+	(void)c;
+	return 0;
+}
+
+int vchan_connect_cancel(struct vchan_connect *c)
+{
+	free(c);
+	return 0;
+}
+
+/* No listener: the harnesses serve one fake channel per domain. */
+struct vchan_listener *vchan_listen(const char *port, const uint32_t *allow,
+				    size_t n_allow, size_t read_min,
+				    size_t write_min)
+{
+	(void)port, (void)allow, (void)n_allow, (void)read_min;
+	(void)write_min;
+	errno = ENOSYS;
+	return NULL;
+}
+
+struct vchan *vchan_accept(struct vchan_listener *l, uint32_t *peer,
+			   int timeout_ms)
+{
+	(void)l, (void)peer, (void)timeout_ms;
+	errno = EAGAIN;
+	return NULL;
+}
+
+int vchan_listener_fd(const struct vchan_listener *l)
+{
+	(void)l;
+	errno = EINVAL;
+	return -1;
+}
+
+int vchan_listener_close(struct vchan_listener *l)
+{
+	(void)l;
+	return 0;
+}
+
 int vchan_close(struct vchan *ch)
 {
 	if (ch == NULL)
