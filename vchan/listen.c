@@ -273,6 +273,7 @@ static struct vchan *take(struct vchan_listener *l, uint32_t *peer)
 		struct offer *o = &l->off[i];
 		struct vchan *ch;
 		uint32_t dom;
+		int plain;
 
 		/* Left pending, an event would keep the epoll set readable. */
 		vchan_wait(o->ch, 0);
@@ -284,14 +285,15 @@ static struct vchan *take(struct vchan_listener *l, uint32_t *peer)
 		/* Connected, or even gone again: whatever the client wrote
 		 * is in the rings, and the caller must see it. */
 		dom = o->dom;
+		plain = o->req == NULL;
 		/* Its keys go now: a plain offer's path gets the next offer,
 		 * which the channel's close must not remove. */
 		vchan_unpublish(o->ch);
 		if (o->req != NULL)
 			remove_request(l, o->req);
 		ch = remove_offer(l, i);
-		if (l->nallow > 0 && offers_of(l, dom) == 0 &&
-		    plain_offer(l, dom) < 0)
+		/* A plain offer taken: the next one at its path. */
+		if (plain && plain_offer(l, dom) < 0)
 			l->replenish = 1;
 		l->rescan = 1;
 		if (peer != NULL)
