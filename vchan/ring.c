@@ -401,9 +401,18 @@ void vchan_ring_request(struct vchan_ring_ctl *c, unsigned bits)
 
 unsigned vchan_ring_withdraw(struct vchan_ring_ctl *c, unsigned bits)
 {
-	unsigned still = __atomic_fetch_and(c->peer_notify, (uint8_t)~bits,
-					    __ATOMIC_RELAXED) &
-			 bits;
+	unsigned still;
+
+	/* Nothing asked: no write. The byte shares a cache line with the
+	 * indices the peer is watching, and a write there costs both sides
+	 * a transfer of the line (a spinning loop comes here every turn). A
+	 * bit we never set (the initial state) stays: at worst one event
+	 * more. */
+	if ((c->asked & bits) == 0)
+		return 0;
+	still = __atomic_fetch_and(c->peer_notify, (uint8_t)~bits,
+				   __ATOMIC_RELAXED) &
+		bits;
 
 	c->taken |= c->asked & bits & ~still;
 	c->asked &= ~bits;
