@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rpc/codec.h"
 #include "rpc/conn.h"
 #include "rpc/loop.h"
 #include "rpc/rpc.h"
@@ -43,6 +44,7 @@ struct vchan_rpc_client {
 	struct vchan_rpc_options opt;
 	uint32_t svc_hash;
 	uint32_t *method_hash;
+	struct rpc_codec_plan **plans; /* rpc_codec_plans_new */
 	struct vchan_rpc_conn *conn;
 	struct rpc_tls_ctx *tls; /* of a tls: address */
 	int connecting;		 /* a socket connect is in progress */
@@ -341,6 +343,7 @@ static void handle_reply(struct vchan_rpc_client *c,
 	enum vchan_rpc_status st;
 	ProtobufCMessage *reply = NULL;
 	const ProtobufCMethodDescriptor *m;
+	const struct rpc_codec_plan *plan;
 	char msg[VCHAN_RPC_MESSAGE_MAX + 1];
 	/* A reply that is freed when its callback returns needs no malloc:
 	 * it lives here, on the stack of the callback's caller. One the
@@ -362,6 +365,7 @@ static void handle_reply(struct vchan_rpc_client *c,
 		return;
 	}
 	m = &c->base.descriptor->methods[k->method];
+	plan = c->plans[2 * k->method + 1];
 	st = (enum vchan_rpc_status)h->status;
 	msg[0] = '\0';
 	if (st == VCHAN_RPC_OK) {
@@ -369,11 +373,11 @@ static void handle_reply(struct vchan_rpc_client *c,
 			ar = &arena;
 		if (body == NULL)
 			st = VCHAN_RPC_TOO_LARGE;
-		else if ((reply = ar != NULL ? vchan_rpc_arena_unpack(
-						   ar, m->output, h->len, body)
-					     : protobuf_c_message_unpack(
-						   m->output, NULL, h->len,
-						   body)) == NULL)
+		else if ((reply = ar != NULL
+				      ? vchan_rpc_arena_unpack(
+					    ar, plan, m->output, h->len, body)
+				      : rpc_codec_unpack(plan, m->output, NULL,
+							 h->len, body)) == NULL)
 			st = VCHAN_RPC_MALFORMED;
 	} else if (!vchan_rpc_status_sendable(h->status)) {
 		/* Unknown, or one only a client sets ("peer gone" from a
@@ -733,6 +737,7 @@ static int start_call(struct vchan_rpc_client *c, unsigned method,
 		      struct call *k)
 {
 	struct vchan_rpc_hdr h;
+	struct rpc_codec_prep prep;
 	size_t size;
 	uint32_t s;
 
@@ -742,7 +747,7 @@ static int start_call(struct vchan_rpc_client *c, unsigned method,
 		end_later(c, k, VCHAN_RPC_CANCELLED);
 		return 0;
 	}
-	size = protobuf_c_message_get_packed_size(req);
+	size = rpc_codec_measure(&prep, c->plans[2 * method], req);
 	if (size > c->opt.max_message) {
 		end_later(c, k, VCHAN_RPC_TOO_LARGE);
 		return 0;
@@ -782,7 +787,7 @@ static int start_call(struct vchan_rpc_client *c, unsigned method,
 	h.id = k->id;
 	h.service = c->svc_hash;
 	h.method = c->method_hash[method];
-	if (vchan_rpc_conn_queue(c->conn, &h, req, size) < 0) {
+	if (vchan_rpc_conn_queue(c->conn, &h, &prep) < 0) {
 		drop_slot(c, k);
 		end_later(c, k, VCHAN_RPC_QUEUE_FULL);
 		return 0;
@@ -1000,6 +1005,7 @@ static void free_parts(struct vchan_rpc_client *c)
 	free(c->gen);
 	free(c->free_slots);
 	free(c->method_hash);
+	rpc_codec_plans_free(c->plans, c->base.descriptor);
 	free(c);
 }
 
@@ -1083,6 +1089,7 @@ vchan_rpc_client_new(struct ev_loop *loop, const char *address,
 	c->svc_hash = vchan_rpc_name_hash(desc->name);
 	c->method_hash = calloc(desc->n_methods ? desc->n_methods : 1,
 				sizeof(*c->method_hash));
+	c->plans = rpc_codec_plans_new(desc);
 	c->slots = calloc(c->opt.max_in_flight, sizeof(*c->slots));
 	c->gen = calloc(c->opt.max_in_flight, sizeof(*c->gen));
 	c->free_slots = calloc(c->opt.max_in_flight, sizeof(*c->free_slots));
@@ -1090,9 +1097,9 @@ vchan_rpc_client_new(struct ev_loop *loop, const char *address,
 	c->kick = rpc_timer_new(c->loop, kick_cb, c);
 	c->retry = rpc_timer_new(c->loop, retry_cb, c);
 	c->spin = rpc_hook_new(c->loop, spin_cb, c);
-	if (c->method_hash == NULL || c->slots == NULL || c->gen == NULL ||
-	    c->free_slots == NULL || c->timers == NULL || c->kick == NULL ||
-	    c->retry == NULL || c->spin == NULL) {
+	if (c->method_hash == NULL || c->plans == NULL || c->slots == NULL ||
+	    c->gen == NULL || c->free_slots == NULL || c->timers == NULL ||
+	    c->kick == NULL || c->retry == NULL || c->spin == NULL) {
 		free_parts(c);
 		errno = ENOMEM;
 		return NULL;

@@ -2,6 +2,7 @@
  * connection. */
 #include "config.h"
 
+#include "rpc/codec.h"
 #include "rpc/conn.h"
 
 #include <errno.h>
@@ -658,17 +659,14 @@ static uint8_t *queue_frame(struct vchan_rpc_conn *c, struct vchan_rpc_hdr *h,
 }
 
 int vchan_rpc_conn_queue(struct vchan_rpc_conn *c, struct vchan_rpc_hdr *h,
-			 const ProtobufCMessage *msg, size_t packed)
+			 const struct rpc_codec_prep *msg)
 {
-	uint8_t *body;
+	uint8_t *body = queue_frame(c, h, msg != NULL ? msg->size : 0);
 
-	if (msg == NULL)
-		packed = 0;
-	body = queue_frame(c, h, packed);
 	if (body == NULL)
 		return -1;
 	if (msg != NULL)
-		protobuf_c_message_pack(msg, body);
+		rpc_codec_write(msg, body);
 	return 0;
 }
 
@@ -748,12 +746,22 @@ static void arena_free(void *data, void *p)
 }
 
 ProtobufCMessage *vchan_rpc_arena_unpack(struct vchan_rpc_arena *ar,
+					 const struct rpc_codec_plan *pl,
 					 const ProtobufCMessageDescriptor *d,
 					 size_t len, const uint8_t *data)
 {
+	ProtobufCMessage *m;
+
 	ar->a.alloc = arena_alloc;
 	ar->a.free = arena_free;
 	ar->a.allocator_data = ar;
+	ar->used = 0;
+	ar->spilled = 0;
+	if (pl != NULL &&
+	    (m = rpc_codec_flat_unpack(pl, &ar->a, len, data)) != NULL)
+		return m;
+	/* Left to protobuf-c: what the one-pass decoder took is free again
+	 * (it gave back what went to malloc). */
 	ar->used = 0;
 	ar->spilled = 0;
 	return protobuf_c_message_unpack(d, &ar->a, len, data);

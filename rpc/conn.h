@@ -22,6 +22,8 @@
 
 struct vchan;
 struct rpc_tls_ctx;
+struct rpc_codec_prep;
+struct rpc_codec_plan;
 
 enum vchan_rpc_addr_kind {
 	VCHAN_RPC_ADDR_VCHAN,
@@ -174,10 +176,11 @@ int vchan_rpc_conn_eof(const struct vchan_rpc_conn *c);
 int vchan_rpc_conn_next(struct vchan_rpc_conn *c, struct vchan_rpc_hdr *h,
 			const uint8_t **body);
 
-/* Append a frame with `msg` (NULL: empty body) packed as its body;
- * h->len is set here. Returns 0 or -1 + ENOMEM. */
+/* Append a frame with the message measured in `msg` (rpc/codec.h; NULL:
+ * empty body) packed as its body; h->len is set here. Returns 0 or -1 +
+ * ENOMEM. */
 int vchan_rpc_conn_queue(struct vchan_rpc_conn *c, struct vchan_rpc_hdr *h,
-			 const ProtobufCMessage *msg, size_t packed);
+			 const struct rpc_codec_prep *msg);
 
 /* Append a frame whose body is `len` bytes at `body`; h->len is set here.
  * Returns 0 or -1 + ENOMEM. */
@@ -237,6 +240,7 @@ struct vchan_rpc_arena {
 /* protobuf_c_message_unpack into a fresh start of `ar`: the message or
  * NULL (it does not decode, or out of memory). */
 ProtobufCMessage *vchan_rpc_arena_unpack(struct vchan_rpc_arena *ar,
+					 const struct rpc_codec_plan *pl,
 					 const ProtobufCMessageDescriptor *d,
 					 size_t len, const uint8_t *data);
 

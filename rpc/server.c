@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpc/codec.h"
 #include "rpc/conn.h"
 #include "rpc/loop.h"
 #include "rpc/rpc.h"
@@ -29,6 +30,7 @@ struct service {
 	ProtobufCService *svc;
 	uint32_t hash;
 	uint32_t *method_hash;
+	struct rpc_codec_plan **plans; /* rpc_codec_plans_new */
 };
 
 struct listener;
@@ -52,6 +54,7 @@ struct scall {
 	struct sconn *sc; /* NULL once the client has gone */
 	struct vchan_rpc_hdr h;
 	const ProtobufCMethodDescriptor *m;
+	const struct rpc_codec_plan *reply_plan;
 	ProtobufCMessage *req;
 	int64_t deadline_ns; /* CLOCK_MONOTONIC; -1: none */
 	struct scall *prev, *next;
@@ -148,15 +151,16 @@ static void close_sconn(struct sconn *sc)
 	}
 }
 
-/* Queue a reply with status VCHAN_RPC_OK and `msg` (of packed size `size`). */
+/* Queue a reply with status VCHAN_RPC_OK and the message measured in
+ * `msg`. */
 static void send_reply(struct sconn *sc, const struct vchan_rpc_hdr *req,
-		       const ProtobufCMessage *msg, size_t size)
+		       const struct rpc_codec_prep *msg)
 {
 	struct vchan_rpc_hdr h = *req;
 
 	h.kind = VCHAN_RPC_KIND_REPLY;
 	h.status = VCHAN_RPC_OK;
-	if (vchan_rpc_conn_queue(sc->conn, &h, msg, size) < 0)
+	if (vchan_rpc_conn_queue(sc->conn, &h, msg) < 0)
 		vchan_rpc_conn_kill(sc->conn, VCHAN_RPC_PEER_GONE);
 }
 
@@ -227,17 +231,18 @@ static void finish(struct scall *k, const ProtobufCMessage *msg, int status,
 	if (sc != NULL && !vchan_rpc_conn_dead(sc->conn)) {
 		size_t size = 0, max = sc->srv->opt.max_message;
 		char why[VCHAN_RPC_MESSAGE_MAX + 1];
+		struct rpc_codec_prep prep;
 
 		if (msg == NULL) {
 			send_error(sc, &k->h, status, text);
-		} else if ((size = protobuf_c_message_get_packed_size(msg)) >
-			   max) {
+		} else if ((size = rpc_codec_measure(&prep, k->reply_plan,
+						     msg)) > max) {
 			snprintf(why, sizeof(why),
 				 "reply of %zu bytes above the limit of %zu",
 				 size, max);
 			send_error(sc, &k->h, VCHAN_RPC_TOO_LARGE, why);
 		} else {
-			send_reply(sc, &k->h, msg, size);
+			send_reply(sc, &k->h, &prep);
 		}
 		sc->pending--;
 		vchan_rpc_conn_flush(sc->conn);
@@ -378,8 +383,8 @@ static void dispatch(struct sconn *sc, const struct vchan_rpc_hdr *h,
 			   "server out of memory");
 		return;
 	}
-	k->req = vchan_rpc_arena_unpack(&k->arena, d->methods[i].input, h->len,
-					body);
+	k->req = vchan_rpc_arena_unpack(&k->arena, s->plans[2 * i],
+					d->methods[i].input, h->len, body);
 	if (k->req == NULL) {
 		free(k);
 		snprintf(why, sizeof(why), "request does not decode as %s",
@@ -392,6 +397,7 @@ static void dispatch(struct sconn *sc, const struct vchan_rpc_hdr *h,
 	k->sc = sc;
 	k->h = *h;
 	k->m = &d->methods[i];
+	k->reply_plan = s->plans[2 * i + 1];
 	k->deadline_ns = deadline;
 	k->prev = NULL;
 	k->next = srv->calls;
@@ -730,8 +736,11 @@ int vchan_rpc_server_add_service(struct vchan_rpc_server *srv,
 				return -1;
 			}
 	}
-	n = realloc(srv->svcs, (srv->nsvcs + 1) * sizeof(*n));
+	s.plans = rpc_codec_plans_new(d);
+	n = s.plans != NULL ? realloc(srv->svcs, (srv->nsvcs + 1) * sizeof(*n))
+			    : NULL;
 	if (n == NULL) {
+		rpc_codec_plans_free(s.plans, d);
 		free(s.method_hash);
 		return -1;
 	}
@@ -826,8 +835,11 @@ void vchan_rpc_server_free(struct vchan_rpc_server *srv)
 		srv->spare_calls = k->next;
 		free(k);
 	}
-	for (size_t i = 0; i < srv->nsvcs; i++)
+	for (size_t i = 0; i < srv->nsvcs; i++) {
 		free(srv->svcs[i].method_hash);
+		rpc_codec_plans_free(srv->svcs[i].plans,
+				     srv->svcs[i].svc->descriptor);
+	}
 	free(srv->svcs);
 	if (srv->spare >= 0)
 		rpc_sock_close(srv->spare);

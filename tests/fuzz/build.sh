@@ -43,23 +43,27 @@ harness() {
 harness http "$src/examples/web/http.c"
 harness mux "$src/examples/mux/mux.c" "$src/examples/common/buf.c"
 harness ring "$src/vchan/ring.c"
-harness rpc_frame "$src/rpc/conn.c" "$src/rpc/sock_none.c" \
+harness rpc_frame "$src/rpc/conn.c" "$src/rpc/codec.c" \
+	"$src/rpc/sock_none.c" \
 	"$src/rpc/tls_none.c" \
 	"$src/tests/fuzz/fake_vchan.c" \
 	-lprotobuf-c
 harness kvlog "$src/examples/storage/kvlog.c" \
 	"$src/examples/storage/logdev_file.c"
-harness rpc_server "$src/rpc/server.c" "$src/rpc/conn.c" "$src/rpc/client.c" \
+harness rpc_server "$src/rpc/server.c" "$src/rpc/conn.c" "$src/rpc/codec.c" \
+	"$src/rpc/client.c" \
 	"$src/rpc/loop_ev.c" "$src/rpc/sock.c" "$src/rpc/tls_none.c" \
 	"$src/examples/storage/kvlog.c" "$src/examples/storage/logdev_file.c" \
 	"$src/examples/storage/logdev_blk.c" \
 	"$src/examples/storage/blkdev_file.c" "$src/examples/common/stop.c" \
 	"$bld/examples/storage/storage.pb-c.c" "$src/tests/fuzz/fake_vchan.c" \
 	-lprotobuf-c -lev
-harness rpc_client "$src/rpc/client.c" "$src/rpc/conn.c" \
+harness rpc_client "$src/rpc/client.c" "$src/rpc/conn.c" "$src/rpc/codec.c" \
 	"$src/rpc/loop_ev.c" "$src/rpc/sock.c" "$src/rpc/tls_none.c" \
 	"$bld/examples/storage/storage.pb-c.c" "$src/tests/fuzz/fake_vchan.c" \
 	-lprotobuf-c -lev
+harness rpc_codec "$src/rpc/codec.c" "$src/tests/rpc/codec_check.c" \
+	"$bld/tests/rpc/codec.pb-c.c" "$bld/tests/rpc/codec3.pb-c.c" -lprotobuf-c
 harness xs_embedded "$src/xenstore/xs.c" "$src/xenstore/embedded.c" \
 	"$src/xenstore/embedded_watch.c" "$src/common/env.c" \
 	"$src/common/platform.c"
