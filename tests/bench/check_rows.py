@@ -52,8 +52,21 @@ for (mode, tr), r in by.items():
         assert b["status"] == "ok", r
         assert abs(r["rate_vs_base"] - r[expect[mode][1]] /
                    b[expect[mode][1]]) < 0.01 * r["rate_vs_base"] + 0.002, r
+    # The call's p50 against the run's raw vchan ping-pong, when it ran.
+    if "p50_vs_pingpong" in r:
+        assert mode == "rpc" and tr == "vchan", r
+        assert r["pingpong_p50_us"] > 0, r
+        assert abs(r["p50_vs_pingpong"] - r["p50_us"] / r["pingpong_p50_us"]) \
+            < 0.01 * r["p50_vs_pingpong"] + 0.002, r
 if want["rpc"]:
     assert "base" in by[("rpc", "vchan")], "rpc vchan row without its ratio"
+    # A 64-byte vchan ping-pong measured at the rpc row's load: the row
+    # is compared with it.
+    rv = by[("rpc", "vchan")]
+    if any(r.get("mode") == "latency" and r.get("transport") == "vchan" and
+           r.get("msg_size") == 64 and r.get("load") == rv["load"] and
+           r.get("status") == "ok" for r in rows):
+        assert "p50_vs_pingpong" in rv, "rpc vchan row without ping-pong"
 if want["e2e"]:
     assert "base" in by[("e2e", "https-3dom")], "e2e row without its ratio"
 print("rows ok:", {m: sorted(s) for m, s in seen.items()})

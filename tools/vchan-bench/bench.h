@@ -100,6 +100,10 @@ struct bench_row {
 	unsigned size;	    /* rpc: payload bytes each way; e2e: 0 */
 	unsigned load;	    /* CPU hogs that ran beside it */
 	const char *base;   /* transport of the row the ratios are against */
+	/* rpc over vchan: the p50 (µs) of the run's 64-byte vchan ping-pong
+	 * at the same load, which the call's p50 is also compared with; 0:
+	 * not measured in this run. */
+	double pingpong_p50;
 	char why[256];
 };
 

@@ -93,6 +93,9 @@ static void print_row_json(const struct bench_rows *rows,
 	if (g != NULL)
 		printf(",\"rate_vs_grpc\":%.3f,\"p50_vs_grpc\":%.3f",
 		       x->rate / g->rate, x->p50 / g->p50);
+	if (x->ok == 1 && x->pingpong_p50 > 0)
+		printf(",\"pingpong_p50_us\":%.2f,\"p50_vs_pingpong\":%.3f",
+		       x->pingpong_p50, x->p50 / x->pingpong_p50);
 	printf(",\"repeats\":%u,\"verified\":%s", x->ok == 1 ? 1u : 0u,
 	       x->verified ? "true" : "false");
 	if (x->ok != 1) {
@@ -168,6 +171,11 @@ static void print_rows_table(const struct bench_rows *rows)
 			printf("%-16s %12s %10s %10s %9.2fx %9.2fx  %s\n", "",
 			       "", "", "", x->rate / g->rate, x->p50 / g->p50,
 			       g->transport);
+		/* And the call's p50 against the raw round trip it adds to. */
+		if (x->pingpong_p50 > 0)
+			printf("%-16s %12s %10s %10s %10s %9.2fx  %s\n", "", "",
+			       "", "", "-", x->p50 / x->pingpong_p50,
+			       "vchan 64 B ping-pong");
 	}
 }
 
