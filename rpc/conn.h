@@ -237,8 +237,9 @@ struct vchan_rpc_arena {
 	} buf;
 };
 
-/* protobuf_c_message_unpack into a fresh start of `ar`: the message or
- * NULL (it does not decode, or out of memory). */
+/* Unpack a `d` into a fresh start of `ar`, by the plan `pl` (rpc/codec.h;
+ * NULL: none) when it can, else by protobuf-c: the message or NULL (it
+ * does not decode, or out of memory). */
 ProtobufCMessage *vchan_rpc_arena_unpack(struct vchan_rpc_arena *ar,
 					 const struct rpc_codec_plan *pl,
 					 const ProtobufCMessageDescriptor *d,
