@@ -167,7 +167,7 @@ void rpc_codec_plans_free(struct rpc_codec_plan **plans,
 	if (plans == NULL)
 		return;
 	for (size_t i = 0; i < 2 * (size_t)d->n_methods; i++)
-		free(plans[i]);
+		rpc_codec_plan_free(plans[i]);
 	free(plans);
 }
 

@@ -184,16 +184,17 @@ static void randomise(struct rng *r, struct pool *pl, ProtobufCMessage *m,
 			*(protobuf_c_boolean *)member = below(r, 2);
 			break;
 		case PROTOBUF_C_TYPE_FLOAT:
-			fl = below(r, 4) == 0	? -0.0f
-			     : below(r, 3) == 0 ? NAN
-						: (float)(int64_t)v / 3.0f;
-			memcpy(member, &fl, sizeof(fl));
-			break;
 		case PROTOBUF_C_TYPE_DOUBLE:
+			/* -0.0 (zero, yet not all bits zero), NaN or
+			 * infinity, or an ordinary value. */
 			db = below(r, 4) == 0	? -0.0
-			     : below(r, 3) == 0 ? INFINITY
+			     : below(r, 3) == 0 ? (below(r, 2) ? NAN : INFINITY)
 						: (double)(int64_t)v / 7.0;
-			memcpy(member, &db, sizeof(db));
+			fl = (float)db;
+			if (f->type == PROTOBUF_C_TYPE_FLOAT)
+				memcpy(member, &fl, sizeof(fl));
+			else
+				memcpy(member, &db, sizeof(db));
 			break;
 		case PROTOBUF_C_TYPE_INT64:
 		case PROTOBUF_C_TYPE_SINT64:
