@@ -93,8 +93,12 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
 
 	/* With no time limit and nothing else to watch, the event layer can
 	 * sleep and consume the event in one system call. */
-	if (timeout_ms < 0 && ch->efd < 0)
-		return vchan_evt_wait(ch->evt) < 0 ? -1 : 1;
+	if (timeout_ms < 0 && ch->efd < 0) {
+		if (vchan_evt_wait(ch->evt) < 0)
+			return -1;
+		ch->resettle = 0; /* the sleep after a sign is done */
+		return 1;
+	}
 	r = poll(&pfd, 1, timeout_ms);
 	if (r <= 0)
 		return r;
@@ -105,6 +109,7 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
 	vchan_check_peer(ch);
 	if (vchan_evt_pending(ch->evt) < 0)
 		return -1;
+	ch->resettle = 0;
 	return 1;
 }
 
@@ -116,44 +121,52 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
  * others, while a task that sleeps keeps that claim. Spinning then makes
  * every wait a time slice long instead of a wake-up long.
  *
- * The signal: a spin (or the CPU offered before a sleep) that lost its CPU
- * (two looks further apart than LOST_CPU_NS) and found the peer still
- * where it was: what ran was not our peer, or it did not get to answer.
- * Or twice in a row, a lost CPU after which the peer had moved: once may
- * be the peer itself doing a long piece of work on our CPU, but when it
- * keeps happening, another task takes our CPU for a time slice while the
- * peer answers on another, and a sleep would have been woken sooner.
- * Someone else wants this CPU. Then the channel backs off: no spinning,
- * and no CPU offered before a sleep, for BACKOFF_RATIO times as long as
- * the CPU was away, at least twice the previous back-off while they come
- * one after the other, at most BACKOFF_MAX_NS. Blocking calls and loops
- * only sleep meanwhile, as libxenvchan does. After a back-off the channel
- * spins again: a probe, which costs at most one time slice and so at most
- * 1/(1 + BACKOFF_RATIO) of the time. While the host stays busy the probes
- * soon lose the CPU again and the back-offs double up to BACKOFF_MAX_NS,
- * so they cost next to nothing; once it is quiet, the first probe finds no
- * contender and spinning stays, within BACKOFF_MAX_NS. Even spins that
- * got their answers do not keep spinning on at a busy host: each lost CPU
- * costs a time slice, the price of hundreds of wake-ups. The signal costs
- * nothing more than the clock reads that a spin makes anyway, and it is the
- * same on Linux (under any scheduler, with or without a hypervisor below) and
- * in a unikernel (where sched_yield is SCHEDOP_yield, and a lost CPU is another
- * vCPU's turn).
+ * The signs: a spin (or the CPU offered before a sleep) that lost its CPU
+ * (two looks further apart than LOST_CPU_NS: another task ran on it, or
+ * the hypervisor ran another vCPU there) and found the peer still where it
+ * was, or twice in a row found it moved (see lost_cpu). And, where the
+ * platform tells (vchan_evt_stolen: on Linux the thread's run_delay, the
+ * time it was runnable but kept from a CPU), read at most every
+ * STEAL_PERIOD_NS when about to spin or offer the CPU: a share of the time
+ * since the last reading above 1/(1 + BACKOFF_RATIO). The second sees what
+ * the clock of a spin does not: a pair that hands one CPU back and forth
+ * with quick yields (beside a third task, or beside an idle CPU: two
+ * processes of one kernel that the scheduler put on one CPU stay there
+ * while both keep running, and sleeping then beats yielding), or waits
+ * whose wake-ups queue behind other tasks. In a unikernel there is no such
+ * reading, and the first works alone. Both cost nothing more than the clock
+ * reads a spin makes anyway (and one small read a millisecond), under any
+ * scheduler, with or without a hypervisor below, and in a unikernel (where
+ * sched_yield is SCHEDOP_yield, and a lost CPU is another vCPU's turn).
  *
- * A second signal, where the platform gives it (vchan_evt_stolen: on Linux
- * the thread's run_delay, the time it was runnable but kept from a CPU):
- * read at most every STEAL_PERIOD_NS, when about to spin or offer the CPU,
- * a share of the time since the last reading above 1/(1 + BACKOFF_RATIO)
- * backs off the same way, for BACKOFF_RATIO times the time taken from us.
- * It sees what the clock of a spin does not: a pair that hands one CPU back
- * and forth with quick yields beside a third task, never sleeping, so that
- * the scheduler never spreads it over the other CPUs; or waits whose
- * wake-ups queue behind other tasks. In a unikernel there is no such
- * reading, and the first signal works alone. */
+ * One sign is not contention yet. On an idle host a task of the kernel's
+ * own, an interrupt burst or a migration takes a CPU for a moment, and a
+ * back-off of BACKOFF_RATIO times that long would stop spinning for far
+ * longer than the disturbance lasted (a call-and-answer pair then pays a
+ * wake-up per message where it paid a spin). So the first sign only makes
+ * the next wait sleep, without spinning or offering the CPU first: it
+ * costs one wake-up, and leaves the CPU to whoever wanted it meanwhile.
+ *
+ * A second sign within the back-off that the first would have started
+ * (BACKOFF_RATIO times as long as the CPU was away) is contention: someone
+ * else wants this CPU. Then the channel backs off: no spinning, and no CPU
+ * offered before a sleep, for BACKOFF_RATIO times as long as the CPU was
+ * away, at least twice the previous back-off while they come one after
+ * the other, at most BACKOFF_MAX_NS. Blocking calls and loops only sleep
+ * meanwhile, as libxenvchan does. After a back-off the channel spins
+ * again: a probe, which costs at most one time slice and so at most
+ * 1/(1 + BACKOFF_RATIO) of the time. A sign within one back-off of the
+ * end of the last is contention at once: while the host stays busy the
+ * probes soon lose the CPU again and the back-offs double up to
+ * BACKOFF_MAX_NS, so they cost next to nothing; once it is quiet, the
+ * first probe finds no contender and spinning stays, within
+ * BACKOFF_MAX_NS. Even spins that got their answers do not keep spinning
+ * on at a busy host: each lost CPU costs a time slice, the price of
+ * hundreds of wake-ups. */
 
-/* A spin or a yield lost the CPU for `away` ns and the peer did not move.
- * When this comes within one back-off of the end of the last one, the host
- * is still busy: the back-off doubles. */
+/* Contention: the CPU was away for `away` ns. Back off for BACKOFF_RATIO
+ * times that; within one back-off of the end of the last one, the host is
+ * still busy, and the back-off doubles. */
 static void contended(struct vchan *ch, uint64_t away)
 {
 	uint64_t now = vchan_now_ns(), b = away * BACKOFF_RATIO;
@@ -165,12 +178,26 @@ static void contended(struct vchan *ch, uint64_t away)
 		b = BACKOFF_MAX_NS;
 	ch->backoff_ns = b;
 	ch->calm_from = now + b;
+	ch->suspect_until = ch->calm_from + b;
+}
+
+/* A sign of contention: the CPU was away (or taken from us) for `away`
+ * ns. The first is followed by one sleep; a second soon after backs off. */
+static void contention_sign(struct vchan *ch, uint64_t away)
+{
+	uint64_t now = vchan_now_ns(), b = away * BACKOFF_RATIO;
+
+	if (now < ch->suspect_until) {
+		contended(ch, away);
+		return;
+	}
+	ch->suspect_until = now + (b < BACKOFF_MAX_NS ? b : BACKOFF_MAX_NS);
+	ch->resettle = 1;
 }
 
 /* Since the last look (at most every STEAL_PERIOD_NS), other tasks kept
  * our thread from a CPU more than 1/(1 + BACKOFF_RATIO) of the time: more
- * than a failed probe may cost. Then back off for BACKOFF_RATIO times
- * that long, as after a lost CPU. */
+ * than a failed probe may cost. That is a sign, of that long. */
 static void watch_steal(struct vchan *ch, uint64_t now)
 {
 	uint64_t st, span = now - ch->steal_at;
@@ -182,32 +209,38 @@ static void watch_steal(struct vchan *ch, uint64_t now)
 		return;
 	}
 	if (ch->steal_at != 0 && st - ch->steal_ns > span / (1 + BACKOFF_RATIO))
-		contended(ch, st - ch->steal_ns);
+		contention_sign(ch, st - ch->steal_ns);
 	ch->steal_at = now;
 	ch->steal_ns = st;
 }
 
+/* Whether to skip spinning and offering the CPU: backing off, or the
+ * sleep after a first sign. */
 static int backing_off(struct vchan *ch)
 {
 	uint64_t now = vchan_now_ns();
 
-	if (ch->calm_from != 0 && now < ch->calm_from)
+	if (ch->resettle || (ch->calm_from != 0 && now < ch->calm_from))
 		return 1;
 	watch_steal(ch, now);
-	return ch->calm_from != 0 && now < ch->calm_from;
+	return ch->resettle || (ch->calm_from != 0 && now < ch->calm_from);
 }
 
-/* A spin or a yield lost the CPU for `away` ns. Returns whether the peer
- * moved (for `bits`) meanwhile. */
+/* A spin or a yield lost the CPU for `away` ns: a sign when the peer did
+ * not move meanwhile, or when it moved but this is the second time in a
+ * row (once may be the peer itself doing a long piece of work on our CPU;
+ * when it keeps happening, another task takes our CPU for a time slice
+ * while the peer answers on another, and a sleep would have been woken
+ * sooner). Returns whether the peer moved (for `bits`). */
 static int lost_cpu(struct vchan *ch, unsigned bits, uint64_t away)
 {
 	if (!vchan_ring_changed(&ch->ring, bits)) {
-		contended(ch, away);
+		contention_sign(ch, away);
 		return 0;
 	}
 	if (++ch->lost_moved >= 2) {
 		ch->lost_moved = 0;
-		contended(ch, away);
+		contention_sign(ch, away);
 	}
 	return 1;
 }
@@ -397,6 +430,7 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 		/* The loop slept after vchan_spin gave up: that was a wait. */
 		note_wait(ch, vchan_now_ns() - ch->loop_wait_from);
 		ch->loop_wait_from = 0;
+		ch->resettle = 0;
 	}
 	if (timeout_ms != 0 && spin_window(ch) != 0 &&
 	    spin(ch, bits, spin_window(ch), &deadline))
