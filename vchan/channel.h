@@ -42,10 +42,10 @@ struct vchan {
 	 * sleep, until calm_from (ns, 0: never set); the back-off that
 	 * follows the next lost CPU is at least twice backoff_ns. A sign
 	 * of contention before suspect_until (ns) backs off; one after it
-	 * only sets resettle: the next wait sleeps, without spinning or
+	 * only sets sleep_once: the next wait sleeps, without spinning or
 	 * offering the CPU first. */
 	uint64_t calm_from, backoff_ns, suspect_until;
-	int resettle;
+	int sleep_once;
 	unsigned lost_moved; /* lost CPUs in a row after which the peer moved */
 	/* vchan_evt_stolen at steal_at (ns, 0: not yet); steal_unknown: the
 	 * platform does not tell */

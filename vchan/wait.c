@@ -96,7 +96,7 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
 	if (timeout_ms < 0 && ch->efd < 0) {
 		if (vchan_evt_wait(ch->evt) < 0)
 			return -1;
-		ch->resettle = 0; /* the sleep after a sign is done */
+		ch->sleep_once = 0; /* the sleep after a sign is done */
 		return 1;
 	}
 	r = poll(&pfd, 1, timeout_ms);
@@ -109,7 +109,7 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
 	vchan_check_peer(ch);
 	if (vchan_evt_pending(ch->evt) < 0)
 		return -1;
-	ch->resettle = 0;
+	ch->sleep_once = 0;
 	return 1;
 }
 
@@ -192,7 +192,7 @@ static void contention_sign(struct vchan *ch, uint64_t away)
 		return;
 	}
 	ch->suspect_until = now + (b < BACKOFF_MAX_NS ? b : BACKOFF_MAX_NS);
-	ch->resettle = 1;
+	ch->sleep_once = 1;
 }
 
 /* Since the last look (at most every STEAL_PERIOD_NS), other tasks kept
@@ -220,10 +220,10 @@ static int backing_off(struct vchan *ch)
 {
 	uint64_t now = vchan_now_ns();
 
-	if (ch->resettle || (ch->calm_from != 0 && now < ch->calm_from))
+	if (ch->sleep_once || (ch->calm_from != 0 && now < ch->calm_from))
 		return 1;
 	watch_steal(ch, now);
-	return ch->resettle || (ch->calm_from != 0 && now < ch->calm_from);
+	return ch->sleep_once || (ch->calm_from != 0 && now < ch->calm_from);
 }
 
 /* A spin or a yield lost the CPU for `away` ns: a sign when the peer did
@@ -430,7 +430,7 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 		/* The loop slept after vchan_spin gave up: that was a wait. */
 		note_wait(ch, vchan_now_ns() - ch->loop_wait_from);
 		ch->loop_wait_from = 0;
-		ch->resettle = 0;
+		ch->sleep_once = 0;
 	}
 	if (timeout_ms != 0 && spin_window(ch) != 0 &&
 	    spin(ch, bits, spin_window(ch), &deadline))
