@@ -164,12 +164,12 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
  * on at a busy host: each lost CPU costs a time slice, the price of
  * hundreds of wake-ups. */
 
-/* Contention: the CPU was away for `away` ns. Back off for BACKOFF_RATIO
- * times that; within one back-off of the end of the last one, the host is
- * still busy, and the back-off doubles. */
-static void contended(struct vchan *ch, uint64_t away)
+/* Contention at `now`: the CPU was away for `away` ns. Back off for
+ * BACKOFF_RATIO times that; within one back-off of the end of the last
+ * one, the host is still busy, and the back-off doubles. */
+static void contended(struct vchan *ch, uint64_t now, uint64_t away)
 {
-	uint64_t now = vchan_now_ns(), b = away * BACKOFF_RATIO;
+	uint64_t b = away * BACKOFF_RATIO;
 
 	if (ch->calm_from != 0 && now < ch->calm_from + ch->backoff_ns &&
 	    b < 2 * ch->backoff_ns)
@@ -188,7 +188,7 @@ static void contention_sign(struct vchan *ch, uint64_t away)
 	uint64_t now = vchan_now_ns(), b = away * BACKOFF_RATIO;
 
 	if (now < ch->suspect_until) {
-		contended(ch, away);
+		contended(ch, now, away);
 		return;
 	}
 	ch->suspect_until = now + (b < BACKOFF_MAX_NS ? b : BACKOFF_MAX_NS);
@@ -214,16 +214,20 @@ static void watch_steal(struct vchan *ch, uint64_t now)
 	ch->steal_ns = st;
 }
 
-/* Whether to skip spinning and offering the CPU: backing off, or the
- * sleep after a first sign. */
+/* Whether to skip spinning and offering the CPU at `now`: backing off,
+ * or the sleep after a first sign. backing_off looks for a sign first. */
+static int held_back(const struct vchan *ch, uint64_t now)
+{
+	return ch->sleep_once || (ch->calm_from != 0 && now < ch->calm_from);
+}
+
 static int backing_off(struct vchan *ch)
 {
 	uint64_t now = vchan_now_ns();
 
-	if (ch->sleep_once || (ch->calm_from != 0 && now < ch->calm_from))
-		return 1;
-	watch_steal(ch, now);
-	return ch->sleep_once || (ch->calm_from != 0 && now < ch->calm_from);
+	if (!held_back(ch, now))
+		watch_steal(ch, now);
+	return held_back(ch, now);
 }
 
 /* A spin or a yield lost the CPU for `away` ns: a sign when the peer did
