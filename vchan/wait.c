@@ -425,7 +425,10 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 		st = vchan_ring_state(&ch->ring);
 		if (st < 0)
 			return -1;
-		if (st == prev)
+		/* What the spin saw counts as seen, read or not: a caller
+		 * that leaves it in the ring for now (a throttled server)
+		 * must not be shown it again by the next spin. */
+		if (st == prev && vchan_ring_ready(&ch->ring) >= 0)
 			return 1;
 	}
 	if (ch->want_space)
