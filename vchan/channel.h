@@ -38,6 +38,9 @@ struct vchan {
 	uint64_t wait_avg_ns;
 	uint64_t loop_wait_from; /* vchan_spin gave up then (ns), or 0 */
 	int spun; /* the last call was a vchan_spin that saw the peer move */
+	/* The loop calls vchan_spin or vchan_ask before every poll of the fd:
+	 * non-blocking calls leave asking for events to those. */
+	int spin_first;
 	/* Contention (wait.c): no spinning, nor offering the CPU before a
 	 * sleep, until calm_from (ns, 0: never set); the back-off that
 	 * follows the next lost CPU is at least twice backoff_ns. A sign

@@ -74,8 +74,11 @@ static ssize_t do_read(struct vchan *ch, const struct iovec *iov, int iovcnt,
 				return (ssize_t)done;
 			/* A short read: ask for the next write before looking
 			 * once more, so that a caller who polls the fd after
-			 * a short count is woken when more comes. */
-			vchan_ring_request(&ch->ring, VCHAN_RING_NOTIFY_WRITE);
+			 * a short count is woken when more comes (a spin-first
+			 * loop asks before it polls). */
+			if (!vchan_asks_later(ch))
+				vchan_ring_request(&ch->ring,
+						   VCHAN_RING_NOTIFY_WRITE);
 			continue;
 		}
 		if (done > 0)

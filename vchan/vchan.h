@@ -348,10 +348,28 @@ VCHAN_API int vchan_wait(struct vchan *ch, int timeout_ms);
  * EINVAL ch is NULL. */
 VCHAN_API int vchan_spin(struct vchan *ch);
 
+/* Spin first: the caller's event loop promises to call vchan_spin or
+ * vchan_ask on this channel every time before it polls vchan_fd. Then a
+ * non-blocking call that returns 0 or a short count, and vchan_wait(ch,
+ * 0), ask the peer for no event: vchan_spin asks once, when it gives up,
+ * and a peer whose answer the spin catches sends no event for it (a
+ * system call on each side saved). Blocking calls and waits ask as
+ * always. Off by default: a loop that polls without calling either would
+ * sleep through what it waits for. Returns 0, or -1 + EINVAL (ch NULL). */
+VCHAN_API int vchan_set_spin_first(struct vchan *ch, int on);
+
+/* Ask the peer for an event on what the channel waits for (data; space,
+ * after a short write), without spinning, then look once more: for a
+ * spin-first loop about to poll when it expects nothing soon. Returns 1
+ * when the peer moved already (read or write now), 0 (poll the fd), -1 +
+ * errno: EPROTO the channel is poisoned, EINVAL ch is NULL. */
+VCHAN_API int vchan_ask(struct vchan *ch);
+
 /* The channel's pollable file descriptor: readable when an event is
  * pending. Owned by the handle: do not read or close it. For an event loop
  * (non-blocking mode): a call that returns 0 or a short count has asked the
- * peer for the event it needs; when the fd polls readable, call
+ * peer for the event it needs (in spin-first mode, vchan_spin or vchan_ask
+ * asks instead, before the poll); when the fd polls readable, call
  * vchan_wait(ch, 0) to consume the events, then retry the calls. Nothing
  * else consumes events in non-blocking mode, so none is lost between a
  * read and a write. */

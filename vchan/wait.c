@@ -319,6 +319,13 @@ static int spin(struct vchan *ch, unsigned bits, uint64_t window,
 	}
 }
 
+/* The bits a loop about to sleep on the fd waits for. */
+static unsigned loop_bits(const struct vchan *ch)
+{
+	return VCHAN_RING_NOTIFY_WRITE |
+	       (ch->want_space ? VCHAN_RING_NOTIFY_READ : 0u);
+}
+
 /* The call cannot progress: returns 1 to look again, 0 for "would block",
  * -1 + errno. Looking again after asking for the event closes the race
  * with a peer that moved just before the request was visible. */
@@ -342,9 +349,12 @@ int vchan_stall(struct vchan *ch, struct stall *s, unsigned bits)
 		}
 	}
 	if (s->phase == STALL_ASK) {
-		vchan_ring_request(&ch->ring, bits);
 		if (bits & VCHAN_RING_NOTIFY_READ)
 			ch->want_space = 1;
+		/* Nothing asked, no race to close by looking again. */
+		if (vchan_asks_later(ch))
+			return 0;
+		vchan_ring_request(&ch->ring, bits);
 		/* Events are consumed only after a sleep, not here: in
 		 * non-blocking mode the caller polls the fd for every kind
 		 * of event, and one eaten here (say "space freed", during a
@@ -397,9 +407,9 @@ int vchan_stall(struct vchan *ch, struct stall *s, unsigned bits)
 
 int vchan_wait(struct vchan *ch, int timeout_ms)
 {
-	unsigned bits = VCHAN_RING_NOTIFY_WRITE;
 	uint64_t deadline = 0;
 	long ready, space = 0;
+	unsigned bits;
 	int prev, st, n, spun;
 
 	if (ch != NULL && vchan_poisoned(ch))
@@ -431,8 +441,7 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 		if (st == prev && vchan_ring_ready(&ch->ring) >= 0)
 			return 1;
 	}
-	if (ch->want_space)
-		bits |= VCHAN_RING_NOTIFY_READ;
+	bits = loop_bits(ch);
 	if (ch->loop_wait_from != 0) {
 		/* The loop slept after vchan_spin gave up: that was a wait. */
 		note_wait(ch, vchan_now_ns() - ch->loop_wait_from);
@@ -442,7 +451,10 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 	if (timeout_ms != 0 && spin_window(ch) != 0 &&
 	    spin(ch, bits, spin_window(ch), &deadline))
 		return 1;
-	vchan_ring_request(&ch->ring, bits);
+	/* A spin-first loop only consumes the events here and retries its
+	 * calls: it asks again before its next poll. */
+	if (timeout_ms != 0 || !vchan_asks_later(ch))
+		vchan_ring_request(&ch->ring, bits);
 	n = drain(ch);
 	if (n < 0)
 		return -1;
@@ -459,11 +471,22 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 	return sleep_events(ch, timeout_ms);
 }
 
+/* Ask for `asked` of `bits` before the loop sleeps, then look once more:
+ * the peer may have moved after our last look but before it could see
+ * the request (vchan_ring_request's barrier orders the two). Returns 1
+ * when it did, else 0. */
+static int ask_and_look(struct vchan *ch, unsigned bits, unsigned asked)
+{
+	if (asked == 0)
+		return 0;
+	vchan_ring_request(&ch->ring, asked);
+	return vchan_ring_changed(&ch->ring, bits);
+}
+
 int vchan_spin(struct vchan *ch)
 {
-	unsigned bits = VCHAN_RING_NOTIFY_WRITE;
 	uint64_t deadline = 0, window, now;
-	unsigned asked;
+	unsigned bits, asked = 0;
 
 	if (ch == NULL) {
 		errno = EINVAL;
@@ -472,46 +495,67 @@ int vchan_spin(struct vchan *ch)
 	if (vchan_poisoned(ch))
 		return -1;
 	ch->spun = 0;
-	if (ch->want_space)
-		bits |= VCHAN_RING_NOTIFY_READ;
+	bits = loop_bits(ch);
 	now = vchan_now_ns();
 	window = spin_window(ch);
-	if (window == 0)
-		goto sleep;
-	/* Take back the requests the last stalled call made: a peer that
-	 * answers within the spin would otherwise send an event (a system
-	 * call on its side, and one more here to consume it) for an answer
-	 * we have already seen. */
-	asked = vchan_ring_withdraw(&ch->ring, bits);
-	if (spin(ch, bits, window, &deadline)) {
-		note_wait(ch, vchan_now_ns() - now);
-		ch->loop_wait_from = 0;
-		/* Caught with our requests taken back: vchan_wait(ch, 0)
-		 * need not look for an event (unless the peer had taken
-		 * one, which vchan_ring_withdraw noted). */
-		ch->spun = 1;
-		return 1;
-	}
-	/* Ask again before the loop sleeps, then look once more: the peer
-	 * may have moved after the spin's last look but before it could
-	 * see the request (vchan_ring_request's barrier orders the two). */
-	if (asked != 0) {
-		vchan_ring_request(&ch->ring, asked);
-		if (vchan_ring_changed(&ch->ring, bits)) {
+	if (window != 0) {
+		/* Take back the requests the last stalled call made: a peer
+		 * that answers within the spin would otherwise send an event
+		 * (a system call on its side, and one more here to consume
+		 * it) for an answer we have already seen. */
+		asked = vchan_ring_withdraw(&ch->ring, bits);
+		if (spin(ch, bits, window, &deadline)) {
 			note_wait(ch, vchan_now_ns() - now);
 			ch->loop_wait_from = 0;
+			/* Caught with our requests taken back: vchan_wait(ch,
+			 * 0) need not look for an event (unless the peer had
+			 * taken one, which vchan_ring_withdraw noted). */
+			ch->spun = 1;
 			return 1;
 		}
+	}
+	/* A spin-first loop's calls asked for nothing: ask now. */
+	if (vchan_asks_later(ch))
+		asked = bits;
+	if (ask_and_look(ch, bits, asked)) {
+		note_wait(ch, vchan_now_ns() - now);
+		ch->loop_wait_from = 0;
+		return 1;
 	}
 	/* The peer took longer than the window: count that now, since an
 	 * idle peer may never wake the loop for this channel, and a loop
 	 * busy with others would spin here before every sleep. The loop
 	 * sleeps now; vchan_wait, when it wakes, measures how long the peer
 	 * took, so that spinning resumes once it is quick again. */
-	note_wait(ch, window);
-sleep:
+	if (window != 0)
+		note_wait(ch, window);
 	if (ch->spin_us != 0)
 		ch->loop_wait_from = now;
+	return 0;
+}
+
+int vchan_ask(struct vchan *ch)
+{
+	unsigned bits;
+
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (vchan_poisoned(ch))
+		return -1;
+	ch->spun = 0;
+	bits = loop_bits(ch);
+	return ask_and_look(ch, bits, bits);
+}
+
+int vchan_set_spin_first(struct vchan *ch, int on)
+{
+	if (ch == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	ch->spin_first = on != 0;
 	return 0;
 }
 

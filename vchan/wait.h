@@ -23,6 +23,14 @@ struct stall {
 	int offered;	   /* the CPU was offered since the last sleep */
 };
 
+/* Non-blocking in a spin-first loop (vchan_set_spin_first): a call that
+ * stalls asks the peer for no event; the loop's vchan_spin or vchan_ask
+ * does, once, before it polls. */
+static inline int vchan_asks_later(const struct vchan *ch)
+{
+	return !ch->blocking && ch->spin_first;
+}
+
 /* The monotonic clock, in ns. */
 uint64_t vchan_now_ns(void);
 

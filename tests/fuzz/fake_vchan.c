@@ -234,6 +234,18 @@ int vchan_spin(struct vchan *ch)
 	return ch->in_off < ch->in_len;
 }
 
+int vchan_ask(struct vchan *ch)
+{
+	return vchan_spin(ch);
+}
+
+int vchan_set_spin_first(struct vchan *ch, int on)
+{
+	(void)ch;
+	(void)on;
+	return 0;
+}
+
 int vchan_is_open(struct vchan *ch)
 {
 	if (ch->poisoned) {
