@@ -460,13 +460,13 @@ static void rio_cb(void *arg, int events)
 
 /* The loop is about to sleep. With calls in flight on a vchan, a reply
  * from a quick server comes sooner than a wake-up would: spin for it, and
- * read it now when it comes. */
+ * read it now when it comes. With none, only ask for the events that the
+ * loop's poll waits for (the connection is spin-first). */
 static int spin_cb(void *arg)
 {
 	struct vchan_rpc_client *c = arg;
 
-	if (c->conn == NULL || in_flight(c) == 0 ||
-	    !vchan_rpc_conn_spin(c->conn))
+	if (c->conn == NULL || !vchan_rpc_conn_spin(c->conn, in_flight(c) != 0))
 		return 0;
 	rio_cb(c, RPC_READ);
 	/* Keep the loop from sleeping now: a caller waiting for what rio_cb
@@ -561,8 +561,10 @@ static int attach(struct vchan_rpc_client *c, struct vchan_rpc_conn *conn,
 	c->conn = conn;
 	c->connecting = pending;
 	rpc_io_want(c->rio, RPC_READ);
-	if (!vchan_rpc_conn_is_socket(conn))
+	if (!vchan_rpc_conn_is_socket(conn)) {
+		vchan_rpc_conn_spin_first(conn);
 		rpc_hook_start(c->spin);
+	}
 	update_wio(c);
 	return 0;
 }

@@ -27,8 +27,9 @@ struct vchan_rpc_conn {
 	struct rpc_tls *tls; /* a tls: socket's session, else NULL */
 	int tls_ready;	     /* its handshake is done: frames may go */
 	size_t max_message;
-	int dead; /* 0 or the vchan_rpc_status it ended with */
-	int eof;  /* the peer sends no more (it may still read) */
+	int dead;	/* 0 or the vchan_rpc_status it ended with */
+	int eof;	/* the peer sends no more (it may still read) */
+	int spin_first; /* the loop calls vchan_rpc_conn_spin before sleeping */
 	uint8_t *in;
 	size_t in_off, in_len, in_cap; /* unparsed bytes: [in_off, in_len) */
 	size_t skip;		       /* body bytes still to discard */
@@ -242,6 +243,13 @@ struct vchan_rpc_conn *vchan_rpc_conn_from_fd(int fd, size_t max_message)
 	return c;
 }
 
+static void take_vchan(struct vchan_rpc_conn *c, struct vchan *vc)
+{
+	c->vc = vc;
+	vchan_set_blocking(vc, 0);
+	vchan_set_spin_first(vc, c->spin_first);
+}
+
 struct vchan_rpc_conn *vchan_rpc_conn_from_vchan(struct vchan *vc,
 						 size_t max_message)
 {
@@ -251,8 +259,7 @@ struct vchan_rpc_conn *vchan_rpc_conn_from_vchan(struct vchan *vc,
 		vchan_close(vc);
 		return NULL;
 	}
-	c->vc = vc;
-	vchan_set_blocking(vc, 0);
+	take_vchan(c, vc);
 	return c;
 }
 
@@ -338,8 +345,7 @@ int vchan_rpc_conn_step(struct vchan_rpc_conn *c)
 		return errno == EAGAIN ? 0 : -1;
 	vchan_connect_cancel(c->pc);
 	c->pc = NULL;
-	c->vc = vc;
-	vchan_set_blocking(vc, 0);
+	take_vchan(c, vc);
 	return 1;
 }
 
@@ -429,13 +435,20 @@ void vchan_rpc_conn_events(struct vchan_rpc_conn *c)
 					   : VCHAN_RPC_PEER_GONE);
 }
 
-int vchan_rpc_conn_spin(struct vchan_rpc_conn *c)
+void vchan_rpc_conn_spin_first(struct vchan_rpc_conn *c)
+{
+	c->spin_first = 1;
+	if (c->vc != NULL)
+		vchan_set_spin_first(c->vc, 1);
+}
+
+int vchan_rpc_conn_spin(struct vchan_rpc_conn *c, int spin)
 {
 	if (c->vc == NULL || c->dead || c->eof)
 		return 0;
 	/* A poisoned channel (-1) needs looking at now too: the read that
 	 * follows ends the connection. */
-	return vchan_spin(c->vc) != 0;
+	return (spin ? vchan_spin(c->vc) : vchan_ask(c->vc)) != 0;
 }
 
 int vchan_rpc_conn_dead(const struct vchan_rpc_conn *c)

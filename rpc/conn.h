@@ -208,10 +208,16 @@ int vchan_rpc_conn_flush(struct vchan_rpc_conn *c);
  * or VCHAN_RPC_PROTOCOL_ERROR). */
 int vchan_rpc_conn_dead(const struct vchan_rpc_conn *c);
 
-/* Before the loop sleeps: for a vchan, spin briefly for the peer (see
- * vchan_spin). Returns 1 when there is something to read or room to
- * write now, else 0 (always 0 for a socket). */
-int vchan_rpc_conn_spin(struct vchan_rpc_conn *c);
+/* The caller's loop calls vchan_rpc_conn_spin before every sleep from now
+ * on: a vchan (now, or once connected) leaves asking its peer for events
+ * to that call (vchan_set_spin_first). */
+void vchan_rpc_conn_spin_first(struct vchan_rpc_conn *c);
+
+/* Before the loop sleeps: for a vchan, spin briefly for the peer when
+ * `spin` (vchan_spin), else only ask it for events (vchan_ask). Returns 1
+ * when there is something to read or room to write now, else 0 (always 0
+ * for a socket). */
+int vchan_rpc_conn_spin(struct vchan_rpc_conn *c, int spin);
 
 /* Mark the connection dead with `status` (first one wins). */
 void vchan_rpc_conn_kill(struct vchan_rpc_conn *c, int status);

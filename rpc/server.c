@@ -464,7 +464,7 @@ static int spin_cb(void *arg)
 {
 	struct sconn *sc = arg;
 
-	if (!vchan_rpc_conn_spin(sc->conn))
+	if (!vchan_rpc_conn_spin(sc->conn, 1))
 		return 0;
 	/* Returning 1 keeps the loop from sleeping after this, so that it
 	 * comes back here and spins for the next request. rio_cb may free
@@ -515,8 +515,10 @@ static struct sconn *add_sconn(struct vchan_rpc_server *srv,
 		srv->conns->prev = sc;
 	srv->conns = sc;
 	rpc_io_want(sc->rio, RPC_READ);
-	if (!vchan_rpc_conn_is_socket(conn))
+	if (!vchan_rpc_conn_is_socket(conn)) {
+		vchan_rpc_conn_spin_first(conn);
 		rpc_hook_start(sc->spin);
+	}
 	return sc;
 }
 
