@@ -50,9 +50,10 @@ struct vchan {
 	uint64_t calm_from, backoff_ns, suspect_until;
 	int sleep_once;
 	unsigned lost_moved; /* lost CPUs in a row after which the peer moved */
-	/* vchan_evt_stolen at steal_at (ns, 0: not yet); steal_unknown: the
-	 * platform does not tell */
+	/* vchan_evt_stolen at steal_at (ns, 0: not yet); steal_sleeps: the
+	 * sleeps since; steal_unknown: the platform does not tell */
 	uint64_t steal_at, steal_ns;
+	unsigned steal_sleeps;
 	int steal_unknown;
 	uint32_t peer; /* the other domain */
 	int efd;       /* xen: epoll set of the event and XenStore fds, or -1 */

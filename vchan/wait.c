@@ -82,6 +82,15 @@ static int drain(struct vchan *ch)
 	}
 }
 
+/* Woken from a sleep on the event channel (ours, or the loop's after
+ * vchan_spin): the sleep after a sign is done, and watch_steal allows for
+ * the wake-up. */
+static void slept(struct vchan *ch)
+{
+	ch->sleep_once = 0;
+	ch->steal_sleeps++;
+}
+
 /* Sleep on the event channel. Returns 1 after an event, 0 on timeout, -1 +
  * errno. */
 static int sleep_events(struct vchan *ch, int timeout_ms)
@@ -96,7 +105,7 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
 	if (timeout_ms < 0 && ch->efd < 0) {
 		if (vchan_evt_wait(ch->evt) < 0)
 			return -1;
-		ch->sleep_once = 0; /* the sleep after a sign is done */
+		slept(ch);
 		return 1;
 	}
 	r = poll(&pfd, 1, timeout_ms);
@@ -109,7 +118,7 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
 	vchan_check_peer(ch);
 	if (vchan_evt_pending(ch->evt) < 0)
 		return -1;
-	ch->sleep_once = 0;
+	slept(ch);
 	return 1;
 }
 
@@ -128,16 +137,18 @@ static int sleep_events(struct vchan *ch, int timeout_ms)
  * platform tells (vchan_evt_stolen: on Linux the thread's run_delay, the
  * time it was runnable but kept from a CPU), read at most every
  * STEAL_PERIOD_NS when about to spin or offer the CPU: a share of the time
- * since the last reading above 1/(1 + BACKOFF_RATIO). The second sees what
- * the clock of a spin does not: a pair that hands one CPU back and forth
- * with quick yields (beside a third task, or beside an idle CPU: two
- * processes of one kernel that the scheduler put on one CPU stay there
- * while both keep running, and sleeping then beats yielding), or waits
- * whose wake-ups queue behind other tasks. In a unikernel there is no such
- * reading, and the first works alone. Both cost nothing more than the clock
- * reads a spin makes anyway (and one small read a millisecond), under any
- * scheduler, with or without a hypervisor below, and in a unikernel (where
- * sched_yield is SCHEDOP_yield, and a lost CPU is another vCPU's turn).
+ * since the last reading above 1/(1 + BACKOFF_RATIO), less what the
+ * wake-ups from our sleeps meanwhile account for (see watch_steal). The
+ * second sees what the clock of a spin does not: a pair that hands one CPU
+ * back and forth with quick yields (beside a third task, or beside an idle
+ * CPU: two processes of one kernel that the scheduler put on one CPU stay
+ * there while both keep running, and sleeping then beats yielding), or
+ * waits whose wake-ups queue behind other tasks for longer than a wake-up
+ * takes. In a unikernel there is no such reading, and the first works
+ * alone. Both cost nothing more than the clock reads a spin makes anyway
+ * (and one small read a millisecond), under any scheduler, with or without
+ * a hypervisor below, and in a unikernel (where sched_yield is
+ * SCHEDOP_yield, and a lost CPU is another vCPU's turn).
  *
  * One sign is not contention yet. On an idle host a task of the kernel's
  * own, an interrupt burst or a migration takes a CPU for a moment, and a
@@ -197,10 +208,16 @@ static void contention_sign(struct vchan *ch, uint64_t away)
 
 /* Since the last look (at most every STEAL_PERIOD_NS), other tasks kept
  * our thread from a CPU more than 1/(1 + BACKOFF_RATIO) of the time: more
- * than a failed probe may cost. That is a sign, of that long. */
+ * than a failed probe may cost. That is a sign, of that long. Each sleep
+ * since may account for LOST_CPU_NS of it: the time from an event to our
+ * running again counts too, and on an idle host that is the wake-up of a
+ * halted CPU, tens of microseconds, where a task ahead of us in the queue
+ * holds the CPU for a time slice. Without the allowance, a pair sleeping on
+ * two idle CPUs (as it does through a back-off) would read as contended,
+ * and never spin again. */
 static void watch_steal(struct vchan *ch, uint64_t now)
 {
-	uint64_t st, span = now - ch->steal_at;
+	uint64_t st, stolen, woken, span = now - ch->steal_at;
 
 	if (ch->steal_unknown || span < STEAL_PERIOD_NS)
 		return;
@@ -208,10 +225,14 @@ static void watch_steal(struct vchan *ch, uint64_t now)
 		ch->steal_unknown = 1; /* the platform does not tell */
 		return;
 	}
-	if (ch->steal_at != 0 && st - ch->steal_ns > span / (1 + BACKOFF_RATIO))
-		contention_sign(ch, st - ch->steal_ns);
+	stolen = st - ch->steal_ns;
+	woken = (uint64_t)ch->steal_sleeps * LOST_CPU_NS;
+	stolen = stolen > woken ? stolen - woken : 0;
+	if (ch->steal_at != 0 && stolen > span / (1 + BACKOFF_RATIO))
+		contention_sign(ch, stolen);
 	ch->steal_at = now;
 	ch->steal_ns = st;
+	ch->steal_sleeps = 0;
 }
 
 /* Whether to skip spinning and offering the CPU at `now`: backing off,
@@ -446,7 +467,7 @@ int vchan_wait(struct vchan *ch, int timeout_ms)
 		/* The loop slept after vchan_spin gave up: that was a wait. */
 		note_wait(ch, vchan_now_ns() - ch->loop_wait_from);
 		ch->loop_wait_from = 0;
-		ch->sleep_once = 0;
+		slept(ch);
 	}
 	if (timeout_ms != 0 && spin_window(ch) != 0 &&
 	    spin(ch, bits, spin_window(ch), &deadline))
