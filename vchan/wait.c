@@ -504,11 +504,10 @@ static int ask_and_look(struct vchan *ch, unsigned bits, unsigned asked)
 	return vchan_ring_changed(&ch->ring, bits);
 }
 
-int vchan_spin(struct vchan *ch)
+/* What vchan_spin and vchan_ask do first: check ch, and find what the
+ * loop waits for. Returns 0, or -1 + errno. */
+static int loop_start(struct vchan *ch, unsigned *bits)
 {
-	uint64_t deadline = 0, window, now;
-	unsigned bits, asked = 0;
-
 	if (ch == NULL) {
 		errno = EINVAL;
 		return -1;
@@ -516,7 +515,25 @@ int vchan_spin(struct vchan *ch)
 	if (vchan_poisoned(ch))
 		return -1;
 	ch->spun = 0;
-	bits = loop_bits(ch);
+	*bits = loop_bits(ch);
+	return 0;
+}
+
+/* The peer moved before the loop slept: its wait (since `from`) counts. */
+static int caught(struct vchan *ch, uint64_t from)
+{
+	note_wait(ch, vchan_now_ns() - from);
+	ch->loop_wait_from = 0;
+	return 1;
+}
+
+int vchan_spin(struct vchan *ch)
+{
+	uint64_t deadline = 0, window, now;
+	unsigned bits, asked = 0;
+
+	if (loop_start(ch, &bits) < 0)
+		return -1;
 	now = vchan_now_ns();
 	window = spin_window(ch);
 	if (window != 0) {
@@ -526,23 +543,18 @@ int vchan_spin(struct vchan *ch)
 		 * it) for an answer we have already seen. */
 		asked = vchan_ring_withdraw(&ch->ring, bits);
 		if (spin(ch, bits, window, &deadline)) {
-			note_wait(ch, vchan_now_ns() - now);
-			ch->loop_wait_from = 0;
 			/* Caught with our requests taken back: vchan_wait(ch,
 			 * 0) need not look for an event (unless the peer had
 			 * taken one, which vchan_ring_withdraw noted). */
 			ch->spun = 1;
-			return 1;
+			return caught(ch, now);
 		}
 	}
 	/* A spin-first loop's calls asked for nothing: ask now. */
 	if (vchan_asks_later(ch))
 		asked = bits;
-	if (ask_and_look(ch, bits, asked)) {
-		note_wait(ch, vchan_now_ns() - now);
-		ch->loop_wait_from = 0;
-		return 1;
-	}
+	if (ask_and_look(ch, bits, asked))
+		return caught(ch, now);
 	/* The peer took longer than the window: count that now, since an
 	 * idle peer may never wake the loop for this channel, and a loop
 	 * busy with others would spin here before every sleep. The loop
@@ -559,14 +571,8 @@ int vchan_ask(struct vchan *ch)
 {
 	unsigned bits;
 
-	if (ch == NULL) {
-		errno = EINVAL;
+	if (loop_start(ch, &bits) < 0)
 		return -1;
-	}
-	if (vchan_poisoned(ch))
-		return -1;
-	ch->spun = 0;
-	bits = loop_bits(ch);
 	return ask_and_look(ch, bits, bits);
 }
 

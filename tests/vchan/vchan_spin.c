@@ -63,53 +63,29 @@ static void answer_delay(unsigned i)
 		usleep((i * 37) % 150);
 }
 
-/* Read exactly n bytes from a non-blocking channel the way an event loop
- * does: read, spin, sleep on the fd. Counts the sleeps. Returns 0, or -1
- * when the channel closed or a sleep ran out of time. */
-static int loop_read(struct vchan *ch, enum mode m, uint8_t *buf, size_t n,
-		     int *sleeps)
+/* Read (or write, when `out`) exactly n bytes on a non-blocking channel
+ * the way an event loop does: call, spin, sleep on the fd. Counts the
+ * sleeps. Returns 0, or -1 when the channel closed or a sleep ran out of
+ * time. */
+static int loop_io(struct vchan *ch, enum mode m, uint8_t *buf, size_t n,
+		   int out, int *sleeps)
 {
-	size_t got = 0;
+	size_t done = 0;
 
-	for (unsigned turn = 0; got < n; turn++) {
-		ssize_t r = vchan_read(ch, buf + got, n - got);
+	for (unsigned turn = 0; done < n; turn++) {
+		ssize_t r = out ? vchan_write(ch, buf + done, n - done)
+				: vchan_read(ch, buf + done, n - done);
 		int slept;
 
 		if (r < 0)
 			return -1;
-		got += (size_t)r;
-		if (got == n || r > 0)
+		done += (size_t)r;
+		if (done == n || r > 0)
 			continue;
 		slept = loop_sleep(ch, m, turn);
 		if (slept < 0) {
-			fprintf(stderr, "no data after %zu of %zu bytes\n", got,
-				n);
-			return -1;
-		}
-		*sleeps += slept;
-	}
-	return 0;
-}
-
-/* Write all n bytes the same way: a short write waits for space. */
-static int loop_write(struct vchan *ch, enum mode m, const uint8_t *buf,
-		      size_t n, int *sleeps)
-{
-	size_t put = 0;
-
-	for (unsigned turn = 0; put < n; turn++) {
-		ssize_t w = vchan_write(ch, buf + put, n - put);
-		int slept;
-
-		if (w < 0)
-			return -1;
-		put += (size_t)w;
-		if (put == n)
-			break;
-		slept = loop_sleep(ch, m, turn);
-		if (slept < 0) {
-			fprintf(stderr, "no space after %zu of %zu bytes\n",
-				put, n);
+			fprintf(stderr, "no %s after %zu of %zu bytes\n",
+				out ? "space" : "data", done, n);
 			return -1;
 		}
 		*sleeps += slept;
@@ -131,7 +107,7 @@ static int read_bulk(struct vchan *ch, enum mode m, int *sleeps)
 			usleep(20000);
 		else if (k % 3 == 1)
 			usleep((unsigned)(k * 37) % 150);
-		CHECK(loop_read(ch, m, buf, n, sleeps) == 0);
+		CHECK(loop_io(ch, m, buf, n, 0, sleeps) == 0);
 		CHECK(vt_check(buf, n, off, 7) == n);
 		off += n;
 	}
@@ -144,7 +120,7 @@ static int write_bulk(struct vchan *ch, enum mode m, int *sleeps)
 
 	for (size_t off = 0; off < BULK; off += sizeof(buf)) {
 		vt_fill(buf, sizeof(buf), off, 7);
-		CHECK(loop_write(ch, m, buf, sizeof(buf), sleeps) == 0);
+		CHECK(loop_io(ch, m, buf, sizeof(buf), 1, sleeps) == 0);
 	}
 	return 0;
 }
@@ -161,7 +137,7 @@ static int server(void *arg)
 		CHECK(vchan_wait(ch, tu_ms(30000)) == 1);
 	CHECK(loop_mode(ch, c->mode) == 0);
 	for (unsigned i = 0; i < ROUNDS; i++) {
-		CHECK(loop_read(ch, c->mode, buf, MSG, &sleeps) == 0);
+		CHECK(loop_io(ch, c->mode, buf, MSG, 0, &sleeps) == 0);
 		CHECK(vt_check(buf, MSG, (uint64_t)i * MSG, 5) == MSG);
 		answer_delay(i + 1);
 		vt_fill(buf, MSG, (uint64_t)i * MSG, 6);
@@ -192,7 +168,7 @@ static int client(void *arg)
 		answer_delay(i);
 		vt_fill(buf, MSG, (uint64_t)i * MSG, 5);
 		CHECK(vchan_write(ch, buf, MSG) == MSG);
-		CHECK(loop_read(ch, c->mode, buf, MSG, &sleeps) == 0);
+		CHECK(loop_io(ch, c->mode, buf, MSG, 0, &sleeps) == 0);
 		CHECK(vt_check(buf, MSG, (uint64_t)i * MSG, 6) == MSG);
 	}
 	CHECK(write_bulk(ch, c->mode, &wsleeps) == 0);

@@ -16,7 +16,6 @@
 
 #include <sched.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "grant/grant.h"
@@ -46,17 +45,10 @@ int sched_yield(void)
 	return 0;
 }
 
-static long sleeps_so_far(void)
-{
-	struct rusage ru;
-
-	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_nvcsw : -1;
-}
-
 int vchan_evt_stolen(vchan_evt *h, uint64_t *ns)
 {
 	uint64_t burst = 0;
-	long sleeps = sleeps_so_far();
+	long sleeps = vt_sleeps();
 
 	(void)h;
 	if (sleeps < 0)
@@ -98,9 +90,9 @@ static int writer(void *arg)
 			stalls_half = stalls;
 		}
 		vt_fill(buf, CHUNK, sent, 9);
-		CHECK((before = sleeps_so_far()) >= 0);
+		CHECK((before = vt_sleeps()) >= 0);
 		CHECK(vchan_write(ch, buf, CHUNK) == CHUNK);
-		if (sleeps_so_far() > before)
+		if (vt_sleeps() > before)
 			stalls++;
 		sent += CHUNK;
 	}

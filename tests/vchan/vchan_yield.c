@@ -13,7 +13,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "grant/grant.h"
@@ -74,14 +73,6 @@ int vchan_evt_stolen(vchan_evt *h, uint64_t *ns)
 	return 0;
 }
 
-/* Voluntary context switches so far: each is a sleep. -1 on error. */
-static long sleeps_so_far(void)
-{
-	struct rusage ru;
-
-	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_nvcsw : -1;
-}
-
 static int writer(void *arg)
 {
 	struct ctx *c = arg;
@@ -112,9 +103,9 @@ static int writer(void *arg)
 	/* The ring is full; the reader frees a chunk during the yield. */
 	atomic_store(&c->sh->mode, MOVE);
 	vt_fill(buf, CHUNK, sent, 9);
-	CHECK((before = sleeps_so_far()) >= 0);
+	CHECK((before = vt_sleeps()) >= 0);
 	CHECK(vchan_write(ch, buf, CHUNK) == CHUNK);
-	CHECK(sleeps_so_far() == before);
+	CHECK(vt_sleeps() == before);
 	CHECK(atomic_load(&c->sh->yields) == 1);
 	sent += CHUNK;
 	/* The reader's event for that chunk came anyway: consume it, so the
@@ -124,9 +115,9 @@ static int writer(void *arg)
 	/* Full again; this time the reader waits until after the yield. */
 	atomic_store(&c->sh->mode, STAY);
 	vt_fill(buf, CHUNK, sent, 9);
-	CHECK((before = sleeps_so_far()) >= 0);
+	CHECK((before = vt_sleeps()) >= 0);
 	CHECK(vchan_write(ch, buf, CHUNK) == CHUNK);
-	CHECK(sleeps_so_far() > before);
+	CHECK(vt_sleeps() > before);
 	CHECK(atomic_load(&c->sh->yields) == 2);
 	g_sh = NULL;
 	fprintf(stderr, "writer: %d yields\n", atomic_load(&c->sh->yields));
@@ -153,7 +144,8 @@ static int reader(void *arg)
 	uint8_t buf[CHUNK];
 	uint64_t got = 0;
 	int64_t end = deadline();
-	struct vchan *ch = vchan_client_connect(SRV_DOMID, c->path, tu_ms(30000));
+	struct vchan *ch =
+	    vchan_client_connect(SRV_DOMID, c->path, tu_ms(30000));
 	ssize_t r;
 
 	CHECK(ch != NULL);

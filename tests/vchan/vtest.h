@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "tests/testutil.h"
 #include "vchan/vchan.h"
@@ -60,6 +61,15 @@ static inline int vt_write_all(struct vchan *ch, const uint8_t *b, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+/* Voluntary context switches of this process so far: each is a sleep. -1
+ * on error. */
+static inline long vt_sleeps(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_nvcsw : -1;
 }
 
 /* Run server and client (each given arg) as the two domains and wait for
