@@ -72,13 +72,14 @@ static ssize_t do_read(struct vchan *ch, const struct iovec *iov, int iovcnt,
 			done += (size_t)n;
 			if (done == total)
 				return (ssize_t)done;
-			/* A short read: ask for the next write before looking
-			 * once more, so that a caller who polls the fd after
-			 * a short count is woken when more comes (a spin-first
-			 * loop asks before it polls). */
-			if (!vchan_asks_later(ch))
-				vchan_ring_request(&ch->ring,
-						   VCHAN_RING_NOTIFY_WRITE);
+			/* A short read. A spin-first loop asks before it polls:
+			 * nothing to ask, no race to look again for. Else ask
+			 * for the next write before looking once more, so that
+			 * a caller who polls the fd after a short count is
+			 * woken when more comes. */
+			if (vchan_asks_later(ch))
+				return (ssize_t)done;
+			vchan_ring_request(&ch->ring, VCHAN_RING_NOTIFY_WRITE);
 			continue;
 		}
 		if (done > 0)
