@@ -193,8 +193,7 @@ static int k_server_survives(void *arg)
 
 	CHECK(ch != NULL);
 	/* Wait for the client to be there before saying we are ready. */
-	while (vchan_is_open(ch) == VCHAN_WAITING)
-		CHECK(vchan_wait(ch, tu_ms(30000)) == 1);
+	CHECK(vt_await_client(ch) == 0);
 	return survive(ch, k);
 }
 

@@ -26,8 +26,7 @@ static int server(void *arg)
 	struct vchan *ch = vchan_server_create(CLI_DOMID, c->path, 0, 4096);
 
 	CHECK(ch != NULL);
-	while (vchan_is_open(ch) == VCHAN_WAITING)
-		CHECK(vchan_wait(ch, tu_ms(30000)) == 1);
+	CHECK(vt_await_client(ch) == 0);
 	for (int i = 0; i < BURSTS; i++) {
 		usleep(PAUSE_US);
 		vt_fill(buf, BURST, (uint64_t)i * BURST, 21);

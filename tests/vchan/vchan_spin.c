@@ -133,8 +133,7 @@ static int server(void *arg)
 	struct vchan *ch = vchan_server_create(CLI_DOMID, c->path, 0, 0);
 
 	CHECK(ch != NULL);
-	while (vchan_is_open(ch) == VCHAN_WAITING)
-		CHECK(vchan_wait(ch, tu_ms(30000)) == 1);
+	CHECK(vt_await_client(ch) == 0);
 	CHECK(loop_mode(ch, c->mode) == 0);
 	for (unsigned i = 0; i < ROUNDS; i++) {
 		CHECK(loop_io(ch, c->mode, buf, MSG, 0, &sleeps) == 0);

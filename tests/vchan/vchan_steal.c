@@ -74,8 +74,7 @@ static int writer(void *arg)
 
 	CHECK(ch != NULL);
 	CHECK(vchan_set_spin(ch, 0) == 0);
-	while (vchan_is_open(ch) == VCHAN_WAITING)
-		CHECK(vchan_wait(ch, tu_ms(30000)) == 1);
+	CHECK(vt_await_client(ch) == 0);
 	g_per_sleep = c->per_sleep;
 	g_start_us = (uint64_t)tu_now_us();
 	g_yields = 0;

@@ -88,8 +88,7 @@ static int writer(void *arg)
 	 * slowness) would start a back-off, and a channel backing off sleeps
 	 * without offering the CPU, which is not what this test is about. */
 	CHECK(vchan_set_spin(ch, 0) == 0);
-	while (vchan_is_open(ch) == VCHAN_WAITING)
-		CHECK(vchan_wait(ch, tu_ms(30000)) == 1);
+	CHECK(vt_await_client(ch) == 0);
 	/* Fill the ring: every write fits, nothing stalls or yields. */
 	size = vchan_write_size(ch);
 	CHECK(size % CHUNK == 0);

@@ -63,6 +63,16 @@ static inline int vt_write_all(struct vchan *ch, const uint8_t *b, size_t n)
 	return 0;
 }
 
+/* Wait (30 s at most each time) until the client of server channel ch has
+ * connected. Returns 0, or -1. */
+static inline int vt_await_client(struct vchan *ch)
+{
+	while (vchan_is_open(ch) == VCHAN_WAITING)
+		if (vchan_wait(ch, tu_ms(30000)) != 1)
+			return -1;
+	return 0;
+}
+
 /* Voluntary context switches of this process so far: each is a sleep. -1
  * on error. */
 static inline long vt_sleeps(void)
